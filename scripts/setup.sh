@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the product needs to build, test and run.
+# Idempotent: installs only what is missing; does nothing when all are present.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  clang libclang-rt-14-dev            # sanitizers and libFuzzer with clang
+  librdkafka-dev                      # Kafka client and the embedded test broker
+  libtbb-dev                          # parallel pipeline, parallel sort
+  libopencv-dev                       # plate images
+  prometheus-cpp-dev                  # metrics
+  libbenchmark-dev libgtest-dev libgmock-dev
+  libsimdjson-dev                     # event decoding without allocation storms
+  libtomlplusplus-dev                 # list sidecars and the config file
+  libcli11-dev                        # command line
+  kcat                                # independent Kafka client used by the tests
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+echo "setup: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done" >&2
