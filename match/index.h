@@ -1,0 +1,223 @@
+// The reference index: an immutable snapshot compiled from reference lists, answering "which
+// list entries does this read match, and how" (DESIGN §4), and LiveIndex, which swaps snapshots
+// under running readers.
+//
+// Layout (see docs/matching.md for the semantics, ARCHITECTURE.md for the invariants)
+// -------------------------------------------------------------------------------------
+// Every entry is 16 bytes: the plate packed into 53 bits with its issuing country in the top 10
+// bits, expiry, list, category, action and priority. Entries are sorted by the hash of their
+// *canonical* plate (each character replaced by its OCR confusion class), so all entries that are
+// equal or OCR-equal to a plate form one contiguous group. One open-addressing table maps a
+// canonical plate to its group; exact and OCR-tolerant lookups are the same single probe, followed
+// by a scan of the (usually one-entry) group. The table is laid out in hash order ("sorted linear
+// probing"), so a miss stops at the first slot whose home is past the probe's home.
+// Lists in `ocr+edit` mode add a deletion table: each entry's single-character deletions map to
+// the entry, so a read missing one character is one probe; a read with one extra character probes
+// the main table once per deletion of the read.
+//
+// Thread safety
+// -------------
+// A Snapshot is immutable once built: any number of threads may call its const methods
+// concurrently. IndexBuilder is single-threaded (it uses TBB internally to sort). LiveIndex:
+// readers call `LiveIndex::Reader r = live.read();` and use `r->...` until `r` is destroyed; this
+// takes no lock and performs no atomic read-modify-write (epoch.h). `publish()` may be called from
+// any thread; concurrent publishers are serialised by a mutex that readers never touch. A reader
+// sees exactly one snapshot for the lifetime of its Reader: one lookup is never answered from a
+// mix of two versions.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "match/confusion.h"
+#include "match/epoch.h"
+#include "match/list.h"
+#include "match/types.h"
+
+namespace anpr {
+
+// One match between a plate of a read and a list entry.
+struct IndexHit {
+  uint32_t entry = 0;       // entry id within the snapshot (Snapshot::entry_*)
+  MatchKind kind = MatchKind::exact;
+  uint8_t differences = 0;  // characters that differ (0 for exact; 1 for edit)
+  uint8_t plate_index = 0;  // which plate of the read matched: 0 = the read's plate, i = candidate i
+};
+
+// A read as the matcher sees it: its country (unknown = match every country), its capture time and
+// its normalised plates (the plate first, then the OCR candidates).
+struct MatchQuery {
+  CountryCode country;
+  TimestampMs ts = 0;
+  std::span<const Plate> plates;
+};
+
+struct IndexStats {
+  std::size_t entries = 0;
+  std::size_t lists = 0;
+  std::size_t groups = 0;            // distinct canonical plates
+  std::size_t edit_variants = 0;     // deletion-table rows (ocr+edit lists only)
+  std::size_t index_bytes = 0;       // entries + tables + per-entry string offsets
+  std::size_t edit_bytes = 0;        // the deletion table, included in index_bytes
+  std::size_t string_bytes = 0;      // references and notes
+  std::size_t max_probe = 0;         // longest probe sequence in the main table
+};
+
+class Snapshot {
+ public:
+  // Appends to `out` the best match per list entry over all plates of the query: exact before ocr
+  // before edit, then fewer differences, then the earlier plate. Hits of one call are appended in
+  // no particular order. Returns the number appended.
+  std::size_t match(const MatchQuery& q, std::vector<IndexHit>& out) const;
+
+  // Hints the CPU to fetch the table slot `p` will probe; for batched lookups.
+  void prefetch(const Plate& p) const;
+
+  // ---- entry attributes (entry ids come from IndexHit::entry) ----
+  Plate entry_plate(uint32_t e) const { return Plate::from_key(entries_[e].key & Plate::kKeyMask); }
+  CountryCode entry_country(uint32_t e) const {
+    return CountryCode::from_raw(static_cast<uint16_t>(entries_[e].key >> Plate::kKeyBits));
+  }
+  uint16_t entry_list(uint32_t e) const { return entries_[e].list; }
+  Category entry_category(uint32_t e) const {
+    return static_cast<Category>(entries_[e].cat_action & 0x0f);
+  }
+  Action entry_action(uint32_t e) const { return static_cast<Action>(entries_[e].cat_action >> 4); }
+  uint8_t entry_priority(uint32_t e) const { return entries_[e].priority; }
+  // Exclusive end of validity (ms); kNoExpiry when the entry does not expire.
+  TimestampMs entry_valid_until(uint32_t e) const;
+  std::string_view entry_reference(uint32_t e) const;
+  std::string_view entry_note(uint32_t e) const;
+
+  const ListMeta& list(uint16_t l) const { return lists_[l]; }
+  std::size_t list_count() const { return lists_.size(); }
+  std::size_t entry_count() const { return entries_.size(); }
+  const ConfusionClasses& confusion() const { return confusion_; }
+  const IndexStats& stats() const { return stats_; }
+
+ private:
+  friend class IndexBuilder;
+
+  struct Entry {
+    uint64_t key;         // plate key (53 bits) | issuing country << 53 (0 = any country)
+    uint32_t expiry_s;    // exclusive end of validity in Unix seconds; UINT32_MAX = none
+    uint16_t list;        // index into lists_
+    uint8_t cat_action;   // category (low 4 bits) | action << 4
+    uint8_t priority;
+  };
+  static_assert(sizeof(Entry) == 16);
+
+  // A table slot: a canonical key and the group of entries (or deletion rows) it names.
+  struct Slot {
+    uint64_t key;    // 0 = empty (every plate key is non-zero)
+    uint32_t start;
+    uint32_t count;
+  };
+  static_assert(sizeof(Slot) == 16);
+
+  struct Table {
+    std::vector<Slot> slots;  // `home_slots` home positions plus an overflow tail
+    uint64_t home_slots = 0;
+    const Slot* find(uint64_t key) const;
+    uint64_t home(uint64_t key) const;
+  };
+
+  bool entry_applies(const Entry& e, CountryCode country, TimestampMs ts) const;
+  void scan_group(const Slot& s, const Plate& p, uint64_t pkey, const MatchQuery& q,
+                  uint8_t plate_index, std::vector<IndexHit>& out, std::size_t first) const;
+  void match_edit(const Plate& p, const MatchQuery& q, uint8_t plate_index,
+                  std::vector<IndexHit>& out, std::size_t first) const;
+  static void offer(std::vector<IndexHit>& out, std::size_t first, const IndexHit& h);
+
+  std::vector<Entry> entries_;
+  std::vector<uint32_t> strings_at_;  // per entry: offset of its reference and note in strings_
+  std::string strings_;
+  Table main_;
+  Table edit_;                        // deletion variants -> rows of edit_entries_
+  std::vector<uint32_t> edit_entries_;
+  // What lookups need of a list, kept apart from ListMeta's strings.
+  struct ListHot {
+    TimestampMs valid_from;
+    TimestampMs valid_until;
+    MatchMode mode;
+    uint8_t max_subs;
+  };
+  std::vector<ListMeta> lists_;
+  std::vector<ListHot> hot_lists_;
+  ConfusionClasses confusion_;
+  uint32_t edit_lengths_ = 0;  // bit n set: some ocr+edit entry has a plate of n characters
+  IndexStats stats_;
+};
+
+// The expiry a snapshot applies for an entry's valid_until: one-second resolution, rounded down,
+// clamped to [0, 2^32 - 1] seconds; kNoExpiry and anything past 2106 mean "never expires".
+TimestampMs effective_expiry(TimestampMs valid_until);
+
+// Compiles lists into a Snapshot. Entries whose list is unknown are a programming error.
+class IndexBuilder {
+ public:
+  explicit IndexBuilder(ConfusionClasses confusion = {});
+
+  // Adds a list's metadata; returns its list number for add(). At most 65 535 lists.
+  uint16_t add_list(ListMeta meta);
+  // Adds one entry. The expiry is kept at one-second resolution, rounded down.
+  void add(uint16_t list, const ListEntry& e);
+  void add(uint16_t list, const Plate& plate, CountryCode country, Category category,
+           Action action, uint8_t priority, TimestampMs valid_until, std::string_view reference,
+           std::string_view note);
+  // Adds a whole list.
+  void add(const ReferenceList& list);
+  void reserve(std::size_t entries);
+
+  // Builds the snapshot; the builder is left empty.
+  std::unique_ptr<Snapshot> build();
+
+ private:
+  std::unique_ptr<Snapshot> s_;
+};
+
+// The index the pipeline reads: the current snapshot, replaced atomically.
+class LiveIndex {
+ public:
+  LiveIndex();
+  explicit LiveIndex(std::shared_ptr<const Snapshot> initial);
+  ~LiveIndex();
+
+  // A read-side section pinned to one snapshot. Keep it short (one read, or one batch).
+  class Reader {
+   public:
+    const Snapshot* operator->() const { return s_; }
+    const Snapshot& operator*() const { return *s_; }
+    const Snapshot* get() const { return s_; }
+
+   private:
+    friend class LiveIndex;
+    // seq_cst load: ordered after the guard's slot store (epoch.h).
+    explicit Reader(const std::atomic<const Snapshot*>& p)
+        : s_(p.load(std::memory_order_seq_cst)) {}
+    EpochGuard guard_;  // declared first, so the section is open before the pointer is loaded
+    const Snapshot* s_;
+  };
+  Reader read() const { return Reader(current_); }
+
+  // Makes `next` current. Returns once no reader can still see the previous snapshot, which is
+  // then released (freed if nobody else holds it). Never blocks readers.
+  void publish(std::shared_ptr<const Snapshot> next);
+  // The current snapshot, kept alive by the returned pointer (not for hot paths).
+  std::shared_ptr<const Snapshot> current() const;
+  uint64_t version_count() const { return published_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<const Snapshot*> current_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const Snapshot> owner_;  // guarded by mu_
+  std::atomic<uint64_t> published_{0};
+};
+
+}  // namespace anpr

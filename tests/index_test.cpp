@@ -1,0 +1,286 @@
+// The index against the reference matcher, plus the cases that matter most spelled out.
+#include "match/index.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <set>
+
+#include "tests/match_gen.h"
+#include "tests/reference_matcher.h"
+
+namespace anpr {
+namespace {
+
+using testing::CaseGenerator;
+using testing::RefHit;
+using testing::reference_match;
+
+struct Prng {
+  std::mt19937_64 rng;
+  uint64_t next() { return rng(); }
+};
+
+// Snapshot hits translated to (list, entry-in-list) via the unique references "L<l>E<e>".
+std::vector<RefHit> index_match(const Snapshot& s, CountryCode country, TimestampMs ts,
+                                const std::vector<Plate>& plates) {
+  std::vector<IndexHit> hits;
+  s.match(MatchQuery{country, ts, plates}, hits);
+  std::vector<RefHit> out;
+  for (const IndexHit& h : hits) {
+    const std::string ref(s.entry_reference(h.entry));
+    const auto e = ref.find('E');
+    out.push_back(RefHit{std::stoul(ref.substr(1, e - 1)), std::stoul(ref.substr(e + 1)), h.kind,
+                         h.differences, h.plate_index});
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::unique_ptr<Snapshot> build(const std::vector<ReferenceList>& lists,
+                                ConfusionClasses conf = {}) {
+  IndexBuilder b(conf);
+  for (const auto& l : lists) b.add(l);
+  return b.build();
+}
+
+std::string show(const std::vector<RefHit>& hits, const std::vector<ReferenceList>& lists) {
+  std::string s;
+  for (const auto& h : hits) s += "  " + testing::describe(h, lists) + "\n";
+  return s.empty() ? "  (none)\n" : s;
+}
+
+class DifferentialTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(DifferentialTest, IndexAgreesWithReferenceMatcher) {
+  Prng prng{std::mt19937_64(static_cast<uint64_t>(GetParam()) * 7919 + 17)};
+  CaseGenerator gen(prng);
+  std::size_t total_hits = 0, kinds[3] = {0, 0, 0};
+  for (int round = 0; round < 20; ++round) {
+    auto c = gen.make(1 + gen.below(6), 60, 150);
+    auto snap = build(c.lists);
+    for (const auto& r : c.reads) {
+      auto want = reference_match(c.lists, snap->confusion(), r.country, r.ts, r.plates);
+      auto got = index_match(*snap, r.country, r.ts, r.plates);
+      std::string plates;
+      for (const auto& p : r.plates) plates += p.str() + " ";
+      ASSERT_EQ(got, want) << "read [" << plates << "] country '" << r.country.str() << "'\n"
+                           << "want:\n" << show(want, c.lists) << "got:\n" << show(got, c.lists);
+      total_hits += want.size();
+      for (const auto& h : want) ++kinds[static_cast<int>(h.kind)];
+    }
+  }
+  // The generator must actually exercise every kind of match, or agreement proves little.
+  EXPECT_GT(total_hits, 100u);
+  EXPECT_GT(kinds[0], 10u);
+  EXPECT_GT(kinds[1], 10u);
+  EXPECT_GT(kinds[2], 10u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, DifferentialTest, ::testing::Range(0, 8));
+
+TEST(DifferentialTest, CustomConfusionClasses) {
+  ConfusionClasses conf;
+  std::string err;
+  ASSERT_TRUE(ConfusionClasses::parse({"AX", "0O"}, conf, err)) << err;
+  Prng prng{std::mt19937_64(99)};
+  CaseGenerator gen(prng);
+  for (int round = 0; round < 10; ++round) {
+    auto c = gen.make(3, 80, 200);
+    auto snap = build(c.lists, conf);
+    for (const auto& r : c.reads) {
+      ASSERT_EQ(index_match(*snap, r.country, r.ts, r.plates),
+                reference_match(c.lists, conf, r.country, r.ts, r.plates));
+    }
+  }
+}
+
+ReferenceList one_list(MatchMode mode, uint8_t subs, std::vector<std::pair<std::string, CountryCode>> plates) {
+  ReferenceList l;
+  l.meta.id = "t";
+  l.meta.owner = kNL;
+  l.meta.mode = mode;
+  l.meta.max_substitutions = subs;
+  int i = 0;
+  for (auto& [p, c] : plates) {
+    ListEntry e;
+    e.plate = *Plate::from_normalized(p);
+    e.country = c;
+    e.reference = "L0E" + std::to_string(i++);
+    l.entries.push_back(e);
+  }
+  return l;
+}
+
+struct Expect {
+  std::string read;
+  CountryCode country;
+  int entry;  // -1: no hit
+  MatchKind kind;
+  int differences;
+};
+
+void check(const ReferenceList& list, const std::vector<Expect>& cases) {
+  auto snap = build({list});
+  for (const auto& c : cases) {
+    std::vector<Plate> plates{*Plate::from_normalized(c.read)};
+    auto got = index_match(*snap, c.country, 0, plates);
+    if (c.entry < 0) {
+      EXPECT_TRUE(got.empty()) << c.read << " should not hit; got " << got.size();
+    } else {
+      ASSERT_EQ(got.size(), 1u) << c.read;
+      EXPECT_EQ(got[0].entry, static_cast<std::size_t>(c.entry)) << c.read;
+      EXPECT_EQ(got[0].kind, c.kind) << c.read;
+      EXPECT_EQ(got[0].differences, static_cast<unsigned>(c.differences)) << c.read;
+    }
+  }
+}
+
+TEST(IndexTest, ExactListsStayExact) {
+  check(one_list(MatchMode::exact, 2, {{"AB12CD", kNL}}),
+        {{"AB12CD", kNL, 0, MatchKind::exact, 0},
+         {"A812CD", kNL, -1, {}, 0},
+         {"AB12C", kNL, -1, {}, 0},
+         {"AB12CD", kBE, -1, {}, 0},
+         {"AB12CD", kAnyCountry, 0, MatchKind::exact, 0}});
+}
+
+TEST(IndexTest, OcrSubstitutionsWithinClassesUpToTheLimit) {
+  check(one_list(MatchMode::ocr, 1, {{"AB12CD", kNL}}),
+        {{"A812CD", kNL, 0, MatchKind::ocr, 1},   // B read as 8
+         {"A8I2CD", kNL, -1, {}, 0},              // two substitutions, list allows one
+         {"AC12CD", kNL, -1, {}, 0},              // B/C are not confusable
+         {"AB12C", kNL, -1, {}, 0}});             // no edits in ocr mode
+  check(one_list(MatchMode::ocr, 2, {{"AB12CD", kNL}}),
+        {{"A8I2CD", kNL, 0, MatchKind::ocr, 2}, {"A8I2C0", kNL, -1, {}, 0}});
+}
+
+TEST(IndexTest, EditAllowsOneInsertedOrMissingCharacterOnly) {
+  check(one_list(MatchMode::ocr_edit, 1, {{"AB12CD", kNL}}),
+        {{"AB12C", kNL, 0, MatchKind::edit, 1},     // missing last
+         {"B12CD", kNL, 0, MatchKind::edit, 1},     // missing first
+         {"AB123CD", kNL, 0, MatchKind::edit, 1},   // inserted
+         {"A812C", kNL, -1, {}, 0},                 // edit plus substitution: not combined
+         {"AB1CD", kNL, 0, MatchKind::edit, 1},
+         {"AB12CDXX", kNL, -1, {}, 0}});
+}
+
+TEST(IndexTest, CountryRules) {
+  auto list = one_list(MatchMode::exact, 1, {{"123ABC", kBE}, {"123ABC", kAnyCountry}});
+  auto snap = build({list});
+  std::vector<Plate> p{*Plate::from_normalized("123ABC")};
+  EXPECT_EQ(index_match(*snap, kBE, 0, p).size(), 2u);           // BE entry and the any entry
+  EXPECT_EQ(index_match(*snap, kNL, 0, p).size(), 1u);           // only the any entry
+  EXPECT_EQ(index_match(*snap, kAnyCountry, 0, p).size(), 2u);   // unknown read: every country
+}
+
+TEST(IndexTest, ExpiryAndListWindow) {
+  auto list = one_list(MatchMode::exact, 1, {{"XY99ZZ", kNL}});
+  list.entries[0].valid_until = 10'000;
+  list.meta.valid_from = 2'000;
+  auto snap = build({list});
+  std::vector<Plate> p{*Plate::from_normalized("XY99ZZ")};
+  EXPECT_TRUE(index_match(*snap, kNL, 1'999, p).empty());   // before the list's window
+  EXPECT_EQ(index_match(*snap, kNL, 2'000, p).size(), 1u);
+  EXPECT_EQ(index_match(*snap, kNL, 9'999, p).size(), 1u);
+  EXPECT_TRUE(index_match(*snap, kNL, 10'000, p).empty());  // at valid_until: expired
+}
+
+TEST(IndexTest, BestMatchPerEntryOverCandidates) {
+  auto snap = build({one_list(MatchMode::ocr_edit, 2, {{"AB12CD", kNL}})});
+  std::vector<Plate> p{*Plate::from_normalized("AB12C"), *Plate::from_normalized("A812CD"),
+                       *Plate::from_normalized("AB12CD")};
+  auto got = index_match(*snap, kNL, 0, p);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].kind, MatchKind::exact);
+  EXPECT_EQ(got[0].plate_index, 2u);
+}
+
+TEST(IndexTest, EntryAttributesSurviveTheBuild) {
+  ReferenceList l = one_list(MatchMode::ocr, 1, {{"AB12CD", kNL}, {"XX11YY", kBE}});
+  l.entries[1].category = Category::terrorism;
+  l.entries[1].action = Action::observe;
+  l.entries[1].priority = 3;
+  l.entries[1].note = std::string(300, 'n');
+  l.entries[1].valid_until = 1'234'567'000;
+  auto snap = build({l});
+  std::vector<Plate> p{*Plate::from_normalized("XX11YY")};
+  std::vector<IndexHit> hits;
+  ASSERT_EQ(snap->match({kBE, 0, p}, hits), 1u);
+  const uint32_t e = hits[0].entry;
+  EXPECT_EQ(snap->entry_plate(e).str(), "XX11YY");
+  EXPECT_EQ(snap->entry_country(e), kBE);
+  EXPECT_EQ(snap->entry_category(e), Category::terrorism);
+  EXPECT_EQ(snap->entry_action(e), Action::observe);
+  EXPECT_EQ(snap->entry_priority(e), 3);
+  EXPECT_EQ(snap->entry_reference(e), "L0E1");
+  EXPECT_EQ(snap->entry_note(e), std::string(300, 'n'));
+  EXPECT_EQ(snap->entry_valid_until(e), 1'234'567'000);
+  EXPECT_EQ(snap->list(snap->entry_list(e)).id, "t");
+}
+
+TEST(IndexTest, LargeIndexMissesAndHits) {
+  // Many entries: probe sequences get long enough to exercise the stop rule.
+  Prng prng{std::mt19937_64(5)};
+  IndexBuilder b;
+  ListMeta m;
+  m.id = "big";
+  m.mode = MatchMode::ocr;
+  const uint16_t l = b.add_list(m);
+  std::set<std::string> listed;
+  std::mt19937_64 rng(1);
+  const std::string alnum = "ABCDEFGHJKLMNPRSTVWXYZ0123456789";
+  for (int i = 0; i < 200000; ++i) {
+    std::string s;
+    for (int k = 0; k < 7; ++k) s.push_back(alnum[rng() % alnum.size()]);
+    if (!listed.insert(s).second) continue;
+    b.add(l, *Plate::from_normalized(s), kNL, Category::stolen_vehicle, Action::intercept, 50,
+          kNoExpiry, s, "");
+  }
+  auto snap = b.build();
+  EXPECT_EQ(snap->entry_count(), listed.size());
+  std::vector<IndexHit> hits;
+  std::size_t found = 0;
+  for (const auto& s : listed) {
+    std::vector<Plate> p{*Plate::from_normalized(s)};
+    hits.clear();
+    snap->match({kNL, 0, p}, hits);
+    for (auto& h : hits)
+      if (h.kind == MatchKind::exact && snap->entry_reference(h.entry) == s) ++found;
+  }
+  EXPECT_EQ(found, listed.size());
+  std::size_t false_hits = 0;
+  for (int i = 0; i < 100000; ++i) {
+    std::string s;
+    for (int k = 0; k < 7; ++k) s.push_back("ACEUW"[rng() % 5]);  // not in `alnum`... mostly
+    if (listed.count(s)) continue;
+    std::vector<Plate> p{*Plate::from_normalized(s)};
+    hits.clear();
+    snap->match({kNL, 0, p}, hits);
+    for (auto& h : hits)
+      if (h.kind == MatchKind::exact) ++false_hits;
+  }
+  EXPECT_EQ(false_hits, 0u);
+}
+
+TEST(IndexTest, EmptyIndexMatchesNothing) {
+  auto snap = IndexBuilder().build();
+  std::vector<Plate> p{*Plate::from_normalized("A")};
+  std::vector<IndexHit> hits;
+  EXPECT_EQ(snap->match({kNL, 0, p}, hits), 0u);
+}
+
+TEST(ConfusionTest, DefaultsAndValidation) {
+  ConfusionClasses def;
+  EXPECT_EQ(def.classes(), (std::vector<std::string>{"0DOQ", "1I", "2Z", "5S", "6G", "8B"}));
+  ConfusionClasses c;
+  std::string err;
+  EXPECT_FALSE(ConfusionClasses::parse({"0O", "O1"}, c, err));
+  EXPECT_NE(err.find("already in a class"), std::string::npos);
+  EXPECT_FALSE(ConfusionClasses::parse({"A"}, c, err));
+  EXPECT_FALSE(ConfusionClasses::parse({"a0"}, c, err));
+}
+
+}  // namespace
+}  // namespace anpr
