@@ -1,0 +1,111 @@
+#include "export/hit_json.h"
+
+#include "export/json_writer.h"
+#include "match/formats.h"
+#include "match/time.h"
+
+namespace anpr {
+
+namespace {
+
+// FNV-1a over a field followed by a separator byte, so ("ab","c") and ("a","bc") differ.
+struct Hasher {
+  uint64_t h;
+  void add(std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 0x100000001b3ULL;
+    }
+    h ^= 0x1f;
+    h *= 0x100000001b3ULL;
+  }
+  uint64_t finish() const {
+    uint64_t k = h;
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    k *= 0xc4ceb93fe53e87d6ULL;
+    k ^= k >> 33;
+    return k;
+  }
+};
+
+void append_hex(std::string& out, uint64_t v) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 60; i >= 0; i -= 4) out.push_back(kHex[(v >> i) & 15]);
+}
+
+}  // namespace
+
+std::string hit_id(const HitReadView& read, const Snapshot& s, uint32_t entry) {
+  const std::string country = s.entry_country(entry).str();
+  const Plate plate = s.entry_plate(entry);
+  std::string out;
+  out.reserve(32);
+  for (uint64_t seed : {0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL}) {
+    Hasher h{seed};
+    h.add(read.camera_id);
+    h.add(read.event_id);
+    h.add(s.list(s.entry_list(entry)).id);
+    h.add(country);
+    h.add(plate.view());
+    h.add(s.entry_reference(entry));
+    append_hex(out, h.finish());
+  }
+  return out;
+}
+
+void append_hit_json(std::string& out, const HitReadView& read, const Snapshot& s,
+                     const IndexHit& hit, std::span<const std::string_view> routes) {
+  const uint32_t e = hit.entry;
+  const ListMeta& list = s.list(s.entry_list(e));
+  const Plate matched = s.entry_plate(e);
+  const CountryCode matched_country = s.entry_country(e);
+  const CountryCode display_country = matched_country.known() ? matched_country : read.plate_country;
+
+  JsonWriter w(out);
+  w.begin_object();
+  w.field("hit_id", hit_id(read, s, e));
+  w.field("event_id", read.event_id);
+  w.field("camera_id", read.camera_id);
+  if (!read.site.empty()) w.field("site", read.site);
+  if (read.camera_country.known()) w.field("camera_country", read.camera_country.str());
+  if (!read.control_room.empty()) w.field("control_room", read.control_room);
+  w.field("ts", read.ts);
+  w.field("plate", read.plate);
+  w.field("plate_country", read.plate_country.str());
+  if (read.confidence) w.field("confidence", *read.confidence);
+  w.field("plate_normalized", read.plates.empty() ? std::string_view{} : read.plates[0].view());
+  if (hit.plate_index < read.plates.size()) {
+    w.field("read_plate", read.plates[hit.plate_index].view());
+    w.field("read_plate_source", hit.plate_index == 0 ? "plate" : "candidate");
+  }
+  w.field("matched_plate", matched.view());
+  w.field("matched_plate_display", formats::display(display_country, matched));
+  w.field("matched_country", matched_country.str());
+  w.field("country_assumed", !read.plate_country.known() && matched_country.known());
+  w.field("match_kind", to_string(hit.kind));
+  w.field("differences", static_cast<unsigned>(hit.differences));
+  w.field("list_id", list.id);
+  w.field("list_version", list.version);
+  w.field("list_owner", list.owner.str());
+  w.field("category", to_string(s.entry_category(e)));
+  w.field("action", to_string(s.entry_action(e)));
+  w.field("priority", static_cast<unsigned>(s.entry_priority(e)));
+  w.field("reference", s.entry_reference(e));
+  const TimestampMs until = s.entry_valid_until(e);
+  if (until != kNoExpiry) {
+    w.field("valid_until", format_rfc3339(until));
+  } else {
+    w.key("valid_until");
+    w.null();
+  }
+  if (!s.entry_note(e).empty()) w.field("note", s.entry_note(e));
+  w.key("routes");
+  w.begin_array();
+  for (std::string_view r : routes) w.value(r);
+  w.end_array();
+  w.end_object();
+}
+
+}  // namespace anpr

@@ -297,6 +297,29 @@ std::size_t lay_out(std::vector<Slot>& slots, uint64_t& home_slots, std::size_t 
   return max_probe;
 }
 
+// Small builds (list updates, tests) run on the calling thread: TBB's start-up costs more than
+// it saves there.
+constexpr std::size_t kParallelFrom = 1 << 16;
+
+template <class Fn>
+void for_range(std::size_t n, Fn fn) {
+  if (n < kParallelFrom) {
+    fn(std::size_t{0}, n);
+    return;
+  }
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n),
+                    [&](const auto& r) { fn(r.begin(), r.end()); });
+}
+
+template <class T, class Less>
+void sort_range(std::vector<T>& v, Less less) {
+  if (v.size() < kParallelFrom) {
+    std::sort(v.begin(), v.end(), less);
+  } else {
+    tbb::parallel_sort(v.begin(), v.end(), less);
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<Snapshot> IndexBuilder::build() {
@@ -308,14 +331,14 @@ std::unique_ptr<Snapshot> IndexBuilder::build() {
 
   // 1. Sort entries by the hash of their canonical plate, then plate, country and list.
   std::vector<Keyed> order(n);
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n), [&](const auto& r) {
-    for (std::size_t i = r.begin(); i != r.end(); ++i) {
+  for_range(n, [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i != e; ++i) {
       const Plate p = Plate::from_key(s->entries_[i].key & Plate::kKeyMask);
       order[i] = Keyed{mix64(conf.canonical_key(p)), static_cast<uint32_t>(i)};
     }
   });
   const auto& ents = s->entries_;
-  tbb::parallel_sort(order.begin(), order.end(), [&](const Keyed& a, const Keyed& b) {
+  sort_range(order, [&](const Keyed& a, const Keyed& b) {
     if (a.hash != b.hash) return a.hash < b.hash;
     const auto& ea = ents[a.idx];
     const auto& eb = ents[b.idx];
@@ -326,8 +349,8 @@ std::unique_ptr<Snapshot> IndexBuilder::build() {
   {
     std::vector<Snapshot::Entry> sorted(n);
     std::vector<uint32_t> strings_at(n);
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n), [&](const auto& r) {
-      for (std::size_t i = r.begin(); i != r.end(); ++i) {
+    for_range(n, [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i != e; ++i) {
         sorted[i] = ents[order[i].idx];
         strings_at[i] = s->strings_at_[order[i].idx];
       }
@@ -364,7 +387,7 @@ std::unique_ptr<Snapshot> IndexBuilder::build() {
       variants.push_back(Keyed{mix64(without(p, j).key()), i});
     }
   }
-  tbb::parallel_sort(variants.begin(), variants.end(), [](const Keyed& a, const Keyed& b) {
+  sort_range(variants, [](const Keyed& a, const Keyed& b) {
     return a.hash != b.hash ? a.hash < b.hash : a.idx < b.idx;
   });
   s->edit_entries_.resize(variants.size());

@@ -1,0 +1,39 @@
+// Hit records (DESIGN §3): the JSON a control room receives for each match, and its
+// deterministic id.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "match/index.h"
+
+namespace anpr {
+
+// What a hit carries of the read it came from. Views into the caller's decoded event.
+struct HitReadView {
+  std::string_view event_id;
+  std::string_view camera_id;
+  std::string_view ts;             // as the camera sent it (RFC 3339)
+  std::string_view plate;          // raw OCR text
+  CountryCode plate_country;       // unknown when the camera did not say
+  std::optional<double> confidence;
+  std::span<const Plate> plates;   // normalised: the plate, then the candidates
+  std::span<const std::string_view> raw_plates;  // raw text of the same, same order
+  std::string_view site;           // camera registry fields, empty when unknown
+  CountryCode camera_country;
+  std::string_view control_room;
+};
+
+// 32 hex digits, the same for the same read (camera id + event id) and the same list entry
+// (list id, issuing country, plate, reference), whatever the list version.
+std::string hit_id(const HitReadView& read, const Snapshot& s, uint32_t entry);
+
+// Appends one hit as a single-line JSON object (no newline).
+void append_hit_json(std::string& out, const HitReadView& read, const Snapshot& s,
+                     const IndexHit& hit, std::span<const std::string_view> routes = {});
+
+}  // namespace anpr
