@@ -1,0 +1,108 @@
+// Loading a reference list from files (DESIGN §3): `NAME.csv` with its rows and the TOML sidecar
+// `NAME.toml` (same folder, same base name) with its metadata.
+//
+// Sidecar keys (unknown keys are errors, so a typo never passes silently):
+//   id                 required  [a-z0-9._-]{1,64}
+//   owner_country      required  ISO 3166-1 alpha-2, e.g. "NL"
+//   match_mode         "exact" (default) | "ocr" | "ocr+edit"
+//   max_substitutions  1 (default) or 2
+//   category           default category for rows that leave theirs empty
+//   action             default action: "intercept" (default) | "observe" | "notify"
+//   priority           default priority 0 (highest) .. 100; default 50
+//   valid_from         date or RFC 3339 timestamp (string or TOML date/offset date-time)
+//   valid_until        likewise; a bare date means "through that day" (UTC, exclusive next day)
+//   version            shown on hits; default: checksum64 of the CSV bytes, 16 hex digits
+//
+// CSV header: any order of plate, plate_country, category, reference, valid_until, priority,
+// action, note (names are matched case-insensitively, surrounding spaces ignored). plate and
+// reference are required; unknown and duplicate columns are fatal. The sidecar and the header
+// are checked before any row is read. Values other than note have surrounding spaces and tabs
+// removed.
+//
+// Each rejected row gives one RowError (its first problem) and the load goes on. Row reasons:
+//   csv_syntax, field_count, plate_empty, plate_too_long, plate_invalid_utf8,
+//   plate_control_character, plate_invalid_character (normalize()), country_invalid,
+//   plate_format (NL/BE/LU plate that fits none of that country's formats), category_missing,
+//   category_unknown, action_unknown, priority_invalid, date_invalid, reference_missing,
+//   reference_too_long (> 128 bytes), note_too_long (> 1024 bytes), text_invalid_utf8 (reference
+//   or note), duplicate (same plate_country and plate as an earlier row; the first is kept).
+// Details never quote a row's plate, reference or note (personal data, DESIGN §6): the file and
+// line locate the row.
+//
+// Thread safety: pure functions; loads of different lists may run concurrently.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "match/list.h"
+
+namespace anpr {
+
+inline constexpr std::size_t kMaxReferenceBytes = 128;
+inline constexpr std::size_t kMaxNoteBytes = 1024;
+inline constexpr std::size_t kMaxListIdBytes = 64;
+
+// One rejected row.
+struct RowError {
+  std::string file;
+  std::size_t line = 0;  // physical line where the row starts (1-based)
+  std::string column;    // header name of the offending field; "" when the row as a whole is bad
+  std::string reason;    // machine-readable, see above
+  std::string detail;    // what was wrong and what was expected
+};
+// "lists/x.csv:17: plate: plate_invalid_character: ..." ("file:line: reason: ..." without column)
+std::string to_string(const RowError& e);
+
+// A problem that stops the load: no list is produced.
+struct LoadError {
+  std::string file;
+  std::size_t line = 0;    // 0 when not tied to a line
+  std::size_t column = 0;  // 0 when unknown
+  std::string message;
+};
+// "lists/x.toml:3:7: message", "lists/x.csv:1: message" or "lists/x.csv: message".
+std::string to_string(const LoadError& e);
+
+struct LoadOptions {
+  std::size_t max_row_errors = 100'000;  // RowErrors kept; further rejections are only counted
+};
+
+struct ListLoad {
+  std::optional<ReferenceList> list;  // set unless `fatal`
+  std::vector<RowError> rejected;     // in line order, at most LoadOptions::max_row_errors
+  std::size_t rejected_count = 0;     // every rejected row, listed or not
+  std::optional<LoadError> fatal;
+  std::size_t rows = 0;  // data rows read (accepted + rejected; blank lines not counted)
+};
+
+// Loads `csv_path` and its sidecar (sidecar_path(csv_path)).
+ListLoad load_list(const std::filesystem::path& csv_path, const LoadOptions& options = {});
+
+// The sidecar of a list file: same folder and base name, extension ".toml".
+std::filesystem::path sidecar_path(const std::filesystem::path& csv_path);
+
+struct SidecarParse {
+  std::optional<ListMeta> meta;  // version left empty when the sidecar has none
+  std::optional<LoadError> error;
+};
+// Parses and validates sidecar text; `file` names it in errors. Never throws.
+SidecarParse parse_sidecar(std::string_view toml_text, std::string_view file);
+
+// Reads the rows of a list from CSV text whose metadata is already known (`meta` is copied into
+// the result; its version is filled with the checksum when empty). `file` names it in errors.
+ListLoad load_list_text(std::string_view csv_text, std::string_view file, ListMeta meta,
+                        const LoadOptions& options = {});
+
+// A fast 64-bit checksum of bytes (not cryptographic; stable across runs and platforms), used
+// as the default list version.
+uint64_t checksum64(std::string_view bytes);
+// checksum64 as 16 lower-case hex digits.
+std::string checksum_hex(std::string_view bytes);
+
+}  // namespace anpr
