@@ -114,7 +114,9 @@ std::optional<TimestampMs> parse_rfc3339(std::string_view s) {
 
   const int64_t local_ms = *days * kMsPerDay +
                            (static_cast<int64_t>(hh) * 3600 + mm * 60 + ss) * 1000 + ms;
-  return local_ms - offset_min * 60'000;  // local = UTC + offset
+  const TimestampMs utc = local_ms - offset_min * 60'000;  // local = UTC + offset
+  if (utc < kMinFormattable || utc > kMaxFormattable) return std::nullopt;  // see time.h
+  return utc;
 }
 
 std::string format_rfc3339(TimestampMs t) {

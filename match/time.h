@@ -11,6 +11,9 @@
 // - leap second: second 60 is accepted and read as 59.999 of that minute (the last representable
 //   millisecond), so a leap-second read sorts after every other read of that minute and never
 //   spills into the next minute. Its fraction, if any, is ignored.
+// - the instant, in UTC, must lie in 0000-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z, so every
+//   accepted text round-trips through format_rfc3339 (an offset can push a local time in year
+//   0000 or 9999 outside that range).
 // Rejected: a space instead of 'T', missing offset, offsets without a colon, signs or spaces
 // around the text, trailing bytes, 2-digit years, 24:00:00, and anything non-ASCII.
 //
