@@ -1,0 +1,348 @@
+#include "ingest/read_event.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "match/time.h"
+
+namespace anpr {
+namespace {
+
+// The required fields, valid; cases add to or replace them.
+const std::string kReq =
+    R"("event_id":"e-1","camera_id":"cam-nl-0042","ts":"2026-11-23T19:31:49.123Z","plate":"AB-12-CD")";
+const std::string kTs = R"("ts":"2026-11-23T19:31:49.123Z")";
+std::string obj(const std::string& fields) { return "{" + fields + "}"; }
+std::string with(const std::string& extra) { return obj(kReq + "," + extra); }
+
+struct Bad {
+  std::string name;
+  std::string json;
+  std::string_view reason;
+};
+
+TEST(ReadEventDecoder, RejectsHostilePayloadsWithReasons) {
+  const std::string nested = std::string(200, '[') + std::string(200, ']');
+  std::string seventeen = "[";
+  for (int i = 0; i < 17; ++i) seventeen += std::string(i ? "," : "") + R"({"plate":"X"})";
+  seventeen += "]";
+
+  const std::vector<Bad> cases = {
+      {"empty", "", "not_json"},
+      {"whitespace", " \n\t ", "not_json"},
+      {"truncated", R"({"event_id":"e-1")", "not_json"},
+      {"open brace", "{", "not_json"},
+      {"bad atom", "nul", "not_json"},
+      {"byte order mark", "\xEF\xBB\xBF" + obj(kReq), "not_json"},
+      {"single quotes", "{'event_id':'e'}", "not_json"},
+      {"trailing comma", with(R"("lane":1,)"), "not_json"},
+      {"bad escape", with(R"("direction":"\x")"), "not_json"},
+      {"lone surrogate", with(R"("direction":"\ud800")"), "not_json"},
+      {"raw control char in string", with("\"direction\":\"a\x01\""), "not_json"},
+      {"huge number", with(R"("lat":1e400)"), "not_json"},
+      {"array", "[1,2]", "not_object"},
+      {"string", R"("hello")", "not_object"},
+      {"number", "42", "not_object"},
+      {"null", "null", "not_object"},
+      {"two objects", "{} {}", "trailing_content"},
+      {"garbage after", with("\"lane\":1") + " x", "trailing_content"},
+      {"nul after", with("\"lane\":1") + std::string(1, '\0'), "trailing_content"},
+      {"second event", with("\"lane\":1") + "\n" + with("\"lane\":2"), "trailing_content"},
+      {"invalid utf8 value", with("\"direction\":\"\xff\""), "invalid_utf8"},
+      {"invalid utf8 key", obj(kReq + ",\"\xc3\x28\":1"), "invalid_utf8"},
+      {"overlong utf8", with("\"direction\":\"\xc0\xaf\""), "invalid_utf8"},
+      {"invalid utf8 outside strings", "{\xff}", "invalid_utf8"},
+      {"deep nesting", with("\"x\":" + nested), "too_deep"},
+      {"missing event_id",
+       obj(R"("camera_id":"c",)" + kTs + R"(,"plate":"AB")"), "missing_event_id"},
+      {"missing camera_id", obj(R"("event_id":"e",)" + kTs + R"(,"plate":"AB")"),
+       "missing_camera_id"},
+      {"missing ts", obj(R"("event_id":"e","camera_id":"c","plate":"AB")"), "missing_ts"},
+      {"missing plate", obj(R"("event_id":"e","camera_id":"c",)" + kTs), "missing_plate"},
+      {"empty object", "{}", "missing_event_id"},
+      {"event_id number", obj(R"("event_id":5,"camera_id":"c",)" + kTs + R"(,"plate":"AB")"),
+       "wrong_type_event_id"},
+      {"camera_id null", obj(R"("event_id":"e","camera_id":null,)" + kTs + R"(,"plate":"AB")"),
+       "wrong_type_camera_id"},
+      {"ts number", obj(R"("event_id":"e","camera_id":"c","ts":1795462309123,"plate":"AB")"),
+       "wrong_type_ts"},
+      {"plate array", obj(R"("event_id":"e","camera_id":"c",)" + kTs + R"(,"plate":["AB"])"),
+       "wrong_type_plate"},
+      {"plate object", obj(R"("event_id":"e","camera_id":"c",)" + kTs + R"(,"plate":{})"),
+       "wrong_type_plate"},
+      {"ts with space", obj(R"("event_id":"e","camera_id":"c","ts":"2026-11-23 19:31:49Z","plate":"AB")"),
+       "bad_timestamp"},
+      {"ts no zone", obj(R"("event_id":"e","camera_id":"c","ts":"2026-11-23T19:31:49.123","plate":"AB")"),
+       "bad_timestamp"},
+      {"ts impossible day", obj(R"("event_id":"e","camera_id":"c","ts":"2026-02-30T00:00:00Z","plate":"AB")"),
+       "bad_timestamp"},
+      {"ts very long", obj(R"("event_id":"e","camera_id":"c","ts":")" + std::string(100, '1') +
+                           R"(","plate":"AB")"),
+       "bad_timestamp"},
+      {"empty event_id", obj(R"("event_id":"","camera_id":"c",)" + kTs + R"(,"plate":"AB")"),
+       "empty_field"},
+      {"empty plate", obj(R"("event_id":"e","camera_id":"c",)" + kTs + R"(,"plate":"")"),
+       "empty_field"},
+      {"event_id too long",
+       obj(R"("event_id":")" + std::string(129, 'e') + R"(","camera_id":"c",)" + kTs +
+           R"(,"plate":"AB")"),
+       "field_too_long"},
+      {"camera_id too long",
+       obj(R"("event_id":"e","camera_id":")" + std::string(65, 'c') + "\"," + kTs +
+           R"(,"plate":"AB")"),
+       "field_too_long"},
+      {"plate too long",
+       obj(R"("event_id":"e","camera_id":"c",)" + kTs + R"(,"plate":")" + std::string(65, 'A') +
+           "\""),
+       "field_too_long"},
+      {"direction too long", with("\"direction\":\"" + std::string(33, 'n') + "\""),
+       "field_too_long"},
+      {"control char in camera_id",
+       obj(R"("event_id":"e","camera_id":"cam\u0001",)" + kTs + R"(,"plate":"AB")"), "bad_id"},
+      {"newline in event_id",
+       obj(R"("event_id":"e\n1","camera_id":"c",)" + kTs + R"(,"plate":"AB")"), "bad_id"},
+      {"country alpha-3", with(R"("plate_country":"NLD")"), "bad_country"},
+      {"country digits", with(R"("plate_country":"12")"), "bad_country"},
+      {"country padded", with(R"("plate_country":" NL")"), "bad_country"},
+      {"country number", with(R"("plate_country":31)"), "bad_country"},
+      {"confidence above 1", with(R"("confidence":1.5)"), "bad_confidence"},
+      {"confidence negative", with(R"("confidence":-0.1)"), "bad_confidence"},
+      {"confidence string", with(R"("confidence":"0.9")"), "bad_confidence"},
+      {"confidence bool", with(R"("confidence":true)"), "bad_confidence"},
+      {"candidates object", with(R"("candidates":{"plate":"AB"})"), "bad_candidates"},
+      {"candidates string", with(R"("candidates":"AB")"), "bad_candidates"},
+      {"candidates of strings", with(R"("candidates":["AB"])"), "bad_candidates"},
+      {"seventeen candidates", with("\"candidates\":" + seventeen), "bad_candidates"},
+      {"candidate without plate", with(R"("candidates":[{"confidence":0.5}])"), "bad_candidates"},
+      {"candidate plate number", with(R"("candidates":[{"plate":1}])"), "bad_candidates"},
+      {"candidate plate empty", with(R"("candidates":[{"plate":""}])"), "bad_candidates"},
+      {"candidate confidence 2", with(R"("candidates":[{"plate":"AB","confidence":2}])"),
+       "bad_candidates"},
+      {"lane float", with(R"("lane":1.5)"), "bad_lane"},
+      {"lane string", with(R"("lane":"2")"), "bad_lane"},
+      {"lane huge", with(R"("lane":1099511627776)"), "bad_lane"},
+      {"lane uint64", with(R"("lane":18446744073709551615)"), "bad_lane"},
+      {"direction number", with(R"("direction":5)"), "bad_direction"},
+      {"lat out of range", with(R"("lat":91,"lon":5)"), "bad_location"},
+      {"lon out of range", with(R"("lat":52,"lon":-180.5)"), "bad_location"},
+      {"lat only", with(R"("lat":52.1)"), "bad_location"},
+      {"lon string", with(R"("lat":52.1,"lon":"5.1")"), "bad_location"},
+      {"image number", with(R"("plate_jpeg":5)"), "bad_image"},
+      {"image object", with(R"("overview_jpeg":{"data":"x"})"), "bad_image"},
+      {"duplicate event_id", with(R"("event_id":"e-2")"), "duplicate_key"},
+      {"duplicate via escape", with(R"("event\u005fid":"e-2")"), "duplicate_key"},
+      {"duplicate optional", with(R"("lane":1,"lane":1)"), "duplicate_key"},
+      {"duplicate unknown key", with(R"("x":1,"y":2,"x":3)"), "duplicate_key"},
+      {"duplicate in candidate", with(R"("candidates":[{"plate":"A","plate":"B"}])"),
+       "duplicate_key"},
+      {"duplicate unknown in candidate", with(R"("candidates":[{"plate":"A","q":1,"q":2}])"),
+       "duplicate_key"},
+  };
+  ASSERT_GE(cases.size(), 25u);
+
+  ReadEventDecoder dec;
+  ReadEvent ev;
+  DecodeError err;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_FALSE(dec.decode(c.json, ev, err));
+    EXPECT_EQ(err.reason, c.reason) << err.detail;
+    EXPECT_FALSE(err.detail.empty());
+    // Every reason is one of the documented ones.
+    EXPECT_NE(std::find(kDecodeReasons.begin(), kDecodeReasons.end(), err.reason),
+              kDecodeReasons.end());
+    // Details never echo the plate.
+    EXPECT_EQ(err.detail.find("AB-12-CD"), std::string::npos) << err.detail;
+  }
+  // The decoder still works after all that.
+  ASSERT_TRUE(dec.decode(obj(kReq), ev, err)) << err.detail;
+  EXPECT_EQ(ev.plate, "AB-12-CD");
+}
+
+TEST(ReadEventDecoder, TooLargeIsRejectedWithoutParsing) {
+  DecoderOptions opt;
+  opt.max_message_bytes = 100;
+  ReadEventDecoder dec(opt);
+  ReadEvent ev;
+  DecodeError err;
+  const std::string big = with("\"direction\":\"" + std::string(100, 'n') + "\"");
+  EXPECT_FALSE(dec.decode(big, ev, err));
+  EXPECT_EQ(err.reason, "too_large");
+  EXPECT_EQ(err.detail, "message is " + std::to_string(big.size()) +
+                            " bytes: expected at most 100");
+  // Even garbage: the size is checked first.
+  EXPECT_FALSE(dec.decode(std::string(101, '\xff'), ev, err));
+  EXPECT_EQ(err.reason, "too_large");
+
+  ReadEventDecoder def;
+  EXPECT_EQ(def.options().max_message_bytes, 1u << 20);
+  const std::string over = with("\"plate_jpeg\":\"" + std::string(1 << 20, 'A') + "\"");
+  EXPECT_FALSE(def.decode(over, ev, err));
+  EXPECT_EQ(err.reason, "too_large");
+}
+
+TEST(ReadEventDecoder, DecodesEveryField) {
+  const std::string json = R"({
+    "event_id": "nl-a2-km42-000123",
+    "camera_id": "cam-nl-0042",
+    "ts": "2026-11-23T20:31:49.123+01:00",
+    "plate": "AB-12\u002dCD",
+    "plate_country": "nl",
+    "confidence": 0.93,
+    "candidates": [
+      {"plate": "AB-12-C0", "confidence": 0.4},
+      {"plate": "A8-12-CD"},
+      {"plate": "AB-I2-CD", "confidence": null, "vendor_score": 17}
+    ],
+    "lane": 2,
+    "direction": "north",
+    "lat": 52.0907,
+    "lon": -5.1214,
+    "plate_jpeg": "/9j/4AAQSkZJRg==",
+    "overview_jpeg": "\/9j\/4AAQ",
+    "vendor": {"model": "X", "nested": [1, {"a": null}]},
+    "future_field": true
+  })";
+  ReadEventDecoder dec;
+  ReadEvent ev;
+  DecodeError err;
+  ASSERT_TRUE(dec.decode(json, ev, err)) << err.reason << ": " << err.detail;
+  EXPECT_EQ(ev.event_id, "nl-a2-km42-000123");
+  EXPECT_EQ(ev.camera_id, "cam-nl-0042");
+  EXPECT_EQ(ev.ts, *parse_rfc3339("2026-11-23T19:31:49.123Z"));
+  EXPECT_EQ(ev.plate, "AB-12-CD");  // unescaped, not normalised
+  EXPECT_EQ(ev.plate_country, kNL);
+  ASSERT_TRUE(ev.confidence);
+  EXPECT_DOUBLE_EQ(*ev.confidence, 0.93);
+  ASSERT_EQ(ev.candidates.size(), 3u);
+  EXPECT_EQ(ev.candidates[0].plate, "AB-12-C0");
+  EXPECT_DOUBLE_EQ(*ev.candidates[0].confidence, 0.4);
+  EXPECT_EQ(ev.candidates[1].plate, "A8-12-CD");
+  EXPECT_FALSE(ev.candidates[1].confidence);
+  EXPECT_FALSE(ev.candidates[2].confidence);
+  EXPECT_EQ(ev.lane, 2);
+  EXPECT_EQ(ev.direction, "north");
+  EXPECT_DOUBLE_EQ(*ev.lat, 52.0907);
+  EXPECT_DOUBLE_EQ(*ev.lon, -5.1214);
+  EXPECT_EQ(ev.plate_jpeg, "/9j/4AAQSkZJRg==");
+  EXPECT_EQ(ev.overview_jpeg, "/9j/4AAQ");
+}
+
+TEST(ReadEventDecoder, OptionalFieldsMayBeAbsentNullOrEmpty) {
+  ReadEventDecoder dec;
+  ReadEvent ev;
+  DecodeError err;
+  ASSERT_TRUE(dec.decode(obj(kReq), ev, err)) << err.detail;
+  EXPECT_FALSE(ev.plate_country.known());
+  EXPECT_FALSE(ev.confidence);
+  EXPECT_TRUE(ev.candidates.empty());
+  EXPECT_FALSE(ev.lane);
+  EXPECT_TRUE(ev.direction.empty());
+  EXPECT_FALSE(ev.lat);
+  EXPECT_TRUE(ev.plate_jpeg.empty());
+
+  ASSERT_TRUE(dec.decode(with(R"("plate_country":null,"confidence":null,"candidates":null,)"
+                              R"("lane":null,"direction":null,"lat":null,"lon":null,)"
+                              R"("plate_jpeg":null,"overview_jpeg":null)"),
+                         ev, err))
+      << err.detail;
+  EXPECT_FALSE(ev.plate_country.known());
+  EXPECT_FALSE(ev.lat);
+
+  ASSERT_TRUE(dec.decode(with(R"("plate_country":"","candidates":[],"confidence":1,"lane":-1)"),
+                         ev, err))
+      << err.detail;
+  EXPECT_FALSE(ev.plate_country.known());
+  EXPECT_DOUBLE_EQ(*ev.confidence, 1.0);  // an integer is a number
+  EXPECT_EQ(ev.lane, -1);
+
+  ASSERT_TRUE(dec.decode(with(R"("confidence":0,"lat":-90,"lon":180)"), ev, err)) << err.detail;
+  EXPECT_DOUBLE_EQ(*ev.confidence, 0.0);
+  EXPECT_DOUBLE_EQ(*ev.lat, -90.0);
+
+  // Limits are inclusive.
+  ASSERT_TRUE(dec.decode(obj(R"("event_id":")" + std::string(128, 'e') + R"(","camera_id":")" +
+                             std::string(64, 'c') + "\"," + kTs + R"(,"plate":")" +
+                             std::string(64, 'A') + "\""),
+                         ev, err))
+      << err.detail;
+  EXPECT_EQ(ev.event_id.size(), 128u);
+  // Whitespace around the object is fine.
+  ASSERT_TRUE(dec.decode(" \r\n" + obj(kReq) + "\n\t ", ev, err)) << err.detail;
+}
+
+TEST(ReadEventDecoder, ReusingTheEventLeavesNothingStale) {
+  ReadEventDecoder dec;
+  ReadEvent ev;
+  DecodeError err;
+  ASSERT_TRUE(dec.decode(with(R"("plate_country":"BE","confidence":0.5,"lane":3,)"
+                              R"("direction":"south","lat":50.8,"lon":4.3,"plate_jpeg":"AAAA",)"
+                              R"("candidates":[{"plate":"1-ABC-123"},{"plate":"1-A8C-123"}])"),
+                         ev, err))
+      << err.detail;
+  ASSERT_EQ(ev.candidates.size(), 2u);
+  const std::size_t jpeg_capacity = ev.plate_jpeg.capacity();
+
+  ASSERT_TRUE(dec.decode(obj(R"("event_id":"e-2","camera_id":"c2","ts":"2026-11-23T19:31:50Z",)"
+                             R"("plate":"XY-99-ZZ","candidates":[{"plate":"XY-99-22"}])"),
+                         ev, err))
+      << err.detail;
+  EXPECT_EQ(ev.event_id, "e-2");
+  EXPECT_EQ(ev.camera_id, "c2");
+  EXPECT_EQ(ev.ts, *parse_rfc3339("2026-11-23T19:31:50Z"));
+  EXPECT_EQ(ev.plate, "XY-99-ZZ");
+  EXPECT_FALSE(ev.plate_country.known());
+  EXPECT_FALSE(ev.confidence);
+  ASSERT_EQ(ev.candidates.size(), 1u);
+  EXPECT_EQ(ev.candidates[0].plate, "XY-99-22");
+  EXPECT_FALSE(ev.lane);
+  EXPECT_TRUE(ev.direction.empty());
+  EXPECT_FALSE(ev.lat);
+  EXPECT_FALSE(ev.lon);
+  EXPECT_TRUE(ev.plate_jpeg.empty());
+  EXPECT_EQ(ev.plate_jpeg.capacity(), jpeg_capacity);  // capacity kept for the next message
+
+  // A failed decode followed by a good one.
+  EXPECT_FALSE(dec.decode(with(R"("candidates":[{"plate":"A"},{"plate":5}])"), ev, err));
+  ASSERT_TRUE(dec.decode(obj(kReq), ev, err)) << err.detail;
+  EXPECT_TRUE(ev.candidates.empty());
+}
+
+TEST(ReadEventDecoder, LargeMessagesAndImagesGrowTheParser) {
+  ReadEventDecoder dec;
+  ReadEvent ev;
+  DecodeError err;
+  const std::string image(600 * 1024, 'Q');
+  ASSERT_TRUE(dec.decode(with("\"overview_jpeg\":\"" + image + "\""), ev, err)) << err.detail;
+  EXPECT_EQ(ev.overview_jpeg.size(), image.size());
+  // max_depth still applies after the parser grew.
+  const std::string nested = std::string(200, '[') + std::string(200, ']');
+  EXPECT_FALSE(dec.decode(with("\"overview_jpeg\":\"" + image + "\",\"x\":" + nested), ev, err));
+  EXPECT_EQ(err.reason, "too_deep");
+  // Many unknown keys are fine (and checked for duplicates without quadratic cost).
+  std::string many = "{" + kReq;
+  for (int i = 0; i < 20000; ++i) many += ",\"k" + std::to_string(i) + "\":0";
+  many += "}";
+  ASSERT_TRUE(dec.decode(many, ev, err)) << err.detail;
+  EXPECT_FALSE(dec.decode(many.substr(0, many.size() - 1) + ",\"k7\":1}", ev, err));
+  EXPECT_EQ(err.reason, "duplicate_key");
+}
+
+TEST(ReadEventDecoder, DetailsNameTheFieldAndTheExpectation) {
+  ReadEventDecoder dec;
+  ReadEvent ev;
+  DecodeError err;
+  EXPECT_FALSE(dec.decode(with(R"("lat":100,"lon":5)"), ev, err));
+  EXPECT_EQ(err.detail, "'lat' must be a number -90..90");
+  EXPECT_FALSE(dec.decode(obj(R"("event_id":"e","camera_id":"c",)" + kTs), ev, err));
+  EXPECT_EQ(err.detail, "required field 'plate' is missing");
+  EXPECT_FALSE(dec.decode(with(R"("candidates":[{"plate":"A"},{"plate":7}])"), ev, err));
+  EXPECT_EQ(err.detail, "'candidates[1].plate' must be a string, got an integer");
+  EXPECT_FALSE(dec.decode("[]", ev, err));
+  EXPECT_EQ(err.detail, "the message is an array: expected a JSON object");
+}
+
+}  // namespace
+}  // namespace anpr
