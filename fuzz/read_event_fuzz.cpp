@@ -45,10 +45,9 @@ bool same(const anpr::ReadEvent& a, const anpr::ReadEvent& b) {
         a.candidates[i].confidence != b.candidates[i].confidence)
       return false;
   return a.event_id == b.event_id && a.camera_id == b.camera_id && a.ts == b.ts &&
-         a.plate == b.plate && a.plate_country == b.plate_country &&
-         a.confidence == b.confidence && a.lane == b.lane && a.direction == b.direction &&
-         a.lat == b.lat && a.lon == b.lon && a.plate_jpeg == b.plate_jpeg &&
-         a.overview_jpeg == b.overview_jpeg;
+         a.plate == b.plate && a.plate_country == b.plate_country && a.confidence == b.confidence &&
+         a.lane == b.lane && a.direction == b.direction && a.lat == b.lat && a.lon == b.lon &&
+         a.plate_jpeg == b.plate_jpeg && a.overview_jpeg == b.overview_jpeg;
 }
 
 }  // namespace

@@ -42,23 +42,31 @@ std::string describe_byte(char c) {
 
 std::string_view to_string(CsvErrorCode c) {
   switch (c) {
-    case CsvErrorCode::none: return "none";
-    case CsvErrorCode::unterminated_quote: return "unterminated_quote";
-    case CsvErrorCode::garbage_after_quote: return "garbage_after_quote";
-    case CsvErrorCode::quote_in_unquoted_field: return "quote_in_unquoted_field";
-    case CsvErrorCode::nul_byte: return "nul_byte";
-    case CsvErrorCode::bare_cr: return "bare_cr";
-    case CsvErrorCode::field_too_long: return "field_too_long";
-    case CsvErrorCode::too_many_fields: return "too_many_fields";
+    case CsvErrorCode::none:
+      return "none";
+    case CsvErrorCode::unterminated_quote:
+      return "unterminated_quote";
+    case CsvErrorCode::garbage_after_quote:
+      return "garbage_after_quote";
+    case CsvErrorCode::quote_in_unquoted_field:
+      return "quote_in_unquoted_field";
+    case CsvErrorCode::nul_byte:
+      return "nul_byte";
+    case CsvErrorCode::bare_cr:
+      return "bare_cr";
+    case CsvErrorCode::field_too_long:
+      return "field_too_long";
+    case CsvErrorCode::too_many_fields:
+      return "too_many_fields";
   }
   return "unknown";
 }
 
 std::string CsvError::message() const {
-  const std::string at =
-      "line " + std::to_string(line) + " column " + std::to_string(column);
+  const std::string at = "line " + std::to_string(line) + " column " + std::to_string(column);
   switch (code) {
-    case CsvErrorCode::none: return "no error";
+    case CsvErrorCode::none:
+      return "no error";
     case CsvErrorCode::unterminated_quote:
       return "quoted field opened at " + at +
              " is never closed: expected a closing '\"' before the end of the file";
@@ -75,8 +83,8 @@ std::string CsvError::message() const {
       return "carriage return without a line feed at " + at +
              ": expected LF or CRLF line endings (quote the field if the CR is data)";
     case CsvErrorCode::field_too_long:
-      return "field starting at " + at + " is too long: expected at most " +
-             std::to_string(limit) + " bytes";
+      return "field starting at " + at + " is too long: expected at most " + std::to_string(limit) +
+             " bytes";
     case CsvErrorCode::too_many_fields:
       return "too many fields at " + at + ": expected at most " + std::to_string(limit) +
              " fields in a record";
@@ -86,7 +94,8 @@ std::string CsvError::message() const {
 
 CsvReader::CsvReader(std::string_view data, CsvOptions options) : data_(data), opt_(options) {
   if (data_.size() >= 3 && static_cast<unsigned char>(data_[0]) == 0xEF &&
-      static_cast<unsigned char>(data_[1]) == 0xBB && static_cast<unsigned char>(data_[2]) == 0xBF) {
+      static_cast<unsigned char>(data_[1]) == 0xBB &&
+      static_cast<unsigned char>(data_[2]) == 0xBF) {
     pos_ = line_start_ = 3;
     had_bom_ = true;
   }

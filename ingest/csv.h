@@ -91,8 +91,8 @@ class CsvReader {
   std::string_view data_;
   CsvOptions opt_;
   std::size_t pos_ = 0;
-  std::size_t line_ = 1;           // physical line at pos_
-  std::size_t line_start_ = 0;     // offset of the first byte of line_
+  std::size_t line_ = 1;        // physical line at pos_
+  std::size_t line_start_ = 0;  // offset of the first byte of line_
   std::size_t record_line_ = 0;
   bool had_bom_ = false;
   std::vector<Span> spans_;

@@ -1,8 +1,10 @@
 #include "ingest/list_file.h"
 
 #include <fcntl.h>
+#include <simdjson.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,9 +13,6 @@
 #include <cstdio>
 #include <cstring>
 #include <utility>
-
-#include <simdjson.h>
-#include <toml++/toml.h>
 
 #include "ingest/csv.h"
 #include "match/formats.h"
@@ -157,7 +156,16 @@ class MappedFile {
 
 // ---- CSV columns ----
 
-enum Column : int { kPlate, kPlateCountry, kCategory, kReference, kValidUntil, kPriority, kAction, kNote };
+enum Column : int {
+  kPlate,
+  kPlateCountry,
+  kCategory,
+  kReference,
+  kValidUntil,
+  kPriority,
+  kAction,
+  kNote
+};
 constexpr int kColumnCount = 8;
 constexpr std::array<std::string_view, kColumnCount> kColumnNames = {
     "plate", "plate_country", "category", "reference", "valid_until", "priority", "action", "note"};
@@ -178,21 +186,31 @@ std::string lower(std::string_view s) {
 // ---- sidecar ----
 
 constexpr std::array<std::string_view, 10> kSidecarKeys = {
-    "id",       "owner_country", "match_mode", "max_substitutions", "category",
-    "action",   "priority",      "valid_from", "valid_until",       "version"};
+    "id",     "owner_country", "match_mode", "max_substitutions", "category",
+    "action", "priority",      "valid_from", "valid_until",       "version"};
 
 std::string_view toml_type_name(toml::node_type t) {
   switch (t) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
-    default: return "nothing";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "nothing";
   }
 }
 
@@ -311,8 +329,7 @@ SidecarParse parse_sidecar(std::string_view toml_text, std::string_view file) {
         out.error = LoadError{std::string(file), line, col,
                               "tables are not allowed in a sidecar: expected only top-level "
                               "key = value lines (keys: " +
-                                  join_names(kSidecarKeys.data(), kSidecarKeys.size(), ", ") +
-                                  ")"};
+                                  join_names(kSidecarKeys.data(), kSidecarKeys.size(), ", ") + ")"};
         return out;
       }
       if (c != ' ' && c != '\t') line_start = false;
@@ -378,8 +395,7 @@ SidecarParse parse_sidecar(std::string_view toml_text, std::string_view file) {
       const auto* i = node.as_integer();
       if (!i) return want("an integer 1..2");
       if (i->get() < 1 || i->get() > kMaxSubstitutionsLimit)
-        return fail(at, "'max_substitutions' is " + std::to_string(i->get()) +
-                            ": expected 1 or 2");
+        return fail(at, "'max_substitutions' is " + std::to_string(i->get()) + ": expected 1 or 2");
       meta.max_substitutions = static_cast<uint8_t>(i->get());
     } else if (k == "category") {
       const auto* s = node.as_string();
@@ -401,8 +417,8 @@ SidecarParse parse_sidecar(std::string_view toml_text, std::string_view file) {
       const auto* i = node.as_integer();
       if (!i) return want("an integer 0..100");
       if (i->get() < 0 || i->get() > kMaxPriority)
-        return fail(at, "'priority' is " + std::to_string(i->get()) +
-                            ": expected 0 (highest) .. 100");
+        return fail(at,
+                    "'priority' is " + std::to_string(i->get()) + ": expected 0 (highest) .. 100");
       meta.default_priority = static_cast<uint8_t>(i->get());
     } else if (k == "valid_from" || k == "valid_until") {
       const bool is_until = k == "valid_until";
@@ -419,8 +435,7 @@ SidecarParse parse_sidecar(std::string_view toml_text, std::string_view file) {
       const std::string_view v = s->get();
       bool printable = !v.empty() && v.size() <= 128;
       for (char c : v) printable = printable && c >= 0x20 && c < 0x7f;
-      if (!printable)
-        return fail(at, "'version' must be 1..128 printable ASCII characters");
+      if (!printable) return fail(at, "'version' must be 1..128 printable ASCII characters");
       meta.version = v;
     } else {
       return fail(key.source(), "unknown key '" + std::string(k) + "': expected one of " + keys);
@@ -439,8 +454,8 @@ SidecarParse parse_sidecar(std::string_view toml_text, std::string_view file) {
   if (until) meta.valid_until = until->first;
   if (from && until && from->first >= until->first)
     return fail(until->second, "'valid_until' (" + format_rfc3339(until->first) +
-                                   ") must be after 'valid_from' (" +
-                                   format_rfc3339(from->first) + ")");
+                                   ") must be after 'valid_from' (" + format_rfc3339(from->first) +
+                                   ")");
   out.meta = std::move(meta);
   return out;
 }
@@ -491,9 +506,9 @@ class RowParser {
     } else {
       auto c = parse_category(cat_text);
       if (!c)
-        return RowProblem{kCategory, "category_unknown",
-                          show_value(cat_text) + " is not a category: expected one of " +
-                              all_categories()};
+        return RowProblem{
+            kCategory, "category_unknown",
+            show_value(cat_text) + " is not a category: expected one of " + all_categories()};
       e.category = *c;
     }
 
@@ -515,8 +530,9 @@ class RowParser {
       auto p = parse_priority(prio_text);
       if (!p)
         return RowProblem{kPriority, "priority_invalid",
-                          show_value(prio_text) + " is not a priority: expected an integer 0 "
-                                              "(highest) .. 100"};
+                          show_value(prio_text) +
+                              " is not a priority: expected an integer 0 "
+                              "(highest) .. 100"};
       e.priority = *p;
     }
 
@@ -567,7 +583,8 @@ class RowParser {
                "and digits";
       case NormalizeError::too_long:
         return "more than 10 letters and digits after removing separators: expected 1..10";
-      case NormalizeError::invalid_utf8: return "not valid UTF-8: expected UTF-8 text";
+      case NormalizeError::invalid_utf8:
+        return "not valid UTF-8: expected UTF-8 text";
       case NormalizeError::control_character:
         return "contains a control character: expected letters, digits and separators";
       case NormalizeError::invalid_character:
@@ -603,12 +620,13 @@ ListLoad load_list_text(std::string_view csv_text, std::string_view file, ListMe
     case CsvStatus::end:
       return fatal(0, 0,
                    "empty file: expected a header line naming the columns (at least "
-                   "plate,reference; allowed: " + names + ")");
+                   "plate,reference; allowed: " +
+                       names + ")");
     case CsvStatus::error:
       return fatal(cerr.line, cerr.column,
-                   "bad header line: " + std::string(to_string(cerr.code)) + ": " +
-                       cerr.message());
-    case CsvStatus::record: break;
+                   "bad header line: " + std::string(to_string(cerr.code)) + ": " + cerr.message());
+    case CsvStatus::record:
+      break;
   }
   const std::size_t header_line = reader.line();
   std::array<int, kColumnCount> index;
@@ -639,7 +657,8 @@ ListLoad load_list_text(std::string_view csv_text, std::string_view file, ListMe
   if (index[kCategory] < 0 && !meta.default_category)
     return fatal(header_line, 0,
                  "no 'category' column and no default 'category' in the sidecar: every row "
-                 "needs a category (one of " + all_categories() + ")");
+                 "needs a category (one of " +
+                     all_categories() + ")");
 
   // Rows.
   ReferenceList list;
@@ -678,8 +697,7 @@ ListLoad load_list_text(std::string_view csv_text, std::string_view file, ListMe
     if (st == CsvStatus::error) {
       int col = -1;
       if (cerr.field < header.size()) col = *column_of(header[cerr.field]);
-      reject(line, col, "csv_syntax",
-             std::string(to_string(cerr.code)) + ": " + cerr.message());
+      reject(line, col, "csv_syntax", std::string(to_string(cerr.code)) + ": " + cerr.message());
       continue;
     }
     if (fields.size() != header.size()) {

@@ -1,10 +1,10 @@
 #include "ingest/read_event.h"
 
+#include <simdjson.h>
+
 #include <algorithm>
 #include <cstring>
 #include <new>
-
-#include <simdjson.h>
 
 #include "match/time.h"
 
@@ -38,14 +38,21 @@ std::string_view reason(std::string_view r) {
 
 std::string_view type_name(dom::element_type t) {
   switch (t) {
-    case dom::element_type::ARRAY: return "an array";
-    case dom::element_type::OBJECT: return "an object";
+    case dom::element_type::ARRAY:
+      return "an array";
+    case dom::element_type::OBJECT:
+      return "an object";
     case dom::element_type::INT64:
-    case dom::element_type::UINT64: return "an integer";
-    case dom::element_type::DOUBLE: return "a number";
-    case dom::element_type::STRING: return "a string";
-    case dom::element_type::BOOL: return "a boolean";
-    case dom::element_type::NULL_VALUE: return "null";
+    case dom::element_type::UINT64:
+      return "an integer";
+    case dom::element_type::DOUBLE:
+      return "a number";
+    case dom::element_type::STRING:
+      return "a string";
+    case dom::element_type::BOOL:
+      return "a boolean";
+    case dom::element_type::NULL_VALUE:
+      return "null";
   }
   return "something else";
 }
@@ -64,8 +71,10 @@ std::size_t end_of_first_container(std::string_view s) {
   for (; i < s.size(); ++i) {
     const char c = s[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
     if (c == '"') {
@@ -120,7 +129,7 @@ int field_of(std::string_view key) {
 
 struct ReadEventDecoder::Impl {
   dom::parser parser;
-  std::vector<char> buf;                   // the message plus simdjson's padding
+  std::vector<char> buf;                       // the message plus simdjson's padding
   std::vector<std::string_view> unknown;       // keys ignored in the event, for duplicates
   std::vector<std::string_view> cand_unknown;  // the same within one candidate
 
@@ -166,8 +175,7 @@ struct ReadEventDecoder::Impl {
       cand_unknown.clear();
       for (dom::key_value_pair kv : obj) {
         if (kv.key == "plate") {
-          if (have_plate)
-            return fail(err, "duplicate_key", "'" + at + ".plate' appears twice");
+          if (have_plate) return fail(err, "duplicate_key", "'" + at + ".plate' appears twice");
           have_plate = true;
           std::string_view s;
           if (kv.value.get_string().get(s) != simdjson::SUCCESS)
@@ -180,14 +188,12 @@ struct ReadEventDecoder::Impl {
                             " bytes: expected 1.." + std::to_string(kMaxRawPlateBytes));
           cand.plate.assign(s);
         } else if (kv.key == "confidence") {
-          if (have_conf)
-            return fail(err, "duplicate_key", "'" + at + ".confidence' appears twice");
+          if (have_conf) return fail(err, "duplicate_key", "'" + at + ".confidence' appears twice");
           have_conf = true;
           if (kv.value.is_null()) continue;
           double d = 0;
           if (!number(kv.value, 0.0, 1.0, d))
-            return fail(err, "bad_candidates",
-                        "'" + at + ".confidence' must be a number 0..1");
+            return fail(err, "bad_candidates", "'" + at + ".confidence' must be a number 0..1");
           cand.confidence = d;
         } else {
           cand_unknown.push_back(kv.key);  // ignored, but not twice
@@ -202,8 +208,7 @@ struct ReadEventDecoder::Impl {
     return true;
   }
 
-  bool decode(std::string_view json, ReadEvent& out, DecodeError& err,
-              const DecoderOptions& opt) {
+  bool decode(std::string_view json, ReadEvent& out, DecodeError& err, const DecoderOptions& opt) {
     if (json.size() > opt.max_message_bytes)
       return fail(err, "too_large",
                   "message is " + std::to_string(json.size()) + " bytes: expected at most " +
@@ -219,8 +224,10 @@ struct ReadEventDecoder::Impl {
     const simdjson::error_code e = parse(json.size());
     if (e != simdjson::SUCCESS) {
       switch (e) {
-        case simdjson::EMPTY: return fail(err, "not_json", "empty message: expected a JSON object");
-        case simdjson::UTF8_ERROR: return fail(err, "invalid_utf8", "the message is not valid UTF-8");
+        case simdjson::EMPTY:
+          return fail(err, "not_json", "empty message: expected a JSON object");
+        case simdjson::UTF8_ERROR:
+          return fail(err, "invalid_utf8", "the message is not valid UTF-8");
         case simdjson::DEPTH_ERROR:
           return fail(err, "too_deep",
                       "JSON nested deeper than " + std::to_string(opt.max_depth) + " levels");
@@ -229,7 +236,8 @@ struct ReadEventDecoder::Impl {
                       "invalid JSON string (bad escape sequence or lone surrogate)");
         case simdjson::UNESCAPED_CHARS:
           return fail(err, "not_json", "invalid JSON: control character inside a string");
-        default: break;
+        default:
+          break;
       }
       // One complete object followed by something else?
       const std::size_t end = end_of_first_container(json);
@@ -241,15 +249,14 @@ struct ReadEventDecoder::Impl {
                       "content after the JSON value at byte " + std::to_string(rest) +
                           ": expected exactly one JSON object per message");
       }
-      return fail(err, "not_json",
-                  std::string("invalid JSON: ") + simdjson::error_message(e));
+      return fail(err, "not_json", std::string("invalid JSON: ") + simdjson::error_message(e));
     }
 
     dom::object obj;
     if (root.get_object().get(obj) != simdjson::SUCCESS)
-      return fail(err, "not_object",
-                  "the message is " + std::string(type_name(root.type())) +
-                      ": expected a JSON object");
+      return fail(
+          err, "not_object",
+          "the message is " + std::string(type_name(root.type())) + ": expected a JSON object");
 
     uint32_t seen = 0;
     unknown.clear();
@@ -277,8 +284,7 @@ struct ReadEventDecoder::Impl {
             return fail(err, std::string("wrong_type_") + std::string(name),
                         "'" + std::string(name) + "' must be a string, got " +
                             std::string(type_name(v.type())));
-          if (s.empty())
-            return fail(err, "empty_field", "'" + std::string(name) + "' is empty");
+          if (s.empty()) return fail(err, "empty_field", "'" + std::string(name) + "' is empty");
           const std::size_t limit = f == kEventId    ? kMaxEventIdBytes
                                     : f == kCameraId ? kMaxCameraIdBytes
                                     : f == kPlate    ? kMaxRawPlateBytes
@@ -307,9 +313,9 @@ struct ReadEventDecoder::Impl {
         case kPlateCountry: {
           if (is_null) break;
           if (!is_string)
-            return fail(err, "bad_country",
-                        "'plate_country' must be a string, got " +
-                            std::string(type_name(v.type())));
+            return fail(
+                err, "bad_country",
+                "'plate_country' must be a string, got " + std::string(type_name(v.type())));
           auto c = CountryCode::parse(s);
           if (!c || (!s.empty() && s.size() != 2))
             return fail(err, "bad_country",
@@ -337,9 +343,9 @@ struct ReadEventDecoder::Impl {
           if (is_null) break;
           int64_t i = 0;
           if (v.get_int64().get(i) != simdjson::SUCCESS || i < INT32_MIN || i > INT32_MAX)
-            return fail(err, "bad_lane", "'lane' must be an integer, got " +
-                                             std::string(type_name(v.type())) +
-                                             (v.is_int64() ? " out of range" : ""));
+            return fail(err, "bad_lane",
+                        "'lane' must be an integer, got " + std::string(type_name(v.type())) +
+                            (v.is_int64() ? " out of range" : ""));
           out.lane = static_cast<int32_t>(i);
           break;
         }
@@ -350,8 +356,8 @@ struct ReadEventDecoder::Impl {
                         "'direction' must be a string, got " + std::string(type_name(v.type())));
           if (s.size() > kMaxDirectionBytes)
             return fail(err, "field_too_long",
-                        "'direction' is " + std::to_string(s.size()) +
-                            " bytes: expected at most " + std::to_string(kMaxDirectionBytes));
+                        "'direction' is " + std::to_string(s.size()) + " bytes: expected at most " +
+                            std::to_string(kMaxDirectionBytes));
           out.direction.assign(s);
           break;
         case kLat:
@@ -375,7 +381,8 @@ struct ReadEventDecoder::Impl {
                             std::string(type_name(v.type())));
           (f == kPlateJpeg ? out.plate_jpeg : out.overview_jpeg).assign(s);
           break;
-        default: break;
+        default:
+          break;
       }
     }
 

@@ -55,16 +55,16 @@ struct ReadEvent {
   std::string event_id;
   std::string camera_id;
   TimestampMs ts = 0;
-  std::string plate;           // raw OCR text as the camera read it
-  CountryCode plate_country;   // unknown when absent or ""
+  std::string plate;          // raw OCR text as the camera read it
+  CountryCode plate_country;  // unknown when absent or ""
   std::optional<double> confidence;
   std::vector<ReadCandidate> candidates;
   std::optional<int32_t> lane;
-  std::string direction;       // "" when absent
-  std::optional<double> lat;   // set together with lon
+  std::string direction;      // "" when absent
+  std::optional<double> lat;  // set together with lon
   std::optional<double> lon;
-  std::string plate_jpeg;      // base64 as received; "" when absent
-  std::string overview_jpeg;   // base64 as received; "" when absent
+  std::string plate_jpeg;     // base64 as received; "" when absent
+  std::string overview_jpeg;  // base64 as received; "" when absent
 
   // Back to the empty state, keeping string capacity.
   void clear();
@@ -72,13 +72,33 @@ struct ReadEvent {
 
 // Every reason decode() can give.
 inline constexpr std::array<std::string_view, 26> kDecodeReasons = {
-    "too_large",         "not_json",          "invalid_utf8",         "too_deep",
-    "trailing_content",  "not_object",        "duplicate_key",        "missing_event_id",
-    "missing_camera_id", "missing_ts",        "missing_plate",        "wrong_type_event_id",
-    "wrong_type_camera_id", "wrong_type_ts",  "wrong_type_plate",     "empty_field",
-    "field_too_long",    "bad_id",            "bad_timestamp",        "bad_country",
-    "bad_confidence",    "bad_candidates",    "bad_lane",             "bad_direction",
-    "bad_location",      "bad_image"};
+    "too_large",
+    "not_json",
+    "invalid_utf8",
+    "too_deep",
+    "trailing_content",
+    "not_object",
+    "duplicate_key",
+    "missing_event_id",
+    "missing_camera_id",
+    "missing_ts",
+    "missing_plate",
+    "wrong_type_event_id",
+    "wrong_type_camera_id",
+    "wrong_type_ts",
+    "wrong_type_plate",
+    "empty_field",
+    "field_too_long",
+    "bad_id",
+    "bad_timestamp",
+    "bad_country",
+    "bad_confidence",
+    "bad_candidates",
+    "bad_lane",
+    "bad_direction",
+    "bad_location",
+    "bad_image",
+};
 
 struct DecodeError {
   std::string_view reason;  // one of kDecodeReasons (static storage)

@@ -112,9 +112,9 @@ std::optional<TimestampMs> parse_rfc3339(std::string_view s) {
   }
   if (pos != s.size()) return std::nullopt;
 
-  const int64_t local_ms = *days * kMsPerDay +
-                           (static_cast<int64_t>(hh) * 3600 + mm * 60 + ss) * 1000 + ms;
-  const TimestampMs utc = local_ms - offset_min * 60'000;  // local = UTC + offset
+  const int64_t local_ms =
+      *days * kMsPerDay + (static_cast<int64_t>(hh) * 3600 + mm * 60 + ss) * 1000 + ms;
+  const TimestampMs utc = local_ms - offset_min * 60'000;                   // local = UTC + offset
   if (utc < kMinFormattable || utc > kMaxFormattable) return std::nullopt;  // see time.h
   return utc;
 }

@@ -36,10 +36,14 @@ std::string run(std::string_view data, CsvOptions opt = {}) {
     for (std::size_t i = 0; i < fields.size(); ++i) {
       if (i) out += '|';
       for (char c : fields[i]) {
-        if (c == '\r') out += "\\r";
-        else if (c == '\n') out += "\\n";
-        else if (c == '\0') out += "\\0";
-        else out += c;
+        if (c == '\r')
+          out += "\\r";
+        else if (c == '\n')
+          out += "\\n";
+        else if (c == '\0')
+          out += "\\0";
+        else
+          out += c;
       }
     }
     out += ']';

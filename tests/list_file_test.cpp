@@ -158,8 +158,7 @@ TEST(LoadList, FatalProblemsNameFileLineAndExpectation) {
   const FatalCase cases[] = {
       {"does_not_exist.csv", "does_not_exist.csv", 0, 0,
        "cannot read the list: No such file or directory"},
-      {"missing_sidecar.csv", "missing_sidecar.toml", 0, 0,
-       "cannot read the sidecar of "},
+      {"missing_sidecar.csv", "missing_sidecar.toml", 0, 0, "cannot read the sidecar of "},
       {"bad_toml.csv", "bad_toml.toml", 2, 20, "invalid TOML: "},
       {"unknown_key.csv", "unknown_key.toml", 3, 1,
        "unknown key 'match_mod': expected one of id, owner_country, match_mode, "},
@@ -254,11 +253,13 @@ TEST(LoadList, EveryRowRejectionReasonWithItsLine) {
 
   // Messages are specific and never quote the plate, reference or note.
   EXPECT_EQ(to_string(r.rejected[17]),
-            kDir + "rejects.csv:20: plate: duplicate: same plate_country and plate as line 2, "
-                   "which is kept");
+            kDir +
+                "rejects.csv:20: plate: duplicate: same plate_country and plate as line 2, "
+                "which is kept");
   EXPECT_EQ(to_string(r.rejected[16]),
-            kDir + "rejects.csv:19: field_count: 7 fields, expected 8 as in the header "
-                   "(plate,plate_country,category,reference,valid_until,priority,action,note)");
+            kDir +
+                "rejects.csv:19: field_count: 7 fields, expected 8 as in the header "
+                "(plate,plate_country,category,reference,valid_until,priority,action,note)");
   EXPECT_EQ(r.rejected[5].detail,
             "'NLD' is not an ISO 3166-1 alpha-2 code: expected two letters such as NL, BE or "
             "LU, or empty for a plate of any country");
@@ -286,9 +287,10 @@ TEST(LoadList, UnterminatedQuoteAtEndOfFile) {
   ASSERT_FALSE(r.fatal) << to_string(*r.fatal);
   ASSERT_EQ(r.rejected.size(), 1u);
   EXPECT_EQ(to_string(r.rejected[0]),
-            kDir + "unterminated.csv:3: note: csv_syntax: unterminated_quote: quoted field opened "
-                   "at line 3 column 13 is never closed: expected a closing '\"' before the end "
-                   "of the file");
+            kDir +
+                "unterminated.csv:3: note: csv_syntax: unterminated_quote: quoted field opened "
+                "at line 3 column 13 is never closed: expected a closing '\"' before the end "
+                "of the file");
   ASSERT_EQ(r.list->entries.size(), 1u);
   EXPECT_EQ(r.list->entries[0].note, "ok");
 }
@@ -321,11 +323,11 @@ TEST(LoadList, DuplicatesKeepTheFirstAndNameIt) {
   meta.default_category = Category::suspect;
   const std::string csv =
       "plate,plate_country,reference\n"
-      "GB-12-ZX,NL,first\n"      // 2
-      "XX-99-99,,other\n"        // 3
-      "gb12zx,NL,second\n"       // 4
-      "GB 12 ZX,nl,third\n"      // 5
-      "xx 99 99,,other-dup\n";   // 6
+      "GB-12-ZX,NL,first\n"     // 2
+      "XX-99-99,,other\n"       // 3
+      "gb12zx,NL,second\n"      // 4
+      "GB 12 ZX,nl,third\n"     // 5
+      "xx 99 99,,other-dup\n";  // 6
   const ListLoad r = load_list_text(csv, "mem.csv", meta);
   ASSERT_EQ(r.rejected.size(), 3u);
   EXPECT_EQ(to_string(r.rejected[0]),

@@ -55,8 +55,8 @@ TEST(ReadEventDecoder, RejectsHostilePayloadsWithReasons) {
       {"overlong utf8", with("\"direction\":\"\xc0\xaf\""), "invalid_utf8"},
       {"invalid utf8 outside strings", "{\xff}", "invalid_utf8"},
       {"deep nesting", with("\"x\":" + nested), "too_deep"},
-      {"missing event_id",
-       obj(R"("camera_id":"c",)" + kTs + R"(,"plate":"AB")"), "missing_event_id"},
+      {"missing event_id", obj(R"("camera_id":"c",)" + kTs + R"(,"plate":"AB")"),
+       "missing_event_id"},
       {"missing camera_id", obj(R"("event_id":"e",)" + kTs + R"(,"plate":"AB")"),
        "missing_camera_id"},
       {"missing ts", obj(R"("event_id":"e","camera_id":"c","plate":"AB")"), "missing_ts"},
@@ -72,14 +72,18 @@ TEST(ReadEventDecoder, RejectsHostilePayloadsWithReasons) {
        "wrong_type_plate"},
       {"plate object", obj(R"("event_id":"e","camera_id":"c",)" + kTs + R"(,"plate":{})"),
        "wrong_type_plate"},
-      {"ts with space", obj(R"("event_id":"e","camera_id":"c","ts":"2026-11-23 19:31:49Z","plate":"AB")"),
+      {"ts with space",
+       obj(R"("event_id":"e","camera_id":"c","ts":"2026-11-23 19:31:49Z","plate":"AB")"),
        "bad_timestamp"},
-      {"ts no zone", obj(R"("event_id":"e","camera_id":"c","ts":"2026-11-23T19:31:49.123","plate":"AB")"),
+      {"ts no zone",
+       obj(R"("event_id":"e","camera_id":"c","ts":"2026-11-23T19:31:49.123","plate":"AB")"),
        "bad_timestamp"},
-      {"ts impossible day", obj(R"("event_id":"e","camera_id":"c","ts":"2026-02-30T00:00:00Z","plate":"AB")"),
+      {"ts impossible day",
+       obj(R"("event_id":"e","camera_id":"c","ts":"2026-02-30T00:00:00Z","plate":"AB")"),
        "bad_timestamp"},
-      {"ts very long", obj(R"("event_id":"e","camera_id":"c","ts":")" + std::string(100, '1') +
-                           R"(","plate":"AB")"),
+      {"ts very long",
+       obj(R"("event_id":"e","camera_id":"c","ts":")" + std::string(100, '1') +
+           R"(","plate":"AB")"),
        "bad_timestamp"},
       {"empty event_id", obj(R"("event_id":"","camera_id":"c",)" + kTs + R"(,"plate":"AB")"),
        "empty_field"},
@@ -170,8 +174,8 @@ TEST(ReadEventDecoder, TooLargeIsRejectedWithoutParsing) {
   const std::string big = with("\"direction\":\"" + std::string(100, 'n') + "\"");
   EXPECT_FALSE(dec.decode(big, ev, err));
   EXPECT_EQ(err.reason, "too_large");
-  EXPECT_EQ(err.detail, "message is " + std::to_string(big.size()) +
-                            " bytes: expected at most 100");
+  EXPECT_EQ(err.detail,
+            "message is " + std::to_string(big.size()) + " bytes: expected at most 100");
   // Even garbage: the size is checked first.
   EXPECT_FALSE(dec.decode(std::string(101, '\xff'), ev, err));
   EXPECT_EQ(err.reason, "too_large");
@@ -251,8 +255,8 @@ TEST(ReadEventDecoder, OptionalFieldsMayBeAbsentNullOrEmpty) {
   EXPECT_FALSE(ev.plate_country.known());
   EXPECT_FALSE(ev.lat);
 
-  ASSERT_TRUE(dec.decode(with(R"("plate_country":"","candidates":[],"confidence":1,"lane":-1)"),
-                         ev, err))
+  ASSERT_TRUE(
+      dec.decode(with(R"("plate_country":"","candidates":[],"confidence":1,"lane":-1)"), ev, err))
       << err.detail;
   EXPECT_FALSE(ev.plate_country.known());
   EXPECT_DOUBLE_EQ(*ev.confidence, 1.0);  // an integer is a number
@@ -263,10 +267,10 @@ TEST(ReadEventDecoder, OptionalFieldsMayBeAbsentNullOrEmpty) {
   EXPECT_DOUBLE_EQ(*ev.lat, -90.0);
 
   // Limits are inclusive.
-  ASSERT_TRUE(dec.decode(obj(R"("event_id":")" + std::string(128, 'e') + R"(","camera_id":")" +
-                             std::string(64, 'c') + "\"," + kTs + R"(,"plate":")" +
-                             std::string(64, 'A') + "\""),
-                         ev, err))
+  ASSERT_TRUE(dec.decode(
+      obj(R"("event_id":")" + std::string(128, 'e') + R"(","camera_id":")" + std::string(64, 'c') +
+          "\"," + kTs + R"(,"plate":")" + std::string(64, 'A') + "\""),
+      ev, err))
       << err.detail;
   EXPECT_EQ(ev.event_id.size(), 128u);
   // Whitespace around the object is fine.
