@@ -1,0 +1,21 @@
+// Sub-commands of the `anpr` executable. Each registers its options on the CLI11 app and returns
+// the process exit code (DESIGN §8): 0 success, 1 input (partly) rejected, 2 usage or
+// configuration error, 3 runtime failure.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace anpr::app {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRejected = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitRuntime = 3;
+
+// Registers a sub-command; `run` is set to the function that executes it once parsed.
+void add_match_command(CLI::App& app, std::function<int()>& run);
+void add_demo_command(CLI::App& app, std::function<int()>& run);
+
+}  // namespace anpr::app

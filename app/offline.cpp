@@ -1,0 +1,96 @@
+#include "app/offline.h"
+
+#include <istream>
+#include <ostream>
+
+#include "ingest/list_file.h"
+#include "ingest/read_event.h"
+#include "match/plate.h"
+#include "match/time.h"
+
+namespace anpr::app {
+
+ListSetLoad load_lists(const std::vector<std::filesystem::path>& files, std::ostream& err) {
+  ListSetLoad out;
+  IndexBuilder builder;
+  for (const auto& f : files) {
+    ListLoad load = load_list(f);
+    if (load.fatal) {
+      err << to_string(*load.fatal) << "\n";
+      out.fatal = true;
+      continue;
+    }
+    for (const RowError& r : load.rejected) err << to_string(r) << "\n";
+    if (load.rejected_count > load.rejected.size())
+      err << f.string() << ": " << (load.rejected_count - load.rejected.size())
+          << " more rejected rows not shown\n";
+    out.rows += load.rows;
+    out.rejected_rows += load.rejected_count;
+    builder.add(*load.list);
+  }
+  out.snapshot = builder.build();
+  return out;
+}
+
+MatchCounts match_stream(const Snapshot& s, std::istream& in, const std::string& source,
+                         const HitSink& sink, std::ostream& err) {
+  MatchCounts counts;
+  ReadEventDecoder decoder;
+  std::string ts_text;
+  ReadEvent ev;
+  DecodeError derr;
+  std::vector<Plate> plates;
+  std::vector<std::string_view> raw;
+  std::vector<IndexHit> hits;
+  std::string line;
+  std::size_t lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    ++counts.reads;
+    if (!decoder.decode(line, ev, derr)) {
+      ++counts.rejected;
+      err << source << ":" << lineno << ": " << derr.reason << ": " << derr.detail << "\n";
+      continue;
+    }
+    plates.clear();
+    raw.clear();
+    auto p = normalize(ev.plate);
+    if (!p) {
+      ++counts.rejected;
+      err << source << ":" << lineno << ": " << to_string(p.error())
+          << ": the plate cannot be normalised (event " << ev.event_id << ")\n";
+      continue;
+    }
+    plates.push_back(*p);
+    raw.push_back(ev.plate);
+    for (const auto& c : ev.candidates) {
+      auto cp = normalize(c.plate);
+      if (!cp) {
+        ++counts.skipped_candidates;
+        continue;
+      }
+      plates.push_back(*cp);
+      raw.push_back(c.plate);
+    }
+    hits.clear();
+    s.match(MatchQuery{ev.plate_country, ev.ts, plates}, hits);
+    HitReadView view;
+    view.event_id = ev.event_id;
+    view.camera_id = ev.camera_id;
+    ts_text = format_rfc3339(ev.ts);
+    view.ts = ts_text;
+    view.plate = ev.plate;
+    view.plate_country = ev.plate_country;
+    view.confidence = ev.confidence;
+    view.plates = plates;
+    view.raw_plates = raw;
+    for (const IndexHit& h : hits) {
+      ++counts.hits;
+      sink(view, s, h);
+    }
+  }
+  return counts;
+}
+
+}  // namespace anpr::app

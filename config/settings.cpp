@@ -1,0 +1,1 @@
+// The config library grows with the stream pipeline (settings file, per-country policies).

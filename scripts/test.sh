@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs missing Debian packages, then builds and tests
+#   1. the release build (every test, and a quick benchmark smoke run),
+#   2. an ASan+UBSan build (every test),
+#   3. a TSan build (the concurrent parts),
+#   4. the libFuzzer targets, each for a bounded time.
+# Usage: scripts/test.sh [--fast]   (--fast: release build only)
+# Environment: FUZZ_SECONDS (default 30 per target), JOBS (default: number of cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+JOBS=${JOBS:-$(nproc)}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+FAST=0
+[ "${1:-}" = "--fast" ] && FAST=1
+
+scripts/setup.sh
+
+passed=0
+failed=0
+failures=()
+
+step() { printf '\n=== %s\n' "$*"; }
+
+configure() {  # dir, cmake args...
+  local dir=$1; shift
+  cmake -S "$ROOT" -B "$dir" -G Ninja "$@" >"$dir.configure.log" 2>&1 || {
+    cat "$dir.configure.log"; return 1; }
+}
+
+run_ctest() {  # name, dir, ctest args...
+  local name=$1 dir=$2; shift 2
+  local log="$dir/ctest.log"
+  if ctest --test-dir "$dir" --output-on-failure -j "$JOBS" --timeout 900 "$@" 2>&1 | tee "$log"; then :; fi
+  local line
+  line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1 || true)
+  if [ -z "$line" ]; then
+    failed=$((failed + 1)); failures+=("$name: ctest did not run"); return
+  fi
+  local total fail
+  total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+  fail=$(sed -E 's/.*tests passed, ([0-9]+) tests failed.*/\1/' <<<"$line")
+  passed=$((passed + total - fail))
+  failed=$((failed + fail))
+  [ "$fail" -eq 0 ] || failures+=("$name: $fail failed")
+}
+
+step "release build"
+mkdir -p build
+configure build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ninja -C build -j "$JOBS"
+run_ctest release build
+
+step "benchmark smoke run (figures are printed, not asserted)"
+if ANPR_BENCH_QUICK=1 build/bench/match_bench --benchmark_min_time=0.05 >build/bench-smoke.log 2>&1; then
+  tail -n 25 build/bench-smoke.log
+  passed=$((passed + 1))
+else
+  tail -n 40 build/bench-smoke.log
+  failed=$((failed + 1)); failures+=("benchmark smoke run")
+fi
+
+if [ "$FAST" -eq 0 ]; then
+  step "ASan+UBSan build"
+  mkdir -p build-asan
+  configure build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DANPR_SANITIZE=address -DANPR_BENCH=OFF
+  ninja -C build-asan -j "$JOBS"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_ctest asan build-asan
+
+  step "TSan build (concurrent parts)"
+  mkdir -p build-tsan
+  configure build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_CXX_COMPILER=clang++ -DANPR_SANITIZE=thread -DANPR_BENCH=OFF
+  ninja -C build-tsan -j "$JOBS" live_index_test
+  TSAN_OPTIONS="suppressions=$ROOT/tests/tsan.supp halt_on_error=1" \
+    run_ctest tsan build-tsan -L 'live_index_test'
+
+  step "fuzzing (${FUZZ_SECONDS}s per target)"
+  mkdir -p build-fuzz
+  configure build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_CXX_COMPILER=clang++ -DANPR_FUZZ=ON -DANPR_TESTS=OFF -DANPR_BENCH=OFF
+  ninja -C build-fuzz -j "$JOBS"
+  for f in build-fuzz/fuzz/*_fuzz; do
+    name=$(basename "$f")
+    corpus="build-fuzz/corpus/$name"
+    mkdir -p "$corpus"
+    seeds=()
+    [ -d "fuzz/seeds/$name" ] && seeds=("fuzz/seeds/$name")
+    if "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=4096 -print_final_stats=0 \
+         "$corpus" "${seeds[@]}" >"build-fuzz/$name.log" 2>&1; then
+      echo "$name: $(grep -Eo 'Done [0-9]+ runs' "build-fuzz/$name.log" | tail -1)"
+      passed=$((passed + 1))
+    else
+      tail -n 40 "build-fuzz/$name.log"
+      failed=$((failed + 1)); failures+=("fuzzer $name")
+    fi
+  done
+fi
+
+step "summary"
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
