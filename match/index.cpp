@@ -1,5 +1,7 @@
 #include "match/index.h"
 
+#include "match/formats.h"
+
 #include <tbb/parallel_for.h>
 #include <tbb/parallel_sort.h>
 
@@ -149,9 +151,13 @@ void Snapshot::match_edit(const Plate& p, const MatchQuery& q, uint8_t plate_ind
   }
   // The read has one extra character: the read minus one character equals the entry.
   if (n >= 2 && (edit_lengths_ >> (n - 1) & 1u)) {
+    const bool prune = q.country.known() &&
+                       std::find(edit_prunable_.begin(), edit_prunable_.end(), q.country) !=
+                           edit_prunable_.end();
     for (std::size_t i = 0; i < n; ++i) {
       if (i > 0 && p[i] == p[i - 1]) continue;  // same deletion as the previous position
       const Plate v = without(p, i);
+      if (prune && !formats::valid(q.country, v)) continue;  // cannot exist in that country
       const Slot* s = main_.find(confusion_.canonical_key(v));
       if (s == nullptr) continue;
       const uint64_t vkey = v.key();
@@ -376,11 +382,16 @@ std::unique_ptr<Snapshot> IndexBuilder::build() {
 
   // 3. Deletion table for ocr+edit lists.
   std::vector<Keyed> variants;
+  bool edit_any_country = false;
+  std::vector<CountryCode> not_prunable;
   for (uint32_t i = 0; i < n; ++i) {
     const Snapshot::Entry& e = s->entries_[i];
     if (s->hot_lists_[e.list].mode != MatchMode::ocr_edit) continue;
     const Plate p = Plate::from_key(e.key & Plate::kKeyMask);
     s->edit_lengths_ |= 1u << p.size();
+    const CountryCode c = CountryCode::from_raw(static_cast<uint16_t>(e.key >> Plate::kKeyBits));
+    if (!c.known()) edit_any_country = true;
+    if (formats::has_formats(c) && !formats::valid(c, p)) not_prunable.push_back(c);
     if (p.size() < 2) continue;  // its deletion is empty: no read is empty
     for (std::size_t j = 0; j < p.size(); ++j) {
       if (j > 0 && p[j] == p[j - 1]) continue;
@@ -395,6 +406,11 @@ std::unique_ptr<Snapshot> IndexBuilder::build() {
   for (std::size_t i = 0; i < variants.size(); ++i) {
     s->edit_entries_[i] = variants[i].idx;
     if (i == 0 || variants[i].hash != variants[i - 1].hash) vstart.push_back(static_cast<uint32_t>(i));
+  }
+  if (!edit_any_country) {
+    for (CountryCode c : {kNL, kBE, kLU})
+      if (std::find(not_prunable.begin(), not_prunable.end(), c) == not_prunable.end())
+        s->edit_prunable_.push_back(c);
   }
   if (!variants.empty()) {
     auto edit_group = [&](std::size_t g) {

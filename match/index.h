@@ -152,6 +152,10 @@ class Snapshot {
   std::vector<ListHot> hot_lists_;
   ConfusionClasses confusion_;
   uint32_t edit_lengths_ = 0;  // bit n set: some ocr+edit entry has a plate of n characters
+  // Countries (NL, BE, LU) whose reads may skip deletion variants that fit none of the country's
+  // plate formats: every ocr+edit entry such a read can match has a plate of that country that
+  // fits its formats, so a variant that fits none cannot equal any of them.
+  std::vector<CountryCode> edit_prunable_;
   IndexStats stats_;
 };
 

@@ -1,5 +1,6 @@
 // The index against the reference matcher, plus the cases that matter most spelled out.
 #include "match/index.h"
+#include "match/formats.h"
 
 #include <gtest/gtest.h>
 
@@ -94,6 +95,52 @@ TEST(DifferentialTest, CustomConfusionClasses) {
                 reference_match(c.lists, conf, r.country, r.ts, r.plates));
     }
   }
+}
+
+// Lists of plates that fit their country's formats, so reads of a known country may skip deletion
+// variants that fit none (the index's pruning); the answers must not change.
+TEST(DifferentialTest, FormatValidPlatesWithPruning) {
+  std::mt19937_64 rng(2024);
+  Prng prng{std::mt19937_64(77)};
+  CaseGenerator gen(prng);
+  const std::string letters = "BDFGHJKLNPRSTVXZ", digits = "0123456789";
+  const CountryCode countries[] = {kNL, kBE, kLU};
+  auto valid_plate = [&](CountryCode c) {
+    for (;;) {
+      std::string s;
+      const std::size_t len = 6 + rng() % 2;
+      for (std::size_t i = 0; i < len; ++i)
+        s.push_back(rng() % 2 ? letters[rng() % letters.size()] : digits[rng() % digits.size()]);
+      Plate p = *Plate::from_normalized(s);
+      if (formats::valid(c, p)) return p;
+    }
+  };
+  std::size_t edits = 0;
+  for (int round = 0; round < 10; ++round) {
+    std::vector<ReferenceList> lists(2);
+    for (std::size_t l = 0; l < lists.size(); ++l) {
+      lists[l].meta.id = "v" + std::to_string(l);
+      lists[l].meta.mode = MatchMode::ocr_edit;
+      for (int e = 0; e < 200; ++e) {
+        ListEntry entry;
+        entry.country = countries[rng() % 3];
+        entry.plate = valid_plate(entry.country);
+        entry.reference = "L" + std::to_string(l) + "E" + std::to_string(e);
+        lists[l].entries.push_back(entry);
+      }
+    }
+    auto snap = build(lists);
+    for (int r = 0; r < 400; ++r) {
+      const auto& l = lists[rng() % lists.size()];
+      const auto& e = l.entries[rng() % l.entries.size()];
+      std::vector<Plate> plates{gen.mutate(e.plate)};
+      const CountryCode c = rng() % 4 == 0 ? countries[rng() % 3] : e.country;
+      auto want = reference_match(lists, snap->confusion(), c, 0, plates);
+      ASSERT_EQ(index_match(*snap, c, 0, plates), want) << plates[0].str() << " " << c.str();
+      for (const auto& h : want) edits += h.kind == MatchKind::edit;
+    }
+  }
+  EXPECT_GT(edits, 100u);
 }
 
 ReferenceList one_list(MatchMode mode, uint8_t subs, std::vector<std::pair<std::string, CountryCode>> plates) {
