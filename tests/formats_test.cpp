@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "match/plate.h"
+#include "tests/case_table.h"
 
 namespace anpr {
 namespace {
@@ -30,34 +31,12 @@ struct Case {
   std::string display;
 };
 
-std::vector<std::string_view> split_tabs(std::string_view line) {
-  std::vector<std::string_view> f;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t tab = line.find('\t', start);
-    f.push_back(line.substr(start, tab == std::string_view::npos ? line.npos : tab - start));
-    if (tab == std::string_view::npos) break;
-    start = tab + 1;
-  }
-  return f;
-}
-
 std::vector<Case> load_cases() {
   std::vector<Case> cases;
-  std::ifstream in(kTablePath, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot open " << kTablePath;
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line[0] == '#') continue;
-    const auto f = split_tabs(line);
-    if (f.size() < 4 || f.size() > 5 || f[2].empty() || f[3].empty()) {
-      ADD_FAILURE() << "formats.tsv:" << n
-                    << ": expected COUNTRY<TAB>PLATE<TAB>EXPECTED<TAB>DISPLAY[<TAB>note]";
-      continue;
-    }
+  for (const auto& row : testing::read_case_table(
+           kTablePath, 4, 5, 4, "COUNTRY<TAB>PLATE<TAB>EXPECTED<TAB>DISPLAY[<TAB>note]")) {
+    const int n = row.line;
+    const auto& f = row.fields;
     const auto country =
         f[0] == "any" ? std::optional<CountryCode>(kAnyCountry) : CountryCode::parse(f[0]);
     if (!country || (f[0] != "any" && !country->known())) {
@@ -70,7 +49,7 @@ std::vector<Case> load_cases() {
                     << ": plate does not normalise: " << to_string(plate.error());
       continue;
     }
-    cases.push_back({n, *country, *plate, std::string(f[2]), std::string(f[3])});
+    cases.push_back({n, *country, *plate, f[2], f[3]});
   }
   return cases;
 }

@@ -1,6 +1,7 @@
 // Plate normalisation (match/plate.h) checked against the case table tests/data/plates.tsv, plus
 // property tests of normalize(), Plate keys and CountryCode.
 #include "match/plate.h"
+#include "tests/case_table.h"
 
 #include <gtest/gtest.h>
 
@@ -162,41 +163,18 @@ std::optional<std::string> unescape(std::string_view s, std::string& error) {
   return out;
 }
 
-std::vector<std::string_view> split_tabs(std::string_view line) {
-  std::vector<std::string_view> f;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t tab = line.find('\t', start);
-    f.push_back(line.substr(start, tab == std::string_view::npos ? line.npos : tab - start));
-    if (tab == std::string_view::npos) break;
-    start = tab + 1;
-  }
-  return f;
-}
-
 // Reads the table; malformed lines are reported as failures (with their line number) and skipped.
 std::vector<Case> load_cases() {
   std::vector<Case> cases;
-  std::ifstream in(kTablePath, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot open " << kTablePath;
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line[0] == '#') continue;
-    const auto f = split_tabs(line);
-    if (f.size() < 2 || f.size() > 3 || f[1].empty()) {
-      ADD_FAILURE() << "plates.tsv:" << n << ": expected INPUT<TAB>EXPECTED[<TAB>note]";
-      continue;
-    }
+  for (const auto& row :
+       testing::read_case_table(kTablePath, 2, 3, 2, "INPUT<TAB>EXPECTED[<TAB>note]")) {
     std::string error;
-    auto input = unescape(f[0], error);
+    auto input = unescape(row.fields[0], error);
     if (!input) {
-      ADD_FAILURE() << "plates.tsv:" << n << ": " << error;
+      ADD_FAILURE() << "plates.tsv:" << row.line << ": " << error;
       continue;
     }
-    cases.push_back({n, std::move(*input), std::string(f[1])});
+    cases.push_back({row.line, std::move(*input), row.fields[1]});
   }
   return cases;
 }
