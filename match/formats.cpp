@@ -292,6 +292,15 @@ std::string display(CountryCode c, const Plate& p) {
       case BeSeries::abc123:
       case BeSeries::d123abc:
         return apply_pattern(p, "XXX-XXX");
+      case BeSeries::personalised: {
+        // The plate carries a hyphen wherever letters and digits meet (JOHN-1, 7-OKTOBR).
+        std::string out;
+        for (std::size_t i = 0; i < p.size(); ++i) {
+          if (i > 0 && is_digit(p[i]) != is_digit(p[i - 1])) out.push_back('-');
+          out.push_back(p[i]);
+        }
+        return out;
+      }
       default:
         break;
     }
