@@ -15,16 +15,22 @@ namespace {
 
 constexpr uint32_t kNoExpiryS = std::numeric_limits<uint32_t>::max();
 
-// MurmurHash3's 64-bit finaliser: a bijection, so distinct keys never share a hash and sorting by
-// hash groups equal keys.
-inline uint64_t mix64(uint64_t k) {
+// MurmurHash3's 64-bit finaliser: every step (xor-shift, multiplication by an odd constant) is
+// invertible, so it is a bijection: distinct keys never share a hash, sorting by hash groups equal
+// keys, and a slot can hold the hash in place of the key.
+constexpr uint64_t mix64(uint64_t k) {
   k ^= k >> 33;
   k *= 0xff51afd7ed558ccdULL;
   k ^= k >> 33;
-  k *= 0xc4ceb93fe53e87d6ULL;  // odd: invertible
+  k *= 0xc4ceb9fe1a85ec53ULL;
   k ^= k >> 33;
   return k;
 }
+// The one 64-bit value whose hash is the empty-slot marker is not a plate key (keys are below
+// 2^53), so no real slot is ever mistaken for an empty one.
+constexpr uint64_t kEmptyPreimage = 0x89a5850e63c5f8aaULL;
+static_assert(mix64(kEmptyPreimage) == ~uint64_t{0});
+static_assert(kEmptyPreimage > Plate::kKeyMask);
 
 // Maps a hash onto [0, n) preserving order: sorting by hash sorts by home slot.
 inline uint64_t fastrange(uint64_t h, uint64_t n) {
@@ -38,6 +44,19 @@ uint32_t to_expiry_s(TimestampMs valid_until) {
   if (s <= 0) return 0;
   if (s >= static_cast<TimestampMs>(kNoExpiryS)) return kNoExpiryS;
   return static_cast<uint32_t>(s);
+}
+
+// A plate's exact key and the key of its canonical form (confusion classes applied), in one pass.
+inline void plate_keys(const Plate& p, const ConfusionClasses& conf, uint64_t& exact,
+                       uint64_t& canon) {
+  uint64_t e = 0, c = 0;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const unsigned code = Plate::code(p[i]);
+    e = e * 37 + code;
+    c = c * 37 + conf.canonical_code(code);
+  }
+  exact = e;
+  canon = c;
 }
 
 // Characters at which two plates of equal length differ, compared in their packed form.
@@ -75,30 +94,44 @@ TimestampMs effective_expiry(TimestampMs valid_until) {
 // ---------------------------------------------------------------------------------------------
 // Table
 
-uint64_t Snapshot::Table::home(uint64_t key) const { return fastrange(mix64(key), home_slots); }
-
-const Snapshot::Slot* Snapshot::Table::find(uint64_t key) const {
-  if (home_slots == 0) return nullptr;
-  const uint64_t h = home(key);
-  // The slot array ends with an empty slot, so the scan always stops.
-  for (const Slot* s = &slots[h];; ++s) {
-    if (s->key == key) return s;
-    if (s->key == 0 || home(s->key) > h) return nullptr;
-  }
+const uint64_t* Snapshot::MainTable::home(uint64_t hash) const {
+  return &slots[fastrange(hash, home_slots)];
 }
 
-namespace {
-struct Keyed {
-  uint64_t hash;
-  uint32_t idx;
-};
-}  // namespace
+uint32_t Snapshot::find_group(uint64_t hash, uint64_t canon) const {
+  constexpr uint32_t kNone = UINT32_MAX;
+  if (main_.home_slots == 0) return kNone;
+  const uint64_t fp = hash >> 32;
+  // Slots from any home on are in ascending fingerprint order and the array ends with an empty
+  // slot (~0, not below any fingerprint), so skip the smaller ones, then try the equal ones.
+  const uint64_t* s = main_.home(hash);
+  while ((*s >> 32) < fp) ++s;
+  for (; (*s >> 32) == fp && *s != ~uint64_t{0}; ++s) {
+    const uint32_t start = static_cast<uint32_t>(*s);
+    if (confusion_.canonical_key(Plate::from_key(entries_[start].key & Plate::kKeyMask)) == canon)
+      return start;
+  }
+  return kNone;
+}
+
+const Snapshot::Slot* Snapshot::Table::home(uint64_t hash) const {
+  return &slots[fastrange(hash, home_slots)];
+}
+
+const Snapshot::Slot* Snapshot::Table::find(uint64_t hash) const {
+  if (home_slots == 0) return nullptr;
+  // Slots lie in ascending hash order from any home on, and the array ends with an empty slot
+  // (kEmpty, above every hash), so one comparison per slot finds the key or its absence.
+  const Slot* s = home(hash);
+  while (s->hash < hash) ++s;
+  return s->hash == hash ? s : nullptr;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Snapshot lookups
 
 bool Snapshot::entry_applies(const Entry& e, CountryCode country, TimestampMs ts) const {
-  const uint16_t ec = static_cast<uint16_t>(e.key >> Plate::kKeyBits);
+  const uint16_t ec = static_cast<uint16_t>((e.key >> Plate::kKeyBits) & kCountryMask);
   if (country.known() && ec != 0 && ec != country.raw()) return false;
   if (e.expiry_s != kNoExpiryS && ts >= static_cast<TimestampMs>(e.expiry_s) * 1000) return false;
   const ListHot& l = hot_lists_[e.list];
@@ -115,33 +148,48 @@ void Snapshot::offer(std::vector<IndexHit>& out, std::size_t first, const IndexH
   out.push_back(h);
 }
 
-void Snapshot::scan_group(const Slot& s, const Plate& p, uint64_t pkey, const MatchQuery& q,
+void Snapshot::scan_group(uint32_t start, uint64_t pkey, const MatchQuery& q,
                           uint8_t plate_index, std::vector<IndexHit>& out,
                           std::size_t first) const {
-  for (uint32_t i = s.start, end = s.start + s.count; i < end; ++i) {
+  for (uint32_t i = start;; ++i) {
     const Entry& e = entries_[i];
-    if (!entry_applies(e, q.country, q.ts)) continue;
+    const bool last = (e.key & kGroupEnd) != 0;
+    if (!entry_applies(e, q.country, q.ts)) {
+      if (last) break;
+      continue;
+    }
     const uint64_t ekey = e.key & Plate::kKeyMask;
     if (ekey == pkey) {
       offer(out, first, IndexHit{i, MatchKind::exact, 0, plate_index});
+      if (last) break;
       continue;
     }
     const ListHot& l = hot_lists_[e.list];
-    if (l.mode == MatchMode::exact) continue;
-    // Same canonical plate: same length, every difference within one confusion class.
-    const unsigned d = count_differences(ekey, pkey);
-    if (d <= l.max_subs)
-      offer(out, first, IndexHit{i, MatchKind::ocr, static_cast<uint8_t>(d), plate_index});
+    if (l.mode != MatchMode::exact) {
+      // Same canonical plate: same length, every difference within one confusion class.
+      const unsigned d = count_differences(ekey, pkey);
+      if (d <= l.max_subs)
+        offer(out, first, IndexHit{i, MatchKind::ocr, static_cast<uint8_t>(d), plate_index});
+    }
+    if (last) break;
   }
-  (void)p;
+}
+
+uint32_t Snapshot::edit_lengths(CountryCode read_country) const {
+  if (!read_country.known()) return edit_len_all_;
+  uint32_t m = edit_len_any_;
+  for (const auto& [c, lengths] : edit_len_by_country_)
+    if (c == read_country) m |= lengths;
+  return m;
 }
 
 void Snapshot::match_edit(const Plate& p, const MatchQuery& q, uint8_t plate_index,
                           std::vector<IndexHit>& out, std::size_t first) const {
   const std::size_t n = p.size();
+  const uint32_t lengths = edit_lengths(q.country);
   // The read is missing one character: the entry minus one character equals the read.
-  if (n + 1 <= Plate::kMaxLen && (edit_lengths_ >> (n + 1) & 1u)) {
-    if (const Slot* s = edit_.find(p.key())) {
+  if (n + 1 <= Plate::kMaxLen && (lengths >> (n + 1) & 1u)) {
+    if (const Slot* s = edit_.find(mix64(p.key()))) {
       for (uint32_t r = s->start, end = s->start + s->count; r < end; ++r) {
         const uint32_t ei = edit_entries_[r];
         if (entry_applies(entries_[ei], q.country, q.ts))
@@ -150,7 +198,7 @@ void Snapshot::match_edit(const Plate& p, const MatchQuery& q, uint8_t plate_ind
     }
   }
   // The read has one extra character: the read minus one character equals the entry.
-  if (n >= 2 && (edit_lengths_ >> (n - 1) & 1u)) {
+  if (n >= 2 && (lengths >> (n - 1) & 1u)) {
     const bool prune = q.country.known() &&
                        std::find(edit_prunable_.begin(), edit_prunable_.end(), q.country) !=
                            edit_prunable_.end();
@@ -158,38 +206,78 @@ void Snapshot::match_edit(const Plate& p, const MatchQuery& q, uint8_t plate_ind
       if (i > 0 && p[i] == p[i - 1]) continue;  // same deletion as the previous position
       const Plate v = without(p, i);
       if (prune && !formats::valid(q.country, v)) continue;  // cannot exist in that country
-      const Slot* s = main_.find(confusion_.canonical_key(v));
-      if (s == nullptr) continue;
-      const uint64_t vkey = v.key();
-      for (uint32_t ei = s->start, end = s->start + s->count; ei < end; ++ei) {
+      uint64_t vkey, vcanon;
+      plate_keys(v, confusion_, vkey, vcanon);
+      const uint32_t start = find_group(mix64(vcanon), vcanon);
+      if (start == UINT32_MAX) continue;
+      for (uint32_t ei = start;; ++ei) {
         const Entry& e = entries_[ei];
-        if ((e.key & Plate::kKeyMask) != vkey) continue;
-        if (hot_lists_[e.list].mode != MatchMode::ocr_edit) continue;
-        if (entry_applies(e, q.country, q.ts))
+        if ((e.key & Plate::kKeyMask) == vkey && hot_lists_[e.list].mode == MatchMode::ocr_edit &&
+            entry_applies(e, q.country, q.ts))
           offer(out, first, IndexHit{ei, MatchKind::edit, 1, plate_index});
+        if (e.key & kGroupEnd) break;
       }
     }
   }
 }
 
-std::size_t Snapshot::match(const MatchQuery& q, std::vector<IndexHit>& out) const {
+void Snapshot::match_plates(const MatchQuery& q, const FirstKeys* first_keys,
+                            std::vector<IndexHit>& out) const {
   const std::size_t first = out.size();
   const std::size_t nplates = std::min<std::size_t>(q.plates.size(), 255);
   for (std::size_t pi = 0; pi < nplates; ++pi) {
     const Plate& p = q.plates[pi];
     if (p.size() == 0) continue;
     const uint8_t idx = static_cast<uint8_t>(pi);
-    if (const Slot* s = main_.find(confusion_.canonical_key(p))) {
-      scan_group(*s, p, p.key(), q, idx, out, first);
+    FirstKeys k;
+    if (pi == 0 && first_keys != nullptr) {
+      k = *first_keys;
+    } else {
+      plate_keys(p, confusion_, k.key, k.canon);
+      k.hash = mix64(k.canon);
     }
-    if (edit_lengths_ != 0) match_edit(p, q, idx, out, first);
+    const uint32_t start = find_group(k.hash, k.canon);
+    if (start != UINT32_MAX) scan_group(start, k.key, q, idx, out, first);
+    if (edit_len_all_ != 0) match_edit(p, q, idx, out, first);
   }
-  return out.size() - first;
+}
+
+std::size_t Snapshot::match(const MatchQuery& q, std::vector<IndexHit>& out) const {
+  const std::size_t before = out.size();
+  match_plates(q, nullptr, out);
+  return out.size() - before;
+}
+
+void Snapshot::match_batch(std::span<const MatchQuery> queries, std::vector<IndexHit>& out,
+                           std::vector<uint32_t>& ends) const {
+  ends.resize(queries.size());
+  if (main_.home_slots == 0) {
+    for (std::size_t i = 0; i < queries.size(); ++i) ends[i] = static_cast<uint32_t>(out.size());
+    return;
+  }
+  // Hash a block of reads and prefetch their home slots, then probe: the memory accesses of a
+  // block overlap instead of waiting for each other.
+  constexpr std::size_t kBlock = 16;
+  FirstKeys keys[kBlock];
+  for (std::size_t b = 0; b < queries.size(); b += kBlock) {
+    const std::size_t n = std::min(kBlock, queries.size() - b);
+    for (std::size_t i = 0; i < n; ++i) {
+      const MatchQuery& q = queries[b + i];
+      if (q.plates.empty() || q.plates[0].size() == 0) continue;
+      plate_keys(q.plates[0], confusion_, keys[i].key, keys[i].canon);
+      keys[i].hash = mix64(keys[i].canon);
+      __builtin_prefetch(main_.home(keys[i].hash));
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      match_plates(queries[b + i], &keys[i], out);
+      ends[b + i] = static_cast<uint32_t>(out.size());
+    }
+  }
 }
 
 void Snapshot::prefetch(const Plate& p) const {
-  if (main_.home_slots == 0) return;
-  __builtin_prefetch(&main_.slots[main_.home(confusion_.canonical_key(p))]);
+  if (main_.home_slots == 0 || p.size() == 0) return;
+  __builtin_prefetch(main_.home(mix64(confusion_.canonical_key(p))));
 }
 
 TimestampMs Snapshot::entry_valid_until(uint32_t e) const {
@@ -232,9 +320,10 @@ uint16_t IndexBuilder::add_list(ListMeta meta) {
   return static_cast<uint16_t>(s_->lists_.size() - 1);
 }
 
-void IndexBuilder::reserve(std::size_t n) {
-  s_->entries_.reserve(n);
-  s_->strings_at_.reserve(n);
+void IndexBuilder::reserve(std::size_t n, std::size_t text_bytes) {
+  s_->entries_.reserve(s_->entries_.size() + n);
+  s_->strings_at_.reserve(s_->strings_at_.size() + n);
+  s_->strings_.reserve(s_->strings_.size() + text_bytes + 4 * n);
 }
 
 void IndexBuilder::add(uint16_t list, const ListEntry& e) {
@@ -244,7 +333,9 @@ void IndexBuilder::add(uint16_t list, const ListEntry& e) {
 
 void IndexBuilder::add(const ReferenceList& list) {
   const uint16_t l = add_list(list.meta);
-  reserve(s_->entries_.size() + list.entries.size());
+  std::size_t text = 0;
+  for (const ListEntry& e : list.entries) text += e.reference.size() + e.note.size();
+  reserve(list.entries.size(), text);
   for (const ListEntry& e : list.entries) add(l, e);
 }
 
@@ -280,29 +371,6 @@ void IndexBuilder::add(uint16_t list, const Plate& plate, CountryCode country, C
 
 namespace {
 
-// Builds a table over groups: `keys[g]` (non-zero, in ascending mix64 order), `starts[g]`,
-// `counts[g]`. Sorted linear probing: each group goes to the first free slot at or after its
-// home; since groups arrive in home order, groups sharing a home stay contiguous and every slot
-// between a group's home and its position holds a group with an earlier or equal home.
-template <class Slot>
-std::size_t lay_out(std::vector<Slot>& slots, uint64_t& home_slots, std::size_t ngroups,
-                    const auto& group_at) {
-  home_slots = std::max<uint64_t>(16, ngroups + ngroups / 4);
-  slots.assign(home_slots + 1, Slot{0, 0, 0});
-  std::size_t pos = 0, max_probe = 0;
-  for (std::size_t g = 0; g < ngroups; ++g) {
-    const auto [key, start, count] = group_at(g);
-    const std::size_t h = fastrange(mix64(key), home_slots);
-    const std::size_t p = std::max(h, pos);
-    if (p + 1 >= slots.size()) slots.resize(p + 2, Slot{0, 0, 0});
-    slots[p] = Slot{key, start, count};
-    max_probe = std::max(max_probe, p - h);
-    pos = p + 1;
-  }
-  slots.shrink_to_fit();
-  return max_probe;
-}
-
 // Small builds (list updates, tests) run on the calling thread: TBB's start-up costs more than
 // it saves there.
 constexpr std::size_t kParallelFrom = 1 << 16;
@@ -317,14 +385,47 @@ void for_range(std::size_t n, Fn fn) {
                     [&](const auto& r) { fn(r.begin(), r.end()); });
 }
 
-template <class T, class Less>
-void sort_range(std::vector<T>& v, Less less) {
+template <class V, class Less>
+void sort_range(V& v, Less less) {
   if (v.size() < kParallelFrom) {
     std::sort(v.begin(), v.end(), less);
   } else {
     tbb::parallel_sort(v.begin(), v.end(), less);
   }
 }
+
+// Lays out a table over groups given in ascending hash order by `group_at(g)` ->
+// {hash, start, count}. Sorted linear probing: each group goes to the first free slot at or after
+// its home; since groups arrive in hash order (and so in home order), slots stay in ascending
+// hash order, which is what Table::find relies on. The array ends with at least one empty slot.
+template <class Slot, class GroupAt>
+std::size_t lay_out(std::vector<Slot, HugePageAllocator<Slot>>& slots, uint64_t& home_slots,
+                    std::size_t ngroups, const GroupAt& group_at) {
+  constexpr uint64_t kEmpty = ~uint64_t{0};
+  home_slots = std::max<uint64_t>(16, ngroups + ngroups / 4);
+  slots.assign(home_slots + 1, Slot{kEmpty, 0, 0});
+  std::size_t pos = 0, max_probe = 0;
+  for (std::size_t g = 0; g < ngroups; ++g) {
+    const auto [hash, start, count] = group_at(g);
+    const std::size_t h = fastrange(hash, home_slots);
+    const std::size_t p = std::max(h, pos);
+    if (p + 1 >= slots.size()) slots.resize(p + 2, Slot{kEmpty, 0, 0});
+    slots[p] = Slot{hash, start, count};
+    max_probe = std::max(max_probe, p - h);
+    pos = p + 1;
+  }
+  return max_probe;
+}
+
+struct Keyed {
+  uint64_t hash;
+  uint32_t idx;
+};
+
+struct Variant {
+  uint64_t hash;  // mix64 of the deletion variant's key
+  uint32_t entry;
+};
 
 }  // namespace
 
@@ -336,7 +437,7 @@ std::unique_ptr<Snapshot> IndexBuilder::build() {
   const ConfusionClasses& conf = s->confusion_;
 
   // 1. Sort entries by the hash of their canonical plate, then plate, country and list.
-  std::vector<Keyed> order(n);
+  std::vector<Keyed, HugePageAllocator<Keyed>> order(n);
   for_range(n, [&](std::size_t b, std::size_t e) {
     for (std::size_t i = b; i != e; ++i) {
       const Plate p = Plate::from_key(s->entries_[i].key & Plate::kKeyMask);
@@ -353,8 +454,8 @@ std::unique_ptr<Snapshot> IndexBuilder::build() {
     return a.idx < b.idx;
   });
   {
-    std::vector<Snapshot::Entry> sorted(n);
-    std::vector<uint32_t> strings_at(n);
+    Snapshot::BigVector<Snapshot::Entry> sorted(n);
+    Snapshot::BigVector<uint32_t> strings_at(n);
     for_range(n, [&](std::size_t b, std::size_t e) {
       for (std::size_t i = b; i != e; ++i) {
         sorted[i] = ents[order[i].idx];
@@ -369,62 +470,96 @@ std::unique_ptr<Snapshot> IndexBuilder::build() {
   // 2. Main table: one slot per canonical plate.
   std::vector<uint32_t> group_start;
   for (std::size_t i = 0; i < n; ++i)
-    if (i == 0 || order[i].hash != order[i - 1].hash) group_start.push_back(static_cast<uint32_t>(i));
+    if (i == 0 || order[i].hash != order[i - 1].hash)
+      group_start.push_back(static_cast<uint32_t>(i));
   const std::size_t ngroups = group_start.size();
-  auto main_group = [&](std::size_t g) {
+  // Sorted linear probing (as lay_out below) with 8-byte slots at a load of 0.4, so most misses
+  // stop at their home slot. Each group's last entry carries kGroupEnd.
+  s->main_.home_slots = std::max<uint64_t>(16, ngroups * 5 / 2);
+  s->main_.slots.assign(s->main_.home_slots + 1, ~uint64_t{0});
+  std::size_t pos = 0, max_probe = 0;
+  for (std::size_t g = 0; g < ngroups; ++g) {
     const uint32_t start = group_start[g];
     const uint32_t end = g + 1 < ngroups ? group_start[g + 1] : static_cast<uint32_t>(n);
-    const Plate p = Plate::from_key(s->entries_[start].key & Plate::kKeyMask);
-    return std::tuple<uint64_t, uint32_t, uint32_t>{conf.canonical_key(p), start, end - start};
-  };
-  const std::size_t max_probe = lay_out(s->main_.slots, s->main_.home_slots, ngroups, main_group);
-  std::vector<Keyed>().swap(order);
+    s->entries_[end - 1].key |= Snapshot::kGroupEnd;
+    const uint64_t hash = order[start].hash;
+    const std::size_t h = fastrange(hash, s->main_.home_slots);
+    const std::size_t p = std::max(h, pos);
+    if (p + 1 >= s->main_.slots.size()) s->main_.slots.resize(p + 2, ~uint64_t{0});
+    s->main_.slots[p] = (hash >> 32 << 32) | start;
+    max_probe = std::max(max_probe, p - h);
+    pos = p + 1;
+  }
+  decltype(order)().swap(order);
+  std::vector<uint32_t>().swap(group_start);
 
-  // 3. Deletion table for ocr+edit lists.
-  std::vector<Keyed> variants;
+  // 3. Deletion table for ocr+edit lists: count each entry's distinct deletions, then generate
+  // them in parallel into their places.
+  std::vector<uint32_t> edit_ids;
+  for (uint32_t i = 0; i < n; ++i)
+    if (s->hot_lists_[s->entries_[i].list].mode == MatchMode::ocr_edit) edit_ids.push_back(i);
+  std::vector<uint64_t> offsets(edit_ids.size() + 1, 0);
   bool edit_any_country = false;
   std::vector<CountryCode> not_prunable;
-  for (uint32_t i = 0; i < n; ++i) {
-    const Snapshot::Entry& e = s->entries_[i];
-    if (s->hot_lists_[e.list].mode != MatchMode::ocr_edit) continue;
+  for (std::size_t k = 0; k < edit_ids.size(); ++k) {
+    const Snapshot::Entry& e = s->entries_[edit_ids[k]];
     const Plate p = Plate::from_key(e.key & Plate::kKeyMask);
-    s->edit_lengths_ |= 1u << p.size();
-    const CountryCode c = CountryCode::from_raw(static_cast<uint16_t>(e.key >> Plate::kKeyBits));
-    if (!c.known()) edit_any_country = true;
-    if (formats::has_formats(c) && !formats::valid(c, p)) not_prunable.push_back(c);
-    if (p.size() < 2) continue;  // its deletion is empty: no read is empty
-    for (std::size_t j = 0; j < p.size(); ++j) {
-      if (j > 0 && p[j] == p[j - 1]) continue;
-      variants.push_back(Keyed{mix64(without(p, j).key()), i});
+    const uint32_t len_bit = 1u << p.size();
+    const CountryCode c = CountryCode::from_raw(
+        static_cast<uint16_t>((e.key >> Plate::kKeyBits) & Snapshot::kCountryMask));
+    s->edit_len_all_ |= len_bit;
+    if (!c.known()) {
+      edit_any_country = true;
+      s->edit_len_any_ |= len_bit;
+    } else {
+      auto it = std::find_if(s->edit_len_by_country_.begin(), s->edit_len_by_country_.end(),
+                             [&](const auto& cl) { return cl.first == c; });
+      if (it == s->edit_len_by_country_.end()) {
+        s->edit_len_by_country_.push_back({c, len_bit});
+      } else {
+        it->second |= len_bit;
+      }
     }
-  }
-  sort_range(variants, [](const Keyed& a, const Keyed& b) {
-    return a.hash != b.hash ? a.hash < b.hash : a.idx < b.idx;
-  });
-  s->edit_entries_.resize(variants.size());
-  std::vector<uint32_t> vstart;
-  for (std::size_t i = 0; i < variants.size(); ++i) {
-    s->edit_entries_[i] = variants[i].idx;
-    if (i == 0 || variants[i].hash != variants[i - 1].hash) vstart.push_back(static_cast<uint32_t>(i));
+    if (formats::has_formats(c) && !formats::valid(c, p)) not_prunable.push_back(c);
+    std::size_t distinct = 0;
+    if (p.size() >= 2)  // a 1-character plate's deletion is empty: no read is empty
+      for (std::size_t j = 0; j < p.size(); ++j) distinct += j == 0 || p[j] != p[j - 1];
+    offsets[k + 1] = offsets[k] + distinct;
   }
   if (!edit_any_country) {
     for (CountryCode c : {kNL, kBE, kLU})
       if (std::find(not_prunable.begin(), not_prunable.end(), c) == not_prunable.end())
         s->edit_prunable_.push_back(c);
   }
+  std::vector<Variant, HugePageAllocator<Variant>> variants(offsets.back());
+  for_range(edit_ids.size(), [&](std::size_t b, std::size_t e) {
+    for (std::size_t k = b; k != e; ++k) {
+      const uint32_t ei = edit_ids[k];
+      const Plate p = Plate::from_key(s->entries_[ei].key & Plate::kKeyMask);
+      if (p.size() < 2) continue;
+      std::size_t at = offsets[k];
+      for (std::size_t j = 0; j < p.size(); ++j) {
+        if (j > 0 && p[j] == p[j - 1]) continue;
+        variants[at++] = Variant{mix64(without(p, j).key()), ei};
+      }
+    }
+  });
+  sort_range(variants, [](const Variant& a, const Variant& b) {
+    return a.hash != b.hash ? a.hash < b.hash : a.entry < b.entry;
+  });
+  s->edit_entries_.resize(variants.size());
+  std::vector<uint32_t> vstart;
+  for (std::size_t i = 0; i < variants.size(); ++i) {
+    s->edit_entries_[i] = variants[i].entry;
+    if (i == 0 || variants[i].hash != variants[i - 1].hash)
+      vstart.push_back(static_cast<uint32_t>(i));
+  }
   if (!variants.empty()) {
     auto edit_group = [&](std::size_t g) {
       const uint32_t start = vstart[g];
       const uint32_t end =
           g + 1 < vstart.size() ? vstart[g + 1] : static_cast<uint32_t>(variants.size());
-      // Recover the variant's key from its entry: the deletion whose hash matches.
-      const Plate p = Plate::from_key(s->entries_[variants[start].idx].key & Plate::kKeyMask);
-      uint64_t key = 0;
-      for (std::size_t j = 0; j < p.size(); ++j) {
-        const uint64_t k = without(p, j).key();
-        if (mix64(k) == variants[start].hash) key = k;
-      }
-      return std::tuple<uint64_t, uint32_t, uint32_t>{key, start, end - start};
+      return std::tuple<uint64_t, uint32_t, uint32_t>{variants[start].hash, start, end - start};
     };
     lay_out(s->edit_.slots, s->edit_.home_slots, vstart.size(), edit_group);
   }
@@ -439,7 +574,7 @@ std::unique_ptr<Snapshot> IndexBuilder::build() {
                   s->edit_entries_.capacity() * sizeof(uint32_t);
   st.index_bytes = s->entries_.capacity() * sizeof(Snapshot::Entry) +
                    s->strings_at_.capacity() * sizeof(uint32_t) +
-                   s->main_.slots.capacity() * sizeof(Snapshot::Slot) + st.edit_bytes;
+                   s->main_.slots.capacity() * sizeof(uint64_t) + st.edit_bytes;
   st.string_bytes = s->strings_.capacity();
   return s;
 }

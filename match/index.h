@@ -37,6 +37,7 @@
 
 #include "match/confusion.h"
 #include "match/epoch.h"
+#include "match/huge_alloc.h"
 #include "match/list.h"
 #include "match/types.h"
 
@@ -66,7 +67,7 @@ struct IndexStats {
   std::size_t index_bytes = 0;       // entries + tables + per-entry string offsets
   std::size_t edit_bytes = 0;        // the deletion table, included in index_bytes
   std::size_t string_bytes = 0;      // references and notes
-  std::size_t max_probe = 0;         // longest probe sequence in the main table
+  std::size_t max_probe = 0;         // longest displacement from home in the main table
 };
 
 class Snapshot {
@@ -76,13 +77,20 @@ class Snapshot {
   // no particular order. Returns the number appended.
   std::size_t match(const MatchQuery& q, std::vector<IndexHit>& out) const;
 
-  // Hints the CPU to fetch the table slot `p` will probe; for batched lookups.
+  // Matches several reads at once, overlapping their memory accesses (several times the
+  // throughput of one match() per read on large indexes). Hits of query i are
+  // out[ends[i-1] .. ends[i]) (ends[-1] = the size of `out` on entry); `ends` is overwritten.
+  void match_batch(std::span<const MatchQuery> queries, std::vector<IndexHit>& out,
+                   std::vector<uint32_t>& ends) const;
+
+  // Hints the CPU to fetch the table slot `p` will probe.
   void prefetch(const Plate& p) const;
 
   // ---- entry attributes (entry ids come from IndexHit::entry) ----
   Plate entry_plate(uint32_t e) const { return Plate::from_key(entries_[e].key & Plate::kKeyMask); }
   CountryCode entry_country(uint32_t e) const {
-    return CountryCode::from_raw(static_cast<uint16_t>(entries_[e].key >> Plate::kKeyBits));
+    return CountryCode::from_raw(
+        static_cast<uint16_t>((entries_[e].key >> Plate::kKeyBits) & kCountryMask));
   }
   uint16_t entry_list(uint32_t e) const { return entries_[e].list; }
   Category entry_category(uint32_t e) const {
@@ -106,41 +114,66 @@ class Snapshot {
 
   struct Entry {
     uint64_t key;         // plate key (53 bits) | issuing country << 53 (0 = any country)
+                          // | kGroupEnd on the last entry of its canonical-plate group
     uint32_t expiry_s;    // exclusive end of validity in Unix seconds; UINT32_MAX = none
     uint16_t list;        // index into lists_
     uint8_t cat_action;   // category (low 4 bits) | action << 4
     uint8_t priority;
   };
   static_assert(sizeof(Entry) == 16);
+  static constexpr uint64_t kCountryMask = (1u << CountryCode::kBits) - 1;
+  static constexpr uint64_t kGroupEnd = uint64_t{1} << 63;
 
-  // A table slot: a canonical key and the group of entries (or deletion rows) it names.
+  // The main table: one 8-byte slot per canonical plate, holding the top 32 bits of the plate's
+  // hash (a fingerprint) and the index of its group's first entry; ~0 = empty. Slots lie in
+  // ascending hash order. A fingerprint match is confirmed against the group's first entry.
+  struct MainTable {
+    std::vector<uint64_t, HugePageAllocator<uint64_t>> slots;  // ends with an empty slot
+    uint64_t home_slots = 0;
+    const uint64_t* home(uint64_t hash) const;
+  };
+  // The first entry of the group of canonical key `canon` (hash `hash`), or UINT32_MAX.
+  uint32_t find_group(uint64_t hash, uint64_t canon) const;
+  // A table slot: the hash of a key (canonical plate, or deletion variant) and the group of
+  // entries (or deletion rows) it names. The hash is a bijection of the key, so equal hashes mean
+  // equal keys; slots lie in ascending hash order.
   struct Slot {
-    uint64_t key;    // 0 = empty (every plate key is non-zero)
+    uint64_t hash;  // kEmpty = empty: no plate key hashes to it (index.cpp checks this)
     uint32_t start;
     uint32_t count;
   };
   static_assert(sizeof(Slot) == 16);
+  static constexpr uint64_t kEmpty = ~uint64_t{0};
+
+  template <class T>
+  using BigVector = std::vector<T, HugePageAllocator<T>>;
 
   struct Table {
-    std::vector<Slot> slots;  // `home_slots` home positions plus an overflow tail
+    BigVector<Slot> slots;  // `home_slots` home positions plus an overflow tail ending in kEmpty
     uint64_t home_slots = 0;
-    const Slot* find(uint64_t key) const;
-    uint64_t home(uint64_t key) const;
+    const Slot* home(uint64_t hash) const;
+    const Slot* find(uint64_t hash) const;
   };
 
   bool entry_applies(const Entry& e, CountryCode country, TimestampMs ts) const;
-  void scan_group(const Slot& s, const Plate& p, uint64_t pkey, const MatchQuery& q,
-                  uint8_t plate_index, std::vector<IndexHit>& out, std::size_t first) const;
+  // The first plate's keys, when the caller computed them already (match_batch).
+  struct FirstKeys {
+    uint64_t key = 0, canon = 0, hash = 0;
+  };
+  void match_plates(const MatchQuery& q, const FirstKeys* first, std::vector<IndexHit>& out) const;
+  void scan_group(uint32_t start, uint64_t pkey, const MatchQuery& q, uint8_t plate_index,
+                  std::vector<IndexHit>& out, std::size_t first) const;
   void match_edit(const Plate& p, const MatchQuery& q, uint8_t plate_index,
                   std::vector<IndexHit>& out, std::size_t first) const;
+  uint32_t edit_lengths(CountryCode read_country) const;
   static void offer(std::vector<IndexHit>& out, std::size_t first, const IndexHit& h);
 
-  std::vector<Entry> entries_;
-  std::vector<uint32_t> strings_at_;  // per entry: offset of its reference and note in strings_
+  BigVector<Entry> entries_;
+  BigVector<uint32_t> strings_at_;  // per entry: offset of its reference and note in strings_
   std::string strings_;
-  Table main_;
-  Table edit_;                        // deletion variants -> rows of edit_entries_
-  std::vector<uint32_t> edit_entries_;
+  MainTable main_;
+  Table edit_;                      // deletion variants -> rows of edit_entries_
+  BigVector<uint32_t> edit_entries_;
   // What lookups need of a list, kept apart from ListMeta's strings.
   struct ListHot {
     TimestampMs valid_from;
@@ -151,7 +184,11 @@ class Snapshot {
   std::vector<ListMeta> lists_;
   std::vector<ListHot> hot_lists_;
   ConfusionClasses confusion_;
-  uint32_t edit_lengths_ = 0;  // bit n set: some ocr+edit entry has a plate of n characters
+  // Plate lengths of ocr+edit entries (bit n: some entry has n characters): of entries without a
+  // country, per issuing country, and of all. A read only probes for lengths it can match.
+  uint32_t edit_len_any_ = 0;
+  uint32_t edit_len_all_ = 0;
+  std::vector<std::pair<CountryCode, uint32_t>> edit_len_by_country_;
   // Countries (NL, BE, LU) whose reads may skip deletion variants that fit none of the country's
   // plate formats: every ocr+edit entry such a read can match has a plate of that country that
   // fits its formats, so a variant that fits none cannot equal any of them.
@@ -177,7 +214,8 @@ class IndexBuilder {
            std::string_view note);
   // Adds a whole list.
   void add(const ReferenceList& list);
-  void reserve(std::size_t entries);
+  // Room for `entries` more entries with `text_bytes` of references and notes in all.
+  void reserve(std::size_t entries, std::size_t text_bytes = 0);
 
   // Builds the snapshot; the builder is left empty.
   std::unique_ptr<Snapshot> build();
@@ -218,8 +256,9 @@ class LiveIndex {
   uint64_t version_count() const { return published_.load(std::memory_order_relaxed); }
 
  private:
-  std::atomic<const Snapshot*> current_;
-  mutable std::mutex mu_;
+  // On a cache line of its own: publishers write the members below, readers only read this.
+  alignas(64) std::atomic<const Snapshot*> current_;
+  alignas(64) mutable std::mutex mu_;
   std::shared_ptr<const Snapshot> owner_;  // guarded by mu_
   std::atomic<uint64_t> published_{0};
 };

@@ -96,14 +96,24 @@ class Plate {
     return k;
   }
   // Symbol code 1..36 of a plate character ('0'..'9' -> 1..10, 'A'..'Z' -> 11..36).
-  static constexpr unsigned code(char c) {
-    return c <= '9' ? static_cast<unsigned>(c - '0') + 1 : static_cast<unsigned>(c - 'A') + 11;
-  }
+  // A table lookup: letters and digits alternate unpredictably on plates, so a branch here costs
+  // a misprediction per character on the lookup path.
+  static constexpr unsigned code(char c) { return kCodes[static_cast<unsigned char>(c)]; }
   static constexpr char symbol(unsigned code) {
     return code <= 10 ? static_cast<char>('0' + code - 1) : static_cast<char>('A' + code - 11);
   }
 
   friend bool operator==(const Plate& a, const Plate& b) { return a.view() == b.view(); }
+
+ private:
+  static constexpr std::array<uint8_t, 256> kCodes = [] {
+    std::array<uint8_t, 256> t{};
+    for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<uint8_t>(c - '0' + 1);
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = static_cast<uint8_t>(c - 'A' + 11);
+    return t;
+  }();
+
+ public:
   friend bool operator!=(const Plate& a, const Plate& b) { return !(a == b); }
   friend bool operator<(const Plate& a, const Plate& b) { return a.view() < b.view(); }
 
