@@ -255,20 +255,25 @@ void Snapshot::match_batch(std::span<const MatchQuery> queries, std::vector<Inde
     for (std::size_t i = 0; i < queries.size(); ++i) ends[i] = static_cast<uint32_t>(out.size());
     return;
   }
-  // Hash a block of reads and prefetch their home slots, then probe: the memory accesses of a
-  // block overlap instead of waiting for each other.
-  constexpr std::size_t kBlock = 16;
-  FirstKeys keys[kBlock];
-  for (std::size_t b = 0; b < queries.size(); b += kBlock) {
-    const std::size_t n = std::min(kBlock, queries.size() - b);
+  // Hash a chunk of reads first (pure arithmetic), then probe them in order while prefetching the
+  // home slot of the read kAhead places further on: the memory accesses overlap instead of
+  // waiting for each other.
+  constexpr std::size_t kChunk = 64, kAhead = 12;
+  FirstKeys keys[kChunk];
+  for (std::size_t b = 0; b < queries.size(); b += kChunk) {
+    const std::size_t n = std::min(kChunk, queries.size() - b);
     for (std::size_t i = 0; i < n; ++i) {
       const MatchQuery& q = queries[b + i];
-      if (q.plates.empty() || q.plates[0].size() == 0) continue;
+      if (q.plates.empty() || q.plates[0].size() == 0) {
+        keys[i] = FirstKeys{};
+        continue;
+      }
       plate_keys(q.plates[0], confusion_, keys[i].key, keys[i].canon);
       keys[i].hash = mix64(keys[i].canon);
-      __builtin_prefetch(main_.home(keys[i].hash));
+      if (i < kAhead) __builtin_prefetch(main_.home(keys[i].hash));
     }
     for (std::size_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) __builtin_prefetch(main_.home(keys[i + kAhead].hash));
       match_plates(queries[b + i], &keys[i], out);
       ends[b + i] = static_cast<uint32_t>(out.size());
     }

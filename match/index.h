@@ -4,13 +4,15 @@
 //
 // Layout (see docs/matching.md for the semantics, ARCHITECTURE.md for the invariants)
 // -------------------------------------------------------------------------------------
-// Every entry is 16 bytes: the plate packed into 53 bits with its issuing country in the top 10
-// bits, expiry, list, category, action and priority. Entries are sorted by the hash of their
-// *canonical* plate (each character replaced by its OCR confusion class), so all entries that are
-// equal or OCR-equal to a plate form one contiguous group. One open-addressing table maps a
-// canonical plate to its group; exact and OCR-tolerant lookups are the same single probe, followed
-// by a scan of the (usually one-entry) group. The table is laid out in hash order ("sorted linear
-// probing"), so a miss stops at the first slot whose home is past the probe's home.
+// Every entry is 16 bytes: the plate packed into 53 bits with its issuing country in the next 10
+// bits and a group-end flag in the top bit, expiry, list, category, action and priority. Entries
+// are sorted by the hash of their *canonical* plate (each character replaced by its OCR confusion
+// class), so all entries that are equal or OCR-equal to a plate form one contiguous group. One
+// open-addressing table of 8-byte slots (32-bit hash fingerprint, group start) at a load of 0.4
+// maps a canonical plate to its group; exact and OCR-tolerant lookups are the same single probe,
+// followed by a scan of the (usually one-entry) group. Slots are laid out in hash order ("sorted
+// linear probing"), so a miss stops at the first slot with a larger fingerprint, usually its home.
+// About 40 bytes per entry in all (plus reference and note text); large arrays use huge pages.
 // Lists in `ocr+edit` mode add a deletion table: each entry's single-character deletions map to
 // the entry, so a read missing one character is one probe; a read with one extra character probes
 // the main table once per deletion of the read.
