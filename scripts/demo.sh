@@ -4,8 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+mkdir -p build
 if [ ! -f build/build.ninja ]; then
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >build/demo-build.log 2>&1 ||
+    { cat build/demo-build.log; exit 2; }
 fi
-ninja -C build anpr >/dev/null
+echo "building anpr ..." >&2
+ninja -C build anpr >build/demo-build.log 2>&1 || { cat build/demo-build.log; exit 2; }
 exec build/app/anpr demo --samples samples "$@"
