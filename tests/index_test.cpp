@@ -353,3 +353,74 @@ TEST(ConfusionTest, DefaultsAndValidation) {
 
 }  // namespace
 }  // namespace anpr
+
+namespace anpr {
+namespace {
+
+// The table keeps only 32 bits of each plate's hash. Plates whose hashes share those bits must
+// still be told apart: build such plates by inverting the hash (MurmurHash3's finaliser, as in
+// index.cpp) and check each is found, and a third one is not.
+uint64_t unxorshift33(uint64_t x) { return x ^ (x >> 33); }  // x ^ (x>>33) is its own inverse
+uint64_t unmix64(uint64_t h) {
+  auto inv = [](uint64_t a) {  // inverse of an odd number modulo 2^64 (Newton's iteration)
+    uint64_t x = a;
+    for (int i = 0; i < 6; ++i) x *= 2 - a * x;
+    return x;
+  };
+  h = unxorshift33(h);
+  h *= inv(0xc4ceb9fe1a85ec53ULL);
+  h = unxorshift33(h);
+  h *= inv(0xff51afd7ed558ccdULL);
+  return unxorshift33(h);
+}
+uint64_t mix64_copy(uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ULL;
+  k ^= k >> 33;
+  return k;
+}
+
+TEST(IndexTest, FingerprintCollisionsAreResolved) {
+  const ConfusionClasses conf;
+  const uint64_t fp = mix64_copy(conf.canonical_key(*Plate::from_normalized("XX11AA"))) >> 32;
+  // Canonical plates (every character its class's representative) whose hash has that fingerprint.
+  std::vector<Plate> found;
+  for (uint64_t low = 0; found.size() < 3 && low < (uint64_t{1} << 28); ++low) {
+    const uint64_t k = unmix64((fp << 32) | low);
+    if (k == 0 || k > Plate::kKeyMask) continue;
+    bool valid = true;
+    std::size_t len = 0;
+    for (uint64_t x = k; x != 0; x /= 37, ++len) valid = valid && x % 37 != 0;
+    if (!valid || len > Plate::kMaxLen) continue;
+    const Plate p = Plate::from_key(k);
+    if (conf.canonical_key(p) != k) continue;
+    found.push_back(p);
+  }
+  ASSERT_EQ(found.size(), 3u);
+  ASSERT_EQ(mix64_copy(found[0].key()) >> 32, mix64_copy(found[1].key()) >> 32);
+  IndexBuilder b;
+  ListMeta m;
+  m.id = "fp";
+  m.mode = MatchMode::ocr;
+  const uint16_t l = b.add_list(m);
+  for (int i = 0; i < 2; ++i)
+    b.add(l, found[i], kAnyCountry, Category::suspect, Action::observe, 1, kNoExpiry,
+          "R" + std::to_string(i), "");
+  b.add(l, *Plate::from_normalized("XX11AA"), kAnyCountry, Category::suspect, Action::observe, 1,
+        kNoExpiry, "R9", "");
+  auto snap = b.build();
+  for (int i = 0; i < 2; ++i) {
+    std::vector<Plate> p{found[i]};
+    std::vector<IndexHit> hits;
+    ASSERT_EQ(snap->match({kAnyCountry, 0, p}, hits), 1u) << found[i].str();
+    EXPECT_EQ(snap->entry_reference(hits[0].entry), "R" + std::to_string(i));
+  }
+  std::vector<Plate> p{found[2]};
+  std::vector<IndexHit> hits;
+  EXPECT_EQ(snap->match({kAnyCountry, 0, p}, hits), 0u) << found[2].str();
+}
+
+}  // namespace
+}  // namespace anpr
