@@ -498,20 +498,41 @@ std::unique_ptr<Snapshot> IndexBuilder::build() {
   decltype(order)().swap(order);
   std::vector<uint32_t>().swap(group_start);
 
-  // 3. Deletion table for ocr+edit lists: count each entry's distinct deletions, then generate
-  // them in parallel into their places.
+  // 3. Deletion table for ocr+edit lists. Per entry (in parallel): its plate length, whether it
+  // fits its country's formats, and how many distinct deletions it has; then the deletions are
+  // generated into their places, grouped by hash (bucketed by the top bits, each bucket sorted),
+  // and laid out like the main table.
   std::vector<uint32_t> edit_ids;
   for (uint32_t i = 0; i < n; ++i)
     if (s->hot_lists_[s->entries_[i].list].mode == MatchMode::ocr_edit) edit_ids.push_back(i);
-  std::vector<uint64_t> offsets(edit_ids.size() + 1, 0);
+  const std::size_t ne = edit_ids.size();
+  struct EditInfo {
+    uint8_t len;
+    uint8_t distinct;
+    bool fits;
+  };
+  std::vector<EditInfo> info(ne);
+  for_range(ne, [&](std::size_t b, std::size_t e) {
+    for (std::size_t k = b; k != e; ++k) {
+      const Snapshot::Entry& en = s->entries_[edit_ids[k]];
+      const Plate p = Plate::from_key(en.key & Plate::kKeyMask);
+      const CountryCode c = CountryCode::from_raw(
+          static_cast<uint16_t>((en.key >> Plate::kKeyBits) & Snapshot::kCountryMask));
+      uint8_t distinct = 0;
+      if (p.size() >= 2)  // a 1-character plate's deletion is empty: no read is empty
+        for (std::size_t j = 0; j < p.size(); ++j) distinct += j == 0 || p[j] != p[j - 1];
+      info[k] = {static_cast<uint8_t>(p.size()), distinct,
+                 !formats::has_formats(c) || formats::valid(c, p)};
+    }
+  });
+  std::vector<uint64_t> offsets(ne + 1, 0);
   bool edit_any_country = false;
   std::vector<CountryCode> not_prunable;
-  for (std::size_t k = 0; k < edit_ids.size(); ++k) {
-    const Snapshot::Entry& e = s->entries_[edit_ids[k]];
-    const Plate p = Plate::from_key(e.key & Plate::kKeyMask);
-    const uint32_t len_bit = 1u << p.size();
+  for (std::size_t k = 0; k < ne; ++k) {
+    const uint64_t key = s->entries_[edit_ids[k]].key;
+    const uint32_t len_bit = 1u << info[k].len;
     const CountryCode c = CountryCode::from_raw(
-        static_cast<uint16_t>((e.key >> Plate::kKeyBits) & Snapshot::kCountryMask));
+        static_cast<uint16_t>((key >> Plate::kKeyBits) & Snapshot::kCountryMask));
     s->edit_len_all_ |= len_bit;
     if (!c.known()) {
       edit_any_country = true;
@@ -525,45 +546,109 @@ std::unique_ptr<Snapshot> IndexBuilder::build() {
         it->second |= len_bit;
       }
     }
-    if (formats::has_formats(c) && !formats::valid(c, p)) not_prunable.push_back(c);
-    std::size_t distinct = 0;
-    if (p.size() >= 2)  // a 1-character plate's deletion is empty: no read is empty
-      for (std::size_t j = 0; j < p.size(); ++j) distinct += j == 0 || p[j] != p[j - 1];
-    offsets[k + 1] = offsets[k] + distinct;
+    if (!info[k].fits) not_prunable.push_back(c);
+    offsets[k + 1] = offsets[k] + info[k].distinct;
   }
+  std::vector<EditInfo>().swap(info);
   if (!edit_any_country) {
     for (CountryCode c : {kNL, kBE, kLU})
       if (std::find(not_prunable.begin(), not_prunable.end(), c) == not_prunable.end())
         s->edit_prunable_.push_back(c);
   }
-  std::vector<Variant, HugePageAllocator<Variant>> variants(offsets.back());
-  for_range(edit_ids.size(), [&](std::size_t b, std::size_t e) {
+  const std::size_t nv = offsets.back();
+  std::vector<Variant, HugePageAllocator<Variant>> variants(nv);
+  for_range(ne, [&](std::size_t b, std::size_t e) {
+    uint64_t pow37[Plate::kMaxLen + 1];
+    pow37[0] = 1;
+    for (std::size_t i = 1; i <= Plate::kMaxLen; ++i) pow37[i] = pow37[i - 1] * 37;
     for (std::size_t k = b; k != e; ++k) {
       const uint32_t ei = edit_ids[k];
-      const Plate p = Plate::from_key(s->entries_[ei].key & Plate::kKeyMask);
-      if (p.size() < 2) continue;
+      const uint64_t key = s->entries_[ei].key & Plate::kKeyMask;
+      const Plate p = Plate::from_key(key);
+      const std::size_t len = p.size();
+      if (len < 2) continue;
       std::size_t at = offsets[k];
-      for (std::size_t j = 0; j < p.size(); ++j) {
-        if (j > 0 && p[j] == p[j - 1]) continue;
-        variants[at++] = Variant{mix64(without(p, j).key()), ei};
+      // key(p without j) = prefix(j) * 37^(len-1-j) + (key mod 37^(len-1-j)).
+      uint64_t prefix = 0;
+      for (std::size_t j = 0; j < len; ++j) {
+        if (j == 0 || p[j] != p[j - 1]) {
+          const uint64_t tail = pow37[len - 1 - j];
+          variants[at++] = Variant{mix64(prefix * tail + key % tail), ei};
+        }
+        prefix = prefix * 37 + Plate::code(p[j]);
       }
     }
   });
-  sort_range(variants, [](const Variant& a, const Variant& b) {
-    return a.hash != b.hash ? a.hash < b.hash : a.entry < b.entry;
+  // Bucket by the top bits of the hash (a counting scatter over chunks of the array, in
+  // parallel), then sort each bucket on its own.
+  const unsigned kBucketBits = nv < kParallelFrom ? 4 : 16;
+  const std::size_t nb = std::size_t{1} << kBucketBits;
+  const std::size_t nchunks = nv < kParallelFrom ? 1 : 16;
+  const std::size_t chunk = (nv + nchunks - 1) / nchunks;
+  auto bucket_of = [&](const Variant& v) { return v.hash >> (64 - kBucketBits); };
+  // counts[c * nb + k]: variants of chunk c in bucket k; turned into chunk c's write position.
+  std::vector<uint64_t> counts(nchunks * nb, 0);
+  auto over_chunks = [&](auto fn) {
+    if (nchunks == 1) {
+      fn(0);
+    } else {
+      tbb::parallel_for(std::size_t{0}, nchunks, fn);
+    }
+  };
+  over_chunks([&](std::size_t c) {
+    uint64_t* cnt = &counts[c * nb];
+    for (std::size_t i = c * chunk, e = std::min(nv, (c + 1) * chunk); i < e; ++i)
+      ++cnt[bucket_of(variants[i])];
   });
-  s->edit_entries_.resize(variants.size());
+  std::vector<uint64_t> bucket_at(nb + 1, 0);
+  uint64_t written = 0;
+  for (std::size_t k = 0; k < nb; ++k) {
+    bucket_at[k] = written;
+    for (std::size_t c = 0; c < nchunks; ++c) {
+      const uint64_t n_ck = counts[c * nb + k];
+      counts[c * nb + k] = written;
+      written += n_ck;
+    }
+  }
+  bucket_at[nb] = written;
+  {
+    std::vector<Variant, HugePageAllocator<Variant>> sorted(nv);
+    over_chunks([&](std::size_t c) {
+      uint64_t* at = &counts[c * nb];
+      for (std::size_t i = c * chunk, e = std::min(nv, (c + 1) * chunk); i < e; ++i)
+        sorted[at[bucket_of(variants[i])]++] = variants[i];
+    });
+    variants = std::move(sorted);
+  }
+  std::vector<uint64_t>().swap(counts);
+  auto sort_buckets = [&](std::size_t b, std::size_t e) {
+    for (std::size_t k = b; k != e; ++k)
+      std::sort(variants.begin() + static_cast<std::ptrdiff_t>(bucket_at[k]),
+                variants.begin() + static_cast<std::ptrdiff_t>(bucket_at[k + 1]),
+                [](const Variant& x, const Variant& y) {
+                  return x.hash != y.hash ? x.hash < y.hash : x.entry < y.entry;
+                });
+  };
+  const std::size_t nbuckets = bucket_at.size() - 1;
+  if (nv < kParallelFrom) {
+    sort_buckets(0, nbuckets);
+  } else {
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, nbuckets),
+                      [&](const auto& r) { sort_buckets(r.begin(), r.end()); });
+  }
+  s->edit_entries_.resize(nv);
+  for_range(nv, [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i != e; ++i) s->edit_entries_[i] = variants[i].entry;
+  });
   std::vector<uint32_t> vstart;
-  for (std::size_t i = 0; i < variants.size(); ++i) {
-    s->edit_entries_[i] = variants[i].entry;
+  vstart.reserve(nv);
+  for (std::size_t i = 0; i < nv; ++i)
     if (i == 0 || variants[i].hash != variants[i - 1].hash)
       vstart.push_back(static_cast<uint32_t>(i));
-  }
-  if (!variants.empty()) {
+  if (nv != 0) {
     auto edit_group = [&](std::size_t g) {
       const uint32_t start = vstart[g];
-      const uint32_t end =
-          g + 1 < vstart.size() ? vstart[g + 1] : static_cast<uint32_t>(variants.size());
+      const uint32_t end = g + 1 < vstart.size() ? vstart[g + 1] : static_cast<uint32_t>(nv);
       return std::tuple<uint64_t, uint32_t, uint32_t>{variants[start].hash, start, end - start};
     };
     lay_out(s->edit_.slots, s->edit_.home_slots, vstart.size(), edit_group);
@@ -573,7 +658,7 @@ std::unique_ptr<Snapshot> IndexBuilder::build() {
   st.entries = n;
   st.lists = s->lists_.size();
   st.groups = ngroups;
-  st.edit_variants = variants.size();
+  st.edit_variants = nv;
   st.max_probe = max_probe;
   st.edit_bytes = s->edit_.slots.capacity() * sizeof(Snapshot::Slot) +
                   s->edit_entries_.capacity() * sizeof(uint32_t);
