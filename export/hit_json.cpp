@@ -2,6 +2,7 @@
 
 #include "export/json_writer.h"
 #include "match/formats.h"
+#include "match/hash.h"
 #include "match/time.h"
 
 namespace anpr {
@@ -19,15 +20,7 @@ struct Hasher {
     h ^= 0x1f;
     h *= 0x100000001b3ULL;
   }
-  uint64_t finish() const {
-    uint64_t k = h;
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    k *= 0xc4ceb93fe53e87d6ULL;
-    k ^= k >> 33;
-    return k;
-  }
+  uint64_t finish() const { return mix64(h); }
 };
 
 void append_hex(std::string& out, uint64_t v) {

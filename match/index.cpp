@@ -1,6 +1,7 @@
 #include "match/index.h"
 
 #include "match/formats.h"
+#include "match/hash.h"
 
 #include <tbb/parallel_for.h>
 #include <tbb/parallel_sort.h>
@@ -15,17 +16,6 @@ namespace {
 
 constexpr uint32_t kNoExpiryS = std::numeric_limits<uint32_t>::max();
 
-// MurmurHash3's 64-bit finaliser: every step (xor-shift, multiplication by an odd constant) is
-// invertible, so it is a bijection: distinct keys never share a hash, sorting by hash groups equal
-// keys, and a slot can hold the hash in place of the key.
-constexpr uint64_t mix64(uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ULL;
-  k ^= k >> 33;
-  return k;
-}
 // The one 64-bit value whose hash is the empty-slot marker is not a plate key (keys are below
 // 2^53), so no real slot is ever mistaken for an empty one.
 constexpr uint64_t kEmptyPreimage = 0x89a5850e63c5f8aaULL;

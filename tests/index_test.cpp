@@ -1,6 +1,7 @@
 // The index against the reference matcher, plus the cases that matter most spelled out.
 #include "match/index.h"
 #include "match/formats.h"
+#include "match/hash.h"
 
 #include <gtest/gtest.h>
 
@@ -358,8 +359,7 @@ namespace anpr {
 namespace {
 
 // The table keeps only 32 bits of each plate's hash. Plates whose hashes share those bits must
-// still be told apart: build such plates by inverting the hash (MurmurHash3's finaliser, as in
-// index.cpp) and check each is found, and a third one is not.
+// still be told apart: build such plates by inverting the hash (match/hash.h) and check each is found, and a third one is not.
 uint64_t unxorshift33(uint64_t x) { return x ^ (x >> 33); }  // x ^ (x>>33) is its own inverse
 uint64_t unmix64(uint64_t h) {
   auto inv = [](uint64_t a) {  // inverse of an odd number modulo 2^64 (Newton's iteration)
@@ -368,23 +368,15 @@ uint64_t unmix64(uint64_t h) {
     return x;
   };
   h = unxorshift33(h);
-  h *= inv(0xc4ceb9fe1a85ec53ULL);
+  h *= inv(kMix64Mul2);
   h = unxorshift33(h);
-  h *= inv(0xff51afd7ed558ccdULL);
+  h *= inv(kMix64Mul1);
   return unxorshift33(h);
-}
-uint64_t mix64_copy(uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ULL;
-  k ^= k >> 33;
-  return k;
 }
 
 TEST(IndexTest, FingerprintCollisionsAreResolved) {
   const ConfusionClasses conf;
-  const uint64_t fp = mix64_copy(conf.canonical_key(*Plate::from_normalized("XX11AA"))) >> 32;
+  const uint64_t fp = mix64(conf.canonical_key(*Plate::from_normalized("XX11AA"))) >> 32;
   // Canonical plates (every character its class's representative) whose hash has that fingerprint.
   std::vector<Plate> found;
   for (uint64_t low = 0; found.size() < 3 && low < (uint64_t{1} << 28); ++low) {
@@ -399,7 +391,7 @@ TEST(IndexTest, FingerprintCollisionsAreResolved) {
     found.push_back(p);
   }
   ASSERT_EQ(found.size(), 3u);
-  ASSERT_EQ(mix64_copy(found[0].key()) >> 32, mix64_copy(found[1].key()) >> 32);
+  ASSERT_EQ(mix64(found[0].key()) >> 32, mix64(found[1].key()) >> 32);
   IndexBuilder b;
   ListMeta m;
   m.id = "fp";
