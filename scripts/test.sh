@@ -47,7 +47,7 @@ run_ctest() {  # name, dir, ctest args...
 
 step "release build"
 mkdir -p build
-configure build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+configure build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DANPR_BENCH=ON -DANPR_TESTS=ON
 ninja -C build -j "$JOBS"
 run_ctest release build
 
