@@ -33,7 +33,10 @@ Slot* acquire_slot() {
   do {
     s->next = head;
     // release: a scanner that sees `s` also sees its initialised fields.
-  } while (!g_slots.compare_exchange_weak(head, s, std::memory_order_release,
+    // seq_cst (not just release): the push and the new reader's first seq_cst pointer load must
+    // not be reordered against a writer's exchange and seq_cst scan of the list, or a writer
+    // could miss this slot while the reader sees the old snapshot (store-buffering pattern).
+  } while (!g_slots.compare_exchange_weak(head, s, std::memory_order_seq_cst,
                                           std::memory_order_relaxed));
   g_slot_count.fetch_add(1, std::memory_order_relaxed);
   return s;
@@ -43,6 +46,7 @@ ThreadState::~ThreadState() {
   if (slot != nullptr) {
     slot->epoch.store(kIdle, std::memory_order_release);
     slot->taken.store(false, std::memory_order_release);
+    slot = nullptr;  // the slot may now belong to another thread
   }
 }
 
@@ -56,7 +60,8 @@ void synchronize() {
   }
   // seq_cst: ordered after the caller's seq_cst exchange of the protected pointer.
   const uint64_t target = g_epoch.fetch_add(1, std::memory_order_seq_cst) + 1;
-  for (Slot* s = g_slots.load(std::memory_order_acquire); s != nullptr; s = s->next) {
+  // seq_cst: see acquire_slot().
+  for (Slot* s = g_slots.load(std::memory_order_seq_cst); s != nullptr; s = s->next) {
     unsigned spins = 0;
     for (;;) {
       // seq_cst so the scan is ordered after the epoch increment; acquire pairs with the

@@ -51,8 +51,8 @@ class EpochGuard {
  public:
   EpochGuard() {
     auto& st = epoch_detail::t_state;
+    if (st.depth == 0 && st.slot == nullptr) st.slot = epoch_detail::acquire_slot();  // may throw
     if (st.depth++ == 0) {
-      if (st.slot == nullptr) st.slot = epoch_detail::acquire_slot();
       // acquire: if this reads a writer's increment, the writer's pointer exchange (before the
       // increment) happens-before our later load of the pointer, so we see the new object and
       // the writer is right not to wait for us. An older value only makes a writer wait longer.

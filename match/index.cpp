@@ -546,6 +546,8 @@ std::unique_ptr<Snapshot> IndexBuilder::build() {
         s->edit_prunable_.push_back(c);
   }
   const std::size_t nv = offsets.back();
+  if (nv >= std::numeric_limits<uint32_t>::max())
+    throw std::length_error("too many ocr+edit deletion variants in one index (max 2^32 - 1)");
   std::vector<Variant, HugePageAllocator<Variant>> variants(nv);
   for_range(ne, [&](std::size_t b, std::size_t e) {
     uint64_t pow37[Plate::kMaxLen + 1];
@@ -671,6 +673,8 @@ LiveIndex::~LiveIndex() = default;
 
 void LiveIndex::publish(std::shared_ptr<const Snapshot> next) {
   if (!next) throw std::invalid_argument("LiveIndex::publish: null snapshot");
+  // One publisher at a time, so a later publisher cannot free a snapshot this one still waits on.
+  std::lock_guard<std::mutex> serial(publish_mu_);
   std::shared_ptr<const Snapshot> old;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -679,9 +683,9 @@ void LiveIndex::publish(std::shared_ptr<const Snapshot> next) {
     old = std::move(owner_);
     owner_ = std::move(next);
     published_.fetch_add(1, std::memory_order_relaxed);
-    // Wait inside the lock, so a later publisher cannot free a snapshot this one still waits on.
-    synchronize();
   }
+  // Wait without holding mu_: a reader inside a section may call current().
+  synchronize();
   // `old` is released here, after every reader that could see it has left.
 }
 

@@ -260,7 +260,8 @@ class LiveIndex {
  private:
   // On a cache line of its own: publishers write the members below, readers only read this.
   alignas(64) std::atomic<const Snapshot*> current_;
-  alignas(64) mutable std::mutex mu_;
+  std::mutex publish_mu_;                  // serialises publishers; readers never touch it
+  alignas(64) mutable std::mutex mu_;      // guards owner_, held only briefly (never while waiting)
   std::shared_ptr<const Snapshot> owner_;  // guarded by mu_
   std::atomic<uint64_t> published_{0};
 };

@@ -137,6 +137,26 @@ TEST(LiveIndexTest, OldVersionFreedOnlyAfterReadersLeave) {
   EXPECT_EQ(live.read()->list(0).version, "1");
 }
 
+// Regression: publish() used to wait for readers while holding the mutex current() takes, so a
+// reader calling current() inside its section while a publish waited on it deadlocked.
+TEST(LiveIndexTest, CurrentInsideSectionDuringPublishDoesNotDeadlock) {
+  LiveIndex live(make_version(0));
+  std::atomic<bool> published{false};
+  std::thread writer;
+  {
+    auto reader = live.read();
+    writer = std::thread([&] {
+      live.publish(make_version(1));
+      published = true;
+    });
+    while (live.version_count() == 0) std::this_thread::yield();  // the writer now waits for us
+    EXPECT_EQ(live.current()->list(0).version, "1");
+    EXPECT_FALSE(published.load());
+  }
+  writer.join();
+  EXPECT_TRUE(published.load());
+}
+
 TEST(EpochTest, SynchronizeInsideSectionAborts) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
