@@ -24,8 +24,8 @@ step() { printf '\n=== %s\n' "$*"; }
 
 configure() {  # dir, cmake args...
   local dir=$1; shift
-  cmake -S "$ROOT" -B "$dir" -G Ninja "$@" >"$dir.configure.log" 2>&1 || {
-    cat "$dir.configure.log"; return 1; }
+  cmake -S "$ROOT" -B "$dir" -G Ninja "$@" >"$dir/configure.log" 2>&1 || {
+    cat "$dir/configure.log"; return 1; }
 }
 
 run_ctest() {  # name, dir, ctest args...
