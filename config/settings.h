@@ -1,0 +1,105 @@
+// The processor's configuration: one TOML file (`anpr run --config FILE`).
+//
+// Every key is declared once, in settings.cpp's declaration table, with its type, default and
+// meaning; parsing, validation, `anpr config keys` and docs/configuration.md all come from that
+// table. Unknown keys are errors (a typo never passes silently). Errors name the file, the line,
+// the key and what was expected:
+//   anpr.toml:12: suppression.window_s: expected an integer 0..86400, got "five"
+//
+// Relative paths in the file (camera registry, lists) are relative to the config file's folder.
+//
+// Thread safety: pure functions; a Settings is a plain value.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "match/types.h"
+
+namespace anpr::config {
+
+// A configuration that cannot be used. what() is the full message, starting with "file:line: ".
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct KafkaSettings {
+  std::string brokers = "localhost:9092";  // bootstrap.servers
+  std::string group_id = "anpr";           // consumer group of the processor instances
+  // librdkafka properties passed through unchanged (TLS, SASL, timeouts, ...): `common` to every
+  // client, then `consumer` / `producer` on top of it.
+  std::map<std::string, std::string> common;
+  std::map<std::string, std::string> consumer;
+  std::map<std::string, std::string> producer;
+};
+
+struct TopicSettings {
+  std::string reads = "anpr.reads";
+  std::string hits = "anpr.hits";
+  std::string deadletter = "anpr.deadletter";
+  std::string route_prefix = "anpr.route.";  // + lower-case owner country: anpr.route.be
+};
+
+// What one camera country's law allows (DESIGN §2).
+struct CountryPolicy {
+  CountryCode country;
+  std::vector<CountryCode> accepts;  // partner countries whose lists apply to these cameras
+  uint32_t categories = 0;           // bit (1 << Category) set: allowed on these cameras
+};
+
+struct PipelineSettings {
+  int threads = 0;                         // 0 = one per core
+  std::size_t batch = 256;                 // reads consumed per pipeline token
+  std::size_t max_message_bytes = 1 << 20; // larger reads go to the dead-letter topic
+  std::size_t deadletter_payload_bytes = 4096;  // how much of a bad payload a dead letter keeps
+};
+
+struct SuppressionSettings {
+  int64_t window_ms = 300'000;                 // 0 = no suppression
+  std::map<std::string, int64_t> per_list_ms;  // list id -> window
+};
+
+struct Settings {
+  std::filesystem::path file;  // the config file itself
+  KafkaSettings kafka;
+  TopicSettings topics;
+  std::filesystem::path cameras;            // camera registry CSV (required)
+  std::vector<std::filesystem::path> lists; // reference lists loaded at start (CSV + sidecar)
+  PipelineSettings pipeline;
+  SuppressionSettings suppression;
+  // NL, BE and LU have the defaults of DESIGN §2; [countries.XX] overrides them or adds a country.
+  std::vector<CountryPolicy> countries;
+
+  const CountryPolicy* policy(CountryCode c) const;
+  // The route topic for hits on lists of `owner` seen by another country's cameras.
+  std::string route_topic(CountryCode owner) const;
+};
+
+// Reads and validates a config file. Throws ConfigError.
+Settings load_settings(const std::filesystem::path& file);
+// The same from text; `name` is used in messages and relative paths resolve against `base_dir`.
+Settings parse_settings(std::string_view toml, const std::string& name,
+                        const std::filesystem::path& base_dir);
+
+// The default per-country policies of DESIGN §2 (NL, BE, LU).
+std::vector<CountryPolicy> default_country_policies();
+
+// One declared key, for documentation.
+struct KeyDoc {
+  std::string_view key;      // dotted; "*" stands for a name of the operator's choice
+  std::string_view type;
+  std::string_view default_value;
+  std::string_view meaning;
+};
+const std::vector<KeyDoc>& key_docs();
+// docs/configuration.md's key reference, generated from key_docs().
+std::string keys_markdown();
+
+}  // namespace anpr::config
