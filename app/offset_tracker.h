@@ -1,0 +1,128 @@
+// At-least-once bookkeeping for consumed reads (DESIGN §6, and librdkafka's INTRODUCTION.md on
+// `enable.auto.offset.store=false`).
+//
+// For each partition, reads are added in offset order with the number of messages (hits, route
+// copies, dead letters) published for them. A read is *done* when every one of its messages has a
+// successful delivery report. The partition's storable offset advances past a read only when that
+// read and every earlier read of the partition are done; take_ready() hands out the advanced
+// offsets for rd_kafka_offsets_store().
+//
+// Partitions are reset on (re)assignment: a new generation, so a delivery report for a read of an
+// earlier assignment is recognised and ignored.
+//
+// Thread safety: every method may be called from any thread (one mutex; it is taken once per
+// batch by the pipeline and once per delivery report, never on the lookup path).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace anpr::app {
+
+class OffsetTracker {
+ public:
+  // Identifies one read for delivery reports.
+  struct Ticket {
+    int32_t partition;
+    uint32_t generation;
+    uint64_t seq;
+  };
+
+  // Registers the read at `offset` of `partition` with `pending` messages still to be delivered.
+  // Reads of one partition must be added in increasing offset order.
+  Ticket add(int32_t partition, int64_t offset, uint32_t pending) {
+    std::lock_guard lock(mu_);
+    Part& p = parts_[partition];
+    p.slots.push_back({offset, pending});
+    Ticket t{partition, p.generation, p.base_seq + p.slots.size() - 1};
+    advance(p);
+    return t;
+  }
+
+  // `n` more messages of the read `t` are on their way (call before producing them).
+  void add_pending(const Ticket& t, uint32_t n) {
+    std::lock_guard lock(mu_);
+    if (Slot* s = find(t)) s->pending += n;
+  }
+
+  // One message of the read `t` was delivered (or its processing hold is released).
+  void delivered(const Ticket& t) {
+    std::lock_guard lock(mu_);
+    Slot* s = find(t);
+    if (!s || s->pending == 0) return;
+    --s->pending;
+    advance(parts_[t.partition]);
+  }
+
+  // Appends (partition, offset to store) for every partition whose storable offset advanced since
+  // the last call. The offset to store is the next one to read (last done offset + 1).
+  void take_ready(std::vector<std::pair<int32_t, int64_t>>& out) {
+    std::lock_guard lock(mu_);
+    for (auto& [part, p] : parts_)
+      if (p.dirty) {
+        out.emplace_back(part, p.next_offset);
+        p.dirty = false;
+      }
+  }
+
+  // Forgets a partition's reads (revoked or newly assigned).
+  void reset(int32_t partition) {
+    std::lock_guard lock(mu_);
+    Part& p = parts_[partition];
+    ++p.generation;
+    p.base_seq += p.slots.size();
+    p.slots.clear();
+    p.dirty = false;
+    p.next_offset = -1;
+  }
+
+  // Reads of `partition` not yet done.
+  std::size_t in_flight(int32_t partition) const {
+    std::lock_guard lock(mu_);
+    auto it = parts_.find(partition);
+    return it == parts_.end() ? 0 : it->second.slots.size();
+  }
+  std::size_t in_flight() const {
+    std::lock_guard lock(mu_);
+    std::size_t n = 0;
+    for (const auto& [part, p] : parts_) n += p.slots.size();
+    return n;
+  }
+
+ private:
+  struct Slot {
+    int64_t offset;
+    uint32_t pending;
+  };
+  struct Part {
+    std::deque<Slot> slots;
+    uint64_t base_seq = 0;  // seq of slots.front()
+    uint32_t generation = 0;
+    int64_t next_offset = -1;
+    bool dirty = false;
+  };
+  Slot* find(const Ticket& t) {
+    auto it = parts_.find(t.partition);
+    if (it == parts_.end() || it->second.generation != t.generation) return nullptr;
+    Part& p = it->second;
+    if (t.seq < p.base_seq || t.seq - p.base_seq >= p.slots.size()) return nullptr;
+    return &p.slots[t.seq - p.base_seq];
+  }
+  static void advance(Part& p) {
+    while (!p.slots.empty() && p.slots.front().pending == 0) {
+      p.next_offset = p.slots.front().offset + 1;
+      p.dirty = true;
+      p.slots.pop_front();
+      ++p.base_seq;
+    }
+  }
+
+  mutable std::mutex mu_;
+  std::map<int32_t, Part> parts_;
+};
+
+}  // namespace anpr::app

@@ -1,0 +1,78 @@
+#include "kafka/client.h"
+
+#include <librdkafka/rdkafka_mock.h>
+
+namespace anpr::kafka {
+
+rd_kafka_conf_t* make_conf(const Properties& props) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  for (const auto& [k, v] : props) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      throw KafkaError("Kafka property " + k + ": " + err);
+    }
+  }
+  return conf;
+}
+
+Handle make_client(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    throw KafkaError(std::string("cannot create the Kafka client: ") + err);
+  }
+  return Handle(rk);
+}
+
+Producer::Producer(const Properties& props, DeliveryFn on_delivery)
+    : on_delivery_(std::move(on_delivery)) {
+  rd_kafka_conf_t* conf = make_conf(props);
+  rd_kafka_conf_set_opaque(conf, this);
+  rd_kafka_conf_set_dr_msg_cb(conf, &Producer::on_dr);
+  rk_ = make_client(RD_KAFKA_PRODUCER, conf);
+}
+
+Producer::~Producer() {
+  if (rk_) rd_kafka_flush(rk_.get(), 10'000);
+}
+
+void Producer::on_dr(rd_kafka_t*, const rd_kafka_message_t* m, void* self) {
+  auto* p = static_cast<Producer*>(self);
+  if (p->on_delivery_) p->on_delivery_(m->err, m->_private, *m);
+}
+
+rd_kafka_resp_err_t Producer::produce(const std::string& topic, std::string_view key,
+                                      std::string_view value, void* opaque, int32_t partition) {
+  for (;;) {
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) return e;
+    rd_kafka_poll(rk_.get(), 50);  // serve delivery reports, which frees room
+  }
+}
+
+EmbeddedBroker::EmbeddedBroker(int brokers) {
+  // The handle only hosts the cluster's bookkeeping; it never connects anywhere.
+  rk_ = make_client(RD_KAFKA_PRODUCER, make_conf({{"log_level", "3"}}));
+  cluster_ = rd_kafka_mock_cluster_new(rk_.get(), brokers);
+  if (!cluster_) throw KafkaError("cannot start the embedded broker");
+  bootstrap_ = rd_kafka_mock_cluster_bootstraps(cluster_);
+}
+
+EmbeddedBroker::~EmbeddedBroker() {
+  if (cluster_) rd_kafka_mock_cluster_destroy(cluster_);
+}
+
+void EmbeddedBroker::create_topic(const std::string& name, int partitions) {
+  rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(cluster_, name.c_str(), partitions, 1);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+    throw KafkaError("cannot create topic " + name + ": " + error_text(e));
+}
+
+}  // namespace anpr::kafka

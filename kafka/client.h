@@ -1,0 +1,110 @@
+// Kafka clients as RAII types over librdkafka's C API (DESIGN §7: a plain Kafka client, so a real
+// cluster works unchanged), and the embedded Kafka-protocol broker used by the demo and the tests.
+//
+// Properties are librdkafka's (CONFIGURATION.md of librdkafka); they pass through unchanged, so
+// TLS and SASL settings work. A property librdkafka rejects is a start-up error naming it.
+//
+// Thread safety: librdkafka handles are thread-safe; the wrappers add no state of their own except
+// where noted.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+struct rd_kafka_mock_cluster_s;  // rdkafka_mock.h
+
+namespace anpr::kafka {
+
+using Properties = std::vector<std::pair<std::string, std::string>>;
+
+// A client could not be created or configured; what() names the property or the cause.
+class KafkaError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct HandleDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+using Handle = std::unique_ptr<rd_kafka_t, HandleDeleter>;
+
+struct MessageDeleter {
+  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+};
+using Message = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
+
+struct PartitionListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* l) const {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+};
+using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
+
+// A configuration object with `props` set in order; throws KafkaError naming a bad property.
+rd_kafka_conf_t* make_conf(const Properties& props);
+
+// Creates a client of `type` from `conf` (which it takes over). Throws KafkaError.
+Handle make_client(rd_kafka_type_t type, rd_kafka_conf_t* conf);
+
+// A producer whose delivery reports go to one callback. `poll()` serves them; the destructor
+// flushes (up to 10 s) before destroying the handle.
+class Producer {
+ public:
+  // Called for every delivered or failed message: (error, the message's opaque, the message).
+  using DeliveryFn = std::function<void(rd_kafka_resp_err_t, void*, const rd_kafka_message_t&)>;
+
+  Producer(const Properties& props, DeliveryFn on_delivery);
+  ~Producer();
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  // Enqueues a copy of `value` for `topic` with `key`. While the local queue is full, serves
+  // delivery reports and retries (back-pressure). Returns the error for anything else.
+  rd_kafka_resp_err_t produce(const std::string& topic, std::string_view key,
+                              std::string_view value, void* opaque = nullptr,
+                              int32_t partition = RD_KAFKA_PARTITION_UA);
+  int poll(int timeout_ms) { return rd_kafka_poll(rk_.get(), timeout_ms); }
+  // Waits for every enqueued message's delivery report; false on timeout.
+  bool flush(int timeout_ms) { return rd_kafka_flush(rk_.get(), timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR; }
+  int outstanding() const { return rd_kafka_outq_len(rk_.get()); }
+  rd_kafka_t* get() const { return rk_.get(); }
+
+ private:
+  static void on_dr(rd_kafka_t*, const rd_kafka_message_t* m, void* self);
+  DeliveryFn on_delivery_;
+  Handle rk_;
+};
+
+// Librdkafka's Kafka-protocol test broker (rdkafka_mock.h), running on localhost threads inside
+// this process. Limits (DESIGN §7): each partition keeps at most 5 MiB / 100 000 message sets
+// and silently drops older data; no compaction; no time retention.
+class EmbeddedBroker {
+ public:
+  explicit EmbeddedBroker(int brokers = 1);
+  ~EmbeddedBroker();
+  EmbeddedBroker(const EmbeddedBroker&) = delete;
+  EmbeddedBroker& operator=(const EmbeddedBroker&) = delete;
+
+  // "127.0.0.1:PORT,..." for bootstrap.servers.
+  const std::string& bootstrap() const { return bootstrap_; }
+  // Creates a topic with `partitions` partitions (replication factor 1). Throws KafkaError.
+  void create_topic(const std::string& name, int partitions);
+
+ private:
+  Handle rk_;  // owns the cluster's bookkeeping (rdkafka_mock.h)
+  ::rd_kafka_mock_cluster_s* cluster_ = nullptr;
+  std::string bootstrap_;
+};
+
+// librdkafka's text for an error code.
+inline std::string error_text(rd_kafka_resp_err_t e) { return rd_kafka_err2str(e); }
+
+}  // namespace anpr::kafka
