@@ -17,5 +17,8 @@ inline constexpr int kExitRuntime = 3;
 // Registers a sub-command; `run` is set to the function that executes it once parsed.
 void add_match_command(CLI::App& app, std::function<int()>& run);
 void add_demo_command(CLI::App& app, std::function<int()>& run);
+void add_run_command(CLI::App& app, std::function<int()>& run);
+void add_broker_command(CLI::App& app, std::function<int()>& run);
+void add_replay_command(CLI::App& app, std::function<int()>& run);
 
 }  // namespace anpr::app

@@ -10,7 +10,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "anpr 0.1.0");
   std::function<int()> run;
   anpr::app::add_match_command(app, run);
+  anpr::app::add_run_command(app, run);
   anpr::app::add_demo_command(app, run);
+  anpr::app::add_broker_command(app, run);
+  anpr::app::add_replay_command(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

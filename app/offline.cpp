@@ -83,6 +83,10 @@ MatchCounts match_stream(const Snapshot& s, std::istream& in, const std::string&
     view.plate = ev.plate;
     view.plate_country = ev.plate_country;
     view.confidence = ev.confidence;
+    view.lane = ev.lane;
+    view.direction = ev.direction;
+    view.lat = ev.lat;
+    view.lon = ev.lon;
     view.plates = plates;
     view.raw_plates = raw;
     for (const IndexHit& h : hits) {

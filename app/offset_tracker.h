@@ -43,6 +43,24 @@ class OffsetTracker {
     return t;
   }
 
+  // add(partition[i], offset[i], pending) for a batch of reads, under one lock.
+  template <class PartitionOf, class OffsetOf, class Out>
+  void add_batch(std::size_t n, PartitionOf partition, OffsetOf offset, uint32_t pending, Out out) {
+    std::lock_guard lock(mu_);
+    Part* p = nullptr;
+    int32_t last = -1;
+    for (std::size_t i = 0; i < n; ++i) {
+      const int32_t part = partition(i);
+      if (!p || part != last) {
+        p = &parts_[part];
+        last = part;
+      }
+      p->slots.push_back({offset(i), pending});
+      out(i, Ticket{part, p->generation, p->base_seq + p->slots.size() - 1});
+      advance(*p);
+    }
+  }
+
   // `n` more messages of the read `t` are on their way (call before producing them).
   void add_pending(const Ticket& t, uint32_t n) {
     std::lock_guard lock(mu_);
@@ -56,6 +74,18 @@ class OffsetTracker {
     if (!s || s->pending == 0) return;
     --s->pending;
     advance(parts_[t.partition]);
+  }
+
+  // delivered(ticket(i)) for i in [0, n), under one lock.
+  template <class TicketOf>
+  void delivered_batch(std::size_t n, TicketOf ticket) {
+    std::lock_guard lock(mu_);
+    for (std::size_t i = 0; i < n; ++i) {
+      const Ticket& t = ticket(i);
+      Slot* s = find(t);
+      if (!s || s->pending == 0) continue;
+      if (--s->pending == 0) advance(parts_[t.partition]);
+    }
   }
 
   // Appends (partition, offset to store) for every partition whose storable offset advanced since

@@ -68,6 +68,12 @@ void append_hit_json(std::string& out, const HitReadView& read, const Snapshot& 
   w.field("plate", read.plate);
   w.field("plate_country", read.plate_country.str());
   if (read.confidence) w.field("confidence", *read.confidence);
+  if (read.lane) w.field("lane", static_cast<int64_t>(*read.lane));
+  if (!read.direction.empty()) w.field("direction", read.direction);
+  if (read.lat && read.lon) {
+    w.field("lat", *read.lat);
+    w.field("lon", *read.lon);
+  }
   w.field("plate_normalized", read.plates.empty() ? std::string_view{} : read.plates[0].view());
   if (hit.plate_index < read.plates.size()) {
     w.field("read_plate", read.plates[hit.plate_index].view());

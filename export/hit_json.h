@@ -21,6 +21,9 @@ struct HitReadView {
   std::string_view plate;          // raw OCR text
   CountryCode plate_country;       // unknown when the camera did not say
   std::optional<double> confidence;
+  std::optional<int32_t> lane;     // the read's optional fields, passed through
+  std::string_view direction;      // "" when absent
+  std::optional<double> lat, lon;  // where the read was taken, when the camera said
   std::span<const Plate> plates;   // normalised: the plate, then the candidates
   std::span<const std::string_view> raw_plates;  // raw text of the same, same order
   std::string_view site;           // camera registry fields, empty when unknown

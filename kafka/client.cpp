@@ -36,6 +36,29 @@ Producer::Producer(const Properties& props, DeliveryFn on_delivery)
 
 Producer::~Producer() {
   if (rk_) rd_kafka_flush(rk_.get(), 10'000);
+  for (auto& [name, rkt] : topics_) rd_kafka_topic_destroy(rkt);
+}
+
+std::vector<std::string> Producer::prepare_topics(const std::vector<std::string>& topics,
+                                                  int timeout_ms) {
+  std::vector<std::string> failed;
+  for (const std::string& t : topics) {
+    bool known = false;
+    for (const auto& [name, rkt] : topics_) known = known || name == t;
+    if (known) continue;
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_.get(), t.c_str(), nullptr);
+    if (!rkt) {
+      failed.push_back(t);
+      continue;
+    }
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(rk_.get(), 0, rkt, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      failed.push_back(t);
+    if (md) rd_kafka_metadata_destroy(md);
+    topics_.emplace_back(t, rkt);
+  }
+  return failed;
 }
 
 void Producer::on_dr(rd_kafka_t*, const rd_kafka_message_t* m, void* self) {
@@ -45,8 +68,18 @@ void Producer::on_dr(rd_kafka_t*, const rd_kafka_message_t* m, void* self) {
 
 rd_kafka_resp_err_t Producer::produce(const std::string& topic, std::string_view key,
                                       std::string_view value, void* opaque, int32_t partition) {
+  rd_kafka_topic_t* rkt = nullptr;
+  for (const auto& [name, handle] : topics_)
+    if (name == topic) rkt = handle;
   for (;;) {
-    rd_kafka_resp_err_t e = rd_kafka_producev(
+    rd_kafka_resp_err_t e =
+        rkt ? rd_kafka_producev(
+                  rk_.get(), RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
+                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                  RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                  RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                  RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END)
+            : rd_kafka_producev(
         rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),

@@ -66,6 +66,12 @@ class Producer {
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;
 
+  // Looks up the metadata of `topics` now (waiting up to `timeout_ms`) and keeps a handle for
+  // each, so the first message to them is not held back until librdkafka's next metadata
+  // refresh (up to a second). Call before producing, from one thread. Returns the topics whose
+  // metadata could not be fetched.
+  std::vector<std::string> prepare_topics(const std::vector<std::string>& topics, int timeout_ms);
+
   // Enqueues a copy of `value` for `topic` with `key`. While the local queue is full, serves
   // delivery reports and retries (back-pressure). Returns the error for anything else.
   rd_kafka_resp_err_t produce(const std::string& topic, std::string_view key,
@@ -81,6 +87,7 @@ class Producer {
   static void on_dr(rd_kafka_t*, const rd_kafka_message_t* m, void* self);
   DeliveryFn on_delivery_;
   Handle rk_;
+  std::vector<std::pair<std::string, rd_kafka_topic_t*>> topics_;  // read-only once prepared
 };
 
 // Librdkafka's Kafka-protocol test broker (rdkafka_mock.h), running on localhost threads inside

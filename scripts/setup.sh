@@ -16,6 +16,7 @@ PACKAGES=(
   libcli11-dev                        # command line
   kcat                                # independent Kafka client used by the tests
 )
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -24,7 +25,19 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
+# Node.js runs KafkaJS, the second independent Kafka client of the tests (tests/js).
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+install_js() {  # the tests' npm packages, pinned by tests/js/package-lock.json
+  if [ ! -f "$ROOT/tests/js/node_modules/kafkajs/package.json" ]; then
+    echo "setup: installing the tests' npm packages" >&2
+    (cd "$ROOT/tests/js" && npm ci --no-audit --no-fund --silent)
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+  install_js
   exit 0
 fi
 
@@ -37,4 +50,5 @@ echo "setup: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_js
 echo "setup: done" >&2

@@ -60,6 +60,15 @@ else
   failed=$((failed + 1)); failures+=("benchmark smoke run")
 fi
 
+step "end-to-end benchmark smoke run (figures are printed, not asserted)"
+if build/bench/pipeline_bench --quick >build/pipeline-bench-smoke.log 2>&1; then
+  grep -v '^\[bench\]' build/pipeline-bench-smoke.log | tail -n 14
+  passed=$((passed + 1))
+else
+  tail -n 40 build/pipeline-bench-smoke.log
+  failed=$((failed + 1)); failures+=("end-to-end benchmark smoke run")
+fi
+
 if [ "$FAST" -eq 0 ]; then
   step "ASan+UBSan build"
   mkdir -p build-asan
@@ -73,9 +82,9 @@ if [ "$FAST" -eq 0 ]; then
   mkdir -p build-tsan
   configure build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
     -DCMAKE_CXX_COMPILER=clang++ -DANPR_SANITIZE=thread -DANPR_BENCH=OFF
-  ninja -C build-tsan -j "$JOBS" live_index_test
+  ninja -C build-tsan -j "$JOBS" live_index_test offset_tracker_test
   TSAN_OPTIONS="suppressions=$ROOT/tests/tsan.supp halt_on_error=1" \
-    run_ctest tsan build-tsan -L 'live_index_test'
+    run_ctest tsan build-tsan -L 'live_index_test|offset_tracker_test'
 
   step "fuzzing (${FUZZ_SECONDS}s per target)"
   mkdir -p build-fuzz

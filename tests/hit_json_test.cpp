@@ -140,3 +140,43 @@ TEST(HitJsonTest, HitRecordIsValidJsonWithTheContractFields) {
 
 }  // namespace
 }  // namespace anpr
+
+namespace anpr {
+namespace {
+
+// The read's optional fields travel with the hit; absent ones are left out.
+TEST(HitJson, CarriesTheReadsOptionalFields) {
+  IndexBuilder b;
+  ListMeta m;
+  m.id = "l";
+  m.owner = kNL;
+  const uint16_t l = b.add_list(m);
+  const Plate p = *Plate::from_normalized("GB123X");
+  b.add(l, p, kNL, Category::stolen_vehicle, Action::intercept, 20, kNoExpiry, "R1", "");
+  auto snap = b.build();
+  std::vector<IndexHit> hits;
+  std::vector<Plate> plates{p};
+  snap->match(MatchQuery{kNL, 0, plates}, hits);
+  ASSERT_EQ(hits.size(), 1u);
+  HitReadView v;
+  v.event_id = "e";
+  v.camera_id = "c";
+  v.ts = "2026-11-24T08:00:00.000Z";
+  v.plate = "GB-123-X";
+  v.plates = plates;
+  std::string with, without;
+  append_hit_json(without, v, *snap, hits[0]);
+  v.lane = 2;
+  v.direction = "north";
+  v.lat = 52.5;
+  v.lon = 5.25;
+  append_hit_json(with, v, *snap, hits[0]);
+  EXPECT_EQ(without.find("\"lane\""), std::string::npos);
+  EXPECT_EQ(without.find("\"lat\""), std::string::npos);
+  EXPECT_NE(with.find("\"lane\":2"), std::string::npos) << with;
+  EXPECT_NE(with.find("\"direction\":\"north\""), std::string::npos) << with;
+  EXPECT_NE(with.find("\"lat\":52.5,\"lon\":5.25"), std::string::npos) << with;
+}
+
+}  // namespace
+}  // namespace anpr

@@ -185,6 +185,9 @@ TEST(ReadEventDecoder, TooLargeIsRejectedWithoutParsing) {
   const std::string over = with("\"plate_jpeg\":\"" + std::string(1 << 20, 'A') + "\"");
   EXPECT_FALSE(def.decode(over, ev, err));
   EXPECT_EQ(err.reason, "too_large");
+  // A 10 MB message (the embedded broker cannot carry one, so the pipeline test uses 4 MiB).
+  EXPECT_FALSE(def.decode(std::string(10'000'000, '{'), ev, err));
+  EXPECT_EQ(err.reason, "too_large");
 }
 
 TEST(ReadEventDecoder, DecodesEveryField) {

@@ -1,0 +1,99 @@
+// `anpr run --config FILE`: the stream processor (app/processor.h).
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <set>
+#include <thread>
+
+#include "app/commands.h"
+#include "app/offline.h"
+#include "app/processor.h"
+#include "app/run_setup.h"
+#include "app/signals.h"
+#include "config/settings.h"
+#include "ingest/cameras.h"
+
+namespace anpr::app {
+
+namespace {
+struct RunArgs {
+  std::string config;
+  std::string brokers;
+};
+}  // namespace
+
+RunSetup prepare_run(const std::string& config_file, const std::string& brokers_override,
+                     std::ostream& err) {
+  RunSetup s;
+  s.settings = config::load_settings(config_file);
+  if (!brokers_override.empty()) s.settings.kafka.brokers = brokers_override;
+  try {
+    s.cameras = CameraRegistry::load(s.settings.cameras);
+  } catch (const std::exception& e) {
+    throw StartupError(e.what());
+  }
+  std::set<std::string> missing;
+  for (const Camera& c : s.cameras.cameras())
+    if (!s.settings.policy(c.country)) missing.insert(c.country.str());
+  if (!missing.empty()) {
+    std::string m;
+    for (const auto& c : missing) m += (m.empty() ? "" : ", ") + c;
+    throw StartupError(s.settings.file.string() +
+                       ": the camera registry has cameras in countries without a policy (" + m +
+                       "): add a [countries.XX] table with their allowed categories");
+  }
+  ListSetLoad lists = load_lists(s.settings.lists, err);
+  if (lists.fatal) throw StartupError("a reference list could not be loaded (see above)");
+  s.rejected_rows = lists.rejected_rows;
+  s.index = std::make_unique<LiveIndex>(std::shared_ptr<const Snapshot>(std::move(lists.snapshot)));
+  return s;
+}
+
+void add_run_command(CLI::App& app, std::function<int()>& run) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "run", "Run the stream processor: consume camera reads from Kafka, publish hits, route "
+             "copies and dead letters. Stops cleanly on SIGINT/SIGTERM.");
+  cmd->add_option("--config", args->config, "configuration file (docs/configuration.md)")
+      ->required();
+  cmd->add_option("--brokers", args->brokers, "bootstrap servers, overriding kafka.brokers");
+  cmd->callback([args, &run] {
+    run = [args] {
+      RunSetup s;
+      try {
+        s = prepare_run(args->config, args->brokers, std::cerr);
+      } catch (const config::ConfigError& e) {
+        std::cerr << "anpr run: " << e.what() << "\n";
+        return kExitUsage;
+      } catch (const StartupError& e) {
+        std::cerr << "anpr run: " << e.what() << "\n";
+        return kExitUsage;
+      }
+      const Snapshot& snap = *s.index->read();
+      std::cerr << "anpr run: " << snap.entry_count() << " reference entries in "
+                << snap.list_count() << " lists, " << s.cameras.size() << " cameras; consuming "
+                << s.settings.topics.reads << " from " << s.settings.kafka.brokers << "\n";
+      install_stop_signals();
+      Processor p(s.settings, *s.index, s.cameras);
+      std::atomic<bool> done{false};
+      std::thread watcher([&p, &done] {
+        while (!stop_requested() && !done.load())
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        p.request_stop();
+      });
+      int rc;
+      try {
+        rc = p.run();
+      } catch (const std::exception& e) {
+        std::cerr << "anpr run: " << e.what() << "\n";
+        rc = kExitRuntime;
+      }
+      std::cerr << "anpr run: " << summary(p.counters()) << "\n";
+      done = true;
+      watcher.join();
+      return rc;
+    };
+  });
+}
+
+}  // namespace anpr::app

@@ -1,0 +1,588 @@
+#include "app/processor.h"
+
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/parallel_pipeline.h>
+#include <tbb/task_arena.h>
+
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <thread>
+#include <vector>
+
+#include "app/offset_tracker.h"
+#include "export/deadletter.h"
+#include "export/hit_json.h"
+#include "ingest/read_event.h"
+#include "kafka/client.h"
+#include "match/plate.h"
+#include "match/suppression.h"
+#include "match/time.h"
+
+namespace anpr::app {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+TimestampMs wall_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// One message the publish stage will produce.
+struct Output {
+  bool deadletter = false;
+  std::string payload;
+  std::string list_id;      // hits: for suppression and counters
+  uint64_t entry_key = 0;   // hits: the listed plate, for suppression
+  TimestampMs ts = 0;       // hits: capture time, for suppression
+  std::string route_topic;  // hits: also publish here ("" = no route copy)
+  std::string reason;       // dead letters: for counters
+};
+
+struct Item {
+  rd_kafka_message_t* msg = nullptr;
+  OffsetTracker::Ticket ticket{};
+  std::vector<Output> outs;
+  std::size_t used = 0;  // outs[0 .. used) are this message's outputs (the rest keep capacity)
+  bool not_applicable = false;
+  uint32_t dropped_by_rules = 0;
+
+  Output& next_out() {
+    if (used == outs.size()) outs.emplace_back();
+    Output& o = outs[used++];
+    o.deadletter = false;
+    o.payload.clear();
+    o.list_id.clear();
+    o.route_topic.clear();
+    o.reason.clear();
+    return o;
+  }
+};
+
+struct Batch {
+  std::vector<rd_kafka_message_t*> raw;
+  std::vector<Item> items;
+  std::size_t n = 0;
+};
+
+// Per-thread scratch of the decode + match stage.
+struct Worker {
+  ReadEventDecoder decoder;
+  ReadEvent ev;
+  DecodeError err;
+  std::vector<Plate> plates;
+  std::vector<std::string_view> raw;
+  std::vector<IndexHit> hits;
+  std::string ts_text;
+  std::string detail;
+
+  explicit Worker(std::size_t max_bytes) : decoder(DecoderOptions{max_bytes, 64}) {}
+};
+
+// A message to send again after a failed delivery.
+struct Retry {
+  std::string topic, key, value;
+  void* opaque;
+};
+
+}  // namespace
+
+struct Processor::Impl {
+  const config::Settings& settings;
+  LiveIndex& index;
+  const CameraRegistry& cameras;
+  MatchRules rules;
+  std::atomic<bool>& stop;
+
+  OffsetTracker tracker;
+  kafka::Handle consumer;
+  struct QueueDeleter {
+    void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
+  };
+  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> consumer_queue;
+  std::unique_ptr<kafka::Producer> producer;
+  Suppressor suppressor;
+
+  mutable std::mutex counters_mu;
+  ProcessorCounters counters;  // guarded by counters_mu
+  std::atomic<uint64_t> reads{0};
+
+  std::mutex retry_mu;
+  std::deque<Retry> retries;  // guarded by retry_mu
+  std::atomic<bool> poll_stop{false};
+  std::atomic<bool> failed{false};
+
+  Impl(const config::Settings& s, LiveIndex& i, const CameraRegistry& c, std::atomic<bool>& st)
+      : settings(s), index(i), cameras(c), stop(st), suppressor(make_suppressor(s)) {
+    std::vector<CountryRule> rs;
+    for (const auto& p : s.countries) rs.push_back({p.country, p.accepts, p.categories});
+    rules = MatchRules(rs);
+  }
+
+  static Suppressor make_suppressor(const config::Settings& s) {
+    std::vector<std::pair<std::string, int64_t>> per;
+    for (const auto& [id, ms] : s.suppression.per_list_ms) per.emplace_back(id, ms);
+    return Suppressor(s.suppression.window_ms, std::move(per));
+  }
+
+  kafka::Properties base_props(const std::map<std::string, std::string>& role) const {
+    kafka::Properties p{{"bootstrap.servers", settings.kafka.brokers}, {"log_level", "4"}};
+    for (const auto& kv : settings.kafka.common) p.emplace_back(kv);
+    for (const auto& kv : role) p.emplace_back(kv);
+    return p;
+  }
+
+  void start_clients() {
+    kafka::Properties cp{{"group.id", settings.kafka.group_id},
+                         {"auto.offset.reset", "earliest"},
+                         {"enable.auto.commit", "true"},
+                         {"auto.commit.interval.ms", "1000"},
+                         {"enable.partition.eof", "false"},
+                         {"queued.max.messages.kbytes", "65536"}};
+    for (auto& kv : base_props(settings.kafka.consumer)) cp.emplace_back(kv);
+    // At-least-once: offsets are stored by the tracker only, never by librdkafka on poll.
+    cp.emplace_back("enable.auto.offset.store", "false");
+    rd_kafka_conf_t* conf = kafka::make_conf(cp);
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_rebalance_cb(conf, &Impl::on_rebalance);
+    consumer = kafka::make_client(RD_KAFKA_CONSUMER, conf);
+    rd_kafka_poll_set_consumer(consumer.get());
+    consumer_queue.reset(rd_kafka_queue_get_consumer(consumer.get()));
+
+    kafka::Properties pp{{"linger.ms", "2"}, {"message.timeout.ms", "120000"}};
+    for (auto& kv : base_props(settings.kafka.producer)) pp.emplace_back(kv);
+    pp.emplace_back("enable.idempotence", "true");
+    pp.emplace_back("acks", "all");
+    producer = std::make_unique<kafka::Producer>(
+        pp, [this](rd_kafka_resp_err_t err, void* opaque, const rd_kafka_message_t& m) {
+          on_delivery(err, opaque, m);
+        });
+
+    // Outputs: fetch their metadata now, so the first hit is not held back; a topic that cannot
+    // be found is reported (on a cluster without auto-creation it must be created first).
+    std::vector<std::string> outputs{settings.topics.hits, settings.topics.deadletter};
+    for (const auto& p : settings.countries) outputs.push_back(settings.route_topic(p.country));
+    for (const std::string& t : producer->prepare_topics(outputs, 10'000))
+      std::fprintf(stderr, "anpr run: topic %s: no metadata yet (does it exist?); hits for it "
+                           "wait until it does\n", t.c_str());
+
+    kafka::PartitionList topics(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(topics.get(), settings.topics.reads.c_str(),
+                                      RD_KAFKA_PARTITION_UA);
+    if (rd_kafka_resp_err_t e = rd_kafka_subscribe(consumer.get(), topics.get()))
+      throw kafka::KafkaError("cannot subscribe to " + settings.topics.reads + ": " +
+                              kafka::error_text(e));
+  }
+
+  // ---- delivery reports (producer poll thread) ----
+
+  void on_delivery(rd_kafka_resp_err_t err, void* opaque, const rd_kafka_message_t& m) {
+    auto* t = static_cast<OffsetTracker::Ticket*>(opaque);
+    if (!t) return;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      tracker.delivered(*t);
+      delete t;
+      return;
+    }
+    // Not delivered: send it again; the read's offset is not stored until it is.
+    std::fprintf(stderr, "anpr run: delivery to %s failed (%s); sending again\n",
+                 rd_kafka_topic_name(m.rkt), rd_kafka_err2str(err));
+    Retry r{rd_kafka_topic_name(m.rkt),
+            std::string(static_cast<const char*>(m.key), m.key_len),
+            std::string(static_cast<const char*>(m.payload), m.len), opaque};
+    std::lock_guard lock(retry_mu);
+    retries.push_back(std::move(r));
+  }
+
+  void send_retries() {
+    std::deque<Retry> todo;
+    {
+      std::lock_guard lock(retry_mu);
+      todo.swap(retries);
+    }
+    for (Retry& r : todo) {
+      {
+        std::lock_guard lock(counters_mu);
+        ++counters.delivery_retries;
+      }
+      rd_kafka_resp_err_t e = producer->produce(r.topic, r.key, r.value, r.opaque);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        std::fprintf(stderr, "anpr run: cannot enqueue a message for %s (%s); will retry\n",
+                     r.topic.c_str(), rd_kafka_err2str(e));
+        std::lock_guard lock(retry_mu);
+        retries.push_back(std::move(r));
+      }
+    }
+  }
+
+  void poll_loop() {
+    while (!poll_stop.load(std::memory_order_relaxed)) {
+      producer->poll(20);
+      send_retries();
+      store_ready();
+    }
+  }
+
+  // Stores the offsets the tracker says are safe.
+  void store_ready() {
+    std::vector<std::pair<int32_t, int64_t>> ready;
+    tracker.take_ready(ready);
+    if (ready.empty()) return;
+    kafka::PartitionList l(rd_kafka_topic_partition_list_new(static_cast<int>(ready.size())));
+    for (auto [part, off] : ready)
+      rd_kafka_topic_partition_list_add(l.get(), settings.topics.reads.c_str(), part)->offset = off;
+    // Fails harmlessly for a partition revoked meanwhile: its reads will be re-read elsewhere.
+    rd_kafka_offsets_store(consumer.get(), l.get());
+  }
+
+  // ---- rebalancing (called inside rd_kafka_consumer_poll, on the consume stage's thread) ----
+
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* parts, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      for (int i = 0; i < parts->cnt; ++i) self->tracker.reset(parts->elems[i].partition);
+      if (cooperative)
+        rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+      else
+        rd_kafka_assign(rk, parts);
+      return;
+    }
+    // Revoked: let what was consumed from these partitions finish and be delivered (bounded),
+    // then commit, so the next owner starts after it.
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    for (;;) {
+      std::size_t busy = 0;
+      for (int i = 0; i < parts->cnt; ++i) busy += self->tracker.in_flight(parts->elems[i].partition);
+      if (busy == 0 || Clock::now() > deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    self->store_ready();
+    rd_kafka_commit(rk, nullptr, 0);
+    for (int i = 0; i < parts->cnt; ++i) self->tracker.reset(parts->elems[i].partition);
+    if (cooperative)
+      rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+    else
+      rd_kafka_assign(rk, nullptr);
+  }
+
+  // ---- stage 1: consume ----
+
+  bool consume(Batch& b) {
+    b.n = 0;
+    const std::size_t max = settings.pipeline.batch;
+    if (b.items.size() < max) b.items.resize(max);
+    if (b.raw.size() < max) b.raw.resize(max);
+    std::size_t got = 0;
+    // Wait for the first message (this also serves rebalance callbacks), then take what else is
+    // already fetched in one call.
+    while (got == 0 && !stop.load(std::memory_order_relaxed)) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), 100);
+      if (!m) continue;
+      b.raw[got++] = m;
+      const ssize_t more =
+          rd_kafka_consume_batch_queue(consumer_queue.get(), 0, b.raw.data() + 1, max - 1);
+      if (more > 0) got += static_cast<std::size_t>(more);
+    }
+    for (std::size_t i = 0; i < got; ++i) {
+      rd_kafka_message_t* m = b.raw[i];
+      if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+          std::fprintf(stderr, "anpr run: consumer: %s\n", rd_kafka_message_errstr(m));
+        if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+          failed = true;
+          stop = true;
+        }
+        rd_kafka_message_destroy(m);
+        continue;
+      }
+      Item& it = b.items[b.n++];
+      it.msg = m;
+      it.used = 0;
+      it.dropped_by_rules = 0;
+    }
+    // Register the reads, each with the processing hold, under one lock.
+    tracker.add_batch(
+        b.n, [&](std::size_t i) { return b.items[i].msg->partition; },
+        [&](std::size_t i) { return b.items[i].msg->offset; }, 1,
+        [&](std::size_t i, const OffsetTracker::Ticket& t) { b.items[i].ticket = t; });
+    reads.fetch_add(b.n, std::memory_order_relaxed);
+    return b.n > 0;
+  }
+
+  // ---- stage 2: decode and match ----
+
+  void deadletter(Item& it, std::string_view reason, std::string_view detail) {
+    Output& o = it.next_out();
+    o.deadletter = true;
+    o.reason = reason;
+    const rd_kafka_message_t* m = it.msg;
+    DeadLetterSource src{settings.topics.reads, m->partition, m->offset,
+                         std::string_view(static_cast<const char*>(m->key), m->key_len)};
+    append_deadletter_json(o.payload, reason, detail, src,
+                           std::string_view(static_cast<const char*>(m->payload), m->len),
+                           settings.pipeline.deadletter_payload_bytes, wall_now_ms());
+  }
+
+  void process(Item& it, Worker& w, const Snapshot& snap) {
+    const rd_kafka_message_t* m = it.msg;
+    const std::string_view payload(static_cast<const char*>(m->payload), m->len);
+    if (!w.decoder.decode(payload, w.ev, w.err)) {
+      deadletter(it, w.err.reason, w.err.detail);
+      return;
+    }
+    const Camera* cam = cameras.find(w.ev.camera_id);
+    if (!cam) {
+      deadletter(it, "unknown_camera", "camera_id is not in the camera registry");
+      return;
+    }
+    w.plates.clear();
+    w.raw.clear();
+    auto p = normalize(w.ev.plate);
+    if (!p) {
+      w.detail = "the plate cannot be normalised to 1..10 characters A-Z 0-9 (";
+      w.detail += to_string(p.error());
+      w.detail += ")";
+      deadletter(it, to_string(p.error()), w.detail);
+      return;
+    }
+    w.plates.push_back(*p);
+    w.raw.push_back(w.ev.plate);
+    for (const ReadCandidate& c : w.ev.candidates) {
+      auto cp = normalize(c.plate);
+      if (!cp) continue;  // a bad candidate does not spoil the read
+      w.plates.push_back(*cp);
+      w.raw.push_back(c.plate);
+    }
+    w.hits.clear();
+    snap.match(MatchQuery{w.ev.plate_country, w.ev.ts, w.plates}, w.hits);
+    if (w.hits.empty()) return;
+
+    HitReadView view;
+    view.event_id = w.ev.event_id;
+    view.camera_id = w.ev.camera_id;
+    w.ts_text = format_rfc3339(w.ev.ts);
+    view.ts = w.ts_text;
+    view.plate = w.ev.plate;
+    view.plate_country = w.ev.plate_country;
+    view.confidence = w.ev.confidence;
+    view.lane = w.ev.lane;
+    view.direction = w.ev.direction;
+    view.lat = w.ev.lat ? w.ev.lat : cam->lat;  // the camera's position when the read has none
+    view.lon = w.ev.lat ? w.ev.lon : cam->lon;
+    view.plates = w.plates;
+    view.raw_plates = w.raw;
+    view.site = cam->site;
+    view.camera_country = cam->country;
+    view.control_room = cam->control_room;
+    for (const IndexHit& h : w.hits) {
+      const ListMeta& list = snap.list(snap.entry_list(h.entry));
+      if (!rules.applies(cam->country, list.owner, snap.entry_category(h.entry))) {
+        ++it.dropped_by_rules;
+        continue;
+      }
+      Output& o = it.next_out();
+      std::string owner;
+      std::string_view routes[1];
+      std::span<const std::string_view> route_span;
+      if (MatchRules::route_to_owner(cam->country, list.owner)) {
+        owner = list.owner.str();
+        routes[0] = owner;
+        route_span = std::span<const std::string_view>(routes, 1);
+        o.route_topic = settings.route_topic(list.owner);
+      }
+      append_hit_json(o.payload, view, snap, h, route_span);
+      o.list_id = list.id;
+      o.entry_key = (snap.entry_plate(h.entry).key() << CountryCode::kBits) |
+                    snap.entry_country(h.entry).raw();
+      o.ts = w.ev.ts;
+    }
+  }
+
+  // ---- stage 3: publish ----
+
+  void publish(Batch& b) {
+    uint64_t hits = 0, routes = 0, suppressed = 0, dls = 0, dropped = 0;
+    std::vector<std::string_view> dl_reasons;
+    for (std::size_t i = 0; i < b.n; ++i) {
+      Item& it = b.items[i];
+      const rd_kafka_message_t* m = it.msg;
+      const std::string_view key(static_cast<const char*>(m->key), m->key_len);
+      dropped += it.dropped_by_rules;
+      // Decide first (suppression), count the messages, then produce them.
+      uint32_t n = 0;
+      for (std::size_t k = 0; k < it.used; ++k) {
+        Output& o = it.outs[k];
+        if (o.deadletter) {
+          ++n;
+          continue;
+        }
+        if (!suppressor.admit(o.list_id, o.entry_key, o.ts)) {
+          o.payload.clear();  // marks it suppressed
+          ++suppressed;
+          continue;
+        }
+        n += o.route_topic.empty() ? 1 : 2;
+      }
+      if (n) tracker.add_pending(it.ticket, n);
+      for (std::size_t k = 0; k < it.used; ++k) {
+        const Output& o = it.outs[k];
+        if (o.payload.empty()) continue;
+        if (o.deadletter) {
+          send(settings.topics.deadletter, key, o.payload, it.ticket);
+          ++dls;
+          dl_reasons.push_back(o.reason);
+          continue;
+        }
+        // Keyed by camera, like the read, so one camera's hits stay in order on one partition.
+        send(settings.topics.hits, key, o.payload, it.ticket);
+        ++hits;
+        if (!o.route_topic.empty()) {
+          send(o.route_topic, key, o.payload, it.ticket);
+          ++routes;
+        }
+      }
+    }
+    // Release the processing holds, then the messages.
+    tracker.delivered_batch(b.n, [&](std::size_t i) -> const OffsetTracker::Ticket& {
+      return b.items[i].ticket;
+    });
+    for (std::size_t i = 0; i < b.n; ++i) {
+      rd_kafka_message_destroy(b.items[i].msg);
+      b.items[i].msg = nullptr;
+    }
+    store_ready();
+    std::lock_guard lock(counters_mu);
+    counters.hits += hits;
+    counters.route_copies += routes;
+    counters.suppressed += suppressed;
+    counters.deadletters += dls;
+    counters.not_applicable += dropped;
+    for (std::string_view r : dl_reasons) ++counters.deadletter_reasons[std::string(r)];
+  }
+
+  void send(const std::string& topic, std::string_view key, const std::string& value,
+            const OffsetTracker::Ticket& t) {
+    auto* ticket = new OffsetTracker::Ticket(t);
+    rd_kafka_resp_err_t e = producer->produce(topic, key, value, ticket);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      std::fprintf(stderr, "anpr run: cannot enqueue a message for %s (%s); will retry\n",
+                   topic.c_str(), rd_kafka_err2str(e));
+      std::lock_guard lock(retry_mu);
+      retries.push_back(Retry{topic, std::string(key), value, ticket});
+    }
+  }
+
+  int run() {
+    start_clients();
+    std::thread poller([this] { poll_loop(); });
+
+    const int threads = settings.pipeline.threads > 0
+                            ? settings.pipeline.threads
+                            : static_cast<int>(std::thread::hardware_concurrency());
+    // At least two: the consume stage waits for other stages during a partition revoke.
+    tbb::task_arena arena(std::max(2, threads));
+    const std::size_t tokens = static_cast<std::size_t>(std::max(2, threads)) * 2;
+    std::vector<std::unique_ptr<Batch>> pool;
+    std::mutex pool_mu;
+    tbb::enumerable_thread_specific<Worker> workers(
+        [this] { return Worker(settings.pipeline.max_message_bytes); });
+
+    arena.execute([&] {
+      tbb::parallel_pipeline(
+          tokens,
+          tbb::make_filter<void, Batch*>(
+              tbb::filter_mode::serial_in_order,
+              [&](tbb::flow_control& fc) -> Batch* {
+                std::unique_ptr<Batch> b;
+                {
+                  std::lock_guard lock(pool_mu);
+                  if (!pool.empty()) {
+                    b = std::move(pool.back());
+                    pool.pop_back();
+                  }
+                }
+                if (!b) b = std::make_unique<Batch>();
+                if (!consume(*b)) {
+                  fc.stop();
+                  return nullptr;
+                }
+                return b.release();
+              }) &
+              tbb::make_filter<Batch*, Batch*>(
+                  tbb::filter_mode::parallel,
+                  [&](Batch* b) {
+                    Worker& w = workers.local();
+                    LiveIndex::Reader r = index.read();
+                    for (std::size_t i = 0; i < b->n; ++i) process(b->items[i], w, *r);
+                    return b;
+                  }) &
+              tbb::make_filter<Batch*, void>(tbb::filter_mode::serial_in_order, [&](Batch* b) {
+                publish(*b);
+                std::lock_guard lock(pool_mu);
+                pool.emplace_back(b);
+              }));
+    });
+
+    // Drain: every produced message delivered (or given up after a bound), offsets stored.
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    while ((tracker.in_flight() > 0 || producer->outstanding() > 0) && Clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const bool drained = tracker.in_flight() == 0;
+    poll_stop = true;
+    poller.join();
+    store_ready();
+    if (rd_kafka_resp_err_t e = rd_kafka_commit(consumer.get(), nullptr, 0);
+        e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+      std::fprintf(stderr, "anpr run: final commit failed: %s\n", rd_kafka_err2str(e));
+    consumer_queue.reset();
+    rd_kafka_consumer_close(consumer.get());
+    if (!drained)
+      std::fprintf(stderr,
+                   "anpr run: %zu reads were not fully delivered before shutdown; they will be "
+                   "consumed again at the next start\n",
+                   tracker.in_flight());
+    return failed ? 3 : 0;
+  }
+};
+
+Processor::Processor(const config::Settings& settings, LiveIndex& index,
+                     const CameraRegistry& cameras)
+    : impl_(std::make_unique<Impl>(settings, index, cameras, stop_)) {}
+
+Processor::~Processor() = default;
+
+int Processor::run() { return impl_->run(); }
+
+ProcessorCounters Processor::counters() const {
+  std::lock_guard lock(impl_->counters_mu);
+  ProcessorCounters c = impl_->counters;
+  c.reads = impl_->reads.load(std::memory_order_relaxed);
+  c.unfinished = impl_->tracker.in_flight();
+  return c;
+}
+
+std::string summary(const ProcessorCounters& c) {
+  std::string s = std::to_string(c.reads) + " reads, " + std::to_string(c.hits) + " hits (" +
+                  std::to_string(c.route_copies) + " also routed to a partner), " +
+                  std::to_string(c.suppressed) + " suppressed, " +
+                  std::to_string(c.not_applicable) + " not applicable by country rules, " +
+                  std::to_string(c.deadletters) + " dead letters";
+  if (!c.deadletter_reasons.empty()) {
+    s += " (";
+    bool first = true;
+    for (const auto& [r, n] : c.deadletter_reasons) {
+      if (!first) s += ", ";
+      first = false;
+      s += r + " " + std::to_string(n);
+    }
+    s += ")";
+  }
+  return s;
+}
+
+}  // namespace anpr::app

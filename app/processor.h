@@ -1,0 +1,72 @@
+// The stream processor behind `anpr run` (DESIGN §1, §3, §6): consumes camera reads from Kafka in
+// a consumer group, decodes and matches them in parallel, and publishes hits, route copies and
+// dead letters, storing each read's offset only once everything it produced is delivered.
+//
+// Pipeline (tbb::parallel_pipeline, one token = one batch of consumed messages):
+//   1. consume (serial, in order): poll up to `batch` messages; register each with the
+//      OffsetTracker, which keeps one "processing" hold on it.
+//   2. decode + match (parallel): decode the event, look the camera up, normalise the plate and
+//      its candidates, match them against the current index snapshot, apply the camera country's
+//      rules (match/rules.h), encode hits and dead letters. Pure work: no Kafka calls.
+//   3. publish (serial, in order): suppress repeats (match/suppression.h), produce every message
+//      with a ticket naming its read, then release the processing hold. A read whose messages are
+//      all delivered (delivery reports arrive on the producer's poll thread) lets its partition's
+//      offset advance (OffsetTracker); advanced offsets are stored with rd_kafka_offsets_store and
+//      committed by librdkafka's auto-commit, on partition revoke and at shutdown.
+// Stages 1 and 3 are serial and in order, so each partition's outputs and offset stores keep the
+// order of its reads; stage 2 scales over the cores.
+//
+// Shutdown: request_stop() (e.g. from SIGTERM) ends consumption; every batch in flight is finished
+// and delivered, offsets are stored and committed, then the consumer leaves its group.
+//
+// Thread safety: construct and run() on one thread; request_stop() and counters() from any.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "config/settings.h"
+#include "ingest/cameras.h"
+#include "match/index.h"
+#include "match/rules.h"
+
+namespace anpr::app {
+
+struct ProcessorCounters {
+  uint64_t reads = 0;             // messages consumed
+  uint64_t hits = 0;              // hits published (not counting route copies)
+  uint64_t route_copies = 0;      // hits also published to a partner's route topic
+  uint64_t suppressed = 0;        // hits not published because of suppression
+  uint64_t not_applicable = 0;    // index matches dropped by the camera country's rules
+  uint64_t deadletters = 0;
+  uint64_t delivery_retries = 0;  // messages re-sent after a failed delivery
+  uint64_t unfinished = 0;        // consumed reads whose messages are not all delivered yet
+  std::map<std::string, uint64_t> deadletter_reasons;
+};
+
+class Processor {
+ public:
+  // `index`, `cameras` must outlive the processor. Throws on a configuration librdkafka rejects.
+  Processor(const config::Settings& settings, LiveIndex& index, const CameraRegistry& cameras);
+  ~Processor();
+
+  // Consumes until request_stop(); drains, commits and leaves the group. Returns an exit code
+  // (0 clean stop, 3 runtime failure).
+  int run();
+  void request_stop() { stop_.store(true, std::memory_order_relaxed); }
+  ProcessorCounters counters() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::atomic<bool> stop_{false};
+};
+
+// Human-readable one-line summary of counters, for stderr at exit.
+std::string summary(const ProcessorCounters& c);
+
+}  // namespace anpr::app

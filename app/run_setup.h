@@ -1,0 +1,35 @@
+// What the processor needs before it touches Kafka: settings, camera registry (checked against
+// the country policies) and the reference lists compiled into a live index.
+#pragma once
+
+#include <iosfwd>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "config/settings.h"
+#include "ingest/cameras.h"
+#include "match/index.h"
+
+namespace anpr::app {
+
+// Something needed at start is missing or wrong (exit code 2).
+class StartupError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct RunSetup {
+  config::Settings settings;
+  CameraRegistry cameras;
+  std::unique_ptr<LiveIndex> index;
+  std::size_t rejected_rows = 0;
+};
+
+// Loads the config file (`brokers_override` replaces kafka.brokers when not empty), the camera
+// registry and the lists; rejected list rows are reported on `err`. Throws config::ConfigError or
+// StartupError.
+RunSetup prepare_run(const std::string& config_file, const std::string& brokers_override,
+                     std::ostream& err);
+
+}  // namespace anpr::app

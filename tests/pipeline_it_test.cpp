@@ -1,0 +1,494 @@
+// End-to-end tests of `anpr run` through the embedded broker, with kcat (a client we did not
+// write) as producer and consumer. The embedded broker runs as a separate process (`anpr broker`).
+//
+// The expected hits are the reference matcher's answer on the test's own lists and reads,
+// filtered by the Benelux rules; suppression is off so every match is published. Volumes stay far
+// below the embedded broker's 5 MiB per partition, so a lost message is the processor's fault.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "bench/bench_data.h"
+#include "config/settings.h"
+#include "export/json_writer.h"
+#include "ingest/list_file.h"
+#include "match/formats.h"
+#include "match/plate.h"
+#include "match/rules.h"
+#include "match/time.h"
+#include "tests/process.h"
+#include "tests/reference_matcher.h"
+
+namespace anpr::testing {
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/app/anpr";
+// The broker may come from another build: under TSan the processor is checked, while the
+// embedded broker (librdkafka's own code, not instrumented) runs from the release build.
+std::string broker_binary() {
+  const char* b = std::getenv("ANPR_TEST_BROKER");
+  return b && *b ? b : kAnpr;
+}
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("anpr-it-" + std::to_string(::getpid()) + "-" + name);
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+void write(const fs::path& p, const std::string& s) {
+  std::ofstream f(p, std::ios::binary);
+  f << s;
+}
+
+struct Camera {
+  std::string id;
+  CountryCode country;
+};
+const std::vector<Camera> kCameras = {{"nl-cam-1", kNL}, {"nl-cam-2", kNL}, {"be-cam-1", kBE},
+                                      {"be-cam-2", kBE}, {"lu-cam-1", kLU}, {"lu-cam-2", kLU}};
+
+struct ListSpec {
+  std::string id;
+  CountryCode owner;
+  std::string mode;
+  std::string category;
+  int entries;
+};
+const std::vector<ListSpec> kLists = {
+    {"nl-stolen", kNL, "ocr", "stolen_vehicle", 150},
+    {"nl-fines", kNL, "exact", "unpaid_fine", 80},
+    {"be-stolen", kBE, "ocr+edit", "stolen_vehicle", 100},
+    {"be-noinsp", kBE, "exact", "no_inspection", 80},
+    {"be-fines", kBE, "exact", "unpaid_fine", 50},
+    {"lu-crime", kLU, "ocr", "serious_crime", 40},
+};
+
+// One bad input, and the reason its dead letter must carry.
+struct BadInput {
+  std::string payload;
+  std::string reason;
+};
+
+std::vector<BadInput> bad_inputs() {
+  const std::string ok_tail = R"("ts":"2026-11-24T08:00:00.000Z","plate":"GB-123-X")";
+  return {
+      {"hello, this is not JSON", "not_json"},
+      {R"({"event_id":"b2","camera_id":"nl-cam-1","ts":"2026-11-24T08:00)", "not_json"},
+      {R"({"camera_id":"nl-cam-1",)" + ok_tail + "}", "missing_event_id"},
+      {R"({"event_id":"b4",)" + ok_tail + "}", "missing_camera_id"},
+      {R"({"event_id":"b5","camera_id":"nl-cam-1","plate":"GB-123-X"})", "missing_ts"},
+      {R"({"event_id":"b6","camera_id":"nl-cam-1","ts":"2026-11-24T08:00:00.000Z"})",
+       "missing_plate"},
+      {R"({"event_id":"b7","camera_id":"nl-cam-1","ts":"2026-11-24T08:00:00.000Z","plate":42})",
+       "wrong_type_plate"},
+      {R"({"event_id":"b8","camera_id":"nl-cam-1","ts":1732435200000,"plate":"GB-123-X"})",
+       "wrong_type_ts"},
+      {R"({"event_id":"b9","camera_id":"nl-cam-1","ts":"2026-13-45T08:00:00.000Z","plate":"GB-123-X"})",
+       "bad_timestamp"},
+      {R"({"event_id":"b10","camera_id":"nl-cam-1","ts":"2026-11-24T08:00:00.000Z","plate":"ABCDEFGHIJKLMNOPQRST"})",
+       "plate_too_long"},
+      {"{\"event_id\":\"b11\",\"camera_id\":\"nl-cam-1\",\"ts\":\"2026-11-24T08:00:00.000Z\","
+       "\"plate\":\"GB\xff\xfe-123\"}",
+       "invalid_utf8"},
+      {R"({"event_id":"b12","camera_id":"de-cam-9",)" + ok_tail + "}", "unknown_camera"},
+      {R"([{"event_id":"b13"}])", "not_object"},
+      {R"({"event_id":"b14","camera_id":"nl-cam-1",)" + ok_tail + R"(} {"x":1})",
+       "trailing_content"},
+      {R"({"event_id":"b15","event_id":"b15b","camera_id":"nl-cam-1",)" + ok_tail + "}",
+       "duplicate_key"},
+      {R"({"event_id":"b16","camera_id":"nl-cam-1",)" + ok_tail + R"(,"plate_country":"NLD"})",
+       "bad_country"},
+      {R"({"event_id":"b17","camera_id":"nl-cam-1",)" + ok_tail + R"(,"confidence":1.5})",
+       "bad_confidence"},
+      {R"({"event_id":"b18","camera_id":"nl-cam-1","ts":"2026-11-24T08:00:00.000Z","plate":" - . "})",
+       "plate_empty"},
+      {R"({"event_id":"b19","camera_id":"nl-cam-1","ts":"2026-11-24T08:00:00.000Z","plate":"AB\u0007CD"})",
+       "plate_control_character"},
+      {R"({"event_id":"","camera_id":"nl-cam-1",)" + ok_tail + "}", "empty_field"},
+  };
+}
+
+struct ExpectedHit {
+  std::string event_id, list_id, reference;
+  auto operator<=>(const ExpectedHit&) const = default;
+};
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fresh_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    broker_ = Child({broker_binary(), "broker", "--partitions", "3"}, true, (dir_ / "broker.err").string());
+    bootstrap_ = broker_.read_line(20'000);
+    ASSERT_FALSE(bootstrap_.empty()) << "the embedded broker printed no bootstrap servers";
+    make_data();
+  }
+
+  void make_data() {
+    std::string cams = "camera_id,country,site,lat,lon,control_room\n";
+    for (const Camera& c : kCameras)
+      cams += c.id + "," + c.country.str() + ",Site " + c.id + ",50.0,5.0,ROOM-" + c.country.str() + "\n";
+    write(dir_ / "cameras.csv", cams);
+
+    bench::Rng rng(20261124);
+    std::string list_files;
+    for (const ListSpec& l : kLists) {
+      std::string csv = "plate,plate_country,reference\n";
+      std::set<std::pair<uint16_t, std::string>> seen;
+      for (int i = 0; i < l.entries; ++i) {
+        // Mostly the owner's plates, some of the neighbours'.
+        CountryCode c = rng.chance(80) ? l.owner : bench::random_country(rng);
+        Plate p = bench::random_plate(rng, c);
+        if (!formats::valid(c, p)) continue;  // a few random letter triples are not issued
+        if (!seen.insert({c.raw(), p.str()}).second) continue;
+        csv += formats::display(c, p) + "," + c.str() + "," + l.id + "-" + std::to_string(i) + "\n";
+      }
+      write(dir_ / (l.id + ".csv"), csv);
+      write(dir_ / (l.id + ".toml"), "id = \"" + l.id + "\"\nowner_country = \"" + l.owner.str() +
+                                          "\"\nmatch_mode = \"" + l.mode + "\"\ncategory = \"" +
+                                          l.category + "\"\n");
+      list_files += (list_files.empty() ? "" : ", ") + ("\"" + l.id + ".csv\"");
+    }
+    write(dir_ / "anpr.toml", "[kafka]\nbrokers = \"" + bootstrap_ +
+                                  "\"\ngroup_id = \"anpr-it\"\n[cameras]\nregistry = \"cameras.csv\"\n"
+                                  "[lists]\nfiles = [" + list_files +
+                                  "]\n[suppression]\nwindow_s = 0\n[pipeline]\nthreads = 2\nbatch = 64\n");
+    for (const ListSpec& l : kLists) {
+      ListLoad load = load_list(dir_ / (l.id + ".csv"));
+      ASSERT_FALSE(load.fatal.has_value());
+      ASSERT_EQ(load.rejected_count, 0u)
+          << l.id << ": " << (load.rejected.empty() ? "" : to_string(load.rejected[0]));
+      lists_.push_back(*load.list);
+    }
+  }
+
+  // Good reads: a mix of listed plates (as listed, misread, or missing a character) and others.
+  void make_reads(int n, uint64_t seed) {
+    bench::Rng rng(seed);
+    for (int i = 0; i < n; ++i) {
+      const Camera& cam = kCameras[rng.below(kCameras.size())];
+      CountryCode country = rng.chance(85) ? cam.country : bench::random_country(rng);
+      Plate plate = bench::random_plate(rng, country);
+      if (rng.chance(15)) {
+        const ReferenceList& l = lists_[rng.below(lists_.size())];
+        const ListEntry& e = l.entries[rng.below(l.entries.size())];
+        plate = e.plate;
+        country = e.country;
+        Plate m;
+        if (rng.chance(30) && bench::confusable_substitution(rng, plate, m)) plate = m;
+        else if (rng.chance(10)) plate = bench::single_edit(rng, plate);
+      }
+      const bool known = !rng.chance(5);
+      std::string json;
+      JsonWriter w(json);
+      w.begin_object();
+      w.field("event_id", "r" + std::to_string(seed) + "-" + std::to_string(i));
+      w.field("camera_id", cam.id);
+      w.field("ts", format_rfc3339(1'795'500'000'000 + i * 100));
+      w.field("plate", formats::display(country, plate));
+      w.field("plate_country", known ? country.str() : std::string());
+      w.end_object();
+      reads_.push_back({cam.id, json});
+      expect(cam, known ? country : kAnyCountry, 1'795'500'000'000 + i * 100, plate,
+             "r" + std::to_string(seed) + "-" + std::to_string(i));
+    }
+  }
+
+  void expect(const Camera& cam, CountryCode country, TimestampMs ts, const Plate& plate,
+              const std::string& event_id) {
+    MatchRules rules = default_rules();
+    for (const RefHit& h : reference_match(lists_, ConfusionClasses{}, country, ts, {plate})) {
+      const ReferenceList& l = lists_[h.list];
+      const ListEntry& e = l.entries[h.entry];
+      if (!rules.applies(cam.country, l.meta.owner, e.category)) continue;
+      expected_.insert({event_id, l.meta.id, e.reference});
+      if (MatchRules::route_to_owner(cam.country, l.meta.owner))
+        expected_routes_[l.meta.owner.str()].insert({event_id, l.meta.id, e.reference});
+    }
+  }
+
+  static MatchRules default_rules() {
+    std::vector<CountryRule> rs;
+    for (const auto& p : config::default_country_policies())
+      rs.push_back({p.country, p.accepts, p.categories});
+    return MatchRules(rs);
+  }
+
+  // Produces messages with kcat: "key<TAB>payload" lines.
+  void produce(const std::vector<std::pair<std::string, std::string>>& msgs,
+               const std::string& topic = "anpr.reads") {
+    const fs::path f = dir_ / "produce.txt";
+    std::string s;
+    for (const auto& [k, v] : msgs) s += k + "\t" + v + "\n";
+    write(f, s);
+    const std::string cmd = "kcat -P -b " + bootstrap_ + " -t " + topic +
+                            " -K '\t' -X message.max.bytes=20000000 -l " + f.string() + " 2>&1";
+    const std::string out = shell(cmd);
+    ASSERT_TRUE(out.empty()) << "kcat: " << out;
+  }
+
+  // Every message of a topic so far, read with kcat.
+  std::vector<std::string> consume(const std::string& topic) {
+    const std::string out = shell("kcat -C -b " + bootstrap_ + " -t " + topic +
+                                  " -o beginning -e -q -f '%s\\n' 2>/dev/null");
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    while (start < out.size()) {
+      std::size_t nl = out.find('\n', start);
+      if (nl == std::string::npos) nl = out.size();
+      if (nl > start) lines.push_back(out.substr(start, nl - start));
+      start = nl + 1;
+    }
+    return lines;
+  }
+
+  // Waits until `topic` holds at least `n` messages (or 60 s) and returns them.
+  std::vector<std::string> consume_at_least(const std::string& topic, std::size_t n) {
+    std::vector<std::string> got;
+    for (int i = 0; i < 120; ++i) {
+      got = consume(topic);
+      if (got.size() >= n) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    return got;
+  }
+
+  Child start_processor(const std::string& log = "run.err") {
+    return Child({kAnpr, "run", "--config", (dir_ / "anpr.toml").string()}, false,
+                 (dir_ / log).string());
+  }
+
+  static std::set<ExpectedHit> hit_set(const std::vector<std::string>& msgs,
+                                       std::map<std::string, std::set<std::string>>* ids = nullptr) {
+    simdjson::dom::parser p;
+    std::set<ExpectedHit> s;
+    for (const auto& m : msgs) {
+      simdjson::dom::element d;
+      EXPECT_FALSE(p.parse(m).get(d)) << m;
+      ExpectedHit h{std::string(std::string_view(d["event_id"])),
+                    std::string(std::string_view(d["list_id"])),
+                    std::string(std::string_view(d["reference"]))};
+      if (ids)
+        (*ids)[h.event_id + "|" + h.list_id + "|" + h.reference].insert(
+            std::string(std::string_view(d["hit_id"])));
+      s.insert(h);
+    }
+    return s;
+  }
+
+  fs::path dir_;
+  Child broker_;
+  std::string bootstrap_;
+  std::vector<ReferenceList> lists_;
+  std::vector<std::pair<std::string, std::string>> reads_;  // (key, payload)
+  std::set<ExpectedHit> expected_;
+  std::map<std::string, std::set<ExpectedHit>> expected_routes_;
+};
+
+std::string describe(const std::set<ExpectedHit>& s, std::size_t max = 10) {
+  std::string out;
+  for (const auto& h : s) {
+    if (max-- == 0) break;
+    out += "  " + h.event_id + " " + h.list_id + " " + h.reference + "\n";
+  }
+  return out;
+}
+
+TEST_F(PipelineTest, EveryExpectedHitArrivesAndEveryBadInputIsDeadLettered) {
+  make_reads(1500, 1);
+  ASSERT_GT(expected_.size(), 50u);
+  // Bad inputs spread among the good reads.
+  const std::vector<BadInput> bad = bad_inputs();
+  std::vector<std::pair<std::string, std::string>> msgs;
+  for (std::size_t i = 0; i < reads_.size(); ++i) {
+    msgs.push_back(reads_[i]);
+    if (i % 70 == 35 && i / 70 < bad.size()) msgs.push_back({"nl-cam-1", bad[i / 70].payload});
+  }
+  ASSERT_EQ(msgs.size(), reads_.size() + bad.size());
+  Child proc = start_processor();
+  produce(msgs);
+
+  const std::vector<std::string> hits = consume_at_least("anpr.hits", expected_.size());
+  const std::set<ExpectedHit> got = hit_set(hits);
+  std::set<ExpectedHit> missing, unexpected;
+  std::set_difference(expected_.begin(), expected_.end(), got.begin(), got.end(),
+                      std::inserter(missing, missing.end()));
+  std::set_difference(got.begin(), got.end(), expected_.begin(), expected_.end(),
+                      std::inserter(unexpected, unexpected.end()));
+  EXPECT_TRUE(missing.empty()) << missing.size() << " expected hits missing:\n" << describe(missing);
+  EXPECT_TRUE(unexpected.empty()) << unexpected.size() << " unexpected hits:\n" << describe(unexpected);
+  EXPECT_EQ(hits.size(), expected_.size()) << "duplicates on the hits topic";
+
+  // KafkaJS, a client we did not write, reads the same hits in a consumer group of its own and
+  // finds every one a valid hit.
+  const std::string js = shell("node " ANPR_SOURCE_DIR "/tests/js/read_hits.js " + bootstrap_ +
+                               " anpr.hits " + std::to_string(hits.size()) + " 60 2>&1");
+  std::set<ExpectedHit> js_hits;
+  std::size_t js_lines = 0;
+  bool js_ok = false;
+  {
+    std::istringstream in(js);
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream f(line);
+      std::string a, b, c, d;
+      f >> a >> b >> c >> d;
+      if (a == "OK") {
+        js_ok = true;
+        continue;
+      }
+      if (d.size() == 32) {
+        js_hits.insert({a, b, c});
+        ++js_lines;
+      }
+    }
+  }
+  EXPECT_TRUE(js_ok) << "KafkaJS: " << js.substr(js.size() > 2000 ? js.size() - 2000 : 0);
+  EXPECT_EQ(js_lines, hits.size());
+  EXPECT_EQ(js_hits, got);
+
+  // Route copies: hits on a partner's list also went to the partner's route topic.
+  for (const auto& [owner, want] : expected_routes_) {
+    std::string topic = "anpr.route." + owner;
+    for (char& c : topic) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_EQ(hit_set(consume_at_least(topic, want.size())), want) << topic;
+  }
+
+  // An oversized message (4 MiB; pipeline.max_message_bytes is 1 MiB) last. The embedded broker
+  // keeps at most 5 MiB per partition and drops a larger message whole, so a 10 MB read cannot
+  // travel through it; read_event_test covers 10 MB at the decoder.
+  produce({{"nl-cam-1", "{\"event_id\":\"huge\",\"pad\":\"" + std::string(4 << 20, 'x') + "\"}"}});
+  const std::vector<std::string> dls = consume_at_least("anpr.deadletter", bad.size() + 1);
+  std::multiset<std::string> reasons;
+  simdjson::dom::parser p;
+  for (const auto& m : dls) {
+    simdjson::dom::element d;
+    ASSERT_FALSE(p.parse(m).get(d)) << m;
+    reasons.insert(std::string(std::string_view(d["reason"])));
+    EXPECT_EQ(std::string_view(d["source"]["topic"]), "anpr.reads");
+    EXPECT_LE(m.size(), 10'000u) << "a dead letter keeps only the first bytes of its payload";
+  }
+  std::multiset<std::string> want{"too_large"};
+  for (const BadInput& b : bad) want.insert(b.reason);
+  EXPECT_EQ(reasons, want);
+
+  proc.signal(SIGTERM);
+  EXPECT_EQ(proc.wait(60'000), 0) << "the processor did not stop cleanly on SIGTERM";
+}
+
+// The Benelux rules of DESIGN §2, each on a read made for it.
+TEST_F(PipelineTest, BeneluxRules) {
+  auto entry_of = [&](const std::string& list_id, CountryCode want) -> const ListEntry& {
+    for (const auto& l : lists_)
+      if (l.meta.id == list_id)
+        for (const auto& e : l.entries)
+          if (e.country == want) return e;
+    throw std::runtime_error("no entry");
+  };
+  auto read = [&](const std::string& id, const std::string& cam, const ListEntry& e) {
+    std::string json;
+    JsonWriter w(json);
+    w.begin_object();
+    w.field("event_id", id);
+    w.field("camera_id", cam);
+    w.field("ts", "2026-11-24T08:00:00.000Z");
+    w.field("plate", e.plate.view());
+    w.field("plate_country", e.country.str());
+    w.end_object();
+    return std::pair<std::string, std::string>{cam, json};
+  };
+  const ListEntry& noinsp = entry_of("be-noinsp", kBE);
+  const ListEntry& nl_fine = entry_of("nl-fines", kNL);
+  const ListEntry& be_fine = entry_of("be-fines", kBE);
+  const ListEntry& be_stolen = entry_of("be-stolen", kBE);
+  Child proc = start_processor();
+  produce({read("noinsp-at-nl", "nl-cam-1", noinsp), read("noinsp-at-be", "be-cam-1", noinsp),
+           read("nlfine-at-lu", "lu-cam-1", nl_fine), read("befine-at-lu", "lu-cam-2", be_fine),
+           read("nlfine-at-nl", "nl-cam-2", nl_fine), read("bestolen-at-nl", "nl-cam-1", be_stolen)});
+  // Three hits are allowed: no_inspection at a BE camera, the NL fine at an NL camera, the BE
+  // stolen vehicle at an NL camera (which also goes to BE's route topic).
+  const auto hits = hit_set(consume_at_least("anpr.hits", 3));
+  std::set<std::string> events;
+  for (const auto& h : hits) events.insert(h.event_id);
+  EXPECT_EQ(events, (std::set<std::string>{"noinsp-at-be", "nlfine-at-nl", "bestolen-at-nl"}));
+  const auto routed = hit_set(consume_at_least("anpr.route.be", 1));
+  ASSERT_EQ(routed.size(), 1u);
+  EXPECT_EQ(routed.begin()->event_id, "bestolen-at-nl");
+  EXPECT_EQ(routed.begin()->list_id, "be-stolen");
+  EXPECT_TRUE(consume("anpr.route.nl").empty());
+  proc.signal(SIGTERM);
+  EXPECT_EQ(proc.wait(60'000), 0);
+}
+
+// SIGKILL in the middle of a stream, then a restart: no expected hit is missing, and a hit
+// delivered twice carries the same hit_id both times.
+TEST_F(PipelineTest, KilledAndRestartedLosesNoHit) {
+  make_reads(3000, 2);
+  Child proc = start_processor("run1.err");
+  produce(std::vector<std::pair<std::string, std::string>>(reads_.begin(), reads_.begin() + 1500));
+  // Kill once some hits are out, while the rest of the stream is being produced.
+  consume_at_least("anpr.hits", 5);
+  std::thread second_half([&] {
+    produce(std::vector<std::pair<std::string, std::string>>(reads_.begin() + 1500, reads_.end()));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  proc.signal(SIGKILL);
+  EXPECT_EQ(proc.wait(10'000), 128 + SIGKILL);
+  second_half.join();
+  Child again = start_processor("run2.err");
+  std::map<std::string, std::set<std::string>> ids;
+  std::set<ExpectedHit> got;
+  for (int i = 0; i < 120; ++i) {
+    ids.clear();
+    got = hit_set(consume("anpr.hits"), &ids);
+    if (std::includes(got.begin(), got.end(), expected_.begin(), expected_.end())) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  std::set<ExpectedHit> missing;
+  std::set_difference(expected_.begin(), expected_.end(), got.begin(), got.end(),
+                      std::inserter(missing, missing.end()));
+  EXPECT_TRUE(missing.empty()) << missing.size() << " hits lost:\n" << describe(missing);
+  for (const auto& [hit, hit_ids] : ids)
+    EXPECT_EQ(hit_ids.size(), 1u) << "a duplicate of " << hit << " has another hit_id";
+  again.signal(SIGTERM);
+  EXPECT_EQ(again.wait(60'000), 0);
+}
+
+// A second instance joins the consumer group mid-stream: partitions move between them (offsets
+// committed on revoke), every expected hit arrives, and duplicates keep their hit_id.
+TEST_F(PipelineTest, TwoInstancesInOneGroupLoseNoHit) {
+  make_reads(2000, 3);
+  Child a = start_processor("a.err");
+  produce(std::vector<std::pair<std::string, std::string>>(reads_.begin(), reads_.begin() + 1000));
+  consume_at_least("anpr.hits", 5);
+  Child b = start_processor("b.err");
+  produce(std::vector<std::pair<std::string, std::string>>(reads_.begin() + 1000, reads_.end()));
+  std::map<std::string, std::set<std::string>> ids;
+  std::set<ExpectedHit> got;
+  for (int i = 0; i < 120; ++i) {
+    ids.clear();
+    got = hit_set(consume("anpr.hits"), &ids);
+    if (std::includes(got.begin(), got.end(), expected_.begin(), expected_.end())) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  std::set<ExpectedHit> missing;
+  std::set_difference(expected_.begin(), expected_.end(), got.begin(), got.end(),
+                      std::inserter(missing, missing.end()));
+  EXPECT_TRUE(missing.empty()) << missing.size() << " hits lost:\n" << describe(missing);
+  for (const auto& [hit, hit_ids] : ids)
+    EXPECT_EQ(hit_ids.size(), 1u) << "a duplicate of " << hit << " has another hit_id";
+  a.signal(SIGTERM);
+  b.signal(SIGTERM);
+  EXPECT_EQ(a.wait(60'000), 0);
+  EXPECT_EQ(b.wait(60'000), 0);
+}
+
+}  // namespace
+}  // namespace anpr::testing
