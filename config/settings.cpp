@@ -1,4 +1,5 @@
 #include "config/settings.h"
+#include "config/toml_guard.h"
 
 #include <fcntl.h>
 #include <toml++/toml.h>
@@ -1107,6 +1108,12 @@ std::string keys_markdown() {
           cell(d.meaning) + " |\n";
   }
   return md;
+}
+
+std::optional<TomlHazard> find_toml_hazard_in(std::string_view text) {
+  std::optional<Hazard> h = find_toml_hazard(text);
+  if (!h) return std::nullopt;
+  return TomlHazard{h->line, h->what};
 }
 
 }  // namespace anpr::config

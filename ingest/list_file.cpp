@@ -1,5 +1,7 @@
 #include "ingest/list_file.h"
 
+#include "config/toml_guard.h"
+
 #include <fcntl.h>
 #include <simdjson.h>
 #include <sys/mman.h>
@@ -335,6 +337,11 @@ SidecarParse parse_sidecar(std::string_view toml_text, std::string_view file) {
       if (c != ' ' && c != '\t') line_start = false;
       ++col;
     }
+  }
+  // Constructs toml++ 3.3 mishandles (undefined behaviour, deep recursion) are refused first.
+  if (auto h = config::find_toml_hazard_in(toml_text)) {
+    out.error = LoadError{std::string(file), h->line, 1, "invalid TOML: " + h->what};
+    return out;
   }
   toml::table tbl;
   try {
