@@ -141,7 +141,10 @@ struct Processor::Impl {
                          {"enable.auto.commit", "true"},
                          {"auto.commit.interval.ms", "1000"},
                          {"enable.partition.eof", "false"},
-                         {"queued.max.messages.kbytes", "65536"}};
+                         {"queued.max.messages.kbytes", "65536"},
+                         // Hits are wanted within milliseconds: a broker that holds an empty
+                         // fetch (as the embedded one does) must not hold it for long.
+                         {"fetch.wait.max.ms", "5"}};
     for (auto& kv : base_props(settings.kafka.consumer)) cp.emplace_back(kv);
     // At-least-once: offsets are stored by the tracker only, never by librdkafka on poll.
     cp.emplace_back("enable.auto.offset.store", "false");
@@ -152,7 +155,7 @@ struct Processor::Impl {
     rd_kafka_poll_set_consumer(consumer.get());
     consumer_queue.reset(rd_kafka_queue_get_consumer(consumer.get()));
 
-    kafka::Properties pp{{"linger.ms", "2"}, {"message.timeout.ms", "120000"}};
+    kafka::Properties pp{{"linger.ms", "1"}, {"message.timeout.ms", "120000"}};
     for (auto& kv : base_props(settings.kafka.producer)) pp.emplace_back(kv);
     pp.emplace_back("enable.idempotence", "true");
     pp.emplace_back("acks", "all");
