@@ -246,6 +246,12 @@ struct Processor::Impl {
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* parts, void* opaque) {
     auto* self = static_cast<Impl*>(opaque);
+    std::string list;
+    for (int i = 0; i < parts->cnt; ++i)
+      list += (i ? "," : "") + std::to_string(parts->elems[i].partition);
+    std::fprintf(stderr, "anpr run: %s %s partitions [%s]\n",
+                 err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assigned" : "revoked",
+                 self->settings.topics.reads.c_str(), list.c_str());
     const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       for (int i = 0; i < parts->cnt; ++i) self->tracker.reset(parts->elems[i].partition);

@@ -159,7 +159,11 @@ class PipelineTest : public ::testing::Test {
     write(dir_ / "anpr.toml", "[kafka]\nbrokers = \"" + bootstrap_ +
                                   "\"\ngroup_id = \"anpr-it\"\n[cameras]\nregistry = \"cameras.csv\"\n"
                                   "[lists]\nfiles = [" + list_files +
-                                  "]\n[suppression]\nwindow_s = 0\n[pipeline]\nthreads = 2\nbatch = 64\n");
+                                  "]\n[suppression]\nwindow_s = 0\n[pipeline]\nthreads = 2\nbatch = 64\n"
+                                  // The embedded broker waits a whole session timeout for
+                                  // members to rejoin during a rebalance: keep it short.
+                                  "[kafka.consumer]\n\"session.timeout.ms\" = 6000\n"
+                                  "\"heartbeat.interval.ms\" = 1000\n");
     for (const ListSpec& l : kLists) {
       ListLoad load = load_list(dir_ / (l.id + ".csv"));
       ASSERT_FALSE(load.fatal.has_value());
@@ -469,6 +473,16 @@ TEST_F(PipelineTest, TwoInstancesInOneGroupLoseNoHit) {
   produce(std::vector<std::pair<std::string, std::string>>(reads_.begin(), reads_.begin() + 1000));
   consume_at_least("anpr.hits", 5);
   Child b = start_processor("b.err");
+  // Wait until the group has given B some partitions, then send the rest.
+  auto b_assigned = [&] {
+    std::ifstream f(dir_ / "b.err");
+    const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const std::size_t at = text.rfind("assigned anpr.reads partitions");
+    return at != std::string::npos && text.find("[]", at) != text.find('[', at);
+  };
+  for (int i = 0; i < 600 && !b_assigned(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(b_assigned()) << "the second instance was never given partitions";
   produce(std::vector<std::pair<std::string, std::string>>(reads_.begin() + 1000, reads_.end()));
   std::map<std::string, std::set<std::string>> ids;
   std::set<ExpectedHit> got;
@@ -488,6 +502,15 @@ TEST_F(PipelineTest, TwoInstancesInOneGroupLoseNoHit) {
   b.signal(SIGTERM);
   EXPECT_EQ(a.wait(60'000), 0);
   EXPECT_EQ(b.wait(60'000), 0);
+  // Both instances did some of the work, so the partitions really moved.
+  for (const char* log : {"a.err", "b.err"}) {
+    std::ifstream f(dir_ / log);
+    const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const std::size_t at = text.rfind("anpr run: ");
+    ASSERT_NE(at, std::string::npos) << log;
+    const long reads = std::atol(text.c_str() + at + 10);
+    EXPECT_GT(reads, 0) << log << ": " << text.substr(at);
+  }
 }
 
 }  // namespace
