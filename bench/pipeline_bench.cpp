@@ -62,6 +62,7 @@ struct Options {
   double latency_seconds = 20;
   double hit_share = 0.01;
   int threads = 2;
+  std::size_t batch = 256;
 };
 
 struct Run {
@@ -110,9 +111,12 @@ Run raw_consume(const std::string& bootstrap, const std::string& topic, uint64_t
   return r;
 }
 
+std::size_t g_batch = 256;
+
 config::Settings settings_for(const std::string& bootstrap, const std::string& group,
                               const std::string& reads, const std::string& hits, int threads) {
   config::Settings s;
+  s.pipeline.batch = g_batch;
   s.kafka.brokers = bootstrap;
   s.kafka.group_id = group;
   s.kafka.common = {{"log_level", "3"}};
@@ -185,15 +189,21 @@ int main(int argc, char** argv) {
       o.reads = std::stoul(argv[++i]);
     } else if (!std::strcmp(argv[i], "--entries") && i + 1 < argc) {
       o.entries = std::stoul(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--partitions") && i + 1 < argc) {
+      o.partitions = std::stoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--batch") && i + 1 < argc) {
+      o.batch = std::stoul(argv[++i]);
     } else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
       o.threads = std::stoi(argv[++i]);
     } else {
       std::fprintf(stderr,
-                   "usage: pipeline_bench [--quick] [--reads N] [--entries N] [--threads N]\n");
+                   "usage: pipeline_bench [--quick] [--reads N] [--entries N] [--threads N] [--batch N]\n"
+                   "                      [--partitions N]   (reads * ~250 B / N must stay < 5 MiB)\n");
       return 2;
     }
   }
 
+  g_batch = o.batch;
   // The broker, in a process of its own.
   anpr::testing::Child broker({std::string(ANPR_BINARY_DIR) + "/app/anpr", "broker",
                                "--partitions", std::to_string(o.partitions), "--topic",
