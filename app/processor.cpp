@@ -168,9 +168,16 @@ struct Processor::Impl {
     // be found is reported (on a cluster without auto-creation it must be created first).
     std::vector<std::string> outputs{settings.topics.hits, settings.topics.deadletter};
     for (const auto& p : settings.countries) outputs.push_back(settings.route_topic(p.country));
-    for (const std::string& t : producer->prepare_topics(outputs, 10'000))
-      std::fprintf(stderr, "anpr run: topic %s: no metadata yet (does it exist?); hits for it "
-                           "wait until it does\n", t.c_str());
+    const std::vector<std::string> missing = producer->prepare_topics(outputs, 10'000);
+    if (missing.size() == outputs.size()) {
+      std::fprintf(stderr, "anpr run: the Kafka cluster at %s did not answer within 10 s; "
+                           "still trying (nothing is lost meanwhile)\n",
+                   settings.kafka.brokers.c_str());
+    } else {
+      for (const std::string& t : missing)
+        std::fprintf(stderr, "anpr run: topic %s: not found on the cluster; what goes to it waits "
+                             "until it exists\n", t.c_str());
+    }
 
     kafka::PartitionList topics(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(topics.get(), settings.topics.reads.c_str(),

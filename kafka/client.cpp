@@ -2,6 +2,8 @@
 
 #include <librdkafka/rdkafka_mock.h>
 
+#include <chrono>
+
 namespace anpr::kafka {
 
 rd_kafka_conf_t* make_conf(const Properties& props) {
@@ -42,6 +44,9 @@ Producer::~Producer() {
 std::vector<std::string> Producer::prepare_topics(const std::vector<std::string>& topics,
                                                   int timeout_ms) {
   std::vector<std::string> failed;
+  // One budget for all topics: a cluster that cannot be reached costs `timeout_ms`, not that
+  // much per topic.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (const std::string& t : topics) {
     bool known = false;
     for (const auto& [name, rkt] : topics_) known = known || name == t;
@@ -52,7 +57,12 @@ std::vector<std::string> Producer::prepare_topics(const std::vector<std::string>
       continue;
     }
     const rd_kafka_metadata_t* md = nullptr;
-    if (rd_kafka_metadata(rk_.get(), 0, rkt, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    if (left <= 0 ||
+        rd_kafka_metadata(rk_.get(), 0, rkt, &md, static_cast<int>(left)) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
         md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR)
       failed.push_back(t);
     if (md) rd_kafka_metadata_destroy(md);

@@ -66,7 +66,7 @@ class Producer {
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;
 
-  // Looks up the metadata of `topics` now (waiting up to `timeout_ms`) and keeps a handle for
+  // Looks up the metadata of `topics` now (waiting up to `timeout_ms` in all) and keeps a handle for
   // each, so the first message to them is not held back until librdkafka's next metadata
   // refresh (up to a second). Call before producing, from one thread. Returns the topics whose
   // metadata could not be fetched.
