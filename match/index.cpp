@@ -5,8 +5,12 @@
 
 #include <tbb/parallel_for.h>
 #include <tbb/parallel_sort.h>
+#include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -15,12 +19,6 @@ namespace anpr {
 namespace {
 
 constexpr uint32_t kNoExpiryS = std::numeric_limits<uint32_t>::max();
-
-// The one 64-bit value whose hash is the empty-slot marker is not a plate key (keys are below
-// 2^53), so no real slot is ever mistaken for an empty one.
-constexpr uint64_t kEmptyPreimage = 0x89a5850e63c5f8aaULL;
-static_assert(mix64(kEmptyPreimage) == ~uint64_t{0});
-static_assert(kEmptyPreimage > Plate::kKeyMask);
 
 // Maps a hash onto [0, n) preserving order: sorting by hash sorts by home slot.
 inline uint64_t fastrange(uint64_t h, uint64_t n) {
@@ -68,6 +66,91 @@ Plate without(const Plate& p, std::size_t i) {
   return b.plate();
 }
 
+constexpr std::array<uint64_t, Plate::kMaxLen + 1> kPow37 = [] {
+  std::array<uint64_t, Plate::kMaxLen + 1> p{};
+  p[0] = 1;
+  for (std::size_t i = 1; i < p.size(); ++i) p[i] = p[i - 1] * 37;
+  return p;
+}();
+
+// ---- the edit filter's hashing (index.h, Snapshot::EditFilter) ----
+//
+// A key (deletion, position) sets kKeyBitsPerWord bits in each of two words of its deletion's
+// block; a class mark sets one bit in each of kClassBits words. Words and bits come from 64-bit
+// seeds: 3-bit word indices and 6-bit bit indices. Testing a key is two loads and two mask
+// compares. (Spreading a key's bits over the whole block would give slightly fewer false
+// positives at several times the cost of a test, and a read tests every position.)
+
+constexpr unsigned kKeyBitsPerWord = 4;
+constexpr unsigned kClassBits = 2;
+
+// The seed of the key (deletion whose key hashes to h, position).
+inline uint64_t position_seed(uint64_t h, std::size_t position) {
+  return mix64(h + (position + 1) * 0x9e3779b97f4a7c15ULL);
+}
+
+// The seed of a class mark: the confusion class (its representative's code) of the character an
+// entry has at the key's position.
+inline uint64_t class_seed(uint64_t position_seed, unsigned class_code) {
+  return mix64(position_seed + class_code);
+}
+
+template <unsigned kBits>
+inline uint64_t seed_mask(uint64_t seed, unsigned from) {
+  uint64_t m = 0;
+  for (unsigned t = 0; t < kBits; ++t) m |= uint64_t{1} << (seed >> (from + 6 * t) & 63);
+  return m;
+}
+
+inline void key_set(uint64_t* block, uint64_t seed) {
+  block[seed & 7] |= seed_mask<kKeyBitsPerWord>(seed, 6);
+  block[seed >> 3 & 7] |= seed_mask<kKeyBitsPerWord>(seed, 6 + 6 * kKeyBitsPerWord);
+}
+
+inline bool key_test(const uint64_t* block, uint64_t seed) {
+  const uint64_t m1 = seed_mask<kKeyBitsPerWord>(seed, 6);
+  const uint64_t m2 = seed_mask<kKeyBitsPerWord>(seed, 6 + 6 * kKeyBitsPerWord);
+  return ((block[seed & 7] & m1) == m1) & ((block[seed >> 3 & 7] & m2) == m2);
+}
+
+inline void class_set(uint64_t* block, uint64_t seed) {
+  for (unsigned t = 0; t < kClassBits; ++t)
+    block[seed >> (9 * t) & 7] |= uint64_t{1} << (seed >> (9 * t + 3) & 63);
+}
+
+inline bool class_test(const uint64_t* block, uint64_t seed) {
+  uint64_t all = 1;
+  for (unsigned t = 0; t < kClassBits; ++t)
+    all &= block[seed >> (9 * t) & 7] >> (seed >> (9 * t + 3) & 63);
+  return (all & 1) != 0;
+}
+
+static_assert(6 + 12 * kKeyBitsPerWord <= 64 && 9 * kClassBits <= 64);
+
+// Calls fn(mix64 of the deletion's key, position, removed character's code) for each position of
+// the plate with key `key` that starts a run of equal characters (deleting any character of a run
+// gives the same plate). Returns the plate's length. A one-character plate has no deletion (no
+// read is empty).
+template <class Fn>
+inline std::size_t for_each_deletion(uint64_t key, Fn&& fn) {
+  std::array<uint8_t, Plate::kMaxLen> code{};
+  std::size_t len = 0;
+  for (uint64_t k = key; k != 0 && len < Plate::kMaxLen; k /= 37) code[len++] = k % 37;
+  std::reverse(code.begin(), code.begin() + static_cast<std::ptrdiff_t>(len));
+  if (len < 2) return len;
+  // suffix[j]: key of the plate's characters j..len-1 (their weights as in the whole plate).
+  std::array<uint64_t, Plate::kMaxLen + 1> suffix{};
+  for (std::size_t j = len; j-- > 0;) suffix[j] = code[j] * kPow37[len - 1 - j] + suffix[j + 1];
+  // key(plate without j) = prefix(j) * 37^(len-1-j) + suffix(j+1).
+  uint64_t prefix = 0;
+  for (std::size_t j = 0; j < len; ++j) {
+    if (j == 0 || code[j] != code[j - 1])
+      fn(mix64(prefix * kPow37[len - 1 - j] + suffix[j + 1]), j, code[j]);
+    prefix = prefix * 37 + code[j];
+  }
+  return len;
+}
+
 constexpr bool better(const IndexHit& a, const IndexHit& b) {
   if (a.kind != b.kind) return a.kind < b.kind;
   if (a.differences != b.differences) return a.differences < b.differences;
@@ -102,19 +185,6 @@ uint32_t Snapshot::find_group(uint64_t hash, uint64_t canon) const {
       return start;
   }
   return kNone;
-}
-
-const Snapshot::Slot* Snapshot::Table::home(uint64_t hash) const {
-  return &slots[fastrange(hash, home_slots)];
-}
-
-const Snapshot::Slot* Snapshot::Table::find(uint64_t hash) const {
-  if (home_slots == 0) return nullptr;
-  // Slots lie in ascending hash order from any home on, and the array ends with an empty slot
-  // (kEmpty, above every hash), so one comparison per slot finds the key or its absence.
-  const Slot* s = home(hash);
-  while (s->hash < hash) ++s;
-  return s->hash == hash ? s : nullptr;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -173,19 +243,24 @@ uint32_t Snapshot::edit_lengths(CountryCode read_country) const {
   return m;
 }
 
-void Snapshot::match_edit(const Plate& p, const MatchQuery& q, uint8_t plate_index,
-                          std::vector<IndexHit>& out, std::size_t first) const {
+void Snapshot::match_edit(const Plate& p, const FirstKeys& k, const MatchQuery& q,
+                          uint8_t plate_index, std::vector<IndexHit>& out,
+                          std::size_t first) const {
   const std::size_t n = p.size();
   const uint32_t lengths = edit_lengths(q.country);
-  // The read is missing one character: the entry minus one character equals the read.
-  if (n + 1 <= Plate::kMaxLen && (lengths >> (n + 1) & 1u)) {
-    if (const Slot* s = edit_.find(mix64(p.key()))) {
-      for (uint32_t r = s->start, end = s->start + s->count; r < end; ++r) {
-        const uint32_t ei = edit_entries_[r];
-        if (entry_applies(entries_[ei], q.country, q.ts))
-          offer(out, first, IndexHit{ei, MatchKind::edit, 1, plate_index});
-      }
+  // The read is missing one character: the entry minus one character equals the read. The filter
+  // (one cache line) tells at which positions an entry may have lost it.
+  if (n + 1 <= Plate::kMaxLen && (lengths >> (n + 1) & 1u) && edit_filter_.blocks != 0) {
+    const uint64_t h = k.edit_hash != 0 ? k.edit_hash : mix64(k.key);
+    const uint64_t* block = edit_filter_.block(h);
+    std::array<uint64_t, Plate::kMaxLen> seeds;
+    uint32_t positions = 0;
+    for (std::size_t i = 0; i <= n; ++i) {
+      seeds[i] = position_seed(h, i);
+      positions |= static_cast<uint32_t>(key_test(block, seeds[i])) << i;
     }
+    if (positions != 0)
+      match_insertions(p, block, seeds.data(), positions, q, plate_index, out, first);
   }
   // The read has one extra character: the read minus one character equals the entry.
   if (n >= 2 && (lengths >> (n - 1) & 1u)) {
@@ -211,6 +286,93 @@ void Snapshot::match_edit(const Plate& p, const MatchQuery& q, uint8_t plate_ind
   }
 }
 
+void Snapshot::match_insertions(const Plate& p, const uint64_t* block, const uint64_t* seeds,
+                                uint32_t positions, const MatchQuery& q, uint8_t plate_index,
+                                std::vector<IndexHit>& out, std::size_t first) const {
+  const std::size_t n = p.size();  // at most kMaxLen - 1
+  std::array<uint8_t, Plate::kMaxLen> code{}, canon{};
+  for (std::size_t i = 0; i < n; ++i) {
+    code[i] = static_cast<uint8_t>(Plate::code(p[i]));
+    canon[i] = static_cast<uint8_t>(confusion_.canonical_code(code[i]));
+  }
+  // Keys of p[i..n), exact and canonical, weighted as in a plate of n + 1 characters with the
+  // inserted one before them.
+  std::array<uint64_t, Plate::kMaxLen + 1> sx{}, sc{};
+  for (std::size_t i = n; i-- > 0;) {
+    sx[i] = code[i] * kPow37[n - 1 - i] + sx[i + 1];
+    sc[i] = canon[i] * kPow37[n - 1 - i] + sc[i + 1];
+  }
+  // The insertions to probe: the main table is keyed by canonical plate, so one probe per
+  // confusion class and position, for the classes the filter's class marks allow. The probes go
+  // in three passes, so that their cache misses overlap: hash every insertion and prefetch its
+  // home slot; find the slots with its fingerprint and prefetch their groups' first entries; scan
+  // those groups.
+  struct Candidate {
+    uint64_t base;  // exact key of the insertion with the inserted character's code 0
+    uint64_t unit;  // weight of the inserted character: 37^(characters after it)
+    uint64_t hash;  // of the insertion's canonical key
+  };
+  std::array<Candidate, Plate::kMaxLen * 36> cand;
+  std::size_t nc = 0;
+  uint64_t px = 0, pc = 0;  // keys of p[0..i)
+  for (std::size_t i = 0; i <= n; ++i) {
+    if (positions >> i & 1u) {
+      const uint64_t unit = kPow37[n - i];
+      const uint64_t base = px * unit * 37 + sx[i];
+      const uint64_t cbase = pc * unit * 37 + sc[i];
+      for (const uint8_t r : class_codes_) {
+        if (!class_test(block, class_seed(seeds[i], r))) continue;
+        const uint64_t h = mix64(cbase + r * unit);
+        __builtin_prefetch(main_.home(h));
+        cand[nc++] = Candidate{base, unit, h};
+      }
+    }
+    if (i < n) {
+      px = px * 37 + code[i];
+      pc = pc * 37 + canon[i];
+    }
+  }
+  // Scans the group at `start` for entries of ocr+edit lists that are the insertion itself: their
+  // key minus `base` is (inserted code 1..36) * unit. An entry that differs from the read below
+  // the insertion point leaves a remainder; one that differs above it makes the quotient 0 or
+  // over 36 (digits differ by at most 36, so lower ones cannot make up for a higher one). The
+  // group is not checked to be the insertion's canonical plate (only its hash fingerprint
+  // matched): the exact test makes a wrong group harmless.
+  auto scan = [&](uint32_t start, const Candidate& x) {
+    for (uint32_t ei = start;; ++ei) {
+      const Entry& e = entries_[ei];
+      if (hot_lists_[e.list].mode == MatchMode::ocr_edit) {
+        const uint64_t d = (e.key & Plate::kKeyMask) - x.base;  // wraps if below base
+        const uint64_t ch = d / x.unit;
+        if (ch != 0 && ch < 37 && ch * x.unit == d && entry_applies(e, q.country, q.ts))
+          offer(out, first, IndexHit{ei, MatchKind::edit, 1, plate_index});
+      }
+      if (e.key & kGroupEnd) break;
+    }
+  };
+  struct Found {
+    uint32_t start;
+    uint32_t cand;
+  };
+  std::array<Found, Plate::kMaxLen * 36> found;
+  std::size_t nf = 0;
+  for (std::size_t c = 0; c < nc; ++c) {
+    const uint64_t fp = cand[c].hash >> 32;
+    const uint64_t* s = main_.home(cand[c].hash);
+    while ((*s >> 32) < fp) ++s;  // as in find_group
+    for (; (*s >> 32) == fp && *s != ~uint64_t{0}; ++s) {
+      const auto start = static_cast<uint32_t>(*s);
+      if (nf == found.size()) {  // only with many fingerprint collisions: scan right away
+        scan(start, cand[c]);
+        continue;
+      }
+      __builtin_prefetch(&entries_[start]);
+      found[nf++] = Found{start, static_cast<uint32_t>(c)};
+    }
+  }
+  for (std::size_t f = 0; f < nf; ++f) scan(found[f].start, cand[found[f].cand]);
+}
+
 void Snapshot::match_plates(const MatchQuery& q, const FirstKeys* first_keys,
                             std::vector<IndexHit>& out) const {
   const std::size_t first = out.size();
@@ -228,7 +390,7 @@ void Snapshot::match_plates(const MatchQuery& q, const FirstKeys* first_keys,
     }
     const uint32_t start = find_group(k.hash, k.canon);
     if (start != UINT32_MAX) scan_group(start, k.key, q, idx, out, first);
-    if (edit_len_all_ != 0) match_edit(p, q, idx, out, first);
+    if (edit_len_all_ != 0) match_edit(p, k, q, idx, out, first);
   }
 }
 
@@ -236,6 +398,11 @@ std::size_t Snapshot::match(const MatchQuery& q, std::vector<IndexHit>& out) con
   const std::size_t before = out.size();
   match_plates(q, nullptr, out);
   return out.size() - before;
+}
+
+void Snapshot::prefetch_keys(const FirstKeys& k) const {
+  __builtin_prefetch(main_.home(k.hash));
+  if (k.edit_hash != 0) __builtin_prefetch(edit_filter_.block(k.edit_hash));
 }
 
 void Snapshot::match_batch(std::span<const MatchQuery> queries, std::vector<IndexHit>& out,
@@ -246,10 +413,11 @@ void Snapshot::match_batch(std::span<const MatchQuery> queries, std::vector<Inde
     return;
   }
   // Hash a chunk of reads first (pure arithmetic), then probe them in order while prefetching the
-  // home slot of the read kAhead places further on: the memory accesses overlap instead of
-  // waiting for each other.
+  // home slot (and, for a read that may miss a character, the edit filter block) of the read
+  // kAhead places further on: the memory accesses overlap instead of waiting for each other.
   constexpr std::size_t kChunk = 64, kAhead = 12;
   FirstKeys keys[kChunk];
+  const bool filter = edit_filter_.blocks != 0;
   for (std::size_t b = 0; b < queries.size(); b += kChunk) {
     const std::size_t n = std::min(kChunk, queries.size() - b);
     for (std::size_t i = 0; i < n; ++i) {
@@ -260,10 +428,12 @@ void Snapshot::match_batch(std::span<const MatchQuery> queries, std::vector<Inde
       }
       plate_keys(q.plates[0], confusion_, keys[i].key, keys[i].canon);
       keys[i].hash = mix64(keys[i].canon);
-      if (i < kAhead) __builtin_prefetch(main_.home(keys[i].hash));
+      keys[i].edit_hash =
+          filter && wants_edit_filter(q.plates[0].size(), q.country) ? mix64(keys[i].key) : 0;
+      if (i < kAhead) prefetch_keys(keys[i]);
     }
     for (std::size_t i = 0; i < n; ++i) {
-      if (i + kAhead < n) __builtin_prefetch(main_.home(keys[i + kAhead].hash));
+      if (i + kAhead < n) prefetch_keys(keys[i + kAhead]);
       match_plates(queries[b + i], &keys[i], out);
       ends[b + i] = static_cast<uint32_t>(out.size());
     }
@@ -313,6 +483,12 @@ uint16_t IndexBuilder::add_list(ListMeta meta) {
   s_->hot_lists_.push_back({meta.valid_from, meta.valid_until, meta.mode, subs});
   s_->lists_.push_back(std::move(meta));
   return static_cast<uint16_t>(s_->lists_.size() - 1);
+}
+
+void IndexBuilder::set_edit_filter_bits(double bits_per_key) {
+  if (!(bits_per_key >= 0) || bits_per_key > 64)
+    throw std::invalid_argument("IndexBuilder::set_edit_filter_bits: bits per key must be 0..64");
+  edit_filter_bits_ = bits_per_key;
 }
 
 void IndexBuilder::reserve(std::size_t n, std::size_t text_bytes) {
@@ -389,38 +565,37 @@ void sort_range(V& v, Less less) {
   }
 }
 
-// Lays out a table over groups given in ascending hash order by `group_at(g)` ->
-// {hash, start, count}. Sorted linear probing: each group goes to the first free slot at or after
-// its home; since groups arrive in hash order (and so in home order), slots stay in ascending
-// hash order, which is what Table::find relies on. The array ends with at least one empty slot.
-template <class Slot, class GroupAt>
-std::size_t lay_out(std::vector<Slot, HugePageAllocator<Slot>>& slots, uint64_t& home_slots,
-                    std::size_t ngroups, const GroupAt& group_at) {
-  constexpr uint64_t kEmpty = ~uint64_t{0};
-  home_slots = std::max<uint64_t>(16, ngroups + ngroups / 4);
-  slots.assign(home_slots + 1, Slot{kEmpty, 0, 0});
-  std::size_t pos = 0, max_probe = 0;
-  for (std::size_t g = 0; g < ngroups; ++g) {
-    const auto [hash, start, count] = group_at(g);
-    const std::size_t h = fastrange(hash, home_slots);
-    const std::size_t p = std::max(h, pos);
-    if (p + 1 >= slots.size()) slots.resize(p + 2, Slot{kEmpty, 0, 0});
-    slots[p] = Slot{hash, start, count};
-    max_probe = std::max(max_probe, p - h);
-    pos = p + 1;
-  }
-  return max_probe;
-}
-
 struct Keyed {
   uint64_t hash;
   uint32_t idx;
 };
 
-struct Variant {
-  uint64_t hash;  // mix64 of the deletion variant's key
-  uint32_t entry;
-};
+// HyperLogLog with 2^12 registers (about 1.6 % error): estimates how many distinct keys the
+// edit filter holds, so it is sized for them and not for their repeats (in dense plate series,
+// many entries share a deletion at the same position).
+constexpr unsigned kHllBits = 12;
+constexpr std::size_t kHllRegisters = std::size_t{1} << kHllBits;
+
+// Adds an item to the registers, given a well-mixed 64-bit hash of it.
+inline void hll_add(uint8_t* reg, uint64_t x) {
+  const std::size_t r = x >> (64 - kHllBits);
+  const auto rank = static_cast<uint8_t>(
+      std::countl_zero((x << kHllBits) | (uint64_t{1} << (kHllBits - 1))) + 1);
+  if (rank > reg[r]) reg[r] = rank;
+}
+
+double hll_estimate(const uint8_t* reg) {
+  constexpr double m = kHllRegisters;
+  double sum = 0;
+  std::size_t zeros = 0;
+  for (std::size_t i = 0; i < kHllRegisters; ++i) {
+    sum += std::ldexp(1.0, -reg[i]);
+    zeros += reg[i] == 0;
+  }
+  const double e = 0.7213 / (1 + 1.079 / m) * m * m / sum;
+  if (e <= 2.5 * m && zeros != 0) return m * std::log(m / static_cast<double>(zeros));
+  return e;
+}
 
 }  // namespace
 
@@ -488,162 +663,190 @@ std::unique_ptr<Snapshot> IndexBuilder::build() {
   decltype(order)().swap(order);
   std::vector<uint32_t>().swap(group_start);
 
-  // 3. Deletion table for ocr+edit lists. Per entry (in parallel): its plate length, whether it
-  // fits its country's formats, and how many distinct deletions it has; then the deletions are
-  // generated into their places, grouped by hash (bucketed by the top bits, each bucket sorted),
-  // and laid out like the main table.
-  std::vector<uint32_t> edit_ids;
-  for (uint32_t i = 0; i < n; ++i)
-    if (s->hot_lists_[s->entries_[i].list].mode == MatchMode::ocr_edit) edit_ids.push_back(i);
-  const std::size_t ne = edit_ids.size();
-  struct EditInfo {
-    uint8_t len;
-    uint8_t distinct;
-    bool fits;
+  // 3. The edit filter for ocr+edit lists (index.h). First, in chunks of entries in parallel:
+  // plate lengths, whether plates fit their country's formats, and how many distinct keys and
+  // class marks there are (estimated). Then the filter is sized for those and filled by a few
+  // tasks, each over its share of the entries into a copy of its own (no atomics, and no array of
+  // keys to sort or scatter: the keys are recomputed), and the copies are or-ed together.
+  for (unsigned c = 1; c <= 36; ++c)
+    if (conf.canonical_code(c) == c) s->class_codes_.push_back(static_cast<uint8_t>(c));
+  const bool parallel = n >= kParallelFrom;
+  const std::size_t nchunks = parallel ? 64 : 1;
+  auto is_edit = [&](const Snapshot::Entry& e) {
+    return s->hot_lists_[e.list].mode == MatchMode::ocr_edit;
   };
-  std::vector<EditInfo> info(ne);
-  for_range(ne, [&](std::size_t b, std::size_t e) {
-    for (std::size_t k = b; k != e; ++k) {
-      const Snapshot::Entry& en = s->entries_[edit_ids[k]];
-      const Plate p = Plate::from_key(en.key & Plate::kKeyMask);
-      const CountryCode c = CountryCode::from_raw(
+  struct ChunkInfo {
+    uint32_t len_all = 0, len_any = 0;
+    std::vector<std::pair<CountryCode, uint32_t>> len_by_country;
+    uint8_t unfit = 0;  // bit 0 NL, 1 BE, 2 LU: an entry of that country fits none of its formats
+    uint64_t keys = 0;  // (deletion, position) keys, with repeats
+    std::array<uint8_t, kHllRegisters> hll{}, class_hll{};
+  };
+  const CountryCode formatted[3] = {kNL, kBE, kLU};
+  std::vector<ChunkInfo> chunk_info(nchunks);
+  // Large builds estimate from the keys of one deletion in 8 (by hash): as good for sizing, and
+  // cheaper.
+  const uint64_t sample_below = parallel ? uint64_t{1} << 29 : uint64_t{1} << 32;
+  const double sample_rate = std::ldexp(static_cast<double>(sample_below), -32);
+  auto survey = [&](std::size_t c) {
+    ChunkInfo& ci = chunk_info[c];
+    for (std::size_t i = c * n / nchunks, end = (c + 1) * n / nchunks; i < end; ++i) {
+      const Snapshot::Entry& en = s->entries_[i];
+      if (!is_edit(en)) continue;
+      const uint64_t key = en.key & Plate::kKeyMask;
+      const std::size_t len =
+          for_each_deletion(key, [&](uint64_t h, std::size_t pos, unsigned code) {
+            ++ci.keys;
+            if ((h >> 32) >= sample_below) return;
+            const uint64_t seed = position_seed(h, pos);
+            hll_add(ci.hll.data(), seed);
+            hll_add(ci.class_hll.data(), class_seed(seed, conf.canonical_code(code)));
+          });
+      const uint32_t len_bit = 1u << len;
+      const CountryCode cc = CountryCode::from_raw(
           static_cast<uint16_t>((en.key >> Plate::kKeyBits) & Snapshot::kCountryMask));
-      uint8_t distinct = 0;
-      if (p.size() >= 2)  // a 1-character plate's deletion is empty: no read is empty
-        for (std::size_t j = 0; j < p.size(); ++j) distinct += j == 0 || p[j] != p[j - 1];
-      info[k] = {static_cast<uint8_t>(p.size()), distinct,
-                 !formats::has_formats(c) || formats::valid(c, p)};
-    }
-  });
-  std::vector<uint64_t> offsets(ne + 1, 0);
-  bool edit_any_country = false;
-  std::vector<CountryCode> not_prunable;
-  for (std::size_t k = 0; k < ne; ++k) {
-    const uint64_t key = s->entries_[edit_ids[k]].key;
-    const uint32_t len_bit = 1u << info[k].len;
-    const CountryCode c = CountryCode::from_raw(
-        static_cast<uint16_t>((key >> Plate::kKeyBits) & Snapshot::kCountryMask));
-    s->edit_len_all_ |= len_bit;
-    if (!c.known()) {
-      edit_any_country = true;
-      s->edit_len_any_ |= len_bit;
-    } else {
-      auto it = std::find_if(s->edit_len_by_country_.begin(), s->edit_len_by_country_.end(),
-                             [&](const auto& cl) { return cl.first == c; });
-      if (it == s->edit_len_by_country_.end()) {
-        s->edit_len_by_country_.push_back({c, len_bit});
+      ci.len_all |= len_bit;
+      if (!cc.known()) {
+        ci.len_any |= len_bit;
+        continue;
+      }
+      auto it = std::find_if(ci.len_by_country.begin(), ci.len_by_country.end(),
+                             [&](const auto& cl) { return cl.first == cc; });
+      if (it == ci.len_by_country.end()) {
+        ci.len_by_country.push_back({cc, len_bit});
       } else {
         it->second |= len_bit;
       }
+      for (unsigned f = 0; f < 3; ++f)
+        if (cc == formatted[f] && !(ci.unfit >> f & 1u) &&
+            !formats::valid(cc, Plate::from_key(key)))
+          ci.unfit |= static_cast<uint8_t>(1u << f);
     }
-    if (!info[k].fits) not_prunable.push_back(c);
-    offsets[k + 1] = offsets[k] + info[k].distinct;
+  };
+  if (nchunks == 1) {
+    survey(0);
+  } else {
+    tbb::parallel_for(std::size_t{0}, nchunks, survey);
   }
-  std::vector<EditInfo>().swap(info);
-  if (!edit_any_country) {
-    for (CountryCode c : {kNL, kBE, kLU})
-      if (std::find(not_prunable.begin(), not_prunable.end(), c) == not_prunable.end())
-        s->edit_prunable_.push_back(c);
-  }
-  const std::size_t nv = offsets.back();
-  if (nv >= std::numeric_limits<uint32_t>::max())
-    throw std::length_error("too many ocr+edit deletion variants in one index (max 2^32 - 1)");
-  std::vector<Variant, HugePageAllocator<Variant>> variants(nv);
-  for_range(ne, [&](std::size_t b, std::size_t e) {
-    uint64_t pow37[Plate::kMaxLen + 1];
-    pow37[0] = 1;
-    for (std::size_t i = 1; i <= Plate::kMaxLen; ++i) pow37[i] = pow37[i - 1] * 37;
-    for (std::size_t k = b; k != e; ++k) {
-      const uint32_t ei = edit_ids[k];
-      const uint64_t key = s->entries_[ei].key & Plate::kKeyMask;
-      const Plate p = Plate::from_key(key);
-      const std::size_t len = p.size();
-      if (len < 2) continue;
-      std::size_t at = offsets[k];
-      // key(p without j) = prefix(j) * 37^(len-1-j) + (key mod 37^(len-1-j)).
-      uint64_t prefix = 0;
-      for (std::size_t j = 0; j < len; ++j) {
-        if (j == 0 || p[j] != p[j - 1]) {
-          const uint64_t tail = pow37[len - 1 - j];
-          variants[at++] = Variant{mix64(prefix * tail + key % tail), ei};
-        }
-        prefix = prefix * 37 + Plate::code(p[j]);
+  uint8_t unfit = 0;
+  uint64_t nv = 0;
+  std::array<uint8_t, kHllRegisters> hll{}, class_hll{};
+  for (const ChunkInfo& ci : chunk_info) {
+    s->edit_len_all_ |= ci.len_all;
+    s->edit_len_any_ |= ci.len_any;
+    unfit |= ci.unfit;
+    nv += ci.keys;
+    for (std::size_t r = 0; r < kHllRegisters; ++r) {
+      hll[r] = std::max(hll[r], ci.hll[r]);
+      class_hll[r] = std::max(class_hll[r], ci.class_hll[r]);
+    }
+    for (const auto& country_lengths : ci.len_by_country) {
+      const CountryCode cc = country_lengths.first;
+      auto it = std::find_if(s->edit_len_by_country_.begin(), s->edit_len_by_country_.end(),
+                             [&](const auto& cl) { return cl.first == cc; });
+      if (it == s->edit_len_by_country_.end()) {
+        s->edit_len_by_country_.push_back(country_lengths);
+      } else {
+        it->second |= country_lengths.second;
       }
     }
-  });
-  // Bucket by the top bits of the hash (a counting scatter over chunks of the array, in
-  // parallel), then sort each bucket on its own.
-  const unsigned kBucketBits = nv < kParallelFrom ? 4 : 16;
-  const std::size_t nb = std::size_t{1} << kBucketBits;
-  const std::size_t nchunks = nv < kParallelFrom ? 1 : 16;
-  const std::size_t chunk = (nv + nchunks - 1) / nchunks;
-  auto bucket_of = [&](const Variant& v) { return v.hash >> (64 - kBucketBits); };
-  // counts[c * nb + k]: variants of chunk c in bucket k; turned into chunk c's write position.
-  std::vector<uint64_t> counts(nchunks * nb, 0);
-  auto over_chunks = [&](auto fn) {
-    if (nchunks == 1) {
-      fn(0);
-    } else {
-      tbb::parallel_for(std::size_t{0}, nchunks, fn);
-    }
-  };
-  over_chunks([&](std::size_t c) {
-    uint64_t* cnt = &counts[c * nb];
-    for (std::size_t i = c * chunk, e = std::min(nv, (c + 1) * chunk); i < e; ++i)
-      ++cnt[bucket_of(variants[i])];
-  });
-  std::vector<uint64_t> bucket_at(nb + 1, 0);
-  uint64_t written = 0;
-  for (std::size_t k = 0; k < nb; ++k) {
-    bucket_at[k] = written;
-    for (std::size_t c = 0; c < nchunks; ++c) {
-      const uint64_t n_ck = counts[c * nb + k];
-      counts[c * nb + k] = written;
-      written += n_ck;
-    }
   }
-  bucket_at[nb] = written;
-  {
-    std::vector<Variant, HugePageAllocator<Variant>> sorted(nv);
-    over_chunks([&](std::size_t c) {
-      uint64_t* at = &counts[c * nb];
-      for (std::size_t i = c * chunk, e = std::min(nv, (c + 1) * chunk); i < e; ++i)
-        sorted[at[bucket_of(variants[i])]++] = variants[i];
-    });
-    variants = std::move(sorted);
+  std::vector<ChunkInfo>().swap(chunk_info);
+  if (s->edit_len_any_ == 0) {  // no ocr+edit entry without a country
+    for (unsigned f = 0; f < 3; ++f)
+      if (!(unfit >> f & 1u)) s->edit_prunable_.push_back(formatted[f]);
   }
-  std::vector<uint64_t>().swap(counts);
-  auto sort_buckets = [&](std::size_t b, std::size_t e) {
-    for (std::size_t k = b; k != e; ++k)
-      std::sort(variants.begin() + static_cast<std::ptrdiff_t>(bucket_at[k]),
-                variants.begin() + static_cast<std::ptrdiff_t>(bucket_at[k + 1]),
-                [](const Variant& x, const Variant& y) {
-                  return x.hash != y.hash ? x.hash < y.hash : x.entry < y.entry;
-                });
-  };
-  const std::size_t nbuckets = bucket_at.size() - 1;
-  if (nv < kParallelFrom) {
-    sort_buckets(0, nbuckets);
-  } else {
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, nbuckets),
-                      [&](const auto& r) { sort_buckets(r.begin(), r.end()); });
-  }
-  s->edit_entries_.resize(nv);
-  for_range(nv, [&](std::size_t b, std::size_t e) {
-    for (std::size_t i = b; i != e; ++i) s->edit_entries_[i] = variants[i].entry;
-  });
-  std::vector<uint32_t> vstart;
-  vstart.reserve(nv);
-  for (std::size_t i = 0; i < nv; ++i)
-    if (i == 0 || variants[i].hash != variants[i - 1].hash)
-      vstart.push_back(static_cast<uint32_t>(i));
-  if (nv != 0) {
-    auto edit_group = [&](std::size_t g) {
-      const uint32_t start = vstart[g];
-      const uint32_t end = g + 1 < vstart.size() ? vstart[g + 1] : static_cast<uint32_t>(nv);
-      return std::tuple<uint64_t, uint32_t, uint32_t>{variants[start].hash, start, end - start};
+
+  Snapshot::EditFilter& filter = s->edit_filter_;
+  std::size_t nkeys = 0, nclass_keys = 0;
+  const double bits = edit_filter_bits_;  // per key; a class mark gets a quarter of that
+  if (s->edit_len_all_ != 0 && bits <= 0) {
+    // No filter: one block of ones, in which every key and class mark tests positive.
+    filter.blocks = 1;
+    filter.words.assign(8, ~uint64_t{0});
+  } else if (nv != 0) {
+    auto estimate = [&](const std::array<uint8_t, kHllRegisters>& reg) {
+      return std::min<std::size_t>(
+          nv, static_cast<std::size_t>(
+                  std::llround(std::max(1.0, hll_estimate(reg.data()) / sample_rate))));
     };
-    lay_out(s->edit_.slots, s->edit_.home_slots, vstart.size(), edit_group);
+    nkeys = estimate(hll);
+    nclass_keys = std::max(nkeys, estimate(class_hll));
+    const auto blocks = static_cast<uint64_t>(std::max(
+        1.0, std::ceil((static_cast<double>(nkeys) + 0.25 * static_cast<double>(nclass_keys)) *
+                       bits / 512)));
+    if (blocks > std::numeric_limits<uint32_t>::max())
+      throw std::length_error("edit filter too large (more than 2^32 blocks)");
+    filter.blocks = blocks;
+    filter.words.assign(blocks * 8, 0);
+    // Task t sets the bits of the keys of entries [t * n / tasks, (t + 1) * n / tasks) in a
+    // filter of its own (task 0 in the real one); the copies are then or-ed into it.
+    const std::size_t tasks =
+        parallel ? static_cast<std::size_t>(
+                       std::clamp(tbb::this_task_arena::max_concurrency(), 1, 4))
+                 : 1;
+    std::vector<Snapshot::BigVector<uint64_t>> copies(tasks - 1);
+    auto fill = [&](std::size_t t) {
+      uint64_t* words = filter.words.data();
+      if (t > 0) {
+        copies[t - 1].assign(blocks * 8, 0);
+        words = copies[t - 1].data();
+      }
+      // Keys wait in a ring while their block is fetched, so the cache misses overlap.
+      struct Pending {
+        uint64_t* block;
+        uint64_t seed;
+        unsigned class_code;
+      };
+      constexpr std::size_t kRing = 16;
+      std::array<Pending, kRing> ring;
+      std::size_t queued = 0;
+      auto apply = [](const Pending& x) {
+        key_set(x.block, x.seed);
+        class_set(x.block, class_seed(x.seed, x.class_code));
+      };
+      for (std::size_t i = t * n / tasks, end = (t + 1) * n / tasks; i < end; ++i) {
+        const Snapshot::Entry& en = s->entries_[i];
+        if (!is_edit(en)) continue;
+        for_each_deletion(en.key & Plate::kKeyMask, [&](uint64_t h, std::size_t pos,
+                                                         unsigned code) {
+          Pending& slot = ring[queued++ % kRing];
+          if (queued > kRing) apply(slot);
+          slot = Pending{words + ((h >> 32) * blocks >> 32) * 8, position_seed(h, pos),
+                         conf.canonical_code(code)};
+          __builtin_prefetch(slot.block, 1);
+        });
+      }
+      for (std::size_t j = queued > kRing ? queued - kRing : 0; j < queued; ++j)
+        apply(ring[j % kRing]);
+    };
+    if (tasks == 1) {
+      fill(0);
+    } else {
+      tbb::parallel_for(std::size_t{0}, tasks, fill);
+      for_range(blocks * 8, [&](std::size_t b, std::size_t e) {
+        for (const auto& copy : copies)
+          for (std::size_t w = b; w < e; ++w) filter.words[w] |= copy[w];
+      });
+    }
+  }
+  // Expected false-positive rates of a key test and of a class mark test, from the filter's
+  // fill: per block, the mean over its words of fill^bits (a key: that squared, for its two
+  // words), averaged over the blocks.
+  double fpp = 0, class_fpp = 0;
+  for (uint64_t b = 0; b < filter.blocks; ++b) {
+    double key_word = 0, class_word = 0;
+    for (unsigned w = 0; w < 8; ++w) {
+      const double f = std::popcount(filter.words[b * 8 + w]) / 64.0;
+      key_word += std::pow(f, kKeyBitsPerWord) / 8;
+      class_word += f / 8;
+    }
+    fpp += key_word * key_word;
+    class_fpp += std::pow(class_word, kClassBits);
+  }
+  if (filter.blocks != 0) {
+    fpp /= static_cast<double>(filter.blocks);
+    class_fpp /= static_cast<double>(filter.blocks);
   }
 
   IndexStats& st = s->stats_;
@@ -651,9 +854,12 @@ std::unique_ptr<Snapshot> IndexBuilder::build() {
   st.lists = s->lists_.size();
   st.groups = ngroups;
   st.edit_variants = nv;
+  st.edit_keys = nkeys;
+  st.edit_class_keys = nclass_keys;
+  st.edit_fpp = fpp;
+  st.edit_class_fpp = class_fpp;
   st.max_probe = max_probe;
-  st.edit_bytes = s->edit_.slots.capacity() * sizeof(Snapshot::Slot) +
-                  s->edit_entries_.capacity() * sizeof(uint32_t);
+  st.edit_bytes = filter.words.capacity() * sizeof(uint64_t);
   st.index_bytes = s->entries_.capacity() * sizeof(Snapshot::Entry) +
                    s->strings_at_.capacity() * sizeof(uint32_t) +
                    s->main_.slots.capacity() * sizeof(uint64_t) + st.edit_bytes;

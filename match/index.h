@@ -13,19 +13,35 @@
 // followed by a scan of the (usually one-entry) group. Slots are laid out in hash order ("sorted
 // linear probing"), so a miss stops at the first slot with a larger fingerprint, usually its home.
 // About 40 bytes per entry in all (plus reference and note text); large arrays use huge pages.
-// Lists in `ocr+edit` mode add a deletion table: each entry's single-character deletions map to
-// the entry, so a read missing one character is one probe; a read with one extra character probes
-// the main table once per deletion of the read.
+//
+// Lists in `ocr+edit` mode add the edit filter, a blocked Bloom filter of 64-byte blocks. For
+// every ocr+edit entry and every position i that starts a run of equal characters it holds the
+// key (entry without character i, i) and that key's class mark (the confusion class of the
+// entry's character i). The block is chosen by the hash of the deletion alone, the bits within it
+// by the hash of (deletion, i) and of (deletion, i, class): one cache line answers for every
+// position and class of a read. A read with one character missing loads the block of its own
+// plate and tests positions 0..n; at each position that tests positive it probes the main table
+// for the insertion of each confusion class whose mark tests positive (the table is keyed by
+// canonical plate, so one probe per class), and keeps the entries of ocr+edit lists whose exact
+// plate is that insertion. A listed entry's keys and marks always test positive; a false positive
+// costs main-table probes, never a wrong hit. Sized at 12 bits per distinct key and 3 per distinct
+// mark (both estimated while building): about 0.9 % false positives per tested position, and
+// about a quarter of the absent classes' marks test positive. That is about 10 bits per deletion
+// of an entry: 8 bytes per entry when plates fill their series as densely as in the benchmark
+// (entries share deletions), 11 when no two entries share one. A read with one extra character
+// probes the main table once per deletion of the read.
 //
 // Thread safety
 // -------------
 // A Snapshot is immutable once built: any number of threads may call its const methods
-// concurrently. IndexBuilder is single-threaded (it uses TBB internally to sort). LiveIndex:
-// readers call `LiveIndex::Reader r = live.read();` and use `r->...` until `r` is destroyed; this
-// takes no lock and performs no atomic read-modify-write (epoch.h). `publish()` may be called from
-// any thread; concurrent publishers are serialised by a mutex that readers never touch. A reader
-// sees exactly one snapshot for the lifetime of its Reader: one lookup is never answered from a
-// mix of two versions.
+// concurrently. That includes the edit filter, which build() fills completely before it returns
+// and which lookups only read. IndexBuilder is single-threaded (it uses TBB internally to sort,
+// and to fill the edit filter: each task into a copy of its own, or-ed together at the end, so
+// without atomics). LiveIndex: readers call `LiveIndex::Reader r = live.read();` and use `r->...`
+// until `r` is destroyed; this takes no lock and performs no atomic read-modify-write (epoch.h).
+// `publish()` may be called from any thread; concurrent publishers are serialised by a mutex that
+// readers never touch. A reader sees exactly one snapshot for the lifetime of its Reader: one
+// lookup is never answered from a mix of two versions.
 #pragma once
 
 #include <atomic>
@@ -65,9 +81,13 @@ struct IndexStats {
   std::size_t entries = 0;
   std::size_t lists = 0;
   std::size_t groups = 0;            // distinct canonical plates
-  std::size_t edit_variants = 0;     // deletion-table rows (ocr+edit lists only)
-  std::size_t index_bytes = 0;       // entries + tables + per-entry string offsets
-  std::size_t edit_bytes = 0;        // the deletion table, included in index_bytes
+  std::size_t edit_variants = 0;     // (deletion, position) keys of ocr+edit entries, with repeats
+  std::size_t edit_keys = 0;         // distinct ones (estimated): what the edit filter is sized for
+  std::size_t edit_class_keys = 0;   // distinct class marks (deletion, position, class), estimated
+  double edit_fpp = 0;               // edit filter: false-positive rate of a key (position) test
+  double edit_class_fpp = 0;         // ... and of a class mark test (both from the filter's fill)
+  std::size_t index_bytes = 0;       // entries + tables + per-entry string offsets + edit filter
+  std::size_t edit_bytes = 0;        // the edit structures (the filter), included in index_bytes
   std::size_t string_bytes = 0;      // references and notes
   std::size_t max_probe = 0;         // longest displacement from home in the main table
 };
@@ -136,37 +156,46 @@ class Snapshot {
   };
   // The first entry of the group of canonical key `canon` (hash `hash`), or UINT32_MAX.
   uint32_t find_group(uint64_t hash, uint64_t canon) const;
-  // A table slot: the hash of a key (canonical plate, or deletion variant) and the group of
-  // entries (or deletion rows) it names. The hash is a bijection of the key, so equal hashes mean
-  // equal keys; slots lie in ascending hash order.
-  struct Slot {
-    uint64_t hash;  // kEmpty = empty: no plate key hashes to it (index.cpp checks this)
-    uint32_t start;
-    uint32_t count;
-  };
-  static_assert(sizeof(Slot) == 16);
-  static constexpr uint64_t kEmpty = ~uint64_t{0};
 
   template <class T>
   using BigVector = std::vector<T, HugePageAllocator<T>>;
 
-  struct Table {
-    BigVector<Slot> slots;  // `home_slots` home positions plus an overflow tail ending in kEmpty
-    uint64_t home_slots = 0;
-    const Slot* home(uint64_t hash) const;
-    const Slot* find(uint64_t hash) const;
+  // The edit filter (see the layout notes above). The keys and class marks of a deletion whose
+  // key hashes to h (mix64) live in block ((h >> 32) * blocks) >> 32; their bits there come from
+  // position_seed(h, position) and class_seed(that, class) (index.cpp).
+  struct EditFilter {
+    BigVector<uint64_t> words;  // `blocks` blocks of 8 words (512 bits, one cache line each)
+    uint64_t blocks = 0;
+    const uint64_t* block(uint64_t hash) const {
+      return &words[((hash >> 32) * blocks >> 32) * 8];
+    }
   };
 
   bool entry_applies(const Entry& e, CountryCode country, TimestampMs ts) const;
   // The first plate's keys, when the caller computed them already (match_batch).
   struct FirstKeys {
     uint64_t key = 0, canon = 0, hash = 0;
+    uint64_t edit_hash = 0;  // mix64(key), when the read needs the edit filter; 0 = not computed
   };
   void match_plates(const MatchQuery& q, const FirstKeys* first, std::vector<IndexHit>& out) const;
+  // Hints the CPU to fetch what match_plates will read first for these keys.
+  void prefetch_keys(const FirstKeys& k) const;
   void scan_group(uint32_t start, uint64_t pkey, const MatchQuery& q, uint8_t plate_index,
                   std::vector<IndexHit>& out, std::size_t first) const;
-  void match_edit(const Plate& p, const MatchQuery& q, uint8_t plate_index,
+  void match_edit(const Plate& p, const FirstKeys& k, const MatchQuery& q, uint8_t plate_index,
                   std::vector<IndexHit>& out, std::size_t first) const;
+  // Entries of ocr+edit lists that equal `p` with one character inserted at one of the
+  // `positions` (bit i: before p[i], bit n: at the end); `block` and `seeds` (per position) are
+  // p's edit filter block and position seeds, for the class marks.
+  void match_insertions(const Plate& p, const uint64_t* block, const uint64_t* seeds,
+                        uint32_t positions, const MatchQuery& q, uint8_t plate_index,
+                        std::vector<IndexHit>& out, std::size_t first) const;
+  // Whether the filter needs consulting for a read of this length and country (some ocr+edit
+  // entry is one character longer).
+  bool wants_edit_filter(std::size_t n, CountryCode read_country) const {
+    return edit_len_all_ != 0 && n + 1 <= Plate::kMaxLen &&
+           (edit_lengths(read_country) >> (n + 1) & 1u) != 0;
+  }
   uint32_t edit_lengths(CountryCode read_country) const;
   static void offer(std::vector<IndexHit>& out, std::size_t first, const IndexHit& h);
 
@@ -174,8 +203,7 @@ class Snapshot {
   BigVector<uint32_t> strings_at_;  // per entry: offset of its reference and note in strings_
   std::string strings_;
   MainTable main_;
-  Table edit_;                      // deletion variants -> rows of edit_entries_
-  BigVector<uint32_t> edit_entries_;
+  EditFilter edit_filter_;
   // What lookups need of a list, kept apart from ListMeta's strings.
   struct ListHot {
     TimestampMs valid_from;
@@ -186,6 +214,7 @@ class Snapshot {
   std::vector<ListMeta> lists_;
   std::vector<ListHot> hot_lists_;
   ConfusionClasses confusion_;
+  std::vector<uint8_t> class_codes_;  // one symbol code per confusion class (its representative)
   // Plate lengths of ocr+edit entries (bit n: some entry has n characters): of entries without a
   // country, per issuing country, and of all. A read only probes for lengths it can match.
   uint32_t edit_len_any_ = 0;
@@ -193,7 +222,8 @@ class Snapshot {
   std::vector<std::pair<CountryCode, uint32_t>> edit_len_by_country_;
   // Countries (NL, BE, LU) whose reads may skip deletion variants that fit none of the country's
   // plate formats: every ocr+edit entry such a read can match has a plate of that country that
-  // fits its formats, so a variant that fits none cannot equal any of them.
+  // fits its formats, so a variant that fits none cannot equal any of them. (Insertions are not
+  // pruned: checking 36 candidate plates against the formats costs more than the probes saved.)
   std::vector<CountryCode> edit_prunable_;
   IndexStats stats_;
 };
@@ -218,12 +248,19 @@ class IndexBuilder {
   void add(const ReferenceList& list);
   // Room for `entries` more entries with `text_bytes` of references and notes in all.
   void reserve(std::size_t entries, std::size_t text_bytes = 0);
+  // Bits of the edit filter per distinct (deletion, position) key, 0..64; each class mark gets a
+  // quarter of that. Fewer bits save memory and cost main-table probes on false positives; no
+  // setting changes what matches. 0 builds a filter that passes everything: a read that misses a
+  // character then probes every class at every position (tests use it to check the probing).
+  static constexpr double kDefaultEditFilterBits = 12;
+  void set_edit_filter_bits(double bits_per_key);
 
-  // Builds the snapshot; the builder is left empty.
+  // Builds the snapshot; the builder is left empty (its edit filter setting stays).
   std::unique_ptr<Snapshot> build();
 
  private:
   std::unique_ptr<Snapshot> s_;
+  double edit_filter_bits_ = kDefaultEditFilterBits;
 };
 
 // The index the pipeline reads: the current snapshot, replaced atomically.

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 #include <set>
 #include <tuple>
@@ -412,6 +413,203 @@ TEST(IndexTest, FingerprintCollisionsAreResolved) {
   std::vector<Plate> p{found[2]};
   std::vector<IndexHit> hits;
   EXPECT_EQ(snap->match({kAnyCountry, 0, p}, hits), 0u) << found[2].str();
+}
+
+}  // namespace
+}  // namespace anpr
+
+// ---- The edit filter (ocr+edit lists) ----
+// A read missing a character is matched through a Bloom filter of the entries' deletions: a false
+// positive must only cost probes, never add, drop or change a hit.
+namespace anpr {
+namespace {
+
+std::unique_ptr<Snapshot> build_with_filter(const std::vector<ReferenceList>& lists,
+                                            double bits_per_key) {
+  IndexBuilder b;
+  b.set_edit_filter_bits(bits_per_key);
+  for (const auto& l : lists) b.add(l);
+  return b.build();
+}
+
+// The batched path gives every read of `reads` the same hits as one match() per read.
+void expect_batch_agrees(const Snapshot& snap, const std::vector<testing::GenRead>& reads) {
+  std::vector<MatchQuery> queries;
+  for (const auto& r : reads) queries.push_back({r.country, r.ts, r.plates});
+  std::vector<IndexHit> batch;
+  std::vector<uint32_t> ends;
+  snap.match_batch(queries, batch, ends);
+  std::size_t begin = 0;
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    std::vector<IndexHit> single;
+    snap.match(queries[i], single);
+    auto key = [](const IndexHit& h) {
+      return std::tuple(h.entry, h.kind, h.differences, h.plate_index);
+    };
+    std::vector<std::tuple<uint32_t, MatchKind, uint8_t, uint8_t>> a, b;
+    for (auto& h : single) a.push_back(key(h));
+    for (std::size_t k = begin; k < ends[i]; ++k) b.push_back(key(batch[k]));
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    ASSERT_EQ(a, b) << "read " << i;
+    begin = ends[i];
+  }
+}
+
+// Filters from "passes everything" (0 bits) through saturated (a fraction of a bit per key: every
+// test is a false positive) to the default: the hits never change.
+class EditFilterSizeTest : public ::testing::TestWithParam<double> {};
+
+TEST_P(EditFilterSizeTest, FalsePositivesNeverChangeTheHits) {
+  Prng prng{std::mt19937_64(4242)};
+  CaseGenerator gen(prng);
+  std::size_t edits = 0;
+  for (int round = 0; round < 12; ++round) {
+    auto c = gen.make(1 + gen.below(5), 80, 150);
+    auto snap = build_with_filter(c.lists, GetParam());
+    for (const auto& r : c.reads) {
+      auto want = reference_match(c.lists, snap->confusion(), r.country, r.ts, r.plates);
+      ASSERT_EQ(index_match(*snap, r.country, r.ts, r.plates), want);
+      for (const auto& h : want) edits += h.kind == MatchKind::edit;
+    }
+    expect_batch_agrees(*snap, c.reads);
+  }
+  EXPECT_GT(edits, 50u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Bits, EditFilterSizeTest,
+                         ::testing::Values(0.0, 0.05, 1.0, 4.0,
+                                           IndexBuilder::kDefaultEditFilterBits));
+
+// A larger ocr+edit index with a small filter, so that false positives are frequent, probed with
+// reads that just miss: listed plates with a character removed and another changed, inserted or
+// removed, in every country. The index must agree with the reference matcher on all of them.
+TEST(EditFilterTest, ManyNearMissReadsAgainstTheReferenceMatcher) {
+  std::mt19937_64 rng(7);
+  const std::string alphabet = "0ODQ1I2Z5S8B6GAXKLMN";  // confusable characters and others
+  const CountryCode countries[] = {kAnyCountry, kNL, kBE, kLU};
+  std::vector<ReferenceList> lists(3);
+  const MatchMode modes[] = {MatchMode::ocr_edit, MatchMode::ocr_edit, MatchMode::ocr};
+  std::set<std::string> seen;
+  for (std::size_t l = 0; l < lists.size(); ++l) {
+    lists[l].meta.id = "near" + std::to_string(l);
+    lists[l].meta.mode = modes[l];
+    lists[l].meta.max_substitutions = 1;
+    for (int e = 0; e < 700; ++e) {
+      std::string s;
+      const std::size_t len = 4 + rng() % 4;
+      for (std::size_t i = 0; i < len; ++i) s.push_back(alphabet[rng() % alphabet.size()]);
+      ListEntry entry;
+      entry.plate = *Plate::from_normalized(s);
+      entry.country = countries[rng() % 4];
+      entry.reference = "L" + std::to_string(l) + "E" + std::to_string(e);
+      lists[l].entries.push_back(entry);
+    }
+  }
+  auto snap = build_with_filter(lists, 2.0);
+  // Two bits per key: a good share of the tests must be false positives, or this proves little.
+  EXPECT_GT(snap->stats().edit_fpp, 0.05);
+  std::size_t edits = 0, reads = 0;
+  for (int r = 0; r < 1500; ++r) {
+    const auto& l = lists[rng() % lists.size()];
+    std::string s = l.entries[rng() % l.entries.size()].plate.str();
+    s.erase(rng() % s.size(), 1);  // a deletion: what the filter is asked about
+    if (rng() % 2 && !s.empty()) {
+      const std::size_t i = rng() % s.size();
+      switch (rng() % 3) {
+        case 0: s[i] = alphabet[rng() % alphabet.size()]; break;
+        case 1: s.insert(s.begin() + i, alphabet[rng() % alphabet.size()]); break;
+        default: if (s.size() > 1) s.erase(i, 1); break;
+      }
+    }
+    if (s.empty()) continue;
+    std::vector<Plate> plates{*Plate::from_normalized(s)};
+    const CountryCode c = countries[rng() % 4];
+    auto want = reference_match(lists, snap->confusion(), c, 0, plates);
+    ASSERT_EQ(index_match(*snap, c, 0, plates), want) << s << " '" << c.str() << "'\n"
+                                                       << "want:\n" << show(want, lists);
+    for (const auto& h : want) edits += h.kind == MatchKind::edit;
+    ++reads;
+  }
+  EXPECT_GT(edits, 300u);
+  EXPECT_GT(reads, 1000u);
+}
+
+// Entries that share a deletion at one position, some of one confusion class (one main-table
+// group), one in a list that does not allow edits, and runs of equal characters.
+TEST(EditFilterTest, EveryEntryWithTheDeletionIsFound) {
+  ReferenceList edit = one_list(MatchMode::ocr_edit, 1,
+                                {{"AB10CD", kNL}, {"AB1OCD", kNL}, {"AB1DCD", kAnyCountry},
+                                 {"AB1QCD", kBE}, {"AB17CD", kNL}, {"AB1XCD", kNL},
+                                 {"AABBC", kNL}, {"AB1CDE", kNL}});
+  ReferenceList ocr = one_list(MatchMode::ocr, 1, {{"AB1ZCD", kNL}});
+  ocr.meta.id = "o";
+  for (auto& e : ocr.entries) e.reference = "L1" + e.reference.substr(2);
+  const std::vector<ReferenceList> lists{edit, ocr};
+  auto snap = build(lists);
+  for (const char* read : {"AB1CD", "ABBC", "AABC", "ABC", "B1CDE", "AB1CD"}) {
+    for (CountryCode c : {kNL, kBE, kAnyCountry}) {
+      std::vector<Plate> plates{*Plate::from_normalized(read)};
+      EXPECT_EQ(index_match(*snap, c, 0, plates), reference_match(lists, snap->confusion(), c, 0, plates))
+          << read << " '" << c.str() << "'";
+    }
+  }
+  // AB1CD read in NL: AB10CD AB1OCD AB1DCD AB17CD AB1XCD AB1CDE (not AB1QCD, a BE plate, nor
+  // AB1ZCD, on an ocr list).
+  std::vector<Plate> p{*Plate::from_normalized("AB1CD")};
+  auto got = index_match(*snap, kNL, 0, p);
+  ASSERT_EQ(got.size(), 6u);
+  for (const auto& h : got) EXPECT_EQ(h.kind, MatchKind::edit);
+}
+
+// The filter is sized for the distinct (deletion, position) keys, which plates of a dense series
+// share: here all plates of three characters over a small alphabet.
+TEST(EditFilterTest, SizedForDistinctKeys) {
+  IndexBuilder b;
+  ListMeta m;
+  m.id = "dense";
+  m.mode = MatchMode::ocr_edit;
+  const uint16_t l = b.add_list(m);
+  const std::string chars = "ABCDEFGHJK";
+  std::size_t variants = 0;
+  std::set<std::pair<std::string, std::size_t>> keys;
+  for (char x : chars)
+    for (char y : chars)
+      for (char z : chars) {
+        const std::string s{x, y, z};
+        b.add(l, *Plate::from_normalized(s), kNL, Category::suspect, Action::observe, 1,
+              kNoExpiry, "", "");
+        for (std::size_t j = 0; j < s.size(); ++j) {
+          if (j > 0 && s[j] == s[j - 1]) continue;  // a run: the same deletion as at j - 1
+          keys.insert({s.substr(0, j) + s.substr(j + 1), j});
+          ++variants;
+        }
+      }
+  auto snap = b.build();
+  const IndexStats& st = snap->stats();
+  EXPECT_EQ(st.edit_variants, variants);
+  EXPECT_LT(keys.size(), variants / 2);
+  EXPECT_NEAR(static_cast<double>(st.edit_keys), static_cast<double>(keys.size()),
+              0.05 * static_cast<double>(keys.size()));
+  EXPECT_GE(st.edit_class_keys, st.edit_keys);
+  // 12 bits per key and 3 per class mark, in whole 64-byte blocks.
+  EXPECT_LE(st.edit_bytes, (st.edit_keys * 12 + st.edit_class_keys * 3) / 8 + 64);
+  EXPECT_GT(st.edit_fpp, 0.0);
+  EXPECT_LT(st.edit_fpp, 0.03);
+  EXPECT_LT(st.edit_class_fpp, 0.5);
+}
+
+TEST(EditFilterTest, RejectsBadSizes) {
+  IndexBuilder b;
+  EXPECT_THROW(b.set_edit_filter_bits(-1), std::invalid_argument);
+  EXPECT_THROW(b.set_edit_filter_bits(std::nan("")), std::invalid_argument);
+  EXPECT_NO_THROW(b.set_edit_filter_bits(0));
+}
+
+TEST(EditFilterTest, NoOcrEditListsNoFilter) {
+  auto snap = build({one_list(MatchMode::ocr, 1, {{"AB12CD", kNL}})});
+  EXPECT_EQ(snap->stats().edit_bytes, 0u);
+  EXPECT_EQ(snap->stats().edit_variants, 0u);
 }
 
 }  // namespace
