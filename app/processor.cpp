@@ -141,7 +141,11 @@ struct Processor::Impl {
                          {"enable.auto.commit", "true"},
                          {"auto.commit.interval.ms", "1000"},
                          {"enable.partition.eof", "false"},
-                         {"queued.max.messages.kbytes", "65536"},
+                         // librdkafka 2.0 stops prefetching once this many messages are queued
+                         // and looks again only a second later: a processor catching up would
+                         // stall for that second every 100 000 reads at the default.
+                         {"queued.min.messages", "1000000"},
+                         {"queued.max.messages.kbytes", "131072"},
                          // Hits are wanted within milliseconds: a broker that holds an empty
                          // fetch (as the embedded one does) must not hold it for long.
                          {"fetch.wait.max.ms", "5"}};
