@@ -47,8 +47,12 @@ struct Item {
   OffsetTracker::Ticket ticket{};
   std::vector<Output> outs;
   std::size_t used = 0;  // outs[0 .. used) are this message's outputs (the rest keep capacity)
-  bool not_applicable = false;
   uint32_t dropped_by_rules = 0;
+  // Decoded by stage 2 (kept per item so a whole batch can be matched at once).
+  ReadEvent ev;
+  std::vector<Plate> plates;            // the plate, then the usable candidates
+  std::vector<std::string_view> raw;    // their raw text (views into ev)
+  const Camera* cam = nullptr;          // null: the read was dead-lettered
 
   Output& next_out() {
     if (used == outs.size()) outs.emplace_back();
@@ -71,11 +75,11 @@ struct Batch {
 // Per-thread scratch of the decode + match stage.
 struct Worker {
   ReadEventDecoder decoder;
-  ReadEvent ev;
   DecodeError err;
-  std::vector<Plate> plates;
-  std::vector<std::string_view> raw;
+  std::vector<MatchQuery> queries;
+  std::vector<Item*> matched;  // the item of each query
   std::vector<IndexHit> hits;
+  std::vector<uint32_t> ends;
   std::string ts_text;
   std::string detail;
 
@@ -348,21 +352,23 @@ struct Processor::Impl {
                            settings.pipeline.deadletter_payload_bytes, wall_now_ms());
   }
 
-  void process(Item& it, Worker& w, const Snapshot& snap) {
+  // Decodes one read into its item, or dead-letters it (it.cam stays null).
+  void decode(Item& it, Worker& w) {
+    it.cam = nullptr;
     const rd_kafka_message_t* m = it.msg;
     const std::string_view payload(static_cast<const char*>(m->payload), m->len);
-    if (!w.decoder.decode(payload, w.ev, w.err)) {
+    if (!w.decoder.decode(payload, it.ev, w.err)) {
       deadletter(it, w.err.reason, w.err.detail);
       return;
     }
-    const Camera* cam = cameras.find(w.ev.camera_id);
+    const Camera* cam = cameras.find(it.ev.camera_id);
     if (!cam) {
       deadletter(it, "unknown_camera", "camera_id is not in the camera registry");
       return;
     }
-    w.plates.clear();
-    w.raw.clear();
-    auto p = normalize(w.ev.plate);
+    it.plates.clear();
+    it.raw.clear();
+    auto p = normalize(it.ev.plate);
     if (!p) {
       w.detail = "the plate cannot be normalised to 1..10 characters A-Z 0-9 (";
       w.detail += to_string(p.error());
@@ -370,36 +376,61 @@ struct Processor::Impl {
       deadletter(it, to_string(p.error()), w.detail);
       return;
     }
-    w.plates.push_back(*p);
-    w.raw.push_back(w.ev.plate);
-    for (const ReadCandidate& c : w.ev.candidates) {
+    it.plates.push_back(*p);
+    it.raw.push_back(it.ev.plate);
+    for (const ReadCandidate& c : it.ev.candidates) {
       auto cp = normalize(c.plate);
       if (!cp) continue;  // a bad candidate does not spoil the read
-      w.plates.push_back(*cp);
-      w.raw.push_back(c.plate);
+      it.plates.push_back(*cp);
+      it.raw.push_back(c.plate);
+    }
+    it.cam = cam;
+  }
+
+  // Stage 2 for a whole batch: decode every read, match them together (match_batch overlaps the
+  // index's memory accesses across reads), then encode the hits.
+  void process(Batch& b, Worker& w, const Snapshot& snap) {
+    w.queries.clear();
+    w.matched.clear();
+    for (std::size_t i = 0; i < b.n; ++i) {
+      Item& it = b.items[i];
+      decode(it, w);
+      if (!it.cam) continue;
+      w.queries.push_back(MatchQuery{it.ev.plate_country, it.ev.ts, it.plates});
+      w.matched.push_back(&it);
     }
     w.hits.clear();
-    snap.match(MatchQuery{w.ev.plate_country, w.ev.ts, w.plates}, w.hits);
-    if (w.hits.empty()) return;
+    snap.match_batch(w.queries, w.hits, w.ends);
+    uint32_t begin = 0;
+    for (std::size_t q = 0; q < w.queries.size(); ++q) {
+      const uint32_t end = w.ends[q];
+      if (end > begin)
+        encode_hits(*w.matched[q], w, snap,
+                    std::span<const IndexHit>(w.hits.data() + begin, end - begin));
+      begin = end;
+    }
+  }
 
+  void encode_hits(Item& it, Worker& w, const Snapshot& snap, std::span<const IndexHit> hits) {
+    const Camera* cam = it.cam;
     HitReadView view;
-    view.event_id = w.ev.event_id;
-    view.camera_id = w.ev.camera_id;
-    w.ts_text = format_rfc3339(w.ev.ts);
+    view.event_id = it.ev.event_id;
+    view.camera_id = it.ev.camera_id;
+    w.ts_text = format_rfc3339(it.ev.ts);
     view.ts = w.ts_text;
-    view.plate = w.ev.plate;
-    view.plate_country = w.ev.plate_country;
-    view.confidence = w.ev.confidence;
-    view.lane = w.ev.lane;
-    view.direction = w.ev.direction;
-    view.lat = w.ev.lat ? w.ev.lat : cam->lat;  // the camera's position when the read has none
-    view.lon = w.ev.lat ? w.ev.lon : cam->lon;
-    view.plates = w.plates;
-    view.raw_plates = w.raw;
+    view.plate = it.ev.plate;
+    view.plate_country = it.ev.plate_country;
+    view.confidence = it.ev.confidence;
+    view.lane = it.ev.lane;
+    view.direction = it.ev.direction;
+    view.lat = it.ev.lat ? it.ev.lat : cam->lat;  // the camera's position when the read has none
+    view.lon = it.ev.lat ? it.ev.lon : cam->lon;
+    view.plates = it.plates;
+    view.raw_plates = it.raw;
     view.site = cam->site;
     view.camera_country = cam->country;
     view.control_room = cam->control_room;
-    for (const IndexHit& h : w.hits) {
+    for (const IndexHit& h : hits) {
       const ListMeta& list = snap.list(snap.entry_list(h.entry));
       if (!rules.applies(cam->country, list.owner, snap.entry_category(h.entry))) {
         ++it.dropped_by_rules;
@@ -419,7 +450,7 @@ struct Processor::Impl {
       o.list_id = list.id;
       o.entry_key = (snap.entry_plate(h.entry).key() << CountryCode::kBits) |
                     snap.entry_country(h.entry).raw();
-      o.ts = w.ev.ts;
+      o.ts = it.ev.ts;
     }
   }
 
@@ -538,7 +569,7 @@ struct Processor::Impl {
                   [&](Batch* b) {
                     Worker& w = workers.local();
                     LiveIndex::Reader r = index.read();
-                    for (std::size_t i = 0; i < b->n; ++i) process(b->items[i], w, *r);
+                    process(*b, w, *r);
                     return b;
                   }) &
               tbb::make_filter<Batch*, void>(tbb::filter_mode::serial_in_order, [&](Batch* b) {
