@@ -353,6 +353,11 @@ int main(int argc, char** argv) {
                            if (step < acked.size() && i < step_total[step]) acked[step][i] = wall_us();
                          });
     prod.prepare_topics({"bench.lat.reads"}, 10'000);
+    // Serve acknowledgements as they arrive, so an ack's time is when the broker answered.
+    std::atomic<bool> acks_stop{false};
+    std::thread acker([&] {
+      while (!acks_stop.load()) prod.poll(100);
+    });
     app::FeedOptions fo;
     fo.listed_share = o.hit_share;
     fo.seed = 99;
@@ -373,7 +378,6 @@ int main(int argc, char** argv) {
                      "L" + std::to_string(step) + "-" + std::to_string(now) + "-" + std::to_string(i));
         prod.produce("bench.lat.reads", key, json,
                      reinterpret_cast<void*>((uintptr_t{step} << 40) | (i + 1)));
-        prod.poll(0);
         if (i % 1024 == 0) progress("latency steps", step * 1000 + i * 1000 / total, rates.size() * 1000);
       }
       // Let the step's hits arrive before the next step starts.
@@ -383,6 +387,8 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
     progress("latency steps", 1, 1);
+    acks_stop = true;
+    acker.join();
     stop = true;
     viewer.join();
     p.request_stop();
