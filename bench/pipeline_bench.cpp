@@ -63,6 +63,7 @@ struct Options {
   double hit_share = 0.01;
   int threads = 2;
   std::size_t batch = 256;
+  int linger_ms = 20;  // batching of the producer that fills the topic before the rounds
 };
 
 struct Run {
@@ -202,6 +203,8 @@ int main(int argc, char** argv) {
       o.entries = std::stoul(argv[++i]);
     } else if (!std::strcmp(argv[i], "--partitions") && i + 1 < argc) {
       o.partitions = std::stoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--linger") && i + 1 < argc) {
+      o.linger_ms = std::stoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--batch") && i + 1 < argc) {
       o.batch = std::stoul(argv[++i]);
     } else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
@@ -209,7 +212,8 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: pipeline_bench [--quick] [--reads N] [--entries N] [--threads N] [--batch N]\n"
-                   "                      [--partitions N]   (reads * ~250 B / N must stay < 5 MiB)\n");
+                   "                      [--partitions N]   (reads * ~250 B / N must stay < 5 MiB)\n"
+                   "                      [--linger MS]      (batching of the reads' producer, default 20)\n");
       return 2;
     }
   }
@@ -253,7 +257,7 @@ int main(int argc, char** argv) {
 
   // Phase 1: produce N reads.
   {
-    kafka::Producer prod({{"bootstrap.servers", bootstrap}, {"linger.ms", "20"},
+    kafka::Producer prod({{"bootstrap.servers", bootstrap}, {"linger.ms", std::to_string(o.linger_ms)},
                           {"batch.num.messages", "10000"}, {"log_level", "3"}},
                          nullptr);
     app::FeedOptions fo;
@@ -403,8 +407,9 @@ int main(int argc, char** argv) {
   const double ratio = pb.rate() / rb.rate();
   const double cpu_ratio = pb.cpu_us_per_read() / rb.cpu_us_per_read();
   std::printf("\nEND-TO-END THROUGH THE EMBEDDED BROKER  (%zu reads, %d partitions, %zu reference "
-              "entries, %.0f %% listed, %d processor threads, best of %d rounds)\n",
-              o.reads, o.partitions, o.entries, o.hit_share * 100, o.threads, o.rounds);
+              "entries, %.0f %% listed, %d processor threads, reads produced with linger %d ms, "
+              "best of %d rounds)\n",
+              o.reads, o.partitions, o.entries, o.hit_share * 100, o.threads, o.linger_ms, o.rounds);
   std::printf("---------------------------------------------------------------------------------------\n");
   std::printf("%-34s | %12s | %12s | %8s | %s\n", "", "reads/s", "CPU us/read", "ratio", "target");
   std::printf("%-34s | %12.0f | %12.2f | %8s | %s\n", "raw consume (baseline)", rb.rate(),
