@@ -195,6 +195,25 @@ struct Processor::Impl {
                               kafka::error_text(e));
   }
 
+  // Delivery trouble is logged at most once per 10 s, with how many messages it concerned, so a
+  // missing topic or an unreachable cluster does not flood the log.
+  std::mutex log_mu;
+  Clock::time_point next_trouble_log{};  // guarded by log_mu
+  uint64_t trouble_since_log = 0;         // guarded by log_mu
+
+  void log_trouble(const char* what, const std::string& topic, rd_kafka_resp_err_t err) {
+    std::lock_guard lock(log_mu);
+    ++trouble_since_log;
+    const auto now = Clock::now();
+    if (now < next_trouble_log) return;
+    std::fprintf(stderr, "anpr run: %s %s (%s); sending again (%llu such messages since the last "
+                         "report); the reads' offsets wait until they are delivered\n",
+                 what, topic.c_str(), rd_kafka_err2str(err),
+                 static_cast<unsigned long long>(trouble_since_log));
+    trouble_since_log = 0;
+    next_trouble_log = now + std::chrono::seconds(10);
+  }
+
   // ---- delivery reports (producer poll thread) ----
 
   void on_delivery(rd_kafka_resp_err_t err, void* opaque, const rd_kafka_message_t& m) {
@@ -206,8 +225,7 @@ struct Processor::Impl {
       return;
     }
     // Not delivered: send it again; the read's offset is not stored until it is.
-    std::fprintf(stderr, "anpr run: delivery to %s failed (%s); sending again\n",
-                 rd_kafka_topic_name(m.rkt), rd_kafka_err2str(err));
+    log_trouble("delivery failed to", rd_kafka_topic_name(m.rkt), err);
     Retry r{rd_kafka_topic_name(m.rkt),
             std::string(static_cast<const char*>(m.key), m.key_len),
             std::string(static_cast<const char*>(m.payload), m.len), opaque};
@@ -228,8 +246,7 @@ struct Processor::Impl {
       }
       rd_kafka_resp_err_t e = producer->produce(r.topic, r.key, r.value, r.opaque);
       if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        std::fprintf(stderr, "anpr run: cannot enqueue a message for %s (%s); will retry\n",
-                     r.topic.c_str(), rd_kafka_err2str(e));
+        log_trouble("cannot enqueue a message for", r.topic, e);
         std::lock_guard lock(retry_mu);
         retries.push_back(std::move(r));
       }
@@ -521,8 +538,7 @@ struct Processor::Impl {
     auto* ticket = new OffsetTracker::Ticket(t);
     rd_kafka_resp_err_t e = producer->produce(topic, key, value, ticket);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      std::fprintf(stderr, "anpr run: cannot enqueue a message for %s (%s); will retry\n",
-                   topic.c_str(), rd_kafka_err2str(e));
+      log_trouble("cannot enqueue a message for", topic, e);
       std::lock_guard lock(retry_mu);
       retries.push_back(Retry{topic, std::string(key), value, ticket});
     }
