@@ -120,11 +120,12 @@ struct Processor::Impl {
   std::atomic<bool> failed{false};
 
   Impl(const config::Settings& s, LiveIndex& i, const CameraRegistry& c, std::atomic<bool>& st)
-      : settings(s), index(i), cameras(c), stop(st), suppressor(make_suppressor(s)) {
-    std::vector<CountryRule> rs;
-    for (const auto& p : s.countries) rs.push_back({p.country, p.accepts, p.categories});
-    rules = MatchRules(rs);
-  }
+      : settings(s),
+        index(i),
+        cameras(c),
+        rules(s.countries),
+        stop(st),
+        suppressor(make_suppressor(s)) {}
 
   static Suppressor make_suppressor(const config::Settings& s) {
     std::vector<std::pair<std::string, int64_t>> per;

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "match/rules.h"
 #include "match/types.h"
 
 namespace anpr::config {
@@ -47,12 +48,8 @@ struct TopicSettings {
   std::string route_prefix = "anpr.route.";  // + lower-case owner country: anpr.route.be
 };
 
-// What one camera country's law allows (DESIGN §2).
-struct CountryPolicy {
-  CountryCode country;
-  std::vector<CountryCode> accepts;  // partner countries whose lists apply to these cameras
-  uint32_t categories = 0;           // bit (1 << Category) set: allowed on these cameras
-};
+// What one camera country's law allows (DESIGN §2): config builds match's type directly.
+using CountryPolicy = CountryRule;
 
 struct PipelineSettings {
   int threads = 0;                         // 0 = one per core

@@ -216,23 +216,16 @@ class PipelineTest : public ::testing::Test {
 
   void expect(const Camera& cam, CountryCode country, TimestampMs ts, const Plate& plate,
               const std::string& event_id) {
-    MatchRules rules = default_rules();
     for (const RefHit& h : reference_match(lists_, ConfusionClasses{}, country, ts, {plate})) {
       const ReferenceList& l = lists_[h.list];
       const ListEntry& e = l.entries[h.entry];
-      if (!rules.applies(cam.country, l.meta.owner, e.category)) continue;
+      if (!rules_.applies(cam.country, l.meta.owner, e.category)) continue;
       expected_.insert({event_id, l.meta.id, e.reference});
       if (MatchRules::route_to_owner(cam.country, l.meta.owner))
         expected_routes_[l.meta.owner.str()].insert({event_id, l.meta.id, e.reference});
     }
   }
 
-  static MatchRules default_rules() {
-    std::vector<CountryRule> rs;
-    for (const auto& p : config::default_country_policies())
-      rs.push_back({p.country, p.accepts, p.categories});
-    return MatchRules(rs);
-  }
 
   // Produces messages with kcat: "key<TAB>payload" lines.
   void produce(const std::vector<std::pair<std::string, std::string>>& msgs,
@@ -319,6 +312,7 @@ class PipelineTest : public ::testing::Test {
   Child broker_;
   std::string bootstrap_;
   std::vector<ReferenceList> lists_;
+  const MatchRules rules_{config::default_country_policies()};
   std::vector<std::pair<std::string, std::string>> reads_;  // (key, payload)
   std::set<ExpectedHit> expected_;
   std::map<std::string, std::set<ExpectedHit>> expected_routes_;

@@ -8,12 +8,7 @@
 namespace anpr {
 namespace {
 
-MatchRules defaults() {
-  std::vector<CountryRule> rs;
-  for (const auto& p : config::default_country_policies())
-    rs.push_back({p.country, p.accepts, p.categories});
-  return MatchRules(rs);
-}
+MatchRules defaults() { return MatchRules(config::default_country_policies()); }
 
 TEST(MatchRules, BelgianNoInspectionDoesNotApplyOnDutchCameras) {
   MatchRules r = defaults();
