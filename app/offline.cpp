@@ -32,6 +32,24 @@ ListSetLoad load_lists(const std::vector<std::filesystem::path>& files, std::ost
   return out;
 }
 
+HitReadView hit_view(const ReadEvent& ev, std::string_view ts_text, std::span<const Plate> plates,
+                     std::span<const std::string_view> raw) {
+  HitReadView view;
+  view.event_id = ev.event_id;
+  view.camera_id = ev.camera_id;
+  view.ts = ts_text;
+  view.plate = ev.plate;
+  view.plate_country = ev.plate_country;
+  view.confidence = ev.confidence;
+  view.lane = ev.lane;
+  view.direction = ev.direction;
+  view.lat = ev.lat;
+  view.lon = ev.lon;
+  view.plates = plates;
+  view.raw_plates = raw;
+  return view;
+}
+
 MatchCounts match_stream(const Snapshot& s, std::istream& in, const std::string& source,
                          const HitSink& sink, std::ostream& err) {
   MatchCounts counts;
@@ -53,42 +71,18 @@ MatchCounts match_stream(const Snapshot& s, std::istream& in, const std::string&
       err << source << ":" << lineno << ": " << derr.reason << ": " << derr.detail << "\n";
       continue;
     }
-    plates.clear();
-    raw.clear();
-    auto p = normalize(ev.plate);
-    if (!p) {
+    auto normalized = normalized_plates(ev, plates, raw);
+    if (!normalized) {
       ++counts.rejected;
-      err << source << ":" << lineno << ": " << to_string(p.error())
+      err << source << ":" << lineno << ": " << to_string(normalized.error())
           << ": the plate cannot be normalised (event " << ev.event_id << ")\n";
       continue;
     }
-    plates.push_back(*p);
-    raw.push_back(ev.plate);
-    for (const auto& c : ev.candidates) {
-      auto cp = normalize(c.plate);
-      if (!cp) {
-        ++counts.skipped_candidates;
-        continue;
-      }
-      plates.push_back(*cp);
-      raw.push_back(c.plate);
-    }
+    counts.skipped_candidates += *normalized;
     hits.clear();
     s.match(MatchQuery{ev.plate_country, ev.ts, plates}, hits);
-    HitReadView view;
-    view.event_id = ev.event_id;
-    view.camera_id = ev.camera_id;
     ts_text = format_rfc3339(ev.ts);
-    view.ts = ts_text;
-    view.plate = ev.plate;
-    view.plate_country = ev.plate_country;
-    view.confidence = ev.confidence;
-    view.lane = ev.lane;
-    view.direction = ev.direction;
-    view.lat = ev.lat;
-    view.lon = ev.lon;
-    view.plates = plates;
-    view.raw_plates = raw;
+    const HitReadView view = hit_view(ev, ts_text, plates, raw);
     for (const IndexHit& h : hits) {
       ++counts.hits;
       sink(view, s, h);

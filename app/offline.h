@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "export/hit_json.h"
+#include "ingest/read_event.h"
 #include "match/index.h"
 
 namespace anpr::app {
@@ -20,6 +21,11 @@ struct ListSetLoad {
   std::size_t rejected_rows = 0;
   bool fatal = false;  // some list could not be loaded at all
 };
+
+// What a hit carries of a decoded read: its fields, with `ts_text` as its timestamp and its
+// normalised plates and their raw text. Camera registry fields are left empty.
+HitReadView hit_view(const ReadEvent& ev, std::string_view ts_text, std::span<const Plate> plates,
+                     std::span<const std::string_view> raw);
 
 // Loads every list; prints each rejected row and each fatal problem to `err` with file and line.
 ListSetLoad load_lists(const std::vector<std::filesystem::path>& files, std::ostream& err);

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/offline.h"
 #include "app/offset_tracker.h"
 #include "export/deadletter.h"
 #include "export/hit_json.h"
@@ -384,23 +385,13 @@ struct Processor::Impl {
       deadletter(it, "unknown_camera", "camera_id is not in the camera registry");
       return;
     }
-    it.plates.clear();
-    it.raw.clear();
-    auto p = normalize(it.ev.plate);
-    if (!p) {
+    auto normalized = normalized_plates(it.ev, it.plates, it.raw);
+    if (!normalized) {
       w.detail = "the plate cannot be normalised to 1..10 characters A-Z 0-9 (";
-      w.detail += to_string(p.error());
+      w.detail += to_string(normalized.error());
       w.detail += ")";
-      deadletter(it, to_string(p.error()), w.detail);
+      deadletter(it, to_string(normalized.error()), w.detail);
       return;
-    }
-    it.plates.push_back(*p);
-    it.raw.push_back(it.ev.plate);
-    for (const ReadCandidate& c : it.ev.candidates) {
-      auto cp = normalize(c.plate);
-      if (!cp) continue;  // a bad candidate does not spoil the read
-      it.plates.push_back(*cp);
-      it.raw.push_back(c.plate);
     }
     it.cam = cam;
   }
@@ -431,20 +422,12 @@ struct Processor::Impl {
 
   void encode_hits(Item& it, Worker& w, const Snapshot& snap, std::span<const IndexHit> hits) {
     const Camera* cam = it.cam;
-    HitReadView view;
-    view.event_id = it.ev.event_id;
-    view.camera_id = it.ev.camera_id;
     w.ts_text = format_rfc3339(it.ev.ts);
-    view.ts = w.ts_text;
-    view.plate = it.ev.plate;
-    view.plate_country = it.ev.plate_country;
-    view.confidence = it.ev.confidence;
-    view.lane = it.ev.lane;
-    view.direction = it.ev.direction;
-    view.lat = it.ev.lat ? it.ev.lat : cam->lat;  // the camera's position when the read has none
-    view.lon = it.ev.lat ? it.ev.lon : cam->lon;
-    view.plates = it.plates;
-    view.raw_plates = it.raw;
+    HitReadView view = hit_view(it.ev, w.ts_text, it.plates, it.raw);
+    if (!it.ev.lat) {  // the camera's position when the read has none
+      view.lat = cam->lat;
+      view.lon = cam->lon;
+    }
     view.site = cam->site;
     view.camera_country = cam->country;
     view.control_room = cam->control_room;

@@ -415,4 +415,26 @@ bool ReadEventDecoder::decode(std::string_view json, ReadEvent& out, DecodeError
   return impl_->decode(json, out, err, options_);
 }
 
+Expected<std::size_t, NormalizeError> normalized_plates(const ReadEvent& ev,
+                                                        std::vector<Plate>& plates,
+                                                        std::vector<std::string_view>& raw) {
+  plates.clear();
+  raw.clear();
+  auto p = normalize(ev.plate);
+  if (!p) return p.error();
+  plates.push_back(*p);
+  raw.push_back(ev.plate);
+  std::size_t skipped = 0;
+  for (const ReadCandidate& c : ev.candidates) {
+    auto cp = normalize(c.plate);
+    if (!cp) {
+      ++skipped;
+      continue;
+    }
+    plates.push_back(*cp);
+    raw.push_back(c.plate);
+  }
+  return skipped;
+}
+
 }  // namespace anpr

@@ -36,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "match/plate.h"
 #include "match/types.h"
 
 namespace anpr {
@@ -128,5 +129,13 @@ class ReadEventDecoder {
   DecoderOptions options_;
   std::unique_ptr<Impl> impl_;
 };
+
+// The plates of a decoded read, normalised for matching: its plate, then each candidate that
+// normalises (a bad candidate is skipped, it does not spoil the read). `plates` and `raw` are
+// cleared first; `raw` gets the raw text of each (views into `ev`). Returns how many candidates
+// were skipped, or why the read's own plate cannot be normalised.
+Expected<std::size_t, NormalizeError> normalized_plates(const ReadEvent& ev,
+                                                        std::vector<Plate>& plates,
+                                                        std::vector<std::string_view>& raw);
 
 }  // namespace anpr
