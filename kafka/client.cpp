@@ -81,21 +81,22 @@ rd_kafka_resp_err_t Producer::produce(const std::string& topic, std::string_view
   rd_kafka_topic_t* rkt = nullptr;
   for (const auto& [name, handle] : topics_)
     if (name == topic) rkt = handle;
+  // A topic that was not prepared: a handle of its own for this call (librdkafka keeps one per
+  // topic and counts references, so this is a lookup, not a new topic).
+  rd_kafka_topic_t* own = rkt ? nullptr : rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr);
+  if (!rkt) rkt = own;
+  if (!rkt) return rd_kafka_last_error();
   for (;;) {
-    rd_kafka_resp_err_t e =
-        rkt ? rd_kafka_producev(
-                  rk_.get(), RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
-                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                  RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-                  RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                  RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END)
-            : rd_kafka_producev(
-        rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+    const rd_kafka_resp_err_t e = rd_kafka_producev(
+        rk_.get(), RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
         RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
-    if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) return e;
+    if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      if (own) rd_kafka_topic_destroy(own);
+      return e;
+    }
     rd_kafka_poll(rk_.get(), 50);  // serve delivery reports, which frees room
   }
 }
