@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "app/commands.h"
+#include "app/http_service.h"
 #include "app/offline.h"
 #include "app/processor.h"
 #include "app/run_setup.h"
@@ -75,6 +76,20 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
                 << s.settings.topics.reads << " from " << s.settings.kafka.brokers << "\n";
       install_stop_signals();
       Processor p(s.settings, *s.index, s.cameras);
+      std::unique_ptr<HttpService> http;
+      if (!s.settings.http.listen.empty()) {
+        try {
+          http = std::make_unique<HttpService>(s.settings);
+          http->context().index = s.index.get();
+          http->context().processor = &p;
+          http->start();
+        } catch (const std::exception& e) {
+          std::cerr << "anpr run: http: " << e.what() << "\n";
+          return kExitRuntime;
+        }
+        std::cerr << "anpr run: serving " << (http->server().tls() ? "https" : "http")
+                  << " on port " << http->server().port() << "\n";
+      }
       std::atomic<bool> done{false};
       std::thread watcher([&p, &done] {
         while (!stop_requested() && !done.load())
@@ -91,6 +106,7 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
       std::cerr << "anpr run: " << summary(p.counters()) << "\n";
       done = true;
       watcher.join();
+      if (http) http->stop();
       return rc;
     };
   });

@@ -114,6 +114,7 @@ struct Processor::Impl {
   mutable std::mutex counters_mu;
   ProcessorCounters counters;  // guarded by counters_mu
   std::atomic<uint64_t> reads{0};
+  std::atomic<int> assigned{0};  // partitions of the reads topic this instance owns
 
   std::mutex retry_mu;
   std::deque<Retry> retries;  // guarded by retry_mu
@@ -289,10 +290,13 @@ struct Processor::Impl {
     const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       for (int i = 0; i < parts->cnt; ++i) self->tracker.reset(parts->elems[i].partition);
-      if (cooperative)
+      if (cooperative) {
         rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
-      else
+        self->assigned.fetch_add(parts->cnt);
+      } else {
         rd_kafka_assign(rk, parts);
+        self->assigned.store(parts->cnt);
+      }
       return;
     }
     // Revoked: let what was consumed from these partitions finish and be delivered (bounded),
@@ -307,10 +311,13 @@ struct Processor::Impl {
     self->store_ready();
     rd_kafka_commit(rk, nullptr, 0);
     for (int i = 0; i < parts->cnt; ++i) self->tracker.reset(parts->elems[i].partition);
-    if (cooperative)
+    if (cooperative) {
       rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
-    else
+      self->assigned.fetch_sub(parts->cnt);
+    } else {
       rd_kafka_assign(rk, nullptr);
+      self->assigned.store(0);
+    }
   }
 
   // ---- stage 1: consume ----
@@ -608,6 +615,8 @@ Processor::Processor(const config::Settings& settings, LiveIndex& index,
 Processor::~Processor() = default;
 
 int Processor::run() { return impl_->run(); }
+
+int Processor::assigned_partitions() const { return impl_->assigned.load(); }
 
 ProcessorCounters Processor::counters() const {
   std::lock_guard lock(impl_->counters_mu);

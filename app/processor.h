@@ -59,6 +59,8 @@ class Processor {
   int run();
   void request_stop() { stop_.store(true, std::memory_order_relaxed); }
   ProcessorCounters counters() const;
+  // Partitions of the reads topic currently assigned to this instance.
+  int assigned_partitions() const;
 
  private:
   struct Impl;

@@ -426,6 +426,7 @@ struct Ctx {
   std::set<std::string> seen;  // declared keys given in the file
   std::map<std::string, std::size_t> topic_lines;
   std::map<CountryCode, CountryOverride> countries;
+  std::map<std::string, std::pair<TokenSettings, std::size_t>> tokens;  // name -> token, line
 
   void error(std::size_t line, const std::string& key, const std::string& what) {
     ++error_count;
@@ -523,6 +524,13 @@ struct Ctx {
       return error(it, std::string(kExpected));
     }
     into[prop] = std::move(value);
+  }
+  TokenSettings& token(const Item& it) {
+    const std::string& name = it.wild.front();
+    auto& t = tokens[name];
+    t.first.name = name;
+    if (!t.second) t.second = it.line;
+    return t.first;
   }
   CountryOverride& country(const Item& it) {
     return countries[*parse_country(it.wild.front())];  // validated on entering the table
@@ -695,6 +703,90 @@ const std::vector<KeyDecl>& decls() {
        .lo = 0,
        .hi = 86400,
        .flatten = true},
+      {.doc = {"state.dir", "path", "`state` beside the config file",
+               "Folder for the processor's own files: the audit log, reference-list versions "
+               "and the retention store. Created if missing."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.name_value(it, "the path of a folder")) c.s.state_dir = c.resolve(*v);
+           }},
+      {.doc = {"http.listen", "string", "\"\"",
+               "Address of the HTTP API, pages and `/metrics`, as `host:port` (`0.0.0.0:8080` "
+               "for every interface). Empty: no HTTP server."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             constexpr std::string_view kExpected = "\"host:port\" with a port 0..65535, or \"\"";
+             auto v = c.string(it, kExpected);
+             if (!v) return;
+             if (v->empty()) return void(c.s.http.listen.clear());
+             const auto colon = v->rfind(':');
+             int port = -1;
+             if (colon != std::string::npos && colon > 0 && colon + 1 < v->size() &&
+                 colon + 6 >= v->size()) {
+               port = 0;
+               for (char ch : v->substr(colon + 1))
+                 port = (ch >= '0' && ch <= '9' && port >= 0) ? port * 10 + (ch - '0') : -1;
+             }
+             if (port < 0 || port > 65535) return c.error(it, std::string(kExpected));
+             c.s.http.listen = *v;
+           }},
+      {.doc = {"http.tls_cert", "path", "",
+               "PEM certificate (chain) for HTTPS; give `tls_key` too. Without both, plain HTTP."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.name_value(it, "the path of a PEM certificate"))
+               c.s.http.tls_cert = c.resolve(*v);
+           }},
+      {.doc = {"http.tls_key", "path", "", "PEM private key of `tls_cert`."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.name_value(it, "the path of a PEM private key"))
+               c.s.http.tls_key = c.resolve(*v);
+           }},
+      {.doc = {"http.max_body_bytes", "integer 1024..4294967296", "268435456",
+               "Largest request body accepted (list uploads); larger requests get 413."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.s.http.max_body_bytes = static_cast<std::size_t>(*v);
+           },
+       .lo = 1024,
+       .hi = int64_t{1} << 32},
+      {.doc = {"http.tokens.*.role", "string", "(required)",
+               "Role of the bearer token named by the table (`[http.tokens.alice]`): "
+               "`operator`, `controlroom`, `investigator` or `engineer`."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             constexpr std::string_view kExpected =
+                 "one of \"operator\", \"controlroom\", \"investigator\", \"engineer\"";
+             auto v = c.string(it, kExpected);
+             if (!v) return;
+             if (*v != "operator" && *v != "controlroom" && *v != "investigator" &&
+                 *v != "engineer")
+               return c.error(it, std::string(kExpected));
+             c.token(it).role = *v;
+           }},
+      {.doc = {"http.tokens.*.sha256", "string", "(required)",
+               "Lower-case hex SHA-256 of the token (`anpr token new` makes a token and prints "
+               "it); the token itself is never stored."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             constexpr std::string_view kExpected = "64 lower-case hex digits (a SHA-256)";
+             auto v = c.string(it, kExpected);
+             if (!v) return;
+             const bool hex = v->size() == 64 && std::all_of(v->begin(), v->end(), [](char ch) {
+                                return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+                              });
+             if (!hex) return c.error(it, std::string(kExpected));
+             c.token(it).sha256 = *v;
+           }},
+      {.doc = {"http.tokens.*.control_room", "string", "\"*\"",
+               "`controlroom` tokens: the control room (of the camera registry) whose hits the "
+               "token sees; `*` = every room."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.name_value(it, "a control room name or \"*\""))
+               c.token(it).control_room = *v;
+           }},
       {.doc =
            {"countries.*.accepts", "array of country codes",
             "NL: `[\"BE\"]`, BE: `[\"NL\"]`, LU and others: `[]`",
@@ -954,6 +1046,37 @@ void finish_countries(Ctx& c) {
   c.s.countries = std::move(out);
 }
 
+void finish_http(Ctx& c) {
+  std::set<std::string> hashes;
+  for (auto& [name, t] : c.tokens) {
+    const std::string key = "http.tokens." + name;
+    const bool name_ok = !name.empty() && name.size() <= 64 &&
+                         std::all_of(name.begin(), name.end(), [](char ch) {
+                           return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' ||
+                                  ch == '_' || ch == '-' || ch == '@';
+                         });
+    if (!name_ok) {
+      c.error(t.second, key,
+              "expected a token name of 1..64 characters of A-Z a-z 0-9 . _ - @, got " +
+                  quote(name));
+      continue;
+    }
+    if (t.first.role.empty())
+      c.error(t.second, key + ".role", "expected the token's role (the key is required), got nothing");
+    if (t.first.sha256.empty())
+      c.error(t.second, key + ".sha256",
+              "expected the token's SHA-256 (the key is required), got nothing");
+    else if (!hashes.insert(t.first.sha256).second)
+      c.error(t.second, key + ".sha256", "expected a token of its own, got the hash of another");
+    if (t.first.control_room.empty()) t.first.control_room = "*";
+    c.s.http.tokens.push_back(t.first);
+  }
+  if (c.s.http.tls_cert.empty() != c.s.http.tls_key.empty())
+    c.error(1, c.s.http.tls_cert.empty() ? "http.tls_cert" : "http.tls_key",
+            "expected http.tls_cert and http.tls_key together, got only one");
+  if (c.s.state_dir.empty()) c.s.state_dir = c.resolve("state");
+}
+
 [[noreturn]] void fail(Ctx& c) {
   std::stable_sort(c.errors.begin(), c.errors.end(),
                    [](const Error& a, const Error& b) { return a.line < b.line; });
@@ -1040,6 +1163,7 @@ Settings parse_settings(std::string_view toml_text, const std::string& name,
   }
   check_topics(c);
   finish_countries(c);
+  finish_http(c);
   if (c.error_count) fail(c);
   return std::move(c.s);
 }

@@ -63,8 +63,26 @@ struct SuppressionSettings {
   std::map<std::string, int64_t> per_list_ms;  // list id -> window
 };
 
+// One bearer token of the HTTP API (DESIGN §6). Only its SHA-256 is kept in the config.
+struct TokenSettings {
+  std::string name;          // who: the table name, written to the audit log
+  std::string role;          // operator | controlroom | investigator | engineer
+  std::string sha256;        // lower-case hex SHA-256 of the token
+  std::string control_room;  // controlroom tokens: the room whose hits it sees ("*" = all)
+};
+
+struct HttpSettings {
+  std::string listen;  // "host:port"; "" = no HTTP server
+  std::filesystem::path tls_cert, tls_key;  // both or neither: HTTPS
+  std::size_t max_body_bytes = std::size_t{256} << 20;
+  std::vector<TokenSettings> tokens;
+};
+
 struct Settings {
   std::filesystem::path file;  // the config file itself
+  // Where the processor keeps its own files (audit log, list versions, retention store).
+  std::filesystem::path state_dir;
+  HttpSettings http;
   KafkaSettings kafka;
   TopicSettings topics;
   std::filesystem::path cameras;            // camera registry CSV (required)

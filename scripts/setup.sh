@@ -14,6 +14,7 @@ PACKAGES=(
   libsimdjson-dev                     # event decoding without allocation storms
   libtomlplusplus-dev                 # list sidecars and the config file
   libcli11-dev                        # command line
+  libcpp-httplib-dev libssl-dev       # the HTTP API and pages, HTTPS, token hashing
   kcat                                # independent Kafka client used by the tests
 )
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

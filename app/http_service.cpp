@@ -1,0 +1,50 @@
+#include "app/http_service.h"
+
+#include <httplib.h>
+
+#include "app/processor.h"
+#include "export/json_writer.h"
+
+namespace anpr::app {
+
+HttpService::HttpService(const config::Settings& settings) {
+  ctx_.settings = &settings;
+  audit_ = std::make_unique<http::AuditLog>(settings.state_dir / "audit.jsonl");
+  http::ServerOptions o;
+  o.listen = settings.http.listen;
+  o.tls_cert = settings.http.tls_cert;
+  o.tls_key = settings.http.tls_key;
+  o.max_body_bytes = settings.http.max_body_bytes;
+  server_ = std::make_unique<http::Server>(std::move(o), http::TokenStore(settings.http.tokens));
+}
+
+HttpService::~HttpService() { stop(); }
+
+void HttpService::start() {
+  server_->get_public("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    http::send_json(res, 200, R"({"status":"ok"})");
+  });
+  server_->get_public("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    const std::size_t lists = ctx_.index ? ctx_.index->read()->list_count() : 0;
+    const int parts = ctx_.processor ? ctx_.processor->assigned_partitions() : 0;
+    const bool ready = lists > 0 && parts > 0;
+    std::string body;
+    JsonWriter w(body);
+    w.begin_object();
+    w.field("ready", ready);
+    w.field("lists", static_cast<uint64_t>(lists));
+    w.field("partitions", parts);
+    if (!ready)
+      w.field("reason", lists == 0 ? "no reference list is loaded"
+                                   : "no partition of the reads topic is assigned yet");
+    w.end_object();
+    http::send_json(res, ready ? 200 : 503, std::move(body));
+  });
+  server_->start();
+}
+
+void HttpService::stop() {
+  if (server_) server_->stop();
+}
+
+}  // namespace anpr::app

@@ -1,0 +1,50 @@
+// The HTTP side of `anpr run` (http.listen): one server for the API, the pages, /metrics,
+// /healthz and /readyz, and the audit log every change and search is written to.
+//
+// Each capability adds its routes in its own file (add_*_routes); this file owns the server,
+// the audit log and the health endpoints:
+//   GET /healthz  200 while the process serves requests
+//   GET /readyz   200 {"ready":true,...} once reference lists are loaded and the consumer owns
+//                 partitions of the reads topic; 503 with the reason otherwise
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "config/settings.h"
+#include "http/audit.h"
+#include "http/server.h"
+#include "match/index.h"
+
+namespace anpr::app {
+
+class Processor;
+
+// What the routes may look at. Members may be null when the feature is not running.
+struct ServiceContext {
+  const config::Settings* settings = nullptr;
+  LiveIndex* index = nullptr;
+  const Processor* processor = nullptr;
+};
+
+class HttpService {
+ public:
+  // Opens the audit log (state.dir/audit.jsonl) and builds the server; throws std::runtime_error.
+  explicit HttpService(const config::Settings& settings);
+  ~HttpService();
+
+  http::Server& server() { return *server_; }
+  http::AuditLog& audit() { return *audit_; }
+  ServiceContext& context() { return ctx_; }
+
+  // Adds the health routes and starts serving. Throws std::runtime_error when it cannot listen.
+  void start();
+  void stop();
+
+ private:
+  ServiceContext ctx_;
+  std::unique_ptr<http::AuditLog> audit_;
+  std::unique_ptr<http::Server> server_;
+};
+
+}  // namespace anpr::app

@@ -1,0 +1,188 @@
+#include "http/server.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "export/json_writer.h"
+
+namespace anpr::http {
+
+void send_json(httplib::Response& res, int status, std::string body) {
+  res.status = status;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(std::move(body), "application/json");
+}
+
+void send_error(httplib::Response& res, int status, std::string_view code,
+                std::string_view detail) {
+  std::string body;
+  JsonWriter w(body);
+  w.begin_object();
+  w.field("error", code);
+  w.field("detail", detail);
+  w.end_object();
+  send_json(res, status, std::move(body));
+}
+
+namespace {
+
+std::string roles_text(Roles set) {
+  std::string out;
+  for (Role r : {Role::operator_, Role::controlroom, Role::investigator, Role::engineer})
+    if (admits(set, r)) out += (out.empty() ? "" : " or ") + std::string(role_name(r));
+  return out;
+}
+
+std::string_view reason_code(int status) {
+  switch (status) {
+    case 400: return "bad_request";
+    case 401: return "unauthorized";
+    case 403: return "forbidden";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 413: return "payload_too_large";
+    case 414: return "uri_too_long";
+    default: return status >= 500 ? "internal_error" : "error";
+  }
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options, TokenStore tokens)
+    : options_(std::move(options)), tokens_(std::move(tokens)) {
+  if (!options_.tls_cert.empty()) {
+    auto s = std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(),
+                                                  options_.tls_key.c_str());
+    if (!s->is_valid())
+      throw std::runtime_error("cannot load the TLS certificate " + options_.tls_cert.string() +
+                               " with its key " + options_.tls_key.string());
+    server_ = std::move(s);
+    tls_ = true;
+  } else {
+    server_ = std::make_unique<httplib::Server>();
+  }
+  const int threads = options_.worker_threads;
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server_->set_payload_max_length(options_.max_body_bytes);
+  // SO_REUSEADDR only: cpp-httplib's default adds SO_REUSEPORT, which would let a second
+  // processor share the port silently instead of failing to start.
+  server_->set_socket_options([](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  server_->set_read_timeout(30, 0);
+  server_->set_write_timeout(30, 0);
+  server_->set_default_headers({{"X-Content-Type-Options", "nosniff"},
+                                {"Referrer-Policy", "no-referrer"},
+                                {"X-Frame-Options", "DENY"}});
+  server_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;  // a handler wrote its own error
+    std::string detail;
+    if (res.status == 404)
+      detail = "no such resource: " + req.method + " " + req.path;
+    else if (res.status == 413)
+      detail = "request body too large";
+    else if (res.status == 400)
+      detail = "malformed HTTP request";
+    else
+      detail = "HTTP status " + std::to_string(res.status);
+    send_error(res, res.status, reason_code(res.status), detail);
+  });
+  server_->set_exception_handler(
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const HttpError& e) {
+          return send_error(res, e.status(), e.code(), e.what());
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "anpr: http: %s %s failed: %s\n", req.method.c_str(),
+                       req.path.c_str(), e.what());
+        } catch (...) {
+          std::fprintf(stderr, "anpr: http: %s %s failed\n", req.method.c_str(),
+                       req.path.c_str());
+        }
+        send_error(res, 500, "internal_error", "the request failed; see the processor's log");
+      });
+}
+
+Server::~Server() { stop(); }
+
+Server::Handler Server::wrap(std::string method, std::string pattern, Roles roles, Handler h) {
+  return [this, method = std::move(method), pattern = std::move(pattern), roles,
+          h = std::move(h)](const httplib::Request& req, httplib::Response& res,
+                            const Principal&) {
+    const auto who = tokens_.authenticate(req.get_header_value("Authorization"));
+    if (!who) {
+      res.set_header("WWW-Authenticate", "Bearer realm=\"anpr\"");
+      return send_error(res, 401, "unauthorized",
+                        req.has_header("Authorization")
+                            ? "the bearer token is not valid"
+                            : "this resource needs an Authorization: Bearer <token> header");
+    }
+    if (!admits(roles, who->role))
+      return send_error(res, 403, "forbidden",
+                        "role " + std::string(role_name(who->role)) + " may not use " + method +
+                            " " + pattern + " (needs " + roles_text(roles) + ")");
+    h(req, res, *who);
+  };
+}
+
+namespace {
+template <class Reg>
+void add(Reg reg, Server::Handler h) {
+  reg([h = std::move(h)](const httplib::Request& req, httplib::Response& res) {
+    static const Principal none;
+    h(req, res, none);
+  });
+}
+}  // namespace
+
+void Server::get(const std::string& pattern, Roles roles, Handler h) {
+  add([&](auto f) { server_->Get(pattern, std::move(f)); }, wrap("GET", pattern, roles, std::move(h)));
+}
+void Server::post(const std::string& pattern, Roles roles, Handler h) {
+  add([&](auto f) { server_->Post(pattern, std::move(f)); },
+      wrap("POST", pattern, roles, std::move(h)));
+}
+void Server::put(const std::string& pattern, Roles roles, Handler h) {
+  add([&](auto f) { server_->Put(pattern, std::move(f)); }, wrap("PUT", pattern, roles, std::move(h)));
+}
+void Server::del(const std::string& pattern, Roles roles, Handler h) {
+  add([&](auto f) { server_->Delete(pattern, std::move(f)); },
+      wrap("DELETE", pattern, roles, std::move(h)));
+}
+void Server::get_public(const std::string& pattern, PublicHandler h) {
+  server_->Get(pattern, std::move(h));
+}
+
+void Server::start() {
+  const auto colon = options_.listen.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error("http.listen: expected host:port");
+  std::string host = options_.listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  const int port = std::stoi(options_.listen.substr(colon + 1));
+  if (port == 0)
+    port_ = server_->bind_to_any_port(host);
+  else
+    port_ = server_->bind_to_port(host, port) ? port : -1;
+  if (port_ <= 0)
+    throw std::runtime_error("cannot listen on " + options_.listen +
+                             " (address in use, or not an address of this machine)");
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  thread_ = std::thread([this, ended] {
+    server_->listen_after_bind();
+    ended->store(true);
+  });
+  while (!server_->is_running() && !ended->load())
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+void Server::stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace anpr::http
