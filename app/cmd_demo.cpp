@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "app/commands.h"
+#include "app/control_room.h"
+#include "http/auth.h"
 #include "app/feed.h"
 #include "app/hit_text.h"
 #include "app/offline.h"
@@ -29,6 +31,7 @@ struct DemoArgs {
   double duration = 0;
   double listed = 0.01;
   bool offline = false;
+  std::string http = "127.0.0.1:8080";
 };
 
 int run_offline(const DemoArgs& args) {
@@ -87,7 +90,41 @@ int run_live(const DemoArgs& args) {
             << s.settings.topics.hits << " follow. Ctrl-C to stop.\n\n"
             << std::flush;
 
+  // The pages: one token per role, made for this run and printed, so the demo needs no setup.
+  std::vector<std::pair<std::string, std::string>> demo_tokens;  // role, token
+  for (const char* role : {"controlroom", "operator", "engineer", "investigator"}) {
+    const std::string token = http::new_token();
+    s.settings.http.tokens.push_back({std::string("demo-") + role, role, http::sha256_hex(token), "*"});
+    demo_tokens.emplace_back(role, token);
+  }
+  s.settings.http.listen = args.http;
+  broker.create_topic(s.settings.topics.hit_acks, 1);
+
   Processor proc(s.settings, *s.index, s.cameras);
+  std::unique_ptr<HttpService> service;
+  std::unique_ptr<ControlRoom> control_room;
+  if (!args.http.empty()) {
+    service = std::make_unique<HttpService>(s.settings);
+    service->context().index = s.index.get();
+    service->context().processor = &proc;
+    control_room = std::make_unique<ControlRoom>(s.settings, *service);
+    control_room->start();
+    try {
+      service->start();
+    } catch (const std::exception& e) {
+      std::cerr << "anpr demo: " << e.what() << " (choose another with --http host:port, or "
+                << "--http '' for none)\n";
+      return kExitRuntime;
+    }
+    const std::string base = std::string(service->server().tls() ? "https" : "http") + "://" +
+                             args.http.substr(0, args.http.rfind(':')) + ":" +
+                             std::to_string(service->server().port());
+    std::cout << "Control-room page: " << base << "/   (status: " << base
+              << "/status)\nAccess tokens for this run (paste one into the page's login):\n";
+    for (const auto& [role, token] : demo_tokens)
+      std::cout << "  " << role << std::string(14 - role.size(), ' ') << token << "\n";
+    std::cout << "\n" << std::flush;
+  }
   int proc_rc = 0;
   std::thread proc_thread([&] {
     try {
@@ -160,6 +197,8 @@ int run_live(const DemoArgs& args) {
   feeder.join();
   proc.request_stop();
   proc_thread.join();
+  if (control_room) control_room->stop();
+  if (service) service->stop();
   std::cout << "Demo stopped: " << fed.load() << " reads streamed; " << summary(proc.counters())
             << "; " << shown << " hits shown.\n";
   return proc_rc;
@@ -181,6 +220,8 @@ void add_demo_command(CLI::App& app, std::function<int()>& run) {
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--duration", args->duration, "stop after this many seconds (0 = at Ctrl-C)")
       ->check(CLI::Range(0.0, 1e7));
+  cmd->add_option("--http", args->http,
+                  "address of the control-room page and API (host:port; '' for none)");
   cmd->add_flag("--offline", args->offline,
                 "no Kafka: match <samples>/reads.jsonl against the sample lists and exit");
   cmd->callback([args, &run] {

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "app/commands.h"
+#include "app/control_room.h"
 #include "app/http_service.h"
 #include "app/offline.h"
 #include "app/processor.h"
@@ -77,11 +78,14 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
       install_stop_signals();
       Processor p(s.settings, *s.index, s.cameras);
       std::unique_ptr<HttpService> http;
+      std::unique_ptr<ControlRoom> control_room;
       if (!s.settings.http.listen.empty()) {
         try {
           http = std::make_unique<HttpService>(s.settings);
           http->context().index = s.index.get();
           http->context().processor = &p;
+          control_room = std::make_unique<ControlRoom>(s.settings, *http);
+          control_room->start();
           http->start();
         } catch (const std::exception& e) {
           std::cerr << "anpr run: http: " << e.what() << "\n";
@@ -106,6 +110,7 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
       std::cerr << "anpr run: " << summary(p.counters()) << "\n";
       done = true;
       watcher.join();
+      if (control_room) control_room->stop();
       if (http) http->stop();
       return rc;
     };

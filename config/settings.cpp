@@ -600,6 +600,13 @@ const std::vector<KeyDecl>& decls() {
            [](Ctx& c, const Item& it) {
              if (auto v = c.topic(it)) c.s.topics.deadletter = *v;
            }},
+      {.doc = {"topics.hit_acks", "string (topic name)", "\"anpr.hit-acks\"",
+               "Output: control rooms' acknowledgements of hits (who, when), shared by every "
+               "instance's control-room page."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.topic(it)) c.s.topics.hit_acks = *v;
+           }},
       {.doc =
            {"topics.route_prefix", "string", "\"anpr.route.\"",
             "Route topic of a country = this prefix + its lower-case code (`anpr.route.be`): hits "
@@ -751,6 +758,15 @@ const std::vector<KeyDecl>& decls() {
            },
        .lo = 1024,
        .hi = int64_t{1} << 32},
+      {.doc = {"http.feed_hits", "integer 1..1000000", "10000",
+               "Recent hits (and acknowledgements) the control-room page shows and a "
+               "reconnecting page resumes from."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.s.http.feed_hits = static_cast<std::size_t>(*v);
+           },
+       .lo = 1,
+       .hi = 1000000},
       {.doc = {"http.tokens.*.role", "string", "(required)",
                "Role of the bearer token named by the table (`[http.tokens.alice]`): "
                "`operator`, `controlroom`, `investigator` or `engineer`."},
@@ -986,10 +1002,11 @@ class Walker {
 // ---- checks across keys ----
 
 void check_topics(Ctx& c) {
-  const std::array<std::pair<std::string_view, const std::string*>, 3> named = {{
+  const std::array<std::pair<std::string_view, const std::string*>, 4> named = {{
       {"reads", &c.s.topics.reads},
       {"hits", &c.s.topics.hits},
       {"deadletter", &c.s.topics.deadletter},
+      {"hit_acks", &c.s.topics.hit_acks},
   }};
   const auto line_of = [&](std::string_view k) {
     auto f = c.topic_lines.find(std::string(k));

@@ -46,6 +46,7 @@ struct TopicSettings {
   std::string hits = "anpr.hits";
   std::string deadletter = "anpr.deadletter";
   std::string route_prefix = "anpr.route.";  // + lower-case owner country: anpr.route.be
+  std::string hit_acks = "anpr.hit-acks";    // control rooms' acknowledgements of hits
 };
 
 // What one camera country's law allows (DESIGN §2): config builds match's type directly.
@@ -76,6 +77,7 @@ struct HttpSettings {
   std::filesystem::path tls_cert, tls_key;  // both or neither: HTTPS
   std::size_t max_body_bytes = std::size_t{256} << 20;
   std::vector<TokenSettings> tokens;
+  std::size_t feed_hits = 10000;  // recent hits the control-room page can show and resume from
 };
 
 struct Settings {

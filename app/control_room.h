@@ -1,0 +1,47 @@
+// The control rooms' side of the HTTP server (DESIGN §1, §6): the pages (built into the binary),
+// the live hit stream and acknowledgements.
+//
+//   GET  /, /status, /lists, /<asset>  the pages (public: they hold no data; the API does)
+//   GET  /api/v1/me                    any role: who the token is {name, role, control_room}
+//   GET  /api/v1/hits/stream           controlroom: Server-Sent Events, `event: hit` with the
+//                                      hit's JSON and `event: ack` with an acknowledgement;
+//                                      `Last-Event-ID` (header or ?last_event_id=) resumes
+//   POST /api/v1/hits/{hit_id}/ack     controlroom: acknowledge a hit, optional JSON body
+//                                      {"note": "..."}; audited, published to topics.hit_acks
+//
+// A control-room token sees only the hits of its own control room (camera registry) unless its
+// control room is "*".
+//
+// Thread safety: construct, then start() once; handlers run on the server's threads.
+#pragma once
+
+#include <memory>
+
+#include "app/hit_feed.h"
+#include "app/http_service.h"
+
+namespace anpr::app {
+
+class ControlRoom {
+ public:
+  // Adds the routes to `service` (before its start()). Throws on a Kafka configuration error.
+  ControlRoom(const config::Settings& settings, HttpService& service);
+  ~ControlRoom();
+
+  // Starts following the hits and acknowledgements topics.
+  void start();
+  void stop();
+  HitFeed& feed() { return feed_; }
+
+ private:
+  struct Acks;
+  const config::Settings& settings_;
+  HttpService& service_;
+  HitFeed feed_;
+  std::unique_ptr<Acks> acks_;
+};
+
+// Adds the pages and their files (public routes) to `server`.
+void add_page_routes(http::Server& server);
+
+}  // namespace anpr::app

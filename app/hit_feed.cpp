@@ -1,0 +1,169 @@
+#include "app/hit_feed.h"
+
+#include <librdkafka/rdkafka.h>
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "kafka/client.h"
+
+namespace anpr::app {
+
+HitFeed::HitFeed(std::size_t capacity) : capacity_(capacity < 1 ? 1 : capacity) {}
+
+HitFeed::~HitFeed() { stop(); }
+
+bool HitFeed::add(FeedEvent ev) {
+  ev.seq = ++seq_;
+  if (ev.kind == FeedEvent::Kind::hit) hits_[ev.hit_id] = HitState{ev.control_room, false};
+  events_.push_back(std::move(ev));
+  while (events_.size() > capacity_) {
+    const FeedEvent& old = events_.front();
+    if (old.kind == FeedEvent::Kind::hit) hits_.erase(old.hit_id);
+    events_.pop_front();
+  }
+  return true;
+}
+
+bool HitFeed::add_hit(std::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(json.data(), json.size()).get(doc)) return false;
+  std::string_view id, room;
+  if (doc["hit_id"].get_string().get(id) || id.empty() || id.size() > 128) return false;
+  if (doc["control_room"].get_string().get(room)) room = {};
+  {
+    std::lock_guard lock(mu_);
+    if (hits_.count(std::string(id))) return false;
+    add(FeedEvent{0, FeedEvent::Kind::hit, std::string(id), std::string(room), std::string(json)});
+  }
+  cv_.notify_all();
+  return true;
+}
+
+bool HitFeed::add_ack(std::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(json.data(), json.size()).get(doc)) return false;
+  std::string_view id;
+  if (doc["hit_id"].get_string().get(id) || id.empty()) return false;
+  {
+    std::lock_guard lock(mu_);
+    auto it = hits_.find(std::string(id));
+    if (it == hits_.end() || it->second.acked) return false;  // unknown here, or seen already
+    it->second.acked = true;
+    add(FeedEvent{0, FeedEvent::Kind::ack, std::string(id), it->second.control_room,
+                  std::string(json)});
+  }
+  cv_.notify_all();
+  return true;
+}
+
+std::vector<FeedEvent> HitFeed::events_after(uint64_t after, std::string_view room,
+                                             std::chrono::milliseconds timeout, std::size_t max) {
+  std::vector<FeedEvent> out;
+  std::unique_lock lock(mu_);
+  const auto collect = [&] {
+    // Events are in sequence order: skip to the first after `after`.
+    if (events_.empty() || events_.back().seq <= after) return false;
+    std::size_t i = 0;
+    if (events_.front().seq <= after) i = static_cast<std::size_t>(after - events_.front().seq + 1);
+    for (; i < events_.size() && out.size() < max; ++i)
+      if (room_sees(room, events_[i].control_room)) out.push_back(events_[i]);
+    // Nothing visible to this room: still done when the scan reached the end.
+    return true;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!stop_.load()) {
+    if (collect() && !out.empty()) return out;
+    // Advance past invisible events so a room's wait does not spin on them.
+    if (!events_.empty() && events_.back().seq > after) after = events_.back().seq;
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) break;
+  }
+  return out;
+}
+
+HitFeed::Lookup HitFeed::lookup(std::string_view hit_id, std::string_view room) const {
+  std::lock_guard lock(mu_);
+  auto it = hits_.find(std::string(hit_id));
+  if (it == hits_.end()) return Lookup::unknown;
+  if (!room_sees(room, it->second.control_room)) return Lookup::not_visible;
+  return it->second.acked ? Lookup::acknowledged : Lookup::open;
+}
+
+uint64_t HitFeed::last_seq() const {
+  std::lock_guard lock(mu_);
+  return seq_;
+}
+
+std::size_t HitFeed::size() const {
+  std::lock_guard lock(mu_);
+  return events_.size();
+}
+
+void HitFeed::wake_all() { cv_.notify_all(); }
+
+void HitFeed::stop() {
+  stop_.store(true);
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void HitFeed::start(const config::Settings& settings) {
+  kafka::Properties props{{"bootstrap.servers", settings.kafka.brokers}, {"log_level", "4"}};
+  for (const auto& kv : settings.kafka.common) props.emplace_back(kv);
+  for (const auto& kv : settings.kafka.consumer) props.emplace_back(kv);
+  // No consumer group: every instance reads everything and commits nothing.
+  props.emplace_back("group.id", "anpr-hit-feed-" + std::to_string(::getpid()));
+  props.emplace_back("enable.auto.commit", "false");
+  props.emplace_back("enable.auto.offset.store", "false");
+  props.emplace_back("fetch.wait.max.ms", "50");
+  auto rk = std::make_shared<kafka::Handle>(
+      kafka::make_client(RD_KAFKA_CONSUMER, kafka::make_conf(props)));
+  rd_kafka_poll_set_consumer(rk->get());
+  const std::vector<std::string> topics = {settings.topics.hits, settings.topics.hit_acks};
+  const int64_t tail = static_cast<int64_t>(capacity_);
+  thread_ = std::thread([this, rk, topics, tail] {
+    std::vector<bool> assigned(topics.size(), false);
+    auto next_check = std::chrono::steady_clock::now();
+    while (!stop_.load()) {
+      if (std::chrono::steady_clock::now() >= next_check) {
+        next_check = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        for (std::size_t t = 0; t < topics.size(); ++t) {
+          if (assigned[t]) continue;
+          rd_kafka_topic_t* th = rd_kafka_topic_new(rk->get(), topics[t].c_str(), nullptr);
+          const rd_kafka_metadata_t* md = nullptr;
+          if (rd_kafka_metadata(rk->get(), 0, th, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+              md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0) {
+            kafka::PartitionList parts(
+                rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt));
+            for (int p = 0; p < md->topics[0].partition_cnt; ++p)
+              rd_kafka_topic_partition_list_add(parts.get(), topics[t].c_str(),
+                                                md->topics[0].partitions[p].id)
+                  ->offset = RD_KAFKA_OFFSET_TAIL(tail);
+            if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk->get(), parts.get())) {
+              std::fprintf(stderr, "anpr: hit feed: cannot follow %s: %s\n", topics[t].c_str(),
+                           rd_kafka_error_string(e));
+              rd_kafka_error_destroy(e);
+            } else {
+              assigned[t] = true;
+            }
+          }
+          if (md) rd_kafka_metadata_destroy(md);
+          rd_kafka_topic_destroy(th);
+        }
+      }
+      kafka::Message m(rd_kafka_consumer_poll(rk->get(), 200));
+      if (!m || m->err) continue;
+      const std::string_view value(static_cast<const char*>(m->payload), m->len);
+      if (rd_kafka_topic_name(m->rkt) == topics[0])
+        add_hit(value);
+      else
+        add_ack(value);
+    }
+    rd_kafka_consumer_close(rk->get());
+  });
+}
+
+}  // namespace anpr::app

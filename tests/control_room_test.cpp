@@ -1,0 +1,338 @@
+// The control rooms' live feed (app/hit_feed.h) and its HTTP API (app/control_room.h): event
+// order and resumption, deduplication, room visibility, acknowledgements (audited and published
+// to Kafka), and every way a request can be wrong.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <simdjson.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "app/control_room.h"
+#include "app/hit_feed.h"
+#include "app/http_service.h"
+#include "http/auth.h"
+#include "kafka/client.h"
+
+namespace anpr::app {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string hit_json(const std::string& id, const std::string& room, int priority = 20) {
+  return R"({"hit_id":")" + id + R"(","camera_id":"c1","control_room":")" + room +
+         R"(","ts":"2026-11-24T08:00:00.000Z","plate":"AB12CD","priority":)" +
+         std::to_string(priority) + "}";
+}
+
+TEST(HitFeed, EventsComeInOrderAndResumeAfterAnId) {
+  HitFeed f(100);
+  EXPECT_TRUE(f.add_hit(hit_json("a1", "R1")));
+  EXPECT_TRUE(f.add_hit(hit_json("a2", "R1")));
+  EXPECT_TRUE(f.add_hit(hit_json("a3", "R1")));
+  auto all = f.events_after(0, "*", 0ms, 100);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].hit_id, "a1");
+  EXPECT_EQ(all[2].hit_id, "a3");
+  EXPECT_LT(all[0].seq, all[1].seq);
+  auto later = f.events_after(all[0].seq, "*", 0ms, 100);
+  ASSERT_EQ(later.size(), 2u);
+  EXPECT_EQ(later[0].hit_id, "a2");
+  EXPECT_TRUE(f.events_after(all[2].seq, "*", 0ms, 100).empty());
+  EXPECT_EQ(f.events_after(0, "*", 0ms, 2).size(), 2u);  // at most max
+}
+
+TEST(HitFeed, DuplicatesAndMalformedHitsAreIgnored) {
+  HitFeed f(100);
+  EXPECT_TRUE(f.add_hit(hit_json("a1", "R1")));
+  EXPECT_FALSE(f.add_hit(hit_json("a1", "R1")));  // sent again after a restart
+  EXPECT_FALSE(f.add_hit("not json"));
+  EXPECT_FALSE(f.add_hit(R"({"no_id":1})"));
+  EXPECT_FALSE(f.add_hit(R"({"hit_id":""})"));
+  EXPECT_FALSE(f.add_hit(R"({"hit_id":42})"));
+  EXPECT_FALSE(f.add_hit(R"([1,2])"));
+  EXPECT_FALSE(f.add_hit("{\"hit_id\":\"" + std::string(500, 'a') + "\"}"));
+  EXPECT_EQ(f.size(), 1u);
+}
+
+TEST(HitFeed, RoomsSeeOnlyTheirOwnHits) {
+  HitFeed f(100);
+  f.add_hit(hit_json("a1", "R1"));
+  f.add_hit(hit_json("b1", "R2"));
+  f.add_hit(hit_json("a2", "R1"));
+  auto r1 = f.events_after(0, "R1", 0ms, 100);
+  ASSERT_EQ(r1.size(), 2u);
+  EXPECT_EQ(r1[0].hit_id, "a1");
+  EXPECT_EQ(r1[1].hit_id, "a2");
+  EXPECT_EQ(f.events_after(0, "R2", 0ms, 100).size(), 1u);
+  EXPECT_EQ(f.events_after(0, "*", 0ms, 100).size(), 3u);
+  EXPECT_TRUE(f.events_after(0, "R3", 0ms, 100).empty());
+  EXPECT_EQ(f.lookup("b1", "R1"), HitFeed::Lookup::not_visible);
+  EXPECT_EQ(f.lookup("b1", "R2"), HitFeed::Lookup::open);
+  EXPECT_EQ(f.lookup("zz", "*"), HitFeed::Lookup::unknown);
+}
+
+TEST(HitFeed, AcknowledgementMarksTheHitOnce) {
+  HitFeed f(100);
+  f.add_hit(hit_json("a1", "R1"));
+  EXPECT_FALSE(f.add_ack(R"({"hit_id":"zz","acknowledged_by":"x"})"));  // unknown hit
+  EXPECT_TRUE(f.add_ack(R"({"hit_id":"a1","acknowledged_by":"x"})"));
+  EXPECT_FALSE(f.add_ack(R"({"hit_id":"a1","acknowledged_by":"y"})"));  // again
+  EXPECT_EQ(f.lookup("a1", "R1"), HitFeed::Lookup::acknowledged);
+  auto ev = f.events_after(0, "R1", 0ms, 100);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[1].kind, FeedEvent::Kind::ack);
+  EXPECT_TRUE(f.events_after(0, "R2", 0ms, 100).empty());  // the ack follows the hit's room
+}
+
+TEST(HitFeed, KeepsTheLatestCapacityEvents) {
+  HitFeed f(3);
+  for (int i = 0; i < 5; ++i) f.add_hit(hit_json("h" + std::to_string(i), "R"));
+  auto ev = f.events_after(0, "*", 0ms, 100);
+  ASSERT_EQ(ev.size(), 3u);
+  EXPECT_EQ(ev[0].hit_id, "h2");
+  EXPECT_EQ(f.lookup("h0", "*"), HitFeed::Lookup::unknown);  // forgotten with its event
+  // A reader that resumes from a forgotten id gets what is left.
+  EXPECT_EQ(f.events_after(1, "*", 0ms, 100).size(), 3u);
+}
+
+TEST(HitFeed, AWaitingReaderWakesOnANewHit) {
+  HitFeed f(10);
+  std::thread t([&] {
+    std::this_thread::sleep_for(50ms);
+    f.add_hit(hit_json("late", "R"));
+  });
+  auto ev = f.events_after(0, "*", 10s, 10);
+  t.join();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].hit_id, "late");
+}
+
+// The API against an embedded broker.
+class ControlRoomApi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("anpr-cr-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    broker_.create_topic("anpr.hits", 1);
+    broker_.create_topic("anpr.hit-acks", 1);
+    settings_.kafka.brokers = broker_.bootstrap();
+    settings_.state_dir = dir_;
+    settings_.http.listen = "127.0.0.1:0";
+    settings_.http.max_body_bytes = 4096;
+    settings_.http.tokens = {
+        {"carl", "controlroom", http::sha256_hex("cr-all"), "*"},
+        {"rita", "controlroom", http::sha256_hex("cr-r1"), "R1"},
+        {"olga", "operator", http::sha256_hex("op"), "*"},
+    };
+    service_ = std::make_unique<HttpService>(settings_);
+    room_ = std::make_unique<ControlRoom>(settings_, *service_);
+    service_->start();
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", service_->server().port());
+    client_->set_read_timeout(15, 0);
+  }
+  void TearDown() override {
+    room_->stop();
+    service_->stop();
+    fs::remove_all(dir_);
+  }
+  static httplib::Headers bearer(const std::string& t) { return {{"Authorization", "Bearer " + t}}; }
+
+  std::vector<std::string> audit_lines() {
+    std::ifstream in(dir_ / "audit.jsonl");
+    std::vector<std::string> out;
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+  }
+
+  fs::path dir_;
+  kafka::EmbeddedBroker broker_;
+  config::Settings settings_;
+  std::unique_ptr<HttpService> service_;
+  std::unique_ptr<ControlRoom> room_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(ControlRoomApi, EveryEndpointRejectsMissingOrWrongTokensAndWrongRoles) {
+  room_->feed().add_hit(hit_json("abc1", "R1"));
+  const std::vector<std::pair<std::string, std::string>> endpoints = {
+      {"GET", "/api/v1/hits/stream"}, {"POST", "/api/v1/hits/abc1/ack"}, {"GET", "/api/v1/me"}};
+  for (const auto& [method, path] : endpoints) {
+    SCOPED_TRACE(method + " " + path);
+    for (const httplib::Headers& h : {httplib::Headers{}, bearer("wrong"),
+                                      httplib::Headers{{"Authorization", "Basic b3A6b3A="}}}) {
+      auto r = method == "GET" ? client_->Get(path, h) : client_->Post(path, h, "", "text/plain");
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 401);
+    }
+    if (path == "/api/v1/me") continue;  // every role may ask who it is
+    auto r = method == "GET" ? client_->Get(path, bearer("op"))
+                             : client_->Post(path, bearer("op"), "", "text/plain");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403);
+  }
+  EXPECT_EQ(room_->feed().lookup("abc1", "*"), HitFeed::Lookup::open);  // nothing was acked
+}
+
+TEST_F(ControlRoomApi, MeNamesTheTokensHolder) {
+  auto r = client_->Get("/api/v1/me", bearer("cr-r1"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, R"({"name":"rita","role":"controlroom","control_room":"R1"})");
+}
+
+TEST_F(ControlRoomApi, AckIsAuditedPublishedAndShownOnce) {
+  room_->feed().add_hit(hit_json("abc1", "R1"));
+  auto r = client_->Post("/api/v1/hits/abc1/ack", bearer("cr-r1"), R"({"note":"unit 12 sent"})",
+                         "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  simdjson::dom::parser p;
+  auto doc = p.parse(r->body);
+  EXPECT_EQ(std::string_view(doc["acknowledged_by"]), "rita");
+  EXPECT_EQ(std::string_view(doc["note"]), "unit 12 sent");
+  EXPECT_EQ(room_->feed().lookup("abc1", "R1"), HitFeed::Lookup::acknowledged);
+  // Audited.
+  const auto audit = audit_lines();
+  ASSERT_EQ(audit.size(), 1u);
+  auto a = p.parse(audit[0]);
+  EXPECT_EQ(std::string_view(a["who"]), "rita");
+  EXPECT_EQ(std::string_view(a["action"]), "hit.ack");
+  EXPECT_EQ(std::string_view(a["hit_id"]), "abc1");
+  // Published: read the acknowledgements topic with a consumer of our own.
+  kafka::Handle c = kafka::make_client(
+      RD_KAFKA_CONSUMER, kafka::make_conf({{"bootstrap.servers", broker_.bootstrap()},
+                                           {"group.id", "t"},
+                                           {"auto.offset.reset", "earliest"}}));
+  rd_kafka_poll_set_consumer(c.get());
+  kafka::PartitionList parts(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(parts.get(), "anpr.hit-acks", 0)->offset =
+      RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_assign(c.get(), parts.get());
+  std::string got;
+  for (int i = 0; i < 100 && got.empty(); ++i) {
+    kafka::Message m(rd_kafka_consumer_poll(c.get(), 100));
+    if (m && !m->err) got.assign(static_cast<const char*>(m->payload), m->len);
+  }
+  rd_kafka_consumer_close(c.get());
+  ASSERT_FALSE(got.empty()) << "no acknowledgement on anpr.hit-acks";
+  EXPECT_EQ(got, r->body);
+  // A second acknowledgement is a conflict.
+  r = client_->Post("/api/v1/hits/abc1/ack", bearer("cr-all"), "", "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 409);
+}
+
+TEST_F(ControlRoomApi, AckOfUnknownOrOtherRoomsHitIs404) {
+  room_->feed().add_hit(hit_json("bbb2", "R2"));
+  auto r = client_->Post("/api/v1/hits/ffff/ack", bearer("cr-all"), "", "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  r = client_->Post("/api/v1/hits/bbb2/ack", bearer("cr-r1"), "", "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  r = client_->Post("/api/v1/hits/not-hex!/ack", bearer("cr-all"), "", "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(room_->feed().lookup("bbb2", "*"), HitFeed::Lookup::open);
+  EXPECT_TRUE(audit_lines().empty());
+}
+
+TEST_F(ControlRoomApi, MalformedAndOversizedAckBodiesAreRejected) {
+  room_->feed().add_hit(hit_json("abc1", "R1"));
+  for (const std::string& body : std::vector<std::string>{"not json", "[1]", R"({"note":5})", R"({"other":"x"})",
+                                 R"({"note":")" + std::string(600, 'x') + "\"}", "{\"note\":"}) {
+    SCOPED_TRACE(body);
+    auto r = client_->Post("/api/v1/hits/abc1/ack", bearer("cr-all"), body, "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_NE(r->body.find("\"detail\""), std::string::npos);
+  }
+  auto r = client_->Post("/api/v1/hits/abc1/ack", bearer("cr-all"), std::string(5000, ' '),
+                         "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(room_->feed().lookup("abc1", "*"), HitFeed::Lookup::open);
+}
+
+// Reads the event stream until `want` events arrived; returns their "id: N" lines and types.
+std::vector<std::pair<uint64_t, std::string>> read_stream(int port, const std::string& token,
+                                                          const std::string& last_id,
+                                                          std::size_t want) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(10, 0);
+  httplib::Headers h{{"Authorization", "Bearer " + token}};
+  if (!last_id.empty()) h.emplace("Last-Event-ID", last_id);
+  std::vector<std::pair<uint64_t, std::string>> out;
+  std::string buf;
+  c.Get("/api/v1/hits/stream", h, [&](const char* data, std::size_t n) {
+    buf.append(data, n);
+    std::size_t cut;
+    while ((cut = buf.find("\n\n")) != std::string::npos) {
+      const std::string block = buf.substr(0, cut);
+      buf.erase(0, cut + 2);
+      const auto id = block.find("id: ");
+      const auto ev = block.find("event: ");
+      if (id == std::string::npos || ev == std::string::npos) continue;
+      out.emplace_back(std::stoull(block.substr(id + 4)),
+                       block.substr(ev + 7, block.find('\n', ev) - ev - 7));
+    }
+    return out.size() < want;
+  });
+  return out;
+}
+
+TEST_F(ControlRoomApi, StreamResumesAfterLastEventIdAndFiltersRooms) {
+  room_->feed().add_hit(hit_json("a1", "R1"));
+  room_->feed().add_hit(hit_json("b1", "R2"));
+  room_->feed().add_hit(hit_json("a2", "R1"));
+  const int port = service_->server().port();
+  auto all = read_stream(port, "cr-all", "", 3);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].second, "hit");
+  auto r1 = read_stream(port, "cr-r1", "", 2);
+  ASSERT_EQ(r1.size(), 2u);
+  EXPECT_EQ(r1[0].first, all[0].first);
+  EXPECT_EQ(r1[1].first, all[2].first);  // b1 is not R1's
+  // Resume after the first: the rest, plus what arrived meanwhile.
+  room_->feed().add_hit(hit_json("a3", "R1"));
+  auto resumed = read_stream(port, "cr-r1", std::to_string(r1[0].first), 2);
+  ASSERT_EQ(resumed.size(), 2u);
+  EXPECT_EQ(resumed[0].first, all[2].first);
+  // A hostile or stale Last-Event-ID starts from the beginning of the buffer.
+  EXPECT_EQ(read_stream(port, "cr-all", "99999999999999", 4).size(), 4u);
+  EXPECT_EQ(read_stream(port, "cr-all", "-1; drop", 4).size(), 4u);
+}
+
+TEST_F(ControlRoomApi, HitsProducedIntoKafkaReachTheStream) {
+  room_->start();
+  kafka::Producer prod({{"bootstrap.servers", broker_.bootstrap()}}, nullptr);
+  prod.produce("anpr.hits", "k", hit_json("fromkafka", "R1"));
+  prod.flush(10000);
+  auto ev = read_stream(service_->server().port(), "cr-all", "", 1);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(room_->feed().lookup("fromkafka", "R1"), HitFeed::Lookup::open);
+}
+
+TEST_F(ControlRoomApi, PagesAreServedWithoutTokenButHoldNoData) {
+  for (const std::string path : std::vector<std::string>{"/", "/status", "/control-room.js", "/auth.js", "/style.css"}) {
+    auto r = client_->Get(path);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << path;
+    EXPECT_FALSE(r->get_header_value("Content-Security-Policy").empty());
+  }
+  auto r = client_->Get("/nope.js");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  r = client_->Get("/../etc/passwd");
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->status, 200);
+}
+
+}  // namespace
+}  // namespace anpr::app
