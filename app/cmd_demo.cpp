@@ -4,6 +4,8 @@
 // topic as a control room would read it, until Ctrl-C (or --duration).
 //
 // `anpr demo --offline` matches samples/reads.jsonl against the sample lists without Kafka.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -98,6 +100,9 @@ int run_live(const DemoArgs& args) {
     demo_tokens.emplace_back(role, token);
   }
   s.settings.http.listen = args.http;
+  // The demo's own files (the audit log) go to a temporary folder, not into the samples.
+  s.settings.state_dir = std::filesystem::temp_directory_path() /
+                         ("anpr-demo-" + std::to_string(::getpid()));
   broker.create_topic(s.settings.topics.hit_acks, 1);
 
   Processor proc(s.settings, *s.index, s.cameras);

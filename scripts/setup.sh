@@ -16,6 +16,7 @@ PACKAGES=(
   libcli11-dev                        # command line
   libcpp-httplib-dev libssl-dev       # the HTTP API and pages, HTTPS, token hashing
   kcat                                # independent Kafka client used by the tests
+  chromium                            # headless browser for the pages' tests (Playwright)
 )
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
