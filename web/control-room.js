@@ -179,11 +179,13 @@
 
   // The event stream, read with fetch so the token travels in a header; reconnects with the id
   // of the last event seen, so no hit still buffered by the processor is missed.
+  let current = null;           // AbortController of the open stream
   async function stream() {
     for (;;) {
       try {
         const headers = Auth.headers(lastEventId ? { 'Last-Event-ID': lastEventId } : {});
-        const res = await fetch('/api/v1/hits/stream', { headers, cache: 'no-store' });
+        current = new AbortController();
+        const res = await fetch('/api/v1/hits/stream', { headers, cache: 'no-store', signal: current.signal });
         if (res.status === 401) return Auth.logout('Your token is not valid (any more). Log in again.');
         if (res.status === 403) { setConn(false, 'this token may not see hits'); return; }
         if (!res.ok || !res.body) throw new Error('HTTP ' + res.status);
@@ -213,6 +215,9 @@
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
+
+  // Drops the stream (it reconnects by itself): for a manual "reconnect", and for the tests.
+  window.anprControlRoom = { drop: () => { if (current) current.abort(); } };
 
   filters.addEventListener('input', redraw);
   setInterval(() => { for (const e of hits.values()) if (e.el.isConnected) updateTime(e.el); }, 1000);

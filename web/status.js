@@ -33,6 +33,7 @@
     let ms;
     try {
       const res = await fetch('/metrics', { cache: 'no-store' });
+      if (res.status !== 200) throw new Error('HTTP ' + res.status);
       ms = parse(await res.text());
       $('conn').classList.remove('off');
       $('conn').textContent = 'live';

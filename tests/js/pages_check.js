@@ -1,0 +1,139 @@
+// Browser test of the control-room page (Playwright driving Debian's chromium, headless) against
+// a running processor. Hits are produced into Kafka with KafkaJS, a client we did not write.
+// Prints one line per check; exits 0 when every check passed, 1 on the first failure.
+//
+// Environment: ANPR_URL (http://127.0.0.1:PORT), ANPR_BROKERS, TOKEN_CR (controlroom, all rooms),
+// TOKEN_OP (operator), OUT_DIR (screenshots), CHROMIUM (default /usr/bin/chromium).
+'use strict';
+const { chromium } = require('playwright-core');
+const { Kafka, logLevel } = require('kafkajs');
+const crypto = require('crypto');
+const path = require('path');
+
+const url = process.env.ANPR_URL;
+const out = process.env.OUT_DIR || '.';
+const kafka = new Kafka({ clientId: 'anpr-pages-check', brokers: process.env.ANPR_BROKERS.split(','), logLevel: logLevel.NOTHING });
+
+function check(cond, what) {
+  if (!cond) throw new Error('FAILED: ' + what);
+  console.log('ok: ' + what);
+}
+
+function makeHit(opts) {
+  const id = crypto.randomBytes(16).toString('hex');
+  return Object.assign({
+    hit_id: id, event_id: 'ev-' + id.slice(0, 8), camera_id: 'nl-cam-1', site: 'A2 Maarssen',
+    camera_country: 'NL', control_room: 'ROOM-NL', ts: new Date().toISOString(), plate: 'HF-17-D5',
+    plate_country: 'NL', confidence: 0.81, lane: 2, direction: 'north', lat: 52.1352, lon: 5.0301,
+    plate_normalized: 'HF17D5', read_plate: 'HF17D5', read_plate_source: 'plate',
+    matched_plate: 'HF17DS', matched_plate_display: 'HF-17-DS', matched_country: 'NL',
+    country_assumed: false, match_kind: 'ocr', differences: 1, list_id: 'nl-wanted',
+    list_version: 'v1', list_owner: 'NL', category: 'wanted_person', action: 'observe',
+    priority: 5, reference: 'NL-WP-77813', valid_until: null, routes: [],
+  }, opts || {});
+}
+
+async function main() {
+  const producer = kafka.producer();
+  await producer.connect();
+  const send = (hit) => producer.send({ topic: 'anpr.hits', acks: -1, messages: [{ key: hit.camera_id, value: JSON.stringify(hit) }] });
+
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  const page = await context.newPage();
+  const streamRequests = [];
+  page.on('request', (r) => { if (r.url().includes('/api/v1/hits/stream')) streamRequests.push(r.headers()); });
+
+  // Without a token: the login prompt, and the API answers 401.
+  await page.goto(url + '/');
+  await page.waitForSelector('#login:not([hidden])', { timeout: 10000 });
+  check(await page.isVisible('#token'), 'without a token the page shows the login prompt');
+  await page.screenshot({ path: path.join(out, 'login.png') });
+  let res = await fetch(url + '/api/v1/hits/stream');
+  check(res.status === 401, 'without a token the API answers 401 (got ' + res.status + ')');
+  res = await fetch(url + '/api/v1/hits/abc123/ack', { method: 'POST', headers: { Authorization: 'Bearer ' + process.env.TOKEN_OP } });
+  check(res.status === 403, 'an operator token cannot acknowledge hits: 403 (got ' + res.status + ')');
+  if (process.env.LISTS_API === '1') {
+    res = await fetch(url + '/api/v1/lists', { method: 'POST', headers: { Authorization: 'Bearer ' + process.env.TOKEN_CR, 'Content-Type': 'text/csv' }, body: 'plate,plate_country,category,reference\n' });
+    check(res.status === 403, 'a controlroom token cannot load lists: 403 (got ' + res.status + ')');
+  }
+
+  // A wrong token is refused; the right one opens the live view.
+  await page.fill('#token', 'not-a-token');
+  await page.click('#login-form button[type=submit]');
+  await page.waitForFunction(() => document.getElementById('login-error').textContent.length > 0, null, { timeout: 10000 });
+  check(true, 'a wrong token is refused with a message');
+  await page.fill('#token', process.env.TOKEN_CR);
+  await page.click('#login-form button[type=submit]');
+  await page.waitForFunction(() => document.getElementById('conn').textContent === 'live', null, { timeout: 10000 });
+  check(true, 'a controlroom token opens the live view');
+
+  // A hit produced into Kafka appears within 2 s, with the differing character highlighted.
+  const h1 = makeHit();
+  await send(h1);
+  const t0 = Date.now();
+  await page.waitForSelector(`li[data-hit-id="${h1.hit_id}"]`, { timeout: 2000 });
+  const ms = Date.now() - t0;
+  check(ms <= 2000, `a hit produced into Kafka appears on the page within 2 s (${ms} ms)`);
+  const marks = await page.$$eval(`li[data-hit-id="${h1.hit_id}"] .plate.read mark`, (m) => m.map((x) => x.textContent));
+  check(marks.length === 1 && marks[0] === '5', 'the differing character of an OCR match is highlighted (' + marks.join('') + ')');
+  check(await page.$eval(`li[data-hit-id="${h1.hit_id}"]`, (li) => li.classList.contains('urgent')), 'a priority hit carries the priority cue');
+  const routine = makeHit({ priority: 40, match_kind: 'exact', differences: 0, read_plate: 'HF17DS', plate: 'HF-17-DS', category: 'stolen_vehicle', action: 'intercept', list_id: 'nl-stolen' });
+  await send(routine);
+  await page.waitForSelector(`li[data-hit-id="${routine.hit_id}"]`, { timeout: 5000 });
+  await page.screenshot({ path: path.join(out, 'control-room.png') });
+
+  // Filters: by list.
+  await page.selectOption('select[name=list]', 'nl-stolen');
+  check(await page.isHidden(`li[data-hit-id="${h1.hit_id}"]`) && await page.isVisible(`li[data-hit-id="${routine.hit_id}"]`), 'the list filter shows only that list\'s hits');
+  await page.selectOption('select[name=list]', '');
+
+  // Acknowledge: the hit leaves the open queue and the acknowledgement is on anpr.hit-acks.
+  await page.click(`li[data-hit-id="${h1.hit_id}"] button.ack`);
+  await page.waitForSelector(`li[data-hit-id="${h1.hit_id}"]`, { state: 'detached', timeout: 5000 });
+  check(true, 'an acknowledged hit leaves the open queue');
+  const consumer = kafka.consumer({ groupId: 'pages-check-' + process.pid });
+  await consumer.connect();
+  await consumer.subscribe({ topic: 'anpr.hit-acks', fromBeginning: true });
+  const ack = await new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), 20000);
+    consumer.run({ eachMessage: async ({ message }) => {
+      const a = JSON.parse(message.value.toString());
+      if (a.hit_id === h1.hit_id) { clearTimeout(timer); resolve(a); }
+    } });
+  });
+  await consumer.disconnect();
+  check(ack && ack.acknowledged_by === process.env.TOKEN_CR_NAME, 'the acknowledgement is on anpr.hit-acks with who acknowledged (' + JSON.stringify(ack) + ')');
+
+  // A dropped connection: hits published meanwhile appear after the reconnect.
+  await page.route('**/api/v1/hits/stream', (route) => route.abort());
+  await page.evaluate(() => window.anprControlRoom.drop());
+  await page.waitForFunction(() => document.getElementById('conn').textContent !== 'live', null, { timeout: 5000 });
+  const missed = [makeHit({ priority: 30 }), makeHit({ priority: 50, match_kind: 'exact', differences: 0, read_plate: 'HF17DS' })];
+  for (const h of missed) await send(h);
+  await page.waitForTimeout(1500);
+  check(await page.$(`li[data-hit-id="${missed[0].hit_id}"]`) === null, 'while disconnected, new hits do not reach the page');
+  const before = streamRequests.length;
+  await page.unroute('**/api/v1/hits/stream');
+  for (const h of missed) await page.waitForSelector(`li[data-hit-id="${h.hit_id}"]`, { timeout: 10000 });
+  const resumed = streamRequests.slice(before).find((h) => h['last-event-id']);
+  check(resumed !== undefined, 'after the reconnect the hits published meanwhile are shown (resumed after event ' + (resumed && resumed['last-event-id']) + ')');
+  await page.screenshot({ path: path.join(out, 'control-room-after-reconnect.png') });
+
+  // The status page.
+  const status = page;  // the same tab keeps the session (sessionStorage)
+  await status.goto(url + '/status');
+  await status.waitForSelector('#app:not([hidden])', { timeout: 10000 });
+  await status.waitForTimeout(500);
+  await status.screenshot({ path: path.join(out, 'status.png'), fullPage: false });
+  check(true, 'the status page opens with the same session');
+
+  await browser.close();
+  await producer.disconnect();
+}
+
+main().then(() => { console.log('OK'); process.exit(0); }, (e) => { console.error(e.message || e); process.exit(1); });

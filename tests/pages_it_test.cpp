@@ -1,0 +1,90 @@
+// The pages in a real browser: starts the embedded broker and `anpr run` with its HTTP server,
+// then runs tests/js/pages_check.js (Playwright driving Debian's headless chromium, KafkaJS
+// producing hits). Screenshots go to <build>/test-artifacts/pages/.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "http/auth.h"
+#include "tests/process.h"
+
+namespace anpr {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::Child;
+using testing::shell;
+
+const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/app/anpr";
+
+int free_port() {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+void write(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
+
+TEST(Pages, ControlRoomInABrowser) {
+  const fs::path dir = fs::temp_directory_path() / ("anpr-pages-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path artifacts = fs::path(ANPR_BINARY_DIR) / "test-artifacts" / "pages";
+  fs::create_directories(artifacts);
+
+  Child broker({kAnpr, "broker", "--partitions", "2"}, true,
+               (dir / "broker.err").string());
+  const std::string bootstrap = broker.read_line(20'000);
+  ASSERT_FALSE(bootstrap.empty());
+
+  const std::string cr = http::new_token(), op = http::new_token();
+  const int port = free_port();
+  write(dir / "cameras.csv",
+        "camera_id,country,site,lat,lon,control_room\nnl-cam-1,NL,A2 Maarssen,52.1,5.0,ROOM-NL\n");
+  write(dir / "nl-wanted.csv", "plate,plate_country,reference\nHF-17-DS,NL,NL-WP-77813\n");
+  write(dir / "nl-wanted.toml", "id = \"nl-wanted\"\nowner_country = \"NL\"\nmatch_mode = \"ocr\"\n"
+                                "category = \"wanted_person\"\n");
+  write(dir / "anpr.toml",
+        "[kafka]\nbrokers = \"" + bootstrap + "\"\ngroup_id = \"anpr-pages\"\n"
+        "[cameras]\nregistry = \"cameras.csv\"\n[lists]\nfiles = [\"nl-wanted.csv\"]\n"
+        "[http]\nlisten = \"127.0.0.1:" + std::to_string(port) + "\"\n"
+        "[http.tokens.carl]\nrole = \"controlroom\"\nsha256 = \"" + http::sha256_hex(cr) + "\"\n"
+        "[http.tokens.olga]\nrole = \"operator\"\nsha256 = \"" + http::sha256_hex(op) + "\"\n");
+  Child proc({kAnpr, "run", "--config", (dir / "anpr.toml").string()}, false,
+             (dir / "run.err").string());
+  // Ready: lists loaded and partitions assigned.
+  httplib::Client c("127.0.0.1", port);
+  bool ready = false;
+  for (int i = 0; i < 300 && !ready; ++i) {
+    auto r = c.Get("/readyz");
+    ready = r && r->status == 200;
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(ready) << "the processor did not become ready; see " << (dir / "run.err");
+
+  const std::string cmd = "cd " ANPR_SOURCE_DIR "/tests/js && ANPR_URL=http://127.0.0.1:" +
+                          std::to_string(port) + " ANPR_BROKERS=" + bootstrap +
+                          " TOKEN_CR=" + cr + " TOKEN_CR_NAME=carl TOKEN_OP=" + op +
+                          " OUT_DIR=" + artifacts.string() + " node pages_check.js 2>&1; echo \"exit=$?\"";
+  const std::string out = shell(cmd);
+  std::cout << out;
+  EXPECT_NE(out.find("\nOK\nexit=0"), std::string::npos) << out;
+  EXPECT_TRUE(fs::exists(artifacts / "control-room.png"));
+  proc.signal(SIGTERM);
+  EXPECT_EQ(proc.wait(30'000), 0);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace anpr
