@@ -15,6 +15,7 @@ PACKAGES=(
   libtomlplusplus-dev                 # list sidecars and the config file
   libcli11-dev                        # command line
   libcpp-httplib-dev libssl-dev       # the HTTP API and pages, HTTPS, token hashing
+  openssl                             # test certificates for the HTTPS test
   kcat                                # independent Kafka client used by the tests
   chromium                            # headless browser for the pages' tests (Playwright)
 )

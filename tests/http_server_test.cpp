@@ -249,3 +249,47 @@ TEST(HttpSettings, TokensAreParsedAndValidated) {
 
 }  // namespace
 }  // namespace anpr::http
+
+namespace anpr::http {
+namespace {
+
+TEST(ServerTls, ServesHttpsWithTheConfiguredCertificate) {
+  const auto dir = std::filesystem::temp_directory_path() / ("anpr-tls-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
+  ASSERT_EQ(std::system(("openssl req -x509 -newkey rsa:2048 -nodes -keyout " + key + " -out " +
+                         cert + " -days 1 -subj /CN=localhost 2>/dev/null")
+                            .c_str()),
+            0);
+  ServerOptions o;
+  o.tls_cert = cert;
+  o.tls_key = key;
+  TokenStore t;
+  t.add({"eve", Role::engineer, "*"}, sha256_hex("eng"));
+  Server s(o, std::move(t));
+  s.get("/api/v1/x", roles(Role::engineer),
+        [](const httplib::Request&, httplib::Response& res, const Principal&) {
+          send_json(res, 200, "{}");
+        });
+  s.start();
+  EXPECT_TRUE(s.tls());
+  httplib::SSLClient c("127.0.0.1", s.port());
+  c.enable_server_certificate_verification(false);
+  auto r = c.Get("/api/v1/x", httplib::Headers{{"Authorization", "Bearer eng"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  // Plain HTTP on the HTTPS port gets nothing useful.
+  httplib::Client plain("127.0.0.1", s.port());
+  plain.set_read_timeout(2, 0);
+  auto p = plain.Get("/api/v1/x");
+  EXPECT_TRUE(!p || p->status != 200);
+  s.stop();
+  // A missing or mismatched certificate is a clear error at start.
+  ServerOptions bad = o;
+  bad.tls_cert = dir / "missing.pem";
+  EXPECT_THROW(Server(bad, TokenStore{}), std::runtime_error);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace anpr::http
