@@ -412,6 +412,12 @@ struct CountryOverride {
   std::optional<uint32_t> categories;
 };
 
+struct RetentionOverride {
+  std::size_t line = 0;
+  std::optional<bool> keep_passages, keep_images;
+  std::optional<int> passage_days, hit_days, order_after_days;
+};
+
 struct Error {
   std::size_t line;
   std::string text;
@@ -426,6 +432,7 @@ struct Ctx {
   std::set<std::string> seen;  // declared keys given in the file
   std::map<std::string, std::size_t> topic_lines;
   std::map<CountryCode, CountryOverride> countries;
+  std::map<CountryCode, RetentionOverride> retention;
   std::map<std::string, std::pair<TokenSettings, std::size_t>> tokens;  // name -> token, line
 
   void error(std::size_t line, const std::string& key, const std::string& what) {
@@ -534,6 +541,17 @@ struct Ctx {
   }
   CountryOverride& country(const Item& it) {
     return countries[*parse_country(it.wild.front())];  // validated on entering the table
+  }
+  RetentionOverride& retention_of(const Item& it) {
+    return retention[*parse_country(it.wild.front())];  // validated on entering the table
+  }
+  std::optional<bool> boolean(const Item& it) {
+    const auto* v = it.node.as_boolean();
+    if (!v) {
+      error(it, "true or false");
+      return std::nullopt;
+    }
+    return v->get();
   }
 };
 
@@ -855,6 +873,90 @@ const std::vector<KeyDecl>& decls() {
              o.categories_given = true;
              if (it.node.is_array() && ok) o.categories = bits;
            }},
+      {.doc = {"retention.sink", "string", "\"store\"",
+               "Where kept passages and hits go: `store` (the embedded retention store in "
+               "`state.dir/retention`, searchable), `kafka` (passages to one topic per camera "
+               "country, `topic_prefix` + country; see docs/retention.md) or `none`."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             constexpr std::string_view kExpected = "one of \"store\", \"kafka\", \"none\"";
+             auto v = c.string(it, kExpected);
+             if (!v) return;
+             if (*v != "store" && *v != "kafka" && *v != "none")
+               return c.error(it, std::string(kExpected));
+             c.s.retention.sink = *v;
+           }},
+      {.doc = {"retention.purge_interval_s", "integer 1..86400", "600",
+               "Seconds between purges of expired records. Reads never return a record past its "
+               "deadline, however late the purge."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.s.retention.purge_interval_ms = *v * 1000;
+           },
+       .lo = 1,
+       .hi = 86400},
+      {.doc = {"retention.topic_prefix", "string", "\"anpr.passages.\"",
+               "Sink `kafka`: the passages topic of a camera country is this prefix + its "
+               "lower-case code (`anpr.passages.nl`)."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             constexpr std::string_view kExpected =
+                 "a topic name prefix (1..247 characters of A-Z a-z 0-9 . _ -)";
+             auto v = c.string(it, kExpected);
+             if (!v) return;
+             if (v->empty() || v->size() > kMaxTopicBytes - 2 || !valid_topic(*v + "xx"))
+               return c.error(it, std::string(kExpected));
+             c.s.retention.topic_prefix = *v;
+           }},
+      {.doc = {"retention.max_results", "integer 1..100000", "1000",
+               "Most records one search returns (there is no bulk export of passages)."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.s.retention.max_results = static_cast<std::size_t>(*v);
+           },
+       .lo = 1,
+       .hi = 100000},
+      {.doc = {"retention.*.keep_passages", "boolean", "NL, BE: `true`; LU and others: `false`",
+               "Whether no-hit passages of this camera country are kept (`[retention.NL]`)."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.boolean(it)) c.retention_of(it).keep_passages = *v;
+           }},
+      {.doc = {"retention.*.passage_days", "integer 1..3650",
+               "NL: 28, BE: 365; required for others that keep passages",
+               "Days after capture a kept passage is deleted (a hard ceiling: never served after "
+               "it). Check the country's law before raising it."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.retention_of(it).passage_days = static_cast<int>(*v);
+           },
+       .lo = 1,
+       .hi = 3650},
+      {.doc = {"retention.*.hit_days", "integer 0..3650", "NL: 365, BE: 365, LU: 28; others: 0",
+               "Days after capture a hit is kept; 0 = hits are not kept."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.retention_of(it).hit_days = static_cast<int>(*v);
+           },
+       .lo = 0,
+       .hi = 3650},
+      {.doc = {"retention.*.keep_images", "boolean", "false",
+               "Whether the reads' images (`plate_jpeg`, `overview_jpeg`) are kept with passages "
+               "and hits. Off unless a policy explicitly allows it."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.boolean(it)) c.retention_of(it).keep_images = *v;
+           }},
+      {.doc = {"retention.*.order_after_days", "integer 0..3650", "NL: 0, BE: 30, others: 0",
+               "A search reaching data older than this many days needs a prosecutor's order or "
+               "decision reference; younger data needs a written justification. 0 = the "
+               "reference is needed for every search."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.retention_of(it).order_after_days = static_cast<int>(*v);
+           },
+       .lo = 0,
+       .hi = 3650},
   };
   return table;
 }
@@ -907,9 +1009,13 @@ class Walker {
     bool is_table = false;
     for (const auto& p : patterns_) is_table = is_table || prefix_matches(p, segs);
     if (!is_table) return unknown(line, segs);
+    // `retention.x = 1`: a misspelt setting rather than a country table.
+    if (!node.is_table() && segs.size() == 2 && segs[0] == "retention")
+      return unknown(line, segs);
     if (!node.is_table())
       return c_.error(line, show_path(segs), "expected a table, got " + describe(node));
     if (segs.size() == 2 && segs[0] == "countries" && !enter_country(node, line, segs)) return;
+    if (segs.size() == 2 && segs[0] == "retention" && !enter_retention(node, line, segs)) return;
     table(*node.as_table(), segs);
   }
 
@@ -951,6 +1057,22 @@ class Walker {
     return true;
   }
 
+  // [retention.XX]: XX must be a country.
+  bool enter_retention(const toml::node& node, std::size_t line,
+                       const std::vector<std::string>& segs) {
+    const auto code = parse_country(segs[1]);
+    if (!code) {
+      c_.error(line, show_path(segs),
+               "expected a table named by an upper-case ISO 3166-1 alpha-2 code such as NL, BE "
+               "or LU, got " +
+                   why_not_country(segs[1]));
+      return false;
+    }
+    const std::size_t at = node.source().begin.line;
+    c_.retention[*code].line = at ? at : line;
+    return true;
+  }
+
   void unknown(std::size_t line, const std::vector<std::string>& segs) {
     const std::string shown = show_path(segs);
     std::string joined;
@@ -966,7 +1088,7 @@ class Walker {
           if (i) cand += '.';
           cand += p[i] == "*" ? (i < segs.size() ? segs[i] : std::string("*")) : std::string(p[i]);
         }
-        if (!tried.insert(cand).second) continue;
+        if (cand == joined || !tried.insert(cand).second) continue;
         const std::size_t diff =
             cand.size() > joined.size() ? cand.size() - joined.size() : joined.size() - cand.size();
         if (diff >= best_d) continue;
@@ -983,7 +1105,8 @@ class Walker {
     std::vector<std::string> names;
     for (const auto& p : patterns_) {
       if (p.size() <= parent.size() || !prefix_matches(p, parent)) continue;
-      const std::string name(p[parent.size()]);
+      const std::string name = p[parent.size()] == "*" ? std::string("XX (a country code)")
+                                                        : std::string(p[parent.size()]);
       if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
     }
     std::string list;
@@ -1061,6 +1184,35 @@ void finish_countries(Ctx& c) {
   std::sort(out.begin() + 3, out.end(),
             [](const CountryPolicy& a, const CountryPolicy& b) { return a.country < b.country; });
   c.s.countries = std::move(out);
+}
+
+void finish_retention(Ctx& c) {
+  std::vector<RetentionPolicy> out = default_retention_policies();
+  for (auto& entry : c.retention) {
+    const CountryCode code = entry.first;
+    const RetentionOverride& o = entry.second;
+    auto it = std::find_if(out.begin(), out.end(),
+                           [&](const RetentionPolicy& p) { return p.country == code; });
+    const bool builtin = it != out.end();
+    if (!builtin) {
+      out.push_back(RetentionPolicy{code});
+      it = out.end() - 1;
+    }
+    if (o.keep_passages) it->keep_passages = *o.keep_passages;
+    if (o.passage_days) it->passage_days = *o.passage_days;
+    if (o.hit_days) it->hit_days = *o.hit_days;
+    if (o.keep_images) it->keep_images = *o.keep_images;
+    if (o.order_after_days) it->order_after_days = *o.order_after_days;
+    if (!builtin && it->keep_passages && !o.passage_days)
+      c.error(o.line, "retention." + code.str() + ".passage_days",
+              "expected how many days " + code.str() +
+                  "'s passages are kept (a country without defaults that keeps passages needs "
+                  "it), got nothing");
+  }
+  std::sort(out.begin() + 3, out.end(), [](const RetentionPolicy& a, const RetentionPolicy& b) {
+    return a.country < b.country;
+  });
+  c.s.retention.policies = std::move(out);
 }
 
 void finish_http(Ctx& c) {
@@ -1142,6 +1294,23 @@ std::string Settings::route_topic(CountryCode owner) const {
   return topics.route_prefix + lower(owner.str());
 }
 
+const RetentionPolicy* RetentionSettings::policy(CountryCode c) const {
+  for (const RetentionPolicy& p : policies)
+    if (p.country == c) return &p;
+  return nullptr;
+}
+
+std::string RetentionSettings::passages_topic(CountryCode c) const {
+  return topic_prefix + lower(c.str());
+}
+
+std::vector<RetentionPolicy> default_retention_policies() {
+  // country, keep_passages, passage_days, hit_days, keep_images, order_after_days
+  return {RetentionPolicy{kNL, true, 28, 365, false, 0},
+          RetentionPolicy{kBE, true, 365, 365, false, 30},
+          RetentionPolicy{kLU, false, 28, 28, false, 0}};
+}
+
 std::vector<CountryPolicy> default_country_policies() {
   using C = Category;
   const uint32_t nl = bit(C::stolen_vehicle) | bit(C::stolen_plate) | bit(C::wanted_person) |
@@ -1164,6 +1333,7 @@ Settings parse_settings(std::string_view toml_text, const std::string& name,
   c.base_dir = base_dir;
   c.s.file = name;
   c.s.countries = default_country_policies();
+  c.s.retention.policies = default_retention_policies();
   const toml::table doc = parse_toml(toml_text, name);
 
   std::vector<std::string> segs;
@@ -1180,6 +1350,7 @@ Settings parse_settings(std::string_view toml_text, const std::string& name,
   }
   check_topics(c);
   finish_countries(c);
+  finish_retention(c);
   finish_http(c);
   if (c.error_count) fail(c);
   return std::move(c.s);

@@ -80,6 +80,36 @@ struct HttpSettings {
   std::size_t feed_hits = 10000;  // recent hits the control-room page can show and resume from
 };
 
+// How long one camera country's law lets passages and hits be kept, and who may search them
+// (DESIGN §2; docs/retention.md gives the legal sources). The law of the camera's country decides.
+struct RetentionPolicy {
+  CountryCode country;
+  bool keep_passages = false;  // no-hit passages are stored at all
+  int passage_days = 28;       // max days after capture a passage is kept (when keep_passages)
+  int hit_days = 0;            // max days after capture a hit is kept; 0 = hits are not kept
+  bool keep_images = false;    // the reads' images are kept with the records
+  // Searching data older than this many days needs a prosecutor's order reference; younger data
+  // needs a justification (or the order reference). 0: the order reference always.
+  int order_after_days = 0;
+};
+
+struct RetentionSettings {
+  // Where passages and hits go: "store" (the embedded store under state.dir/retention), "kafka"
+  // (passages to per-country topics `topic_prefix` + country; hits stay on the hits topic) or
+  // "none" (nothing is kept).
+  std::string sink = "store";
+  int64_t purge_interval_ms = 600'000;
+  std::string topic_prefix = "anpr.passages.";
+  std::size_t max_results = 1000;  // a search returns at most this many records
+  // NL, BE and LU have the defaults of DESIGN §2; [retention.XX] overrides them or adds a
+  // country. Cameras of a country without a policy keep nothing.
+  std::vector<RetentionPolicy> policies;
+
+  const RetentionPolicy* policy(CountryCode c) const;
+  // The passages topic of a camera country (sink "kafka").
+  std::string passages_topic(CountryCode c) const;
+};
+
 struct Settings {
   std::filesystem::path file;  // the config file itself
   // Where the processor keeps its own files (audit log, list versions, retention store).
@@ -93,6 +123,7 @@ struct Settings {
   SuppressionSettings suppression;
   // NL, BE and LU have the defaults of DESIGN §2; [countries.XX] overrides them or adds a country.
   std::vector<CountryPolicy> countries;
+  RetentionSettings retention;
 
   const CountryPolicy* policy(CountryCode c) const;
   // The route topic for hits on lists of `owner` seen by another country's cameras.
@@ -107,6 +138,10 @@ Settings parse_settings(std::string_view toml, const std::string& name,
 
 // The default per-country policies of DESIGN §2 (NL, BE, LU).
 std::vector<CountryPolicy> default_country_policies();
+
+// The default retention policies of DESIGN §2: NL passages 28 days, BE 365 days, LU not kept;
+// hits NL 365, BE 365, LU 28 days; no images.
+std::vector<RetentionPolicy> default_retention_policies();
 
 // One declared key, for documentation.
 struct KeyDoc {

@@ -313,6 +313,77 @@ TEST(Settings, PolicyAndRouteTopic) {
   EXPECT_EQ(s.route_topic(kLU), "anpr.route.lu");
 }
 
+TEST(Settings, DefaultRetentionPoliciesFollowTheDesign) {
+  const Settings s = parse(kRegistry);
+  EXPECT_EQ(s.retention.sink, "store");
+  EXPECT_EQ(s.retention.purge_interval_ms, 600'000);
+  EXPECT_EQ(s.retention.max_results, 1000u);
+  ASSERT_EQ(s.retention.policies.size(), 3u);
+  const RetentionPolicy* nl = s.retention.policy(kNL);
+  const RetentionPolicy* be = s.retention.policy(kBE);
+  const RetentionPolicy* lu = s.retention.policy(kLU);
+  ASSERT_TRUE(nl && be && lu);
+  EXPECT_TRUE(nl->keep_passages);
+  EXPECT_EQ(nl->passage_days, 28);
+  EXPECT_EQ(nl->hit_days, 365);
+  EXPECT_EQ(nl->order_after_days, 0);
+  EXPECT_TRUE(be->keep_passages);
+  EXPECT_EQ(be->passage_days, 365);
+  EXPECT_EQ(be->hit_days, 365);
+  EXPECT_EQ(be->order_after_days, 30);
+  EXPECT_FALSE(lu->keep_passages);
+  EXPECT_EQ(lu->hit_days, 28);
+  for (const RetentionPolicy& p : s.retention.policies) EXPECT_FALSE(p.keep_images);
+  EXPECT_EQ(s.retention.policy(cc("DE")), nullptr);
+  EXPECT_EQ(s.retention.passages_topic(kNL), "anpr.passages.nl");
+}
+
+TEST(Settings, RetentionOverridesAndNewCountries) {
+  const Settings s = parse(std::string(kRegistry) + R"(
+[retention]
+sink = "kafka"
+purge_interval_s = 60
+topic_prefix = "x.pass-"
+max_results = 50
+[retention.NL]
+passage_days = 14
+keep_images = true
+[retention.LU]
+keep_passages = true
+[retention.DE]
+keep_passages = true
+passage_days = 7
+hit_days = 30
+order_after_days = 2
+[retention.AT]
+hit_days = 10
+)");
+  EXPECT_EQ(s.retention.sink, "kafka");
+  EXPECT_EQ(s.retention.purge_interval_ms, 60'000);
+  EXPECT_EQ(s.retention.max_results, 50u);
+  EXPECT_EQ(s.retention.passages_topic(kBE), "x.pass-be");
+  const RetentionPolicy* nl = s.retention.policy(kNL);
+  EXPECT_EQ(nl->passage_days, 14);
+  EXPECT_EQ(nl->hit_days, 365);  // untouched keys keep their defaults
+  EXPECT_TRUE(nl->keep_images);
+  EXPECT_TRUE(s.retention.policy(kLU)->keep_passages);
+  EXPECT_EQ(s.retention.policy(kLU)->passage_days, 28);
+  const RetentionPolicy* de = s.retention.policy(cc("DE"));
+  ASSERT_NE(de, nullptr);
+  EXPECT_TRUE(de->keep_passages);
+  EXPECT_EQ(de->passage_days, 7);
+  EXPECT_EQ(de->hit_days, 30);
+  EXPECT_EQ(de->order_after_days, 2);
+  const RetentionPolicy* at = s.retention.policy(cc("AT"));
+  ASSERT_NE(at, nullptr);
+  EXPECT_FALSE(at->keep_passages);
+  EXPECT_EQ(at->hit_days, 10);
+  // Built-in countries first, then the others in code order.
+  std::vector<std::string> order;
+  for (const RetentionPolicy& p : s.retention.policies) order.push_back(p.country.str());
+  EXPECT_EQ(order, (std::vector<std::string>{"NL", "BE", "LU", "AT", "DE"}));
+}
+
 // ---- bad files ----
 
 struct BadCase {
@@ -375,9 +446,12 @@ std::vector<BadCase> bad_cases() {
       {"unknown key, no suggestion", "[pipeline]\nspeed = 3\n",
        "t.toml:2: pipeline.speed: unknown key; expected one of the keys of [pipeline]: threads, "
        "batch, max_message_bytes, deadletter_payload_bytes"},
-      {"unknown table", "[retention]\ndays = 28\n",
-       "t.toml:1: retention: unknown key; expected one of the tables kafka, topics, cameras, "
-       "lists, pipeline, suppression, state, http, countries"},
+      {"unknown table", "[archive]\ndays = 28\n",
+       "t.toml:1: archive: unknown key; expected one of the tables kafka, topics, cameras, "
+       "lists, pipeline, suppression, state, http, countries, retention"},
+      {"unknown retention setting", "[retention]\ndays = 28\n",
+       "t.toml:2: retention.days: unknown key; expected one of the keys of [retention]: sink, "
+       "purge_interval_s, topic_prefix, max_results, XX (a country code)"},
       // types and ranges
       {"string for integer", "[suppression]\nwindow_s = \"five\"\n",
        "t.toml:2: suppression.window_s: expected an integer 0..86400, got \"five\""},
@@ -490,6 +564,32 @@ std::vector<BadCase> bad_cases() {
        "t.toml:1: countries.DE.categories: expected the categories allowed on DE's cameras"},
       {"new country, empty table", "\n[countries.FR]\n",
        "t.toml:2: countries.FR.categories: expected the categories allowed on FR's cameras"},
+      // retention
+      {"retention country lower case", "[retention.nl]\nkeep_passages = true\n",
+       "t.toml:1: retention.nl: expected a table named by an upper-case ISO 3166-1 alpha-2 code "
+       "such as NL, BE or LU, got \"nl\" (write it in upper case: NL)"},
+      {"retention country unassigned", "[retention.QQ]\nhit_days = 1\n",
+       "retention.QQ: expected a table named by an upper-case ISO 3166-1 alpha-2 code"},
+      {"keep_passages not a boolean", "[retention.NL]\nkeep_passages = \"yes\"\n",
+       "t.toml:2: retention.NL.keep_passages: expected true or false, got \"yes\""},
+      {"passage_days zero", "[retention.NL]\npassage_days = 0\n",
+       "t.toml:2: retention.NL.passage_days: expected an integer 1..3650, got 0"},
+      {"passage_days a float", "[retention.BE]\npassage_days = 28.5\n",
+       "retention.BE.passage_days: expected an integer 1..3650, got the float 28.5"},
+      {"hit_days negative", "[retention.LU]\nhit_days = -1\n",
+       "retention.LU.hit_days: expected an integer 0..3650, got -1"},
+      {"keep_images a number", "[retention.BE]\nkeep_images = 1\n",
+       "retention.BE.keep_images: expected true or false, got 1"},
+      {"new country keeps passages without days", "\n[retention.DE]\nkeep_passages = true\n",
+       "t.toml:2: retention.DE.passage_days: expected how many days DE's passages are kept"},
+      {"unknown retention key", "[retention.NL]\npassage_day = 3\n",
+       "retention.NL.passage_day: unknown key; did you mean retention.NL.passage_days?"},
+      {"bad sink", "[retention]\nsink = \"disk\"\n",
+       "t.toml:2: retention.sink: expected one of \"store\", \"kafka\", \"none\", got \"disk\""},
+      {"bad passages prefix", "[retention]\ntopic_prefix = \"a b\"\n",
+       "retention.topic_prefix: expected a topic name prefix"},
+      {"purge interval zero", "[retention]\npurge_interval_s = 0\n",
+       "retention.purge_interval_s: expected an integer 1..86400, got 0"},
       // Kafka properties
       {"property array", "[kafka.properties]\n\"socket.timeout.ms\" = [1]\n",
        "t.toml:2: kafka.properties.\"socket.timeout.ms\": expected a string, integer, float or "
@@ -693,6 +793,9 @@ TEST(SettingsDocs, IntegerRangesAreTheDocumentedOnes) {
     const long long hi = std::stoll(type.substr(dots + 2));
     std::string key(d.key);
     if (key.back() == '*') key.back() = 'x';
+    // A table named by a country ([retention.*]).
+    if (const std::size_t star = key.find(".*."); star != std::string::npos)
+      key.replace(star, 3, ".NL.");
     const std::size_t last = key.rfind('.');
     const auto with = [&](long long v) {
       return std::string(kRegistry) + "[" + key.substr(0, last) + "]\n" + key.substr(last + 1) +
