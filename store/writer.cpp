@@ -1,0 +1,102 @@
+#include "store/writer.h"
+
+#include <chrono>
+#include <cstdio>
+
+namespace anpr::store {
+
+Writer::Writer(Store& store) : store_(store), thread_([this] { loop(); }) {}
+
+Writer::~Writer() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Writer::submit(std::vector<Record> records, std::function<void()> durable) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(Job{std::move(records), std::move(durable)});
+  }
+  cv_.notify_one();
+}
+
+std::size_t Writer::pending() const {
+  std::lock_guard lock(mu_);
+  return queue_.size() + in_write_;
+}
+
+uint64_t Writer::batches() const {
+  std::lock_guard lock(mu_);
+  return batches_;
+}
+
+void Writer::loop() {
+  std::vector<Job> jobs;
+  std::vector<Record> all;
+  auto next_report = std::chrono::steady_clock::time_point{};
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      in_write_ = 0;
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, everything written
+      jobs.swap(queue_);
+      in_write_ = jobs.size();
+    }
+    all.clear();
+    for (Job& j : jobs)
+      for (Record& r : j.records) all.push_back(std::move(r));
+    for (;;) {
+      try {
+        store_.write(all);
+        break;
+      } catch (const std::exception& e) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= next_report) {
+          std::fprintf(stderr, "anpr run: %s; trying again every second (the reads' offsets "
+                               "wait until their records are stored)\n", e.what());
+          next_report = now + std::chrono::seconds(10);
+        }
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      ++batches_;
+    }
+    for (Job& j : jobs)
+      if (j.durable) j.durable();
+    jobs.clear();
+  }
+}
+
+Purger::Purger(Store& store, int64_t interval_ms)
+    : store_(store), interval_ms_(interval_ms), thread_([this] {
+        std::unique_lock lock(mu_);
+        for (;;) {
+          lock.unlock();
+          try {
+            store_.purge();
+          } catch (const std::exception& e) {
+            std::fprintf(stderr, "anpr run: %s\n", e.what());
+          }
+          lock.lock();
+          if (cv_.wait_for(lock, std::chrono::milliseconds(interval_ms_), [this] { return stop_; }))
+            return;
+        }
+      }) {}
+
+Purger::~Purger() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+}  // namespace anpr::store

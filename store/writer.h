@@ -1,0 +1,67 @@
+// Group commit for the pipeline: records handed over by the publish stage are written to the
+// Store by one thread, many hand-overs per synced batch, and each hand-over's callback runs once
+// its records are durable (the processor then lets the reads' offsets advance).
+//
+// A failed write (disk full, I/O error) is retried every second and reported at most once per
+// 10 s; nothing is skipped, so offsets simply stop advancing until the store is writable again.
+//
+// Purger: calls Store::purge() every interval on a thread of its own.
+//
+// Thread safety: submit() from any thread; callbacks run on the writer's thread.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "store/store.h"
+
+namespace anpr::store {
+
+class Writer {
+ public:
+  explicit Writer(Store& store);
+  // Writes what was submitted, then stops.
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  void submit(std::vector<Record> records, std::function<void()> durable);
+  // Hand-overs not yet durable.
+  std::size_t pending() const;
+  uint64_t batches() const;  // synced writes so far
+
+ private:
+  struct Job {
+    std::vector<Record> records;
+    std::function<void()> durable;
+  };
+  void loop();
+
+  Store& store_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Job> queue_;
+  std::size_t in_write_ = 0;
+  uint64_t batches_ = 0;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+class Purger {
+ public:
+  Purger(Store& store, int64_t interval_ms);
+  ~Purger();
+
+ private:
+  Store& store_;
+  int64_t interval_ms_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace anpr::store

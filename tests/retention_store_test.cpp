@@ -1,0 +1,290 @@
+// The retention store against a fake clock: records are found until their deadline and never
+// from it on, before and after a purge; a purge deletes them (not merely hides them); policies
+// per camera country, for passages and hits; a shortened policy takes effect.
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+
+#include "config/settings.h"
+#include "match/plate.h"
+#include "store/writer.h"
+
+namespace anpr::store {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr TimestampMs kHour = 3'600'000;
+constexpr TimestampMs kT = 1'795'500'000'000;  // 2026-11-24
+
+Plate plate(const char* s) { return *Plate::from_normalized(s); }
+
+class RetentionStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("anpr-store-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    now_ = kT;
+    open();
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  void open(std::vector<config::RetentionPolicy> p = config::default_retention_policies()) {
+    store_.reset();
+    Options o;
+    o.dir = dir_;
+    o.clock = [this] { return now_.load(); };
+    store_ = std::make_unique<Store>(std::move(o), std::move(p));
+  }
+  static Record rec(Kind k, CountryCode c, TimestampMs ts, const char* p, std::string id,
+                    std::string cam = "cam-1") {
+    Record r;
+    r.kind = k;
+    r.camera_country = c;
+    r.captured = ts;
+    r.plate = plate(p);
+    r.camera_id = cam;
+    r.id = id;
+    r.json = "{\"id\":\"" + id + "\"}";
+    return r;
+  }
+  std::size_t put(std::vector<Record> rs) { return store_->write(rs); }
+  std::size_t found(const char* p, bool ocr = false, std::vector<CountryCode> countries = {}) {
+    Query q;
+    q.plate = plate(p);
+    q.ocr_tolerant = ocr;
+    q.countries = std::move(countries);
+    return store_->search(q).records.size();
+  }
+  // Found at `at`, before a purge and after one; then whether the purge deleted it (the clock
+  // goes back to the capture time, where a record still stored would be found).
+  void expect_visible_until(const char* p, TimestampMs deadline) {
+    now_ = deadline - kHour;
+    EXPECT_EQ(found(p), 1u) << "an hour before the deadline";
+    now_ = deadline - 1;
+    EXPECT_EQ(found(p), 1u) << "a millisecond before the deadline";
+    store_->purge();
+    EXPECT_EQ(found(p), 1u) << "after a purge a millisecond before the deadline";
+    now_ = deadline;
+    EXPECT_EQ(found(p), 0u) << "at the deadline, before the purge";
+    now_ = deadline + 200 * kDayMs;
+    EXPECT_EQ(found(p), 0u) << "long after the deadline, purge late";
+    store_->purge();
+    EXPECT_EQ(found(p), 0u) << "after the purge";
+    now_ = kT;
+    EXPECT_EQ(found(p), 0u) << "the purge left it on disk";
+  }
+
+  fs::path dir_;
+  std::atomic<TimestampMs> now_{kT};
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(RetentionStore, NetherlandsPassageIsKept28Days) {
+  ASSERT_EQ(put({rec(Kind::passage, kNL, kT, "AB123C", "e1")}), 1u);
+  now_ = kT + 27 * kDayMs + 23 * kHour;
+  EXPECT_EQ(found("AB123C"), 1u);
+  expect_visible_until("AB123C", kT + 28 * kDayMs);
+}
+
+TEST_F(RetentionStore, BelgianPassageIsKeptTwelveMonths) {
+  ASSERT_EQ(put({rec(Kind::passage, kBE, kT, "1ABC123", "e1")}), 1u);
+  now_ = kT + 364 * kDayMs + 23 * kHour;
+  EXPECT_EQ(found("1ABC123"), 1u);
+  expect_visible_until("1ABC123", kT + 365 * kDayMs);
+}
+
+TEST_F(RetentionStore, LuxembourgPassagesAreNeverStored) {
+  EXPECT_EQ(put({rec(Kind::passage, kLU, kT, "AB1234", "e1")}), 0u);
+  EXPECT_EQ(found("AB1234"), 0u);
+  EXPECT_EQ(store_->stats()[kLU].stored, 0u);
+  EXPECT_EQ(store_->stats()[kLU].skipped, 1u);
+  // A Luxembourg hit is kept, 28 days.
+  EXPECT_EQ(put({rec(Kind::hit, kLU, kT, "AB1234", "h1")}), 1u);
+  expect_visible_until("AB1234", kT + 28 * kDayMs);
+}
+
+TEST_F(RetentionStore, HitsFollowTheHitPolicy) {
+  // NL: hits 365 days, passages 28: a hit outlives the passage of the same plate.
+  put({rec(Kind::hit, kNL, kT, "XY99ZZ", "h1"), rec(Kind::passage, kNL, kT, "XY99ZZ", "p1")});
+  now_ = kT + 29 * kDayMs;
+  Query q;
+  q.plate = plate("XY99ZZ");
+  auto r = store_->search(q);
+  ASSERT_EQ(r.records.size(), 1u);
+  EXPECT_EQ(r.records[0].kind, Kind::hit);
+  EXPECT_EQ(r.records[0].deadline, kT + 365 * kDayMs);
+  EXPECT_EQ(r.records[0].json, "{\"id\":\"h1\"}");
+  expect_visible_until("XY99ZZ", kT + 365 * kDayMs);
+}
+
+TEST_F(RetentionStore, ACountryWithoutPolicyKeepsNothingAndZeroHitDaysKeepsNoHits) {
+  auto p = config::default_retention_policies();
+  p[1].hit_days = 0;  // BE
+  open(p);
+  EXPECT_EQ(put({rec(Kind::passage, *CountryCode::parse("DE"), kT, "B1234", "e1"),
+                 rec(Kind::hit, kBE, kT, "B1234", "h1")}),
+            0u);
+  EXPECT_EQ(found("B1234"), 0u);
+}
+
+TEST_F(RetentionStore, ShorteningAPolicyTakesEffectOnReadAndAtTheNextPurge) {
+  put({rec(Kind::passage, kBE, kT, "1ABC123", "e1"), rec(Kind::passage, kNL, kT, "AB123C", "e2")});
+  auto p = config::default_retention_policies();
+  p[1].passage_days = 30;  // BE: 365 -> 30
+  store_->set_policies(p);
+  now_ = kT + 29 * kDayMs;
+  EXPECT_EQ(found("1ABC123"), 1u);
+  now_ = kT + 30 * kDayMs;
+  EXPECT_EQ(found("1ABC123"), 0u) << "read after the new deadline";
+  store_->purge();
+  store_->set_policies(config::default_retention_policies());  // lengthening again...
+  EXPECT_EQ(found("1ABC123"), 0u) << "...does not bring back what was purged";
+  now_ = kT;
+  EXPECT_EQ(found("1ABC123"), 0u) << "the purge deleted it";
+  // Turning passages off altogether deletes the kept ones at the next purge.
+  p = config::default_retention_policies();
+  p[0].keep_passages = false;
+  store_->set_policies(p);
+  EXPECT_EQ(found("AB123C"), 0u);
+  store_->purge();
+  store_->set_policies(config::default_retention_policies());
+  EXPECT_EQ(found("AB123C"), 0u);
+}
+
+TEST_F(RetentionStore, LengtheningAPolicyNeverExtendsAStoredDeadline) {
+  put({rec(Kind::passage, kNL, kT, "AB123C", "e1")});
+  auto p = config::default_retention_policies();
+  p[0].passage_days = 90;
+  store_->set_policies(p);
+  now_ = kT + 28 * kDayMs;
+  EXPECT_EQ(found("AB123C"), 0u);
+}
+
+TEST_F(RetentionStore, PartlyExpiredBucketsLoseOnlyTheirExpiredRecords) {
+  // Two NL passages six hours apart: one bucket (a day); at the first one's deadline only it goes.
+  put({rec(Kind::passage, kNL, kT, "AA11BB", "e1")});
+  now_ = kT + 6 * kHour;
+  put({rec(Kind::passage, kNL, kT + 6 * kHour, "CC22DD", "e2")});
+  now_ = kT + 28 * kDayMs + kHour;
+  store_->purge();
+  EXPECT_EQ(found("CC22DD"), 1u);
+  now_ = kT;
+  EXPECT_EQ(found("AA11BB"), 0u) << "the expired record of a partly expired bucket was kept";
+  EXPECT_EQ(found("CC22DD"), 1u);
+  EXPECT_GE(store_->stats()[kNL].purged, 1u);
+}
+
+TEST_F(RetentionStore, FutureCaptureTimesDoNotExtendRetention) {
+  // A camera whose clock runs a year ahead: the record's deadline counts from when it was written.
+  put({rec(Kind::passage, kNL, kT + 365 * kDayMs, "AB123C", "e1")});
+  now_ = kT + 28 * kDayMs;
+  EXPECT_EQ(found("AB123C"), 0u);
+}
+
+TEST_F(RetentionStore, RecordsAlreadyPastTheirDeadlineAreNotWritten) {
+  EXPECT_EQ(put({rec(Kind::passage, kNL, kT - 28 * kDayMs, "AB123C", "old")}), 0u);
+  EXPECT_EQ(put({rec(Kind::passage, kNL, kT - 28 * kDayMs + kHour, "AB123C", "recent")}), 1u);
+}
+
+TEST_F(RetentionStore, SearchFiltersAndOcrTolerance) {
+  put({rec(Kind::passage, kNL, kT, "AB123C", "e1", "cam-1"),
+       rec(Kind::passage, kNL, kT + 1000, "AB12JC", "other", "cam-1"),
+       rec(Kind::passage, kNL, kT + 2000, "A8I23C", "ocr", "cam-2"),  // B~8, 1~I
+       rec(Kind::passage, kBE, kT + 3000, "AB123C", "e3", "cam-3"),
+       rec(Kind::hit, kNL, kT + 4000, "AB123C", "h1", "cam-1")});
+  EXPECT_EQ(found("AB123C"), 3u);  // exact: NL passage, BE passage, NL hit
+  EXPECT_EQ(found("AB123C", true), 4u);
+  EXPECT_EQ(found("A8I23C", true), 4u);
+  EXPECT_EQ(found("AB123C", false, {kBE}), 1u);
+  Query q;
+  q.plate = plate("AB123C");
+  q.cameras = {"cam-1"};
+  q.hits = false;
+  EXPECT_EQ(store_->search(q).records.size(), 1u);
+  q = Query{};
+  q.plate = plate("AB123C");
+  q.from = kT + 1;
+  q.to = kT + 3000;
+  auto r = store_->search(q);
+  ASSERT_EQ(r.records.size(), 1u);
+  EXPECT_EQ(r.records[0].camera_country, kBE);
+  q.from = 0;
+  q.to = INT64_MAX;
+  q.limit = 2;
+  r = store_->search(q);
+  EXPECT_EQ(r.records.size(), 2u);
+  EXPECT_TRUE(r.truncated);
+}
+
+TEST_F(RetentionStore, WritingTheSameRecordTwiceKeepsOne) {
+  put({rec(Kind::passage, kNL, kT, "AB123C", "e1")});
+  put({rec(Kind::passage, kNL, kT, "AB123C", "e1")});
+  EXPECT_EQ(found("AB123C"), 1u);
+}
+
+TEST_F(RetentionStore, SurvivesReopeningAndKeepsDeadlines) {
+  put({rec(Kind::passage, kNL, kT, "AB123C", "e1"), rec(Kind::passage, kBE, kT, "1ABC123", "e2")});
+  open();
+  EXPECT_EQ(found("AB123C"), 1u);
+  EXPECT_EQ(found("1ABC123"), 1u);
+  EXPECT_EQ(store_->stats()[kNL].oldest_base, kT);
+  now_ = kT + 28 * kDayMs;
+  store_->purge();
+  open();
+  now_ = kT;
+  EXPECT_EQ(found("AB123C"), 0u);
+  EXPECT_EQ(found("1ABC123"), 1u);
+}
+
+TEST_F(RetentionStore, ExpiredBucketsAreDroppedWhole) {
+  for (int day = 0; day < 40; ++day) {
+    now_ = kT + day * kDayMs;
+    put({rec(Kind::passage, kNL, now_, "AB123C", "e" + std::to_string(day))});
+  }
+  EXPECT_EQ(store_->stats()[kNL].buckets, 40u);
+  now_ = kT + 40 * kDayMs;
+  const PurgeResult r = store_->purge();
+  EXPECT_GE(r.buckets_dropped, 12u);
+  EXPECT_LE(store_->stats()[kNL].buckets, 29u);
+  EXPECT_EQ(found("AB123C"), 27u);  // captured on days 13..39
+  EXPECT_EQ(store_->stats()[kNL].oldest_base, kT + 13 * kDayMs);
+}
+
+TEST_F(RetentionStore, GroupCommitWriterCallsBackOnceDurable) {
+  std::atomic<int> done{0};
+  {
+    Writer w(*store_);
+    for (int i = 0; i < 100; ++i)
+      w.submit({rec(Kind::passage, kNL, kT, "AB123C", "e" + std::to_string(i))}, [&] { ++done; });
+  }
+  EXPECT_EQ(done.load(), 100);
+  EXPECT_EQ(found("AB123C"), 100u);
+}
+
+TEST_F(RetentionStore, UnopenableFolderIsAClearError) {
+  store_.reset();
+  fs::remove_all(dir_);
+  fs::create_directories(dir_.parent_path());
+  { std::ofstream(dir_.string()) << "not a folder"; }
+  Options o;
+  o.dir = dir_;
+  try {
+    Store s(o, config::default_retention_policies());
+    ADD_FAILURE() << "opened a file as a store";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(dir_.string()), std::string::npos) << e.what();
+  }
+  fs::remove(dir_);
+}
+
+}  // namespace
+}  // namespace anpr::store
