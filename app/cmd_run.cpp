@@ -11,6 +11,7 @@
 #include "app/offline.h"
 #include "app/processor.h"
 #include "app/run_setup.h"
+#include "app/search_api.h"
 #include "app/signals.h"
 #include "config/settings.h"
 #include "ingest/cameras.h"
@@ -76,7 +77,14 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
                 << snap.list_count() << " lists, " << s.cameras.size() << " cameras; consuming "
                 << s.settings.topics.reads << " from " << s.settings.kafka.brokers << "\n";
       install_stop_signals();
-      Processor p(s.settings, *s.index, s.cameras);
+      std::unique_ptr<Processor> owned;
+      try {
+        owned = std::make_unique<Processor>(s.settings, *s.index, s.cameras);
+      } catch (const std::exception& e) {  // e.g. the retention store cannot be opened
+        std::cerr << "anpr run: " << e.what() << "\n";
+        return kExitRuntime;
+      }
+      Processor& p = *owned;
       std::unique_ptr<HttpService> http;
       std::unique_ptr<ControlRoom> control_room;
       if (!s.settings.http.listen.empty()) {
@@ -86,6 +94,7 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
           http->context().processor = &p;
           control_room = std::make_unique<ControlRoom>(s.settings, *http);
           control_room->start();
+          if (store::Store* st = p.retention_store()) add_search_routes(*http, *st);
           http->start();
         } catch (const std::exception& e) {
           std::cerr << "anpr run: http: " << e.what() << "\n";

@@ -12,6 +12,7 @@
 
 #include "app/offline.h"
 #include "app/offset_tracker.h"
+#include "app/retention_sink.h"
 #include "export/deadletter.h"
 #include "export/hit_json.h"
 #include "ingest/read_event.h"
@@ -54,6 +55,7 @@ struct Item {
   std::vector<Plate> plates;            // the plate, then the usable candidates
   std::vector<std::string_view> raw;    // their raw text (views into ev)
   const Camera* cam = nullptr;          // null: the read was dead-lettered
+  std::vector<store::Record> keep;      // what the retention store keeps of it
 
   Output& next_out() {
     if (used == outs.size()) outs.emplace_back();
@@ -103,6 +105,7 @@ struct Processor::Impl {
   std::atomic<bool>& stop;
 
   OffsetTracker tracker;
+  std::unique_ptr<RetentionSink> retention;  // null: nothing kept (destroyed before the tracker)
   kafka::Handle consumer;
   struct QueueDeleter {
     void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
@@ -127,6 +130,7 @@ struct Processor::Impl {
         cameras(c),
         rules(s.countries),
         stop(st),
+        retention(RetentionSink::open(s)),
         suppressor(make_suppressor(s)) {}
 
   static Suppressor make_suppressor(const config::Settings& s) {
@@ -425,6 +429,43 @@ struct Processor::Impl {
                     std::span<const IndexHit>(w.hits.data() + begin, end - begin));
       begin = end;
     }
+    if (retention)
+      for (Item* it : w.matched) encode_keep(*it);
+  }
+
+  // The records the retention store keeps of a decoded read: its hits, or its passage.
+  void encode_keep(Item& it) {
+    it.keep.clear();
+    bool hit = false;
+    for (std::size_t k = 0; k < it.used; ++k) {
+      const Output& o = it.outs[k];
+      hit = true;
+      retention->encode_hit(it.ev, *it.cam, it.plates[0],
+                            it.ev.camera_id + "/" + it.ev.event_id + "/" + o.list_id + "/" +
+                                std::to_string(o.entry_key),
+                            o.payload, it.keep);
+    }
+    if (!hit) retention->encode_passage(it.ev, *it.cam, it.plates[0], it.keep);
+  }
+
+  // Hands the batch's records to the store's writer; each read keeps a hold until they are
+  // durable, so its offset is not stored before.
+  void hand_over_records(Batch& b) {
+    std::vector<store::Record> records;
+    std::vector<OffsetTracker::Ticket> held;
+    for (std::size_t i = 0; i < b.n; ++i) {
+      Item& it = b.items[i];
+      if (!it.cam || it.keep.empty()) continue;
+      tracker.add_pending(it.ticket, 1);
+      held.push_back(it.ticket);
+      for (store::Record& r : it.keep) records.push_back(std::move(r));
+      it.keep.clear();
+    }
+    if (held.empty()) return;
+    retention->submit(std::move(records), [this, held = std::move(held)] {
+      tracker.delivered_batch(held.size(),
+                              [&](std::size_t i) -> const OffsetTracker::Ticket& { return held[i]; });
+    });
   }
 
   void encode_hits(Item& it, Worker& w, const Snapshot& snap, std::span<const IndexHit> hits) {
@@ -506,6 +547,7 @@ struct Processor::Impl {
         }
       }
     }
+    if (retention) hand_over_records(b);
     // Release the processing holds, then the messages.
     tracker.delivered_batch(b.n, [&](std::size_t i) -> const OffsetTracker::Ticket& {
       return b.items[i].ticket;
@@ -617,6 +659,10 @@ Processor::~Processor() = default;
 int Processor::run() { return impl_->run(); }
 
 int Processor::assigned_partitions() const { return impl_->assigned.load(); }
+
+store::Store* Processor::retention_store() const {
+  return impl_->retention ? &impl_->retention->store() : nullptr;
+}
 
 ProcessorCounters Processor::counters() const {
   std::lock_guard lock(impl_->counters_mu);

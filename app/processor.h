@@ -34,6 +34,10 @@
 #include "match/index.h"
 #include "match/rules.h"
 
+namespace anpr::store {
+class Store;
+}
+
 namespace anpr::app {
 
 struct ProcessorCounters {
@@ -61,6 +65,8 @@ class Processor {
   ProcessorCounters counters() const;
   // Partitions of the reads topic currently assigned to this instance.
   int assigned_partitions() const;
+  // The retention store the processor writes (retention.sink "store"), or null.
+  store::Store* retention_store() const;
 
  private:
   struct Impl;

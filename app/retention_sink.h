@@ -1,0 +1,56 @@
+// What the stream processor keeps of each read (DESIGN §2, §6; docs/retention.md), for sink
+// "store": no-hit passages and hits, by the policy of the camera's country, written to the
+// retention store by a group-commit writer; the store is purged on schedule.
+//
+// The decode + match stage encodes a read's records (encode_passage / encode_hit: pure, any
+// thread); the publish stage hands a batch's records over with submit() and holds each read's
+// offset until the callback says they are durable.
+//
+// Thread safety: encode_* from any thread; submit() from one thread at a time (the publish
+// stage); store() is thread-safe (store/store.h).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "config/settings.h"
+#include "ingest/cameras.h"
+#include "ingest/read_event.h"
+#include "store/store.h"
+#include "store/writer.h"
+
+namespace anpr::app {
+
+class RetentionSink {
+ public:
+  // The sink of `settings` (state.dir/retention), or null when retention.sink is not "store" or
+  // no policy keeps anything. Throws std::runtime_error when the store cannot be opened.
+  static std::unique_ptr<RetentionSink> open(const config::Settings& settings);
+  RetentionSink(const config::Settings& settings, store::Options options);
+  ~RetentionSink();
+
+  // Appends the passage record of a read that produced no hit, if its camera country keeps them.
+  void encode_passage(const ReadEvent& ev, const Camera& cam, const Plate& plate,
+                      std::vector<store::Record>& out) const;
+  // Appends the record of one hit (its JSON as published), if the camera country keeps hits.
+  // `id` identifies the hit (the same read and list entry give the same id).
+  void encode_hit(const ReadEvent& ev, const Camera& cam, const Plate& plate, std::string id,
+                  std::string_view hit_json, std::vector<store::Record>& out) const;
+
+  void submit(std::vector<store::Record> records, std::function<void()> durable) {
+    writer_->submit(std::move(records), std::move(durable));
+  }
+
+  store::Store& store() { return *store_; }
+
+ private:
+  const config::Settings& settings_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::Writer> writer_;
+  std::unique_ptr<store::Purger> purger_;
+};
+
+}  // namespace anpr::app
