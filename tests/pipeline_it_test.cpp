@@ -266,8 +266,9 @@ class PipelineTest : public ::testing::Test {
     return got;
   }
 
-  Child start_processor(const std::string& log = "run.err") {
-    return Child({kAnpr, "run", "--config", (dir_ / "anpr.toml").string()}, false,
+  Child start_processor(const std::string& log = "run.err",
+                        const std::string& config = "anpr.toml") {
+    return Child({kAnpr, "run", "--config", (dir_ / config).string()}, false,
                  (dir_ / log).string());
   }
 
@@ -473,7 +474,14 @@ TEST_F(PipelineTest, TwoInstancesInOneGroupLoseNoHit) {
   Child a = start_processor("a.err");
   produce(std::vector<std::pair<std::string, std::string>>(reads_.begin(), reads_.begin() + 1000));
   consume_at_least("anpr.hits", 5);
-  Child b = start_processor("b.err");
+  // Each instance keeps its own retention store (state.dir).
+  {
+    std::ifstream in(dir_ / "anpr.toml");
+    std::stringstream text;
+    text << in.rdbuf();
+    write(dir_ / "anpr-b.toml", text.str() + "[state]\ndir = \"state-b\"\n");
+  }
+  Child b = start_processor("b.err", "anpr-b.toml");
   // Wait until the group has given B some partitions, then send the rest.
   auto b_assigned = [&] {
     std::ifstream f(dir_ / "b.err");
