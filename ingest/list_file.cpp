@@ -479,8 +479,9 @@ struct RowProblem {
 
 class RowParser {
  public:
-  RowParser(const ListMeta& meta, const std::array<int, kColumnCount>& index)
-      : meta_(meta), index_(index) {}
+  RowParser(const ListMeta& meta, const std::array<int, kColumnCount>& index,
+            const LoadOptions& options)
+      : meta_(meta), index_(index), options_(options) {}
 
   // Fills `e` from `f` or returns why not.
   std::optional<RowProblem> parse(const std::vector<std::string_view>& f, ListEntry& e) const {
@@ -518,6 +519,12 @@ class RowParser {
             show_value(cat_text) + " is not a category: expected one of " + all_categories()};
       e.category = *c;
     }
+    if (!(options_.allowed_categories >> static_cast<unsigned>(e.category) & 1u))
+      return RowProblem{kCategory, "category_not_allowed",
+                        "'" + std::string(to_string(e.category)) +
+                            "' is not allowed as reference data on the cameras of the list's "
+                            "owner country " +
+                            meta_.owner.str() + ": expected one of " + allowed_categories()};
 
     const std::string_view action_text = trim(get(kAction));
     if (action_text.empty()) {
@@ -554,6 +561,10 @@ class RowParser {
                               " is not a date: expected YYYY-MM-DD (valid through that day, "
                               "UTC) or an RFC 3339 timestamp such as 2026-12-31T23:59:59Z"};
       e.valid_until = *t;
+      if (e.valid_until <= options_.now)
+        return RowProblem{kValidUntil, "expired",
+                          "valid until " + format_rfc3339(e.valid_until) +
+                              ", which has passed: remove the row, or correct the date"};
     }
 
     const std::string_view ref = trim(get(kReference));
@@ -601,8 +612,111 @@ class RowParser {
     return "not a plate";
   }
 
+  std::string allowed_categories() const {
+    std::string out;
+    for (int i = 0; i < kCategoryCount; ++i) {
+      if (!(options_.allowed_categories >> i & 1u)) continue;
+      if (!out.empty()) out += ", ";
+      out += to_string(static_cast<Category>(i));
+    }
+    return out;
+  }
+
   const ListMeta& meta_;
   const std::array<int, kColumnCount>& index_;
+  const LoadOptions& options_;
+};
+
+// Collects the rows of one list: accepted entries with their lines, rejections, and at the end
+// the duplicate check.
+class RowCollector {
+ public:
+  RowCollector(ListLoad& out, ListMeta meta, const LoadOptions& options, std::string file)
+      : out_(out), options_(options), file_(std::move(file)) {
+    list_.meta = std::move(meta);
+  }
+  const ListMeta& meta() const { return list_.meta; }
+
+  // Reserves for as many rows as `text` has lines: growing a vector of 10 M entries by doubling
+  // copies ~2x the data.
+  void reserve_lines(std::string_view text) {
+    std::size_t lines = 0;
+    for (const char* q = text.data(); q != nullptr;) {
+      const std::size_t left = text.size() - static_cast<std::size_t>(q - text.data());
+      q = static_cast<const char*>(std::memchr(q, '\n', left));
+      if (q != nullptr) {
+        ++lines;
+        ++q;
+      }
+    }
+    list_.entries.reserve(lines + 1);
+    entry_lines_.reserve(lines + 1);
+  }
+
+  void reject(std::size_t line, int column, std::string_view reason, std::string detail) {
+    ++out_.rejected_count;
+    if (out_.rejected.size() >= options_.max_row_errors) return;
+    std::string col;
+    if (column >= 0) col = kColumnNames[static_cast<std::size_t>(column)];
+    out_.rejected.push_back(
+        RowError{file_, line, std::move(col), std::string(reason), std::move(detail)});
+  }
+
+  // Parses one row's fields (in the order of `index`) and keeps or rejects it.
+  void row(const RowParser& parser, const std::vector<std::string_view>& fields,
+           std::size_t line) {
+    if (auto problem = parser.parse(fields, entry_)) {
+      reject(line, problem->column, problem->reason, std::move(problem->detail));
+      return;
+    }
+    list_.entries.push_back(std::move(entry_));
+    entry_ = ListEntry{};
+    entry_lines_.push_back(line);
+  }
+
+  // Duplicates: same (plate_country, plate) as an earlier row; the earliest row is kept.
+  void finish() {
+    std::vector<std::pair<uint64_t, uint32_t>> keys;
+    keys.reserve(list_.entries.size());
+    for (std::size_t i = 0; i < list_.entries.size(); ++i) {
+      const ListEntry& e = list_.entries[i];
+      keys.emplace_back((uint64_t{e.country.raw()} << Plate::kKeyBits) | e.plate.key(),
+                        static_cast<uint32_t>(i));
+    }
+    std::sort(keys.begin(), keys.end());
+    std::vector<bool> drop(list_.entries.size(), false);
+    bool any = false;
+    for (std::size_t i = 1; i < keys.size(); ++i) {
+      if (keys[i].first != keys[i - 1].first) continue;
+      std::size_t first = i - 1;
+      while (first > 0 && keys[first - 1].first == keys[i].first) --first;
+      drop[keys[i].second] = true;
+      any = true;
+      reject(entry_lines_[keys[i].second], kPlate, "duplicate",
+             "same plate_country and plate as line " +
+                 std::to_string(entry_lines_[keys[first].second]) + ", which is kept");
+    }
+    if (any) {
+      std::size_t w = 0;
+      for (std::size_t i = 0; i < list_.entries.size(); ++i)
+        if (!drop[i]) {
+          if (w != i) list_.entries[w] = std::move(list_.entries[i]);
+          ++w;
+        }
+      list_.entries.resize(w);
+    }
+    std::stable_sort(out_.rejected.begin(), out_.rejected.end(),
+                     [](const RowError& a, const RowError& b) { return a.line < b.line; });
+    out_.list = std::move(list_);
+  }
+
+ private:
+  ListLoad& out_;
+  const LoadOptions& options_;
+  std::string file_;
+  ReferenceList list_;
+  std::vector<std::size_t> entry_lines_;
+  ListEntry entry_;
 };
 
 }  // namespace
@@ -668,34 +782,9 @@ ListLoad load_list_text(std::string_view csv_text, std::string_view file, ListMe
                      all_categories() + ")");
 
   // Rows.
-  ReferenceList list;
-  list.meta = std::move(meta);
-  std::vector<std::size_t> entry_lines;
-  const auto reject = [&](std::size_t line, int column, std::string_view reason,
-                          std::string detail) {
-    ++out.rejected_count;
-    if (out.rejected.size() >= options.max_row_errors) return;
-    std::string col;
-    if (column >= 0) col = kColumnNames[static_cast<std::size_t>(column)];
-    out.rejected.push_back(
-        RowError{file_s, line, std::move(col), std::string(reason), std::move(detail)});
-  };
-
-  {  // Reserve for every line: growing a vector of 10 M entries by doubling copies ~2x the data.
-    std::size_t lines = 0;
-    for (const char* q = csv_text.data(); q != nullptr;) {
-      const std::size_t left = csv_text.size() - static_cast<std::size_t>(q - csv_text.data());
-      q = static_cast<const char*>(std::memchr(q, '\n', left));
-      if (q != nullptr) {
-        ++lines;
-        ++q;
-      }
-    }
-    list.entries.reserve(lines + 1);
-    entry_lines.reserve(lines + 1);
-  }
-  RowParser parser(list.meta, index);
-  ListEntry entry;
+  RowCollector rows(out, std::move(meta), options, file_s);
+  rows.reserve_lines(csv_text);
+  RowParser parser(rows.meta(), index, options);
   for (;;) {
     const CsvStatus st = reader.next(fields, cerr);
     if (st == CsvStatus::end) break;
@@ -704,61 +793,95 @@ ListLoad load_list_text(std::string_view csv_text, std::string_view file, ListMe
     if (st == CsvStatus::error) {
       int col = -1;
       if (cerr.field < header.size()) col = *column_of(header[cerr.field]);
-      reject(line, col, "csv_syntax", std::string(to_string(cerr.code)) + ": " + cerr.message());
+      rows.reject(line, col, "csv_syntax",
+                  std::string(to_string(cerr.code)) + ": " + cerr.message());
       continue;
     }
     if (fields.size() != header.size()) {
-      reject(line, -1, "field_count",
-             std::to_string(fields.size()) + " field" + (fields.size() == 1 ? "" : "s") +
-                 ", expected " + std::to_string(header.size()) + " as in the header (" +
-                 header_text + ")");
+      rows.reject(line, -1, "field_count",
+                  std::to_string(fields.size()) + " field" + (fields.size() == 1 ? "" : "s") +
+                      ", expected " + std::to_string(header.size()) + " as in the header (" +
+                      header_text + ")");
       continue;
     }
-    if (auto problem = parser.parse(fields, entry)) {
-      reject(line, problem->column, problem->reason, std::move(problem->detail));
+    rows.row(parser, fields, line);
+  }
+  rows.finish();
+  return out;
+}
+
+ListLoad load_list_jsonl_text(std::string_view text, std::string_view file, ListMeta meta,
+                              const LoadOptions& options) {
+  ListLoad out;
+  const std::string file_s(file);
+  if (meta.version.empty()) meta.version = checksum_hex(text);
+  if (meta.source.empty()) meta.source = file_s;
+  RowCollector rows(out, std::move(meta), options, file_s);
+  rows.reserve_lines(text);
+  std::array<int, kColumnCount> index;
+  for (int i = 0; i < kColumnCount; ++i) index[i] = i;
+  RowParser parser(rows.meta(), index, options);
+  simdjson::dom::parser json;
+  std::vector<std::string_view> fields(kColumnCount);
+  std::string prio_text;
+  std::size_t pos = 0, line = 0;
+  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") pos = 3;
+  while (pos < text.size()) {
+    ++line;
+    std::size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    std::string_view l = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    if (trim(l).empty()) continue;
+    ++out.rows;
+    simdjson::dom::element doc;
+    simdjson::dom::object obj;
+    if (json.parse(l.data(), l.size(), true).get(doc) != simdjson::SUCCESS ||
+        doc.get_object().get(obj) != simdjson::SUCCESS) {
+      rows.reject(line, -1, "json_syntax",
+                  "not a JSON object: expected one object per line such as "
+                  "{\"plate\":\"GB-123-X\",\"reference\":\"REF-1\"}");
       continue;
     }
-    list.entries.push_back(std::move(entry));
-    entry = ListEntry{};
-    entry_lines.push_back(line);
+    std::fill(fields.begin(), fields.end(), std::string_view{});
+    std::optional<RowProblem> problem;
+    std::array<bool, kColumnCount> seen{};
+    for (auto [key, value] : obj) {
+      auto c = column_of(key);
+      if (!c) {
+        problem = RowProblem{-1, "field_unknown",
+                             "unknown key " + show_value(key) + ": expected only " +
+                                 join_names(kColumnNames.data(), kColumnNames.size(), ", ")};
+        break;
+      }
+      if (seen[*c]) {
+        problem = RowProblem{*c, "field_unknown", "the key appears twice"};
+        break;
+      }
+      seen[*c] = true;
+      std::string_view v;
+      int64_t n = 0;
+      if (value.is_null()) continue;
+      if (value.get_string().get(v) == simdjson::SUCCESS) {
+        fields[*c] = v;
+      } else if (*c == kPriority && value.get_int64().get(n) == simdjson::SUCCESS) {
+        prio_text = (n >= 0 && n <= 999) ? std::to_string(n) : "out of range";
+        fields[*c] = prio_text;
+      } else {
+        problem = RowProblem{*c, "field_unknown",
+                             std::string("a value of the wrong type: expected a string") +
+                                 (*c == kPriority ? " or an integer" : "") + " or null"};
+        break;
+      }
+    }
+    if (problem) {
+      rows.reject(line, problem->column, problem->reason, std::move(problem->detail));
+      continue;
+    }
+    rows.row(parser, fields, line);
   }
-
-  // Duplicates: same (plate_country, plate) as an earlier row; the earliest row is kept.
-  {
-    std::vector<std::pair<uint64_t, uint32_t>> keys;
-    keys.reserve(list.entries.size());
-    for (std::size_t i = 0; i < list.entries.size(); ++i) {
-      const ListEntry& e = list.entries[i];
-      keys.emplace_back((uint64_t{e.country.raw()} << Plate::kKeyBits) | e.plate.key(),
-                        static_cast<uint32_t>(i));
-    }
-    std::sort(keys.begin(), keys.end());
-    std::vector<bool> drop(list.entries.size(), false);
-    bool any = false;
-    for (std::size_t i = 1; i < keys.size(); ++i) {
-      if (keys[i].first != keys[i - 1].first) continue;
-      std::size_t first = i - 1;
-      while (first > 0 && keys[first - 1].first == keys[i].first) --first;
-      drop[keys[i].second] = true;
-      any = true;
-      reject(entry_lines[keys[i].second], kPlate, "duplicate",
-             "same plate_country and plate as line " +
-                 std::to_string(entry_lines[keys[first].second]) + ", which is kept");
-    }
-    if (any) {
-      std::size_t w = 0;
-      for (std::size_t i = 0; i < list.entries.size(); ++i)
-        if (!drop[i]) {
-          if (w != i) list.entries[w] = std::move(list.entries[i]);
-          ++w;
-        }
-      list.entries.resize(w);
-      std::stable_sort(out.rejected.begin(), out.rejected.end(),
-                       [](const RowError& a, const RowError& b) { return a.line < b.line; });
-    }
-  }
-
-  out.list = std::move(list);
+  rows.finish();
   return out;
 }
 
@@ -767,8 +890,9 @@ ListLoad load_list(const std::filesystem::path& csv_path, const LoadOptions& opt
   const std::string csv_name = csv_path.string();
   const std::filesystem::path toml_path = sidecar_path(csv_path);
   const std::string toml_name = toml_path.string();
-  if (csv_path.extension() != ".csv") {
-    out.fatal = LoadError{csv_name, 0, 0, "expected a list file ending in .csv"};
+  const bool jsonl = csv_path.extension() == ".jsonl";
+  if (csv_path.extension() != ".csv" && !jsonl) {
+    out.fatal = LoadError{csv_name, 0, 0, "expected a list file ending in .csv or .jsonl"};
     return out;
   }
   MappedFile csv, toml_file;
@@ -789,6 +913,7 @@ ListLoad load_list(const std::filesystem::path& csv_path, const LoadOptions& opt
     return out;
   }
   side.meta->source = csv_name;
+  if (jsonl) return load_list_jsonl_text(csv.view(), csv_name, std::move(*side.meta), options);
   return load_list_text(csv.view(), csv_name, std::move(*side.meta), options);
 }
 

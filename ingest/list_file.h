@@ -13,6 +13,11 @@
 //   valid_until        likewise; a bare date means "through that day" (UTC, exclusive next day)
 //   version            shown on hits; default: checksum64 of the CSV bytes, 16 hex digits
 //
+// JSON Lines (`NAME.jsonl` with the same sidecar): one JSON object per line with the CSV's
+// column names as keys; values are strings (priority may also be an integer, optional values
+// may be null); blank lines are skipped. Row reasons of their own: json_syntax (not a JSON
+// object), field_unknown (a key that is not a column, or a value of the wrong type).
+//
 // CSV header: any order of plate, plate_country, category, reference, valid_until, priority,
 // action, note (names are matched case-insensitively, surrounding spaces ignored). plate and
 // reference are required; unknown and duplicate columns are fatal. The sidecar and the header
@@ -25,7 +30,9 @@
 //   plate_format (NL/BE/LU plate that fits none of that country's formats), category_missing,
 //   category_unknown, action_unknown, priority_invalid, date_invalid, reference_missing,
 //   reference_too_long (> 128 bytes), note_too_long (> 1024 bytes), text_invalid_utf8 (reference
-//   or note), duplicate (same plate_country and plate as an earlier row; the first is kept).
+//   or note), duplicate (same plate_country and plate as an earlier row; the first is kept),
+//   and, when LoadOptions asks for them, category_not_allowed (the category is not allowed on
+//   the cameras of the list's owner country) and expired (valid_until is not after `now`).
 // Details never quote a row's plate, reference or note (personal data, DESIGN §6): the file and
 // line locate the row.
 //
@@ -71,6 +78,11 @@ std::string to_string(const LoadError& e);
 
 struct LoadOptions {
   std::size_t max_row_errors = 100'000;  // RowErrors kept; further rejections are only counted
+  // Rows whose valid_until is at or before `now` are rejected as expired (kNoStart: no check).
+  TimestampMs now = kNoStart;
+  // Categories allowed for the owner country (bit 1 << Category); others are rejected as
+  // category_not_allowed. Default: every category.
+  uint32_t allowed_categories = ~uint32_t{0};
 };
 
 struct ListLoad {
@@ -81,7 +93,7 @@ struct ListLoad {
   std::size_t rows = 0;  // data rows read (accepted + rejected; blank lines not counted)
 };
 
-// Loads `csv_path` and its sidecar (sidecar_path(csv_path)).
+// Loads `csv_path` (.csv, or .jsonl for JSON Lines) and its sidecar (sidecar_path(csv_path)).
 ListLoad load_list(const std::filesystem::path& csv_path, const LoadOptions& options = {});
 
 // The sidecar of a list file: same folder and base name, extension ".toml".
@@ -98,6 +110,10 @@ SidecarParse parse_sidecar(std::string_view toml_text, std::string_view file);
 // the result; its version is filled with the checksum when empty). `file` names it in errors.
 ListLoad load_list_text(std::string_view csv_text, std::string_view file, ListMeta meta,
                         const LoadOptions& options = {});
+
+// The same for JSON Lines text.
+ListLoad load_list_jsonl_text(std::string_view jsonl_text, std::string_view file, ListMeta meta,
+                              const LoadOptions& options = {});
 
 // A fast 64-bit checksum of bytes (not cryptographic; stable across runs and platforms), used
 // as the default list version.
