@@ -655,6 +655,7 @@ class RowCollector {
 
   void reject(std::size_t line, int column, std::string_view reason, std::string detail) {
     ++out_.rejected_count;
+    ++out_.rejected_by_reason[std::string(reason)];
     if (out_.rejected.size() >= options_.max_row_errors) return;
     std::string col;
     if (column >= 0) col = kColumnNames[static_cast<std::size_t>(column)];

@@ -42,6 +42,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -89,6 +90,7 @@ struct ListLoad {
   std::optional<ReferenceList> list;  // set unless `fatal`
   std::vector<RowError> rejected;     // in line order, at most LoadOptions::max_row_errors
   std::size_t rejected_count = 0;     // every rejected row, listed or not
+  std::map<std::string, std::size_t> rejected_by_reason;  // every rejected row, by reason
   std::optional<LoadError> fatal;
   std::size_t rows = 0;  // data rows read (accepted + rejected; blank lines not counted)
 };
