@@ -72,7 +72,8 @@ int run_live(const DemoArgs& args) {
   const std::filesystem::path config = std::filesystem::path(args.samples) / "anpr.toml";
 
   kafka::EmbeddedBroker broker;
-  RunSetup s = prepare_run(config.string(), broker.bootstrap(), std::cerr);
+  RunSetup s = prepare_run(config.string(), broker.bootstrap(), std::cerr,
+                           /*keep_list_versions=*/false);
   broker.create_topic(s.settings.topics.reads, 4);
   broker.create_topic(s.settings.topics.hits, 4);
   broker.create_topic(s.settings.topics.deadletter, 1);

@@ -8,6 +8,7 @@
 #include "app/commands.h"
 #include "app/control_room.h"
 #include "app/http_service.h"
+#include "app/lists_api.h"
 #include "app/offline.h"
 #include "app/processor.h"
 #include "app/run_setup.h"
@@ -25,8 +26,16 @@ struct RunArgs {
 };
 }  // namespace
 
+lists::Policy list_policy(const config::Settings& s) {
+  lists::Policy p;
+  p.max_rejected_percent = s.list_policy.max_rejected_percent;
+  p.keep_versions = s.list_policy.keep_versions;
+  p.countries = s.countries;
+  return p;
+}
+
 RunSetup prepare_run(const std::string& config_file, const std::string& brokers_override,
-                     std::ostream& err) {
+                     std::ostream& err, bool keep_list_versions) {
   RunSetup s;
   s.settings = config::load_settings(config_file);
   if (!brokers_override.empty()) s.settings.kafka.brokers = brokers_override;
@@ -45,10 +54,19 @@ RunSetup prepare_run(const std::string& config_file, const std::string& brokers_
                        ": the camera registry has cameras in countries without a policy (" + m +
                        "): add a [countries.XX] table with their allowed categories");
   }
-  ListSetLoad lists = load_lists(s.settings.lists, err);
-  if (lists.fatal) throw StartupError("a reference list could not be loaded (see above)");
-  s.rejected_rows = lists.rejected_rows;
-  s.index = std::make_unique<LiveIndex>(std::shared_ptr<const Snapshot>(std::move(lists.snapshot)));
+  s.index = std::make_unique<LiveIndex>();
+  try {
+    s.registry = std::make_unique<lists::Registry>(
+        *s.index, list_policy(s.settings),
+        keep_list_versions ? s.settings.state_dir / "lists" : std::filesystem::path{});
+  } catch (const std::exception& e) {
+    throw StartupError(e.what());
+  }
+  const std::size_t restored = s.registry->restore(err);
+  if (restored > 0) err << "anpr: " << restored << " reference lists restored from " << (s.settings.state_dir / "lists").string() << "\n";
+  bool fatal = false;
+  for (const auto& f : s.settings.lists) fatal |= !s.registry->import_config_file(f, err);
+  if (fatal) throw StartupError("a reference list could not be loaded (see above)");
   return s;
 }
 
@@ -95,6 +113,7 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
           control_room = std::make_unique<ControlRoom>(s.settings, *http);
           control_room->start();
           if (store::Store* st = p.retention_store()) add_search_routes(*http, *st);
+          add_list_routes(*http, *s.registry);
           http->start();
         } catch (const std::exception& e) {
           std::cerr << "anpr run: http: " << e.what() << "\n";
@@ -104,9 +123,15 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
                   << " on port " << http->server().port() << "\n";
       }
       std::atomic<bool> done{false};
-      std::thread watcher([&p, &done] {
-        while (!stop_requested() && !done.load())
+      std::thread watcher([&p, &done, &s] {
+        auto next_maintenance = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+        while (!stop_requested() && !done.load()) {
           std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          if (std::chrono::steady_clock::now() >= next_maintenance) {
+            s.registry->maintain();  // drops entries that expired since the last build
+            next_maintenance = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+          }
+        }
         p.request_stop();
       });
       int rc;

@@ -21,5 +21,6 @@ void add_run_command(CLI::App& app, std::function<int()>& run);
 void add_broker_command(CLI::App& app, std::function<int()>& run);
 void add_replay_command(CLI::App& app, std::function<int()>& run);
 void add_token_command(CLI::App& app, std::function<int()>& run);
+void add_lists_command(CLI::App& app, std::function<int()>& run);
 
 }  // namespace anpr::app

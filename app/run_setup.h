@@ -9,6 +9,7 @@
 
 #include "config/settings.h"
 #include "ingest/cameras.h"
+#include "lists/registry.h"
 #include "match/index.h"
 
 namespace anpr::app {
@@ -23,13 +24,19 @@ struct RunSetup {
   config::Settings settings;
   CameraRegistry cameras;
   std::unique_ptr<LiveIndex> index;
+  // Owns the lists in `index`: versions restored from state.dir/lists, then the configured files.
+  std::unique_ptr<lists::Registry> registry;
   std::size_t rejected_rows = 0;
 };
 
 // Loads the config file (`brokers_override` replaces kafka.brokers when not empty), the camera
-// registry and the lists; rejected list rows are reported on `err`. Throws config::ConfigError or
-// StartupError.
+// registry and the lists; rejected list rows are reported on `err`. With `keep_list_versions`
+// the list versions live in state.dir/lists (restored at start, kept across restarts); without,
+// in memory only. Throws config::ConfigError or StartupError.
 RunSetup prepare_run(const std::string& config_file, const std::string& brokers_override,
-                     std::ostream& err);
+                     std::ostream& err, bool keep_list_versions = true);
+
+// The list policy of a configuration (threshold, versions kept, country rules).
+lists::Policy list_policy(const config::Settings& s);
 
 }  // namespace anpr::app

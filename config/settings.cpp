@@ -625,6 +625,13 @@ const std::vector<KeyDecl>& decls() {
            [](Ctx& c, const Item& it) {
              if (auto v = c.topic(it)) c.s.topics.hit_acks = *v;
            }},
+      {.doc = {"topics.reflists", "string (topic name)", "\"anpr.reflists\"",
+               "Compacted topic of reference-list entries, keyed by list/country/plate, with "
+               "version markers (`anpr lists publish`, `lists.follow_topic`). One partition."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.topic(it)) c.s.topics.reflists = *v;
+           }},
       {.doc =
            {"topics.route_prefix", "string", "\"anpr.route.\"",
             "Route topic of a country = this prefix + its lower-case code (`anpr.route.be`): hits "
@@ -671,6 +678,37 @@ const std::vector<KeyDecl>& decls() {
                                     "])");
                c.s.lists.push_back(p);
              });
+           }},
+      {.doc = {"lists.max_rejected_percent", "number 0..100", "1",
+               "A list load or delta whose rejected rows exceed this percentage of its rows is "
+               "refused and the active version stays (docs/operators.md)."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             constexpr std::string_view kExpected = "a number 0..100";
+             double v = -1;
+             if (const auto* i = it.node.as_integer()) v = static_cast<double>(i->get());
+             if (const auto* f = it.node.as_floating_point()) v = f->get();
+             if (!(v >= 0 && v <= 100)) return c.error(it, std::string(kExpected));
+             c.s.list_policy.max_rejected_percent = v;
+           }},
+      {.doc = {"lists.keep_versions", "integer 1..1000", "5",
+               "Versions kept per list in `state.dir/lists` (metadata and entries): how far back "
+               "a rollback can go."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.s.list_policy.keep_versions = static_cast<std::size_t>(*v);
+           },
+       .lo = 1,
+       .hi = 1000},
+      {.doc = {"lists.follow_topic", "boolean", "false",
+               "Read the reference lists from `topics.reflists` (written by `anpr lists publish`): "
+               "every instance reads the whole topic, builds its index at the end and follows "
+               "updates. For several instances sharing the reads."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             const auto* b = it.node.as_boolean();
+             if (!b) return c.error(it, "true or false");
+             c.s.list_policy.follow_topic = b->get();
            }},
       {.doc = {"pipeline.threads", "integer 0..256", "0", "Matching threads; 0 = one per core."},
        .set =
@@ -1130,6 +1168,7 @@ void check_topics(Ctx& c) {
       {"hits", &c.s.topics.hits},
       {"deadletter", &c.s.topics.deadletter},
       {"hit_acks", &c.s.topics.hit_acks},
+      {"reflists", &c.s.topics.reflists},
   }};
   const auto line_of = [&](std::string_view k) {
     auto f = c.topic_lines.find(std::string(k));

@@ -47,6 +47,14 @@ struct TopicSettings {
   std::string deadletter = "anpr.deadletter";
   std::string route_prefix = "anpr.route.";  // + lower-case owner country: anpr.route.be
   std::string hit_acks = "anpr.hit-acks";    // control rooms' acknowledgements of hits
+  std::string reflists = "anpr.reflists";    // compacted: reference-list entries (scale-out)
+};
+
+// How operators' list changes are checked and kept (docs/operators.md).
+struct ListPolicySettings {
+  double max_rejected_percent = 1.0;  // a load or delta rejecting more of its rows is refused
+  std::size_t keep_versions = 5;      // versions kept per list (metadata and entries)
+  bool follow_topic = false;          // read the lists from topics.reflists (every instance)
 };
 
 // What one camera country's law allows (DESIGN §2): config builds match's type directly.
@@ -119,6 +127,7 @@ struct Settings {
   TopicSettings topics;
   std::filesystem::path cameras;            // camera registry CSV (required)
   std::vector<std::filesystem::path> lists; // reference lists loaded at start (CSV + sidecar)
+  ListPolicySettings list_policy;
   PipelineSettings pipeline;
   SuppressionSettings suppression;
   // NL, BE and LU have the defaults of DESIGN §2; [countries.XX] overrides them or adds a country.

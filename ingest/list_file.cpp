@@ -857,7 +857,7 @@ ListLoad load_list_jsonl_text(std::string_view text, std::string_view file, List
         break;
       }
       if (seen[*c]) {
-        problem = RowProblem{*c, "field_unknown", "the key appears twice"};
+        problem = RowProblem{*c, "field_unknown", "the key appears twice in the object"};
         break;
       }
       seen[*c] = true;
@@ -870,7 +870,7 @@ ListLoad load_list_jsonl_text(std::string_view text, std::string_view file, List
         prio_text = (n >= 0 && n <= 999) ? std::to_string(n) : "out of range";
         fields[*c] = prio_text;
       } else {
-        problem = RowProblem{*c, "field_unknown",
+        problem = RowProblem{*c, "field_type",
                              std::string("a value of the wrong type: expected a string") +
                                  (*c == kPriority ? " or an integer" : "") + " or null"};
         break;

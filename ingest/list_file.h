@@ -16,7 +16,8 @@
 // JSON Lines (`NAME.jsonl` with the same sidecar): one JSON object per line with the CSV's
 // column names as keys; values are strings (priority may also be an integer, optional values
 // may be null); blank lines are skipped. Row reasons of their own: json_syntax (not a JSON
-// object), field_unknown (a key that is not a column, or a value of the wrong type).
+// object), field_unknown (a key that is not a column, or a key given twice), field_type (a value
+// of the wrong type).
 //
 // CSV header: any order of plate, plate_country, category, reference, valid_until, priority,
 // action, note (names are matched case-insensitively, surrounding spaces ignored). plate and

@@ -199,7 +199,7 @@ TEST(ValidationReport, JsonLinesRowsAndTheirOwnReasons) {
   EXPECT_EQ(r.rejected_rows[0].line, 4u);
   EXPECT_EQ(r.rejected_rows[0].reason, "json_syntax");
   EXPECT_EQ(r.rejected_rows[1].reason, "field_unknown");
-  EXPECT_EQ(r.rejected_rows[2].reason, "field_unknown");
+  EXPECT_EQ(r.rejected_rows[2].reason, "field_type");
   EXPECT_EQ(r.rejected_rows[2].column, "reference");
   EXPECT_EQ(r.rejected_rows[3].reason, "action_unknown");
   EXPECT_EQ(r.rejected_rows[3].line, 7u);

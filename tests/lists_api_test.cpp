@@ -1,0 +1,409 @@
+// The operators' list API (app/lists_api.h) over HTTP, its audit records, and the `anpr lists`
+// commands that call it.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <simdjson.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "app/lists_api.h"
+#include "config/settings.h"
+#include "http/audit.h"
+#include "http/auth.h"
+#include "http/server.h"
+#include "lists/registry.h"
+#include "match/plate.h"
+
+namespace anpr::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kSidecar = "id = \"nl-test\"\nowner_country = \"NL\"\ncategory = \"stolen_vehicle\"\n";
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+class ListsApi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::temp_directory_path() /
+          ("anpr-lists-api-" + std::to_string(::getpid()) + "-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    lists::Policy p;
+    p.countries = config::default_country_policies();
+    registry = std::make_unique<lists::Registry>(live, p, dir / "lists");
+    audit = std::make_unique<http::AuditLog>(dir / "audit.jsonl");
+    http::TokenStore t;
+    t.add({"olga", http::Role::operator_, "*"}, http::sha256_hex("op-token"));
+    t.add({"carl", http::Role::controlroom, "*"}, http::sha256_hex("cr-token"));
+    t.add({"eve", http::Role::engineer, "*"}, http::sha256_hex("eng-token"));
+    http::ServerOptions o;
+    o.max_body_bytes = 64 * 1024;
+    server = std::make_unique<http::Server>(o, std::move(t));
+    add_list_routes(*server, *audit, *registry);
+    server->start();
+    client = std::make_unique<httplib::Client>("127.0.0.1", server->port());
+  }
+  void TearDown() override {
+    server->stop();
+    fs::remove_all(dir);
+  }
+
+  static httplib::Headers bearer(const std::string& token = "op-token") {
+    return {{"Authorization", "Bearer " + token}};
+  }
+  httplib::Result put_list(const std::string& rows, const std::string& id = "nl-test",
+                           const std::string& sidecar = kSidecar,
+                           const std::string& rows_name = "list.csv") {
+    httplib::MultipartFormDataItems items = {{"sidecar", sidecar, "list.toml", "application/toml"},
+                                             {"rows", rows, rows_name, ""}};
+    return client->Put(("/api/v1/lists/" + id).c_str(), bearer(), items);
+  }
+  static simdjson::dom::element json(simdjson::dom::parser& p, const httplib::Result& r) {
+    simdjson::dom::element e;
+    EXPECT_EQ(p.parse(r->body).get(e), simdjson::SUCCESS) << r->body;
+    return e;
+  }
+  static std::string str(simdjson::dom::element e) {
+    std::string_view s;
+    if (e.get_string().get(s)) return "<not a string>";
+    return std::string(s);
+  }
+  static uint64_t num(simdjson::dom::element e) {
+    uint64_t n = 0;
+    if (e.get_uint64().get(n)) return ~uint64_t{0};
+    return n;
+  }
+  std::vector<std::string> refs(std::string_view plate) {
+    auto r = live.read();
+    Plate p = *Plate::from_normalized(plate);
+    std::vector<IndexHit> hits;
+    r->match(MatchQuery{CountryCode{}, lists::system_now(), std::span<const Plate>(&p, 1)}, hits);
+    std::vector<std::string> out;
+    for (const IndexHit& h : hits) out.emplace_back(r->entry_reference(h.entry));
+    return out;
+  }
+  std::vector<std::string> audit_lines() {
+    std::vector<std::string> out;
+    std::istringstream in(slurp(dir / "audit.jsonl"));
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+  }
+
+  fs::path dir;
+  LiveIndex live;
+  std::unique_ptr<lists::Registry> registry;
+  std::unique_ptr<http::AuditLog> audit;
+  std::unique_ptr<http::Server> server;
+  std::unique_ptr<httplib::Client> client;
+};
+
+TEST_F(ListsApi, MissingOrWrongTokenIs401AndOtherRolesAre403) {
+  for (const char* path : {"/api/v1/lists", "/api/v1/lists/nl-test"}) {
+    auto r = client->Get(path);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401) << path;
+    EXPECT_EQ(r->get_header_value("WWW-Authenticate"), "Bearer realm=\"anpr\"");
+    r = client->Get(path, bearer("not-a-token"));
+    EXPECT_EQ(r->status, 401) << path;
+    r = client->Get(path, bearer("cr-token"));
+    EXPECT_EQ(r->status, 403) << path;
+    r = client->Get(path, bearer("eng-token"));
+    EXPECT_EQ(r->status, 403) << path;
+  }
+  httplib::MultipartFormDataItems items = {{"sidecar", kSidecar, "l.toml", ""},
+                                           {"rows", "plate,reference\nP1,r\n", "l.csv", ""}};
+  auto r = client->Put("/api/v1/lists/nl-test", bearer("cr-token"), items);
+  EXPECT_EQ(r->status, 403);
+  r = client->Put("/api/v1/lists/nl-test", items);
+  EXPECT_EQ(r->status, 401);
+  r = client->Delete("/api/v1/lists/nl-test", bearer("cr-token"));
+  EXPECT_EQ(r->status, 403);
+  r = client->Post("/api/v1/lists/nl-test/rollback", bearer("bad"), "", "application/json");
+  EXPECT_EQ(r->status, 401);
+  r = client->Post("/api/v1/lists/nl-test/delta", bearer("eng-token"), items);
+  EXPECT_EQ(r->status, 403);
+  EXPECT_TRUE(registry->lists().empty()) << "a refused request changed something";
+  EXPECT_TRUE(audit_lines().empty());
+}
+
+TEST_F(ListsApi, LoadShowDeltaRollbackDeleteWithAuditRecords) {
+  simdjson::dom::parser p;
+  auto r = put_list("plate,reference\nP1,v1\nP2,v1\n");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto doc = json(p, r);
+  EXPECT_EQ(num(doc["version"]["seq"]), 1u);
+  EXPECT_EQ(str(doc["version"]["who"]), "olga");
+  EXPECT_EQ(num(doc["list"]["entries"]), 2u);
+  EXPECT_EQ(num(doc["report"]["accepted"]), 2u);
+  const std::string checksum1 = str(doc["version"]["checksum"]);
+  EXPECT_EQ(refs("P1"), std::vector<std::string>{"v1"});
+
+  r = put_list("{\"plate\":\"P1\",\"reference\":\"v2\"}\n", "nl-test", kSidecar, "list.jsonl");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(refs("P1"), std::vector<std::string>{"v2"});
+  EXPECT_TRUE(refs("P2").empty());
+
+  httplib::MultipartFormDataItems delta = {{"add", "plate,reference\nP3,d\n", "add.csv", ""},
+                                           {"remove", "plate\nP1\n", "remove.csv", ""}};
+  r = client->Post("/api/v1/lists/nl-test/delta", bearer(), delta);
+  ASSERT_EQ(r->status, 200) << r->body;
+  doc = json(p, r);
+  EXPECT_EQ(num(doc["version"]["added"]), 1u);
+  EXPECT_EQ(num(doc["version"]["removed"]), 1u);
+  EXPECT_TRUE(refs("P1").empty());
+  EXPECT_EQ(refs("P3"), std::vector<std::string>{"d"});
+
+  r = client->Get("/api/v1/lists", bearer());
+  ASSERT_EQ(r->status, 200);
+  doc = json(p, r);
+  simdjson::dom::array arr;
+  ASSERT_EQ(doc["lists"].get_array().get(arr), simdjson::SUCCESS);
+  ASSERT_EQ(arr.size(), 1u);
+  EXPECT_EQ(str(arr.at(0)["id"]), "nl-test");
+  EXPECT_EQ(num(arr.at(0)["current"]["seq"]), 3u);
+
+  r = client->Get("/api/v1/lists/nl-test", bearer());
+  ASSERT_EQ(r->status, 200);
+  doc = json(p, r);
+  ASSERT_EQ(doc["versions"].get_array().get(arr), simdjson::SUCCESS);
+  EXPECT_EQ(arr.size(), 3u);
+  EXPECT_EQ(str(arr.at(0)["kind"]), "delta");
+
+  r = client->Post("/api/v1/lists/nl-test/rollback", bearer(), "{\"to\":1}", "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(refs("P1"), std::vector<std::string>{"v1"});
+  EXPECT_EQ(str(json(p, r)["version"]["checksum"]), checksum1);
+  r = client->Post("/api/v1/lists/nl-test/rollback", bearer(), "", "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(refs("P3"), std::vector<std::string>{"d"});
+
+  r = client->Delete("/api/v1/lists/nl-test", bearer());
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(refs("P3").empty());
+  r = client->Delete("/api/v1/lists/nl-test", bearer());
+  EXPECT_EQ(r->status, 404);
+
+  // Every change, with who, when, what, checksum and counts.
+  const auto lines = audit_lines();
+  ASSERT_EQ(lines.size(), 7u);
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"list.load", "applied"},     {"list.load", "applied"},     {"list.delta", "applied"},
+      {"list.rollback", "applied"}, {"list.rollback", "applied"}, {"list.delete", "applied"},
+      {"list.delete", "not_found"}};
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    simdjson::dom::parser ap;
+    simdjson::dom::element a;
+    ASSERT_EQ(ap.parse(lines[i]).get(a), simdjson::SUCCESS) << lines[i];
+    EXPECT_EQ(str(a["who"]), "olga");
+    EXPECT_EQ(str(a["role"]), "operator");
+    EXPECT_EQ(str(a["action"]), expected[i].first) << lines[i];
+    EXPECT_EQ(str(a["outcome"]), expected[i].second) << lines[i];
+    EXPECT_EQ(str(a["list_id"]), "nl-test");
+    EXPECT_FALSE(str(a["ts"]).empty());
+    if (expected[i].second == "applied") {
+      EXPECT_EQ(str(a["checksum"]).size(), expected[i].first == "list.delete" ? 0u : 16u)
+          << lines[i];
+      EXPECT_NE(num(a["seq"]), ~uint64_t{0});
+      EXPECT_NE(num(a["entries"]), ~uint64_t{0});
+    }
+    EXPECT_NE(num(a["rows"]), ~uint64_t{0});
+    EXPECT_NE(num(a["rejected"]), ~uint64_t{0});
+    EXPECT_EQ(lines[i].find("\"P1\""), std::string::npos) << "a plate in the audit log";
+  }
+  simdjson::dom::element first;
+  ASSERT_EQ(p.parse(lines[0]).get(first), simdjson::SUCCESS);
+  EXPECT_EQ(str(first["checksum"]), checksum1);
+  EXPECT_EQ(num(first["rows"]), 2u);
+}
+
+TEST_F(ListsApi, RefusedLoadIs422WithTheReportAndKeepsTheActiveVersion) {
+  ASSERT_EQ(put_list("plate,reference\nP1,v1\n")->status, 200);
+  auto r = put_list("plate,plate_country,reference\nP1,,v2\nAAAAAA,NL,x\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 422) << r->body;
+  simdjson::dom::parser p;
+  auto doc = json(p, r);
+  EXPECT_EQ(str(doc["error"]), "refused");
+  EXPECT_EQ(num(doc["report"]["rejected"]), 1u);
+  EXPECT_EQ(str(doc["report"]["rejected_rows"].at(0)["reason"]), "plate_format");
+  EXPECT_EQ(num(doc["report"]["rejected_rows"].at(0)["line"]), 3u);
+  EXPECT_EQ(str(doc["report"]["rejected_rows"].at(0)["column"]), "plate");
+  EXPECT_EQ(refs("P1"), std::vector<std::string>{"v1"});
+  const auto lines = audit_lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[1].find("\"outcome\":\"refused\""), std::string::npos) << lines[1];
+}
+
+TEST_F(ListsApi, ValidateIsADryRun) {
+  httplib::MultipartFormDataItems items = {{"sidecar", kSidecar, "l.toml", ""},
+                                           {"rows", "plate,reference\nP1,r\n!!,x\n", "l.csv", ""}};
+  auto r = client->Post("/api/v1/lists/nl-test/validate", bearer(), items);
+  ASSERT_EQ(r->status, 200) << r->body;
+  simdjson::dom::parser p;
+  auto doc = json(p, r);
+  EXPECT_EQ(num(doc["report"]["rejected"]), 1u);
+  bool over = false;
+  EXPECT_EQ(doc["report"]["over_threshold"].get_bool().get(over), simdjson::SUCCESS);
+  EXPECT_TRUE(over);
+  EXPECT_TRUE(registry->lists().empty());
+  EXPECT_TRUE(audit_lines().empty());
+}
+
+TEST_F(ListsApi, MalformedAndHostileRequests) {
+  simdjson::dom::parser p;
+  // Not multipart.
+  auto r = client->Put("/api/v1/lists/nl-test", bearer(), "plate,reference\nP1,r\n", "text/csv");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(str(json(p, r)["error"]), "bad_request");
+  // A part missing.
+  httplib::MultipartFormDataItems only_rows = {{"rows", "plate,reference\nP1,r\n", "l.csv", ""}};
+  r = client->Put("/api/v1/lists/nl-test", bearer(), only_rows);
+  EXPECT_EQ(r->status, 400);
+  // A broken multipart body.
+  r = client->Put("/api/v1/lists/nl-test", bearer(), "--xyz\r\nContent-Disposition: form-da",
+                  "multipart/form-data; boundary=xyz");
+  EXPECT_EQ(r->status, 400);
+  // Unusable sidecar: 400 invalid_list with the report's fatal problem.
+  r = put_list("plate,reference\nP1,r\n", "nl-test", "id = \"nl-test\"\n[table]\n");
+  EXPECT_EQ(r->status, 400);
+  auto doc = json(p, r);
+  EXPECT_EQ(str(doc["error"]), "invalid_list");
+  EXPECT_FALSE(doc["report"]["fatal"].is_null());
+  // The sidecar names another list.
+  r = put_list("plate,reference\nP1,r\n", "other-list");
+  EXPECT_EQ(r->status, 409);
+  EXPECT_EQ(str(json(p, r)["error"]), "id_mismatch");
+  // Not a list id in the path.
+  r = client->Get("/api/v1/lists/BAD%20ID", bearer());
+  EXPECT_EQ(r->status, 404);
+  // Oversized body: 413 before the handler.
+  r = put_list("plate,reference\n" + std::string(70 * 1024, 'x'));
+  EXPECT_EQ(r->status, 413);
+  // Rollback bodies.
+  ASSERT_EQ(put_list("plate,reference\nP1,v1\n")->status, 200);
+  for (const char* body : {"{\"to\":\"one\"}", "[1]", "{\"to\":0}", "{\"from\":1}", "{"}) {
+    r = client->Post("/api/v1/lists/nl-test/rollback", bearer(), body, "application/json");
+    EXPECT_EQ(r->status, 400) << body;
+  }
+  r = client->Post("/api/v1/lists/nl-test/rollback", bearer(), "", "application/json");
+  EXPECT_EQ(r->status, 409);
+  EXPECT_EQ(str(json(p, r)["error"]), "conflict");
+  r = client->Post("/api/v1/lists/nope/rollback", bearer(), "", "application/json");
+  EXPECT_EQ(r->status, 404);
+  // Delta without parts, and on an unknown list.
+  httplib::MultipartFormDataItems nothing = {{"other", "x", "x.csv", ""}};
+  r = client->Post("/api/v1/lists/nl-test/delta", bearer(), nothing);
+  EXPECT_EQ(r->status, 400);
+  httplib::MultipartFormDataItems add = {{"add", "plate,reference\nP2,r\n", "a.csv", ""}};
+  r = client->Post("/api/v1/lists/nope/delta", bearer(), add);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(refs("P1"), std::vector<std::string>{"v1"});
+}
+
+TEST_F(ListsApi, ReadOnlyInstanceRefusesChanges) {
+  http::TokenStore t;
+  t.add({"olga", http::Role::operator_, "*"}, http::sha256_hex("op-token"));
+  http::Server ro(http::ServerOptions{}, std::move(t));
+  add_list_routes(ro, *audit, *registry, /*read_only=*/true);
+  ro.start();
+  httplib::Client c("127.0.0.1", ro.port());
+  httplib::MultipartFormDataItems items = {{"sidecar", kSidecar, "l.toml", ""},
+                                           {"rows", "plate,reference\nP1,r\n", "l.csv", ""}};
+  auto r = c.Put("/api/v1/lists/nl-test", bearer(), items);
+  EXPECT_EQ(r->status, 409);
+  EXPECT_NE(r->body.find("read_only"), std::string::npos);
+  EXPECT_EQ(c.Get("/api/v1/lists", bearer())->status, 200);
+  ro.stop();
+}
+
+// ---- the command line ----
+
+struct CmdRun {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+CmdRun anpr(const std::string& args, const fs::path& dir, const std::string& env = "") {
+  const std::string cmd = env + " " + std::string(ANPR_BINARY_DIR) + "/app/anpr " + args + " >" +
+                          (dir / "out").string() + " 2>" + (dir / "err").string();
+  CmdRun r;
+  const int status = std::system(cmd.c_str());
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(dir / "out");
+  r.err = slurp(dir / "err");
+  return r;
+}
+
+TEST_F(ListsApi, CommandLineValidateLoadDeltaShowRollbackDelete) {
+  std::ofstream(dir / "good.csv") << "plate,reference\nP1,v1\nP2,v1\n";
+  std::ofstream(dir / "good.toml") << kSidecar;
+  std::ofstream(dir / "bad.jsonl") << "{\"plate\":\"P1\",\"reference\":\"v2\"}\n{\"plate\":1}\n";
+  std::ofstream(dir / "bad.toml") << kSidecar;
+  std::ofstream(dir / "add.csv") << "plate,reference\nP3,d\n";
+  std::ofstream(dir / "rm.csv") << "plate\nP2\n";
+
+  CmdRun v = anpr("lists validate " + (dir / "good.csv").string(), dir);
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_NE(v.out.find("2 rows, 2 accepted, 0 rejected"), std::string::npos) << v.out;
+  v = anpr("lists validate " + (dir / "bad.jsonl").string() + " --json", dir);
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_NE(v.out.find("\"reason\":\"field_type\""), std::string::npos) << v.out;
+  v = anpr("lists validate " + (dir / "missing.csv").string(), dir);
+  EXPECT_EQ(v.exit_code, 1);
+  v = anpr("lists validate", dir);
+  EXPECT_EQ(v.exit_code, 2);
+
+  const std::string srv = " --server http://127.0.0.1:" + std::to_string(server->port());
+  CmdRun r = anpr("lists load " + (dir / "good.csv").string() + srv + " --token op-token", dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(refs("P1"), std::vector<std::string>{"v1"});
+  // No token, a wrong token: 2; a refused load exits 1 and prints the rejected rows.
+  r = anpr("lists load " + (dir / "bad.jsonl").string() + srv, dir);
+  EXPECT_EQ(r.exit_code, 2) << "no token: " << r.err;
+  r = anpr("lists load " + (dir / "good.csv").string() + srv + " --token wrong", dir);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = anpr("lists load " + (dir / "bad.jsonl").string() + srv + " --token op-token", dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("bad.jsonl:2: plate: field_type"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("refused"), std::string::npos) << r.err;
+  r = anpr("lists delta nl-test --add " + (dir / "add.csv").string() + " --remove " +
+               (dir / "rm.csv").string() + srv + " --token op-token",
+           dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(refs("P3"), std::vector<std::string>{"d"});
+  EXPECT_TRUE(refs("P2").empty());
+  r = anpr("lists show" + srv + " --token op-token", dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("nl-test  active  version 2"), std::string::npos) << r.out;
+  r = anpr("lists show nl-test --json" + srv + " --token op-token", dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"versions\":["), std::string::npos) << r.out;
+  r = anpr("lists show" + srv, dir, "ANPR_TOKEN=op-token");  // the token from the environment
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = anpr("lists rollback nl-test" + srv + " --token op-token", dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(refs("P2"), std::vector<std::string>{"v1"});
+  r = anpr("lists delete nl-test" + srv + " --token op-token", dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(refs("P1").empty());
+  r = anpr("lists show nope" + srv + " --token op-token", dir);
+  EXPECT_EQ(r.exit_code, 1);
+  r = anpr("lists show --server http://127.0.0.1:1 --token op-token", dir);
+  EXPECT_EQ(r.exit_code, 3);
+}
+
+}  // namespace
+}  // namespace anpr::app
