@@ -1163,7 +1163,7 @@ class Walker {
 // ---- checks across keys ----
 
 void check_topics(Ctx& c) {
-  const std::array<std::pair<std::string_view, const std::string*>, 4> named = {{
+  const std::array<std::pair<std::string_view, const std::string*>, 5> named = {{
       {"reads", &c.s.topics.reads},
       {"hits", &c.s.topics.hits},
       {"deadletter", &c.s.topics.deadletter},
