@@ -39,6 +39,7 @@ void add_broker_command(CLI::App& app, std::function<int()>& run) {
       kafka::EmbeddedBroker broker(args->brokers);
       for (const auto& t : args->topics) broker.create_topic(t, args->partitions);
       for (const auto& t : args->extra) broker.create_topic(t, args->partitions);
+      broker.create_topic("anpr.reflists", 1);  // one partition: its records' order matters
       std::cout << broker.bootstrap() << std::endl;
       std::cerr << "anpr broker: listening on " << broker.bootstrap() << " (" << args->partitions
                 << " partitions per topic); Ctrl-C to stop\n";

@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "app/commands.h"
+#include "app/reflists.h"
 #include "config/settings.h"
 #include "export/json_writer.h"
 #include "lists/registry.h"
@@ -388,6 +389,8 @@ void add_lists_command(CLI::App& app, std::function<int()>& run) {
   x->add_option("id", a->id, "list id")->required();
   api_options(x, *a);
   x->callback([a, &run] { run = [a] { return remove(*a); }; });
+
+  add_lists_publish_command(cmd, run);
 
 }
 

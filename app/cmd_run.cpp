@@ -9,6 +9,7 @@
 #include "app/control_room.h"
 #include "app/http_service.h"
 #include "app/lists_api.h"
+#include "app/reflists.h"
 #include "app/offline.h"
 #include "app/processor.h"
 #include "app/run_setup.h"
@@ -113,7 +114,7 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
           control_room = std::make_unique<ControlRoom>(s.settings, *http);
           control_room->start();
           if (store::Store* st = p.retention_store()) add_search_routes(*http, *st);
-          add_list_routes(*http, *s.registry);
+          add_list_routes(*http, *s.registry, /*read_only=*/s.settings.list_policy.follow_topic);
           http->start();
         } catch (const std::exception& e) {
           std::cerr << "anpr run: http: " << e.what() << "\n";
@@ -121,6 +122,21 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
         }
         std::cerr << "anpr run: serving " << (http->server().tls() ? "https" : "http")
                   << " on port " << http->server().port() << "\n";
+      }
+      std::unique_ptr<ReflistFollower> follower;
+      if (s.settings.list_policy.follow_topic) {
+        kafka::Properties props{{"bootstrap.servers", s.settings.kafka.brokers},
+                                {"log_level", "4"}};
+        for (const auto& kv : s.settings.kafka.common) props.emplace_back(kv);
+        for (const auto& kv : s.settings.kafka.consumer) props.emplace_back(kv);
+        try {
+          follower = std::make_unique<ReflistFollower>(props, s.settings.topics.reflists,
+                                                       *s.registry, std::cerr);
+          follower->start();
+        } catch (const std::exception& e) {
+          std::cerr << "anpr run: reflists: " << e.what() << "\n";
+          return kExitRuntime;
+        }
       }
       std::atomic<bool> done{false};
       std::thread watcher([&p, &done, &s] {

@@ -311,32 +311,42 @@ ListLoad parse_list(const ListInput& in, const Policy& policy, TimestampMs now,
 
 }  // namespace
 
-Report validate_file(const fs::path& file, const Policy& policy, TimestampMs now) {
-  Report r;
+FileLoad load_file(const fs::path& file, const Policy& policy, TimestampMs now) {
+  FileLoad out;
+  Report& r = out.report;
   r.file = file.string();
   r.threshold_percent = policy.max_rejected_percent;
   auto fmt = format_of_name(file.string());
   if (!fmt) {
     r.fatal = LoadError{file.string(), 0, 0, "expected a list file ending in .csv or .jsonl"};
-    return r;
+    return out;
   }
   std::string why;
   const std::string rows = read_whole_file(file, why);
   if (!why.empty()) {
     r.fatal = LoadError{file.string(), 0, 0, "cannot read the list: " + why};
-    return r;
+    return out;
   }
   const fs::path side = sidecar_path(file);
-  const std::string sidecar = read_whole_file(side, why);
+  out.sidecar = read_whole_file(side, why);
   if (!why.empty()) {
     r.fatal = LoadError{side.string(), 0, 0,
                         "cannot read the sidecar: " + why +
                             " (every list needs NAME.toml next to it, with at least id and "
                             "owner_country)"};
-    return r;
+    return out;
   }
-  ListInput in{sidecar, rows, *fmt, file.string()};
-  return report_of(parse_list(in, policy, now, nullptr), file.string(), policy, now);
+  ListInput in{out.sidecar, rows, *fmt, file.string()};
+  uint64_t sum = 0;
+  ListLoad load = parse_list(in, policy, now, &sum);
+  out.report = report_of(load, file.string(), policy, now);
+  out.checksum = hex16(sum);
+  out.list = std::move(load.list);
+  return out;
+}
+
+Report validate_file(const fs::path& file, const Policy& policy, TimestampMs now) {
+  return load_file(file, policy, now).report;
 }
 
 // ---- JSON of versions and lists ----

@@ -100,6 +100,16 @@ void write_report_text(std::ostream& out, const Report& r);
 // the expiry check at `now` and the category check of `policy.countries`.
 Report validate_file(const std::filesystem::path& file, const Policy& policy, TimestampMs now);
 
+// The same, keeping what was read: the accepted entries (unless fatal), the sidecar's text and
+// the checksum a load of these files would give (`anpr lists publish`).
+struct FileLoad {
+  Report report;
+  std::optional<ReferenceList> list;
+  std::string sidecar;
+  std::string checksum;
+};
+FileLoad load_file(const std::filesystem::path& file, const Policy& policy, TimestampMs now);
+
 // One version of a list.
 struct VersionInfo {
   uint64_t seq = 0;      // 1, 2, ... per list

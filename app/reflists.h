@@ -1,0 +1,98 @@
+// Reference lists distributed through the compacted Kafka topic `anpr.reflists` (topics.reflists),
+// so that every processor instance holds every list (DESIGN §3, scale-out).
+//
+// Records (all on partition 0, so their order is the order they were written):
+//   key "e/LIST/CC/PLATE"  (CC = plate_country, "-" for any country; PLATE normalised)
+//     value: one entry as JSON {"plate","plate_country","category","action","priority",
+//            "valid_until" (RFC 3339 or null),"reference","note"}; null value = tombstone (the
+//            entry was removed)
+//   key "v/LIST"  the version marker, written after the version's entries and tombstones:
+//     {"type":"version","list_id","sidecar" (the list's TOML metadata),"checksum","entries" (how
+//      many the version has),"by","at"}; null value = the list was deleted
+// Compaction keeps the last record of every key: the latest entry of every plate, the latest
+// marker of every list.
+//
+// Publisher (`anpr lists publish FILE`): validates the file like a load (threshold included),
+// reads the topic to learn which entries the list has there now, writes every entry of the new
+// version, a tombstone for every entry no longer in it, then the marker, and waits until the
+// broker has acknowledged all of it.
+//
+// Follower (`anpr run` with lists.follow_topic): reads the whole topic from the beginning on
+// every partition, without joining a consumer group (each instance reads everything). Entries
+// accumulate per list; nothing reaches the index until the list's marker. Once the follower has
+// reached the end of the topic it hands every list with a marker to the Registry (one version
+// each); after that every new marker replaces its list at once (Registry::apply_published: one
+// snapshot swap, readers never see a half-published version). A malformed record is logged
+// (without its content) and skipped.
+//
+// Thread safety: ReflistFollower runs on a thread of its own; start()/stop() from one thread;
+// caught_up() and applied() from any thread.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "kafka/client.h"
+#include "lists/registry.h"
+
+namespace anpr::app {
+
+std::string reflist_entry_key(std::string_view list_id, CountryCode country, const Plate& plate);
+std::string reflist_marker_key(std::string_view list_id);
+// The entry's record value (see above).
+std::string reflist_entry_json(const ListEntry& e);
+
+struct PublishResult {
+  lists::Report report;
+  bool published = false;
+  std::size_t entries = 0;     // entry records written
+  std::size_t tombstones = 0;  // entries of the previous version removed
+  std::string checksum;
+  std::string error;  // why nothing (or not everything) was published
+};
+
+// Publishes `file` (with its sidecar) to `topic`. `props` are the Kafka client properties
+// (bootstrap.servers, TLS, ...). Nothing is written when the file is refused.
+PublishResult publish_list(const kafka::Properties& props, const std::string& topic,
+                           const std::filesystem::path& file, const lists::Policy& policy,
+                           const std::string& who);
+
+class ReflistFollower {
+ public:
+  ReflistFollower(kafka::Properties props, std::string topic, lists::Registry& registry,
+                  std::ostream& log);
+  ~ReflistFollower();
+  ReflistFollower(const ReflistFollower&) = delete;
+  ReflistFollower& operator=(const ReflistFollower&) = delete;
+
+  // Starts the thread. Throws kafka::KafkaError when the consumer cannot be created.
+  void start();
+  void stop();
+  // The end of the topic was reached once and what was there is in the index.
+  bool caught_up() const { return caught_up_.load(); }
+  // Versions (and deletions) handed to the registry so far.
+  uint64_t applied() const { return applied_.load(); }
+
+ private:
+  void run();
+
+  kafka::Properties props_;
+  std::string topic_;
+  lists::Registry& registry_;
+  std::ostream& log_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> caught_up_{false};
+  std::atomic<uint64_t> applied_{0};
+  std::thread thread_;
+};
+
+// `anpr lists publish` (registered under the `lists` command).
+void add_lists_publish_command(CLI::App* lists_cmd, std::function<int()>& run);
+
+}  // namespace anpr::app
