@@ -22,5 +22,7 @@ void add_broker_command(CLI::App& app, std::function<int()>& run);
 void add_replay_command(CLI::App& app, std::function<int()>& run);
 void add_token_command(CLI::App& app, std::function<int()>& run);
 void add_lists_command(CLI::App& app, std::function<int()>& run);
+void add_search_command(CLI::App& app, std::function<int()>& run);
+void add_topics_command(CLI::App& app, std::function<int()>& run);
 
 }  // namespace anpr::app

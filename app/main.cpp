@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   anpr::app::add_replay_command(app, run);
   anpr::app::add_token_command(app, run);
   anpr::app::add_lists_command(app, run);
+  anpr::app::add_search_command(app, run);
+  anpr::app::add_topics_command(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

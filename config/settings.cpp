@@ -954,6 +954,16 @@ const std::vector<KeyDecl>& decls() {
            },
        .lo = 1,
        .hi = 100000},
+      {.doc = {"retention.input_hours", "integer 1..672", "24",
+               "Hours the reads and dead-letter topics keep messages (`anpr topics plan`): they "
+               "hold every read, passages of countries that keep none included, so keep this "
+               "short."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.s.retention.input_hours = static_cast<int>(*v);
+           },
+       .lo = 1,
+       .hi = 672},
       {.doc = {"retention.*.keep_passages", "boolean", "NL, BE: `true`; LU and others: `false`",
                "Whether no-hit passages of this camera country are kept (`[retention.NL]`)."},
        .set =

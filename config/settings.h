@@ -109,6 +109,7 @@ struct RetentionSettings {
   int64_t purge_interval_ms = 600'000;
   std::string topic_prefix = "anpr.passages.";
   std::size_t max_results = 1000;  // a search returns at most this many records
+  int input_hours = 24;  // how long the reads and dead-letter topics keep messages (topics plan)
   // NL, BE and LU have the defaults of DESIGN §2; [retention.XX] overrides them or adds a
   // country. Cameras of a country without a policy keep nothing.
   std::vector<RetentionPolicy> policies;

@@ -318,6 +318,7 @@ TEST(Settings, DefaultRetentionPoliciesFollowTheDesign) {
   EXPECT_EQ(s.retention.sink, "store");
   EXPECT_EQ(s.retention.purge_interval_ms, 600'000);
   EXPECT_EQ(s.retention.max_results, 1000u);
+  EXPECT_EQ(s.retention.input_hours, 24);
   ASSERT_EQ(s.retention.policies.size(), 3u);
   const RetentionPolicy* nl = s.retention.policy(kNL);
   const RetentionPolicy* be = s.retention.policy(kBE);
@@ -451,7 +452,7 @@ std::vector<BadCase> bad_cases() {
        "lists, pipeline, suppression, state, http, countries, retention"},
       {"unknown retention setting", "[retention]\ndays = 28\n",
        "t.toml:2: retention.days: unknown key; expected one of the keys of [retention]: sink, "
-       "purge_interval_s, topic_prefix, max_results, XX (a country code)"},
+       "purge_interval_s, topic_prefix, max_results, input_hours, XX (a country code)"},
       // types and ranges
       {"string for integer", "[suppression]\nwindow_s = \"five\"\n",
        "t.toml:2: suppression.window_s: expected an integer 0..86400, got \"five\""},

@@ -1,0 +1,59 @@
+#include "app/topics_plan.h"
+
+#include <algorithm>
+
+namespace anpr::app {
+
+namespace {
+constexpr int64_t kHourMs = 3'600'000;
+constexpr int64_t kDayMs = 24 * kHourMs;
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> topic_configs(int64_t bound_ms) {
+  const int64_t segment = std::clamp<int64_t>(bound_ms / 28, kHourMs, kDayMs);
+  const int64_t retention = std::max<int64_t>(bound_ms - segment - kRetentionCheckMs, 60'000);
+  return {{"cleanup.policy", "delete"},
+          {"retention.ms", std::to_string(retention)},
+          {"segment.ms", std::to_string(segment)},
+          {"retention.bytes", "-1"},
+          {"message.timestamp.type", "CreateTime"}};
+}
+
+std::vector<TopicPlan> plan_topics(const config::Settings& s) {
+  std::vector<TopicPlan> out;
+  const auto add = [&](std::string topic, std::string why, int64_t bound) {
+    for (const auto& p : out)
+      if (p.topic == topic) return;
+    out.push_back(TopicPlan{std::move(topic), std::move(why), bound, topic_configs(bound)});
+  };
+  const int64_t input = s.retention.input_hours * kHourMs;
+  add(s.topics.reads, "every read: retention.input_hours = " +
+                          std::to_string(s.retention.input_hours),
+      input);
+  add(s.topics.deadletter, "rejected reads: retention.input_hours = " +
+                               std::to_string(s.retention.input_hours),
+      input);
+  int hit_days = 0;
+  std::string longest;
+  for (const auto& p : s.retention.policies)
+    if (p.hit_days > hit_days) {
+      hit_days = p.hit_days;
+      longest = p.country.str();
+    }
+  if (hit_days > 0) {
+    const std::string why = "hits: the longest hit policy (" + longest + ", " +
+                            std::to_string(hit_days) + " days)";
+    add(s.topics.hits, why, hit_days * kDayMs);
+    for (const auto& c : s.countries) add(s.route_topic(c.country), why, hit_days * kDayMs);
+  }
+  if (s.retention.sink == "kafka")
+    for (const auto& p : s.retention.policies)
+      if (p.keep_passages)
+        add(s.retention.passages_topic(p.country),
+            p.country.str() + " passages: at most " + std::to_string(p.passage_days) +
+                " days after capture",
+            p.passage_days * kDayMs);
+  return out;
+}
+
+}  // namespace anpr::app
