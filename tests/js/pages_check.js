@@ -57,9 +57,14 @@ async function main() {
   check(res.status === 401, 'without a token the API answers 401 (got ' + res.status + ')');
   res = await fetch(url + '/api/v1/hits/abc123/ack', { method: 'POST', headers: { Authorization: 'Bearer ' + process.env.TOKEN_OP } });
   check(res.status === 403, 'an operator token cannot acknowledge hits: 403 (got ' + res.status + ')');
-  if (process.env.LISTS_API === '1') {
-    res = await fetch(url + '/api/v1/lists', { method: 'POST', headers: { Authorization: 'Bearer ' + process.env.TOKEN_CR, 'Content-Type': 'text/csv' }, body: 'plate,plate_country,category,reference\n' });
+  {
+    const form = new FormData();
+    form.append('sidecar', new Blob(['id = "nl-wanted"\nowner_country = "NL"\nmatch_mode = "ocr"\ncategory = "wanted_person"\n']), 'nl-wanted.toml');
+    form.append('rows', new Blob(['plate,plate_country,reference\nHF-17-DS,NL,NL-WP-1\n']), 'nl-wanted.csv');
+    res = await fetch(url + '/api/v1/lists/nl-wanted', { method: 'PUT', headers: { Authorization: 'Bearer ' + process.env.TOKEN_CR }, body: form });
     check(res.status === 403, 'a controlroom token cannot load lists: 403 (got ' + res.status + ')');
+    res = await fetch(url + '/api/v1/lists/nl-wanted', { method: 'PUT', body: form });
+    check(res.status === 401, 'loading a list without a token: 401 (got ' + res.status + ')');
   }
 
   // A wrong token is refused; the right one opens the live view.
@@ -131,6 +136,29 @@ async function main() {
   await status.waitForTimeout(500);
   await status.screenshot({ path: path.join(out, 'status.png'), fullPage: false });
   check(true, 'the status page opens with the same session');
+
+  // The operators' page: the lists, and an upload whose bad row is shown with its reason.
+  const ops = await (await browser.newContext({ viewport: { width: 1280, height: 720 } })).newPage();
+  await ops.goto(url + '/lists');
+  await ops.waitForSelector('#login:not([hidden])', { timeout: 10000 });
+  await ops.fill('#token', process.env.TOKEN_OP);
+  await ops.click('#login-form button[type=submit]');
+  await ops.waitForSelector('#lists tr[data-list-id="nl-wanted"]', { timeout: 10000 });
+  check(true, 'the operators\' page lists the active lists');
+  await ops.fill('input[name=id]', 'nl-wanted');
+  await ops.setInputFiles('input[name=sidecar]', { name: 'nl-wanted.toml', mimeType: 'text/plain', buffer: Buffer.from('id = "nl-wanted"\nowner_country = "NL"\nmatch_mode = "ocr"\ncategory = "wanted_person"\n') });
+  await ops.setInputFiles('input[name=rows]', { name: 'nl-wanted.csv', mimeType: 'text/csv', buffer: Buffer.from('plate,plate_country,reference\nHF-17-DS,NL,NL-WP-77813\nXX-99-XX,NL,NL-WP-2\n12-AB-34,NL,NL-WP-3\n!!!,NL,NL-WP-4\n') });
+  await ops.click('#check');
+  await ops.waitForSelector('#result:not([hidden]) #report tbody tr', { timeout: 10000 });
+  const before = await ops.$$eval('#report tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  check(before.some((r) => r[1] === '5'), 'checking an upload shows its bad row by line and reason before loading (' + JSON.stringify(before) + ')');
+  await ops.screenshot({ path: path.join(out, 'lists-check.png') });
+  await ops.click('#load');
+  await ops.waitForFunction(() => document.getElementById('result-title').textContent.startsWith('Not loaded') || document.getElementById('result-title').textContent.startsWith('Loaded'), null, { timeout: 10000 });
+  const title = await ops.textContent('#result-title');
+  const after = await ops.$$eval('#report tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  check(title.startsWith('Not loaded') && after.some((r) => r[1] === '5' && r[3].length > 0), 'loading it is refused (1 bad row in 4 is over the threshold) and the page shows the row and its reason: ' + title + ' ' + JSON.stringify(after));
+  await ops.screenshot({ path: path.join(out, 'lists-refused.png') });
 
   await browser.close();
   await producer.disconnect();
