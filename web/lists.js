@@ -80,7 +80,7 @@
     $('result-title').textContent = title;
     $('result-title').className = ok ? 'good' : 'error';
     const r = body.report || {};
-    let summary = body.detail ? body.detail + ' ' : '';
+    let summary = body.detail ? body.detail.replace(/\.?$/, '. ') : '';
     if (r.rows !== undefined)
       summary += r.rows + ' rows read, ' + r.accepted + ' accepted, ' + r.rejected + ' rejected (' +
         Number(r.rejected_percent || 0).toFixed(2) + ' %; a load is refused above ' + r.threshold_percent + ' %).';

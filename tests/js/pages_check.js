@@ -150,8 +150,8 @@ async function main() {
   await ops.setInputFiles('input[name=rows]', { name: 'nl-wanted.csv', mimeType: 'text/csv', buffer: Buffer.from('plate,plate_country,reference\nHF-17-DS,NL,NL-WP-77813\nXX-99-XX,NL,NL-WP-2\n12-AB-34,NL,NL-WP-3\n!!!,NL,NL-WP-4\n') });
   await ops.click('#check');
   await ops.waitForSelector('#result:not([hidden]) #report tbody tr', { timeout: 10000 });
-  const before = await ops.$$eval('#report tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
-  check(before.some((r) => r[1] === '5'), 'checking an upload shows its bad row by line and reason before loading (' + JSON.stringify(before) + ')');
+  const checked = await ops.$$eval('#report tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  check(checked.some((r) => r[1] === '5'), 'checking an upload shows its bad row by line and reason before loading (' + JSON.stringify(checked) + ')');
   await ops.screenshot({ path: path.join(out, 'lists-check.png') });
   await ops.click('#load');
   await ops.waitForFunction(() => document.getElementById('result-title').textContent.startsWith('Not loaded') || document.getElementById('result-title').textContent.startsWith('Loaded'), null, { timeout: 10000 });
