@@ -492,11 +492,17 @@ std::unique_ptr<Snapshot> Registry::build(
   const TimestampMs now = clock_();
   IndexBuilder b(cur ? cur->confusion() : ConfusionClasses{});
   TimestampMs next_expiry = kNoExpiry;
-  std::size_t reserve = 0;
+  std::size_t reserve = 0, text = 0;
   for (const auto& [id, list] : replace)
-    if (list) reserve += list->entries.size();
-  if (cur) reserve += cur->entry_count();
-  b.reserve(reserve);
+    if (list) {
+      reserve += list->entries.size();
+      for (const ListEntry& e : list->entries) text += e.reference.size() + e.note.size() + 4;
+    }
+  if (cur) {
+    reserve += cur->entry_count();
+    text += cur->stats().string_bytes;
+  }
+  b.reserve(reserve, text);
   const auto add = [&](uint16_t l, const ListEntry& e) {
     if (e.valid_until <= now) return;  // expired: dropped at this build
     next_expiry = std::min(next_expiry, e.valid_until);
