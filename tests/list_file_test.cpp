@@ -478,3 +478,61 @@ TEST(Checksum, StableAndSensitive) {
 
 }  // namespace
 }  // namespace anpr
+
+namespace anpr {
+namespace {
+
+// A list large enough to be parsed in parts: every rejection keeps its line, quoted fields with
+// line ends and commas are cut around, duplicates across parts are found, and a CSV syntax error
+// gives the same report as a one-piece read.
+std::string large_list(std::vector<std::size_t>& bad_lines, std::size_t rows, bool syntax_error) {
+  std::string csv = "plate,reference,note\n";
+  std::size_t line = 2;
+  for (std::size_t i = 0; i < rows; ++i) {
+    const std::size_t start = line;
+    if (i % 997 == 5) {
+      csv += "AB$" + std::to_string(i) + ",r" + std::to_string(i) + ",\n";
+      bad_lines.push_back(start);
+    } else if (i % 1001 == 7) {
+      csv += "P" + std::to_string(i) + ",r" + std::to_string(i) + ",\"two\nlines, \"\"quoted\"\"\"\n";
+      ++line;
+    } else if (i == rows - 3) {
+      csv += "P6,dup,\n";  // the same plate as row 6 near the top
+      bad_lines.push_back(start);
+    } else if (syntax_error && i == rows / 2) {
+      csv += "P" + std::to_string(i) + ",r" + std::string(1, '\0') + "x,\n";  // nul_byte
+      bad_lines.push_back(start);
+    } else {
+      csv += "P" + std::to_string(i) + ",r" + std::to_string(i) + ",note\n";
+    }
+    ++line;
+  }
+  return csv;
+}
+
+TEST(LoadList, LargeListsParsedInPartsKeepEveryLine) {
+  for (bool syntax_error : {false, true}) {
+    std::vector<std::size_t> bad;
+    const std::string csv = large_list(bad, 500'000, syntax_error);
+    ASSERT_GT(csv.size(), std::size_t{8} << 20);
+    ListMeta meta;
+    meta.id = "big";
+    meta.owner = kNL;
+    meta.default_category = Category::suspect;
+    const ListLoad r = load_list_text(csv, "big.csv", meta);
+    ASSERT_FALSE(r.fatal);
+    EXPECT_EQ(r.rows, 500'000u);
+    ASSERT_EQ(r.rejected.size(), bad.size());
+    std::sort(bad.begin(), bad.end());
+    for (std::size_t i = 0; i < bad.size(); ++i) EXPECT_EQ(r.rejected[i].line, bad[i]) << i;
+    EXPECT_EQ(r.list->entries.size(), 500'000u - bad.size());
+    EXPECT_EQ(r.rejected_by_reason.at("duplicate"), 1u);
+    // The quoted notes came through whole, and the entries are in file order.
+    EXPECT_EQ(r.list->entries[6].note, "two\nlines, \"quoted\"");
+    EXPECT_EQ(r.list->entries[0].plate.str(), "P0");
+    EXPECT_EQ(r.list->entries.back().plate.str(), "P499999");
+  }
+}
+
+}  // namespace
+}  // namespace anpr
