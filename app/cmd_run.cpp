@@ -17,6 +17,7 @@
 #include "app/signals.h"
 #include "config/settings.h"
 #include "ingest/cameras.h"
+#include "logging/log.h"
 
 namespace anpr::app {
 
@@ -24,7 +25,16 @@ namespace {
 struct RunArgs {
   std::string config;
   std::string brokers;
+  std::string log_level, log_format;  // override log.level / log.format when not empty
 };
+
+// Applies log.level / log.format, the command line winning over the config file.
+void configure_logging(const RunArgs& a, const config::Settings* s) {
+  const std::string& level = !a.log_level.empty() ? a.log_level : s ? s->log.level : a.log_level;
+  const std::string& format = !a.log_format.empty() ? a.log_format : s ? s->log.format : a.log_format;
+  if (auto l = log::parse_level(level)) log::set_level(*l);
+  if (auto f = log::parse_format(format)) log::set_format(*f);
+}
 }  // namespace
 
 lists::Policy list_policy(const config::Settings& s) {
@@ -79,28 +89,44 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
   cmd->add_option("--config", args->config, "configuration file (docs/configuration.md)")
       ->required();
   cmd->add_option("--brokers", args->brokers, "bootstrap servers, overriding kafka.brokers");
+  cmd->add_option("--log-level", args->log_level, "debug, info, warn or error (overrides log.level)")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  cmd->add_option("--log-format", args->log_format,
+                  "text or json: JSON Lines on stderr (overrides log.format)")
+      ->check(CLI::IsMember({"text", "json"}));
   cmd->callback([args, &run] {
     run = [args] {
       RunSetup s;
+      configure_logging(*args, nullptr);
       try {
         s = prepare_run(args->config, args->brokers, std::cerr);
       } catch (const config::ConfigError& e) {
-        std::cerr << "anpr run: " << e.what() << "\n";
+        log::error("run", e.what());
         return kExitUsage;
       } catch (const StartupError& e) {
-        std::cerr << "anpr run: " << e.what() << "\n";
+        log::error("run", e.what());
         return kExitUsage;
       }
-      const Snapshot& snap = *s.index->read();
-      std::cerr << "anpr run: " << snap.entry_count() << " reference entries in "
-                << snap.list_count() << " lists, " << s.cameras.size() << " cameras; consuming "
-                << s.settings.topics.reads << " from " << s.settings.kafka.brokers << "\n";
+      configure_logging(*args, &s.settings);
+      {
+        LiveIndex::Reader snap = s.index->read();
+        log::info("run",
+                  std::to_string(snap->entry_count()) + " reference entries in " +
+                      std::to_string(snap->list_count()) + " lists, " +
+                      std::to_string(s.cameras.size()) + " cameras; consuming " +
+                      s.settings.topics.reads + " from " + s.settings.kafka.brokers,
+                  {{"entries", snap->entry_count()},
+                   {"lists", snap->list_count()},
+                   {"cameras", s.cameras.size()},
+                   {"topic", s.settings.topics.reads},
+                   {"brokers", s.settings.kafka.brokers}});
+      }
       install_stop_signals();
       std::unique_ptr<Processor> owned;
       try {
         owned = std::make_unique<Processor>(s.settings, *s.index, s.cameras);
       } catch (const std::exception& e) {  // e.g. the retention store cannot be opened
-        std::cerr << "anpr run: " << e.what() << "\n";
+        log::error("run", e.what());
         return kExitRuntime;
       }
       Processor& p = *owned;
@@ -117,11 +143,14 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
           add_list_routes(*http, *s.registry, /*read_only=*/s.settings.list_policy.follow_topic);
           http->start();
         } catch (const std::exception& e) {
-          std::cerr << "anpr run: http: " << e.what() << "\n";
+          log::error("run", std::string("http: ") + e.what());
           return kExitRuntime;
         }
-        std::cerr << "anpr run: serving " << (http->server().tls() ? "https" : "http")
-                  << " on port " << http->server().port() << "\n";
+        const char* scheme = http->server().tls() ? "https" : "http";
+        log::info("run",
+                  std::string("serving ") + scheme + " on port " +
+                      std::to_string(http->server().port()),
+                  {{"scheme", scheme}, {"port", http->server().port()}});
       }
       std::unique_ptr<ReflistFollower> follower;
       if (s.settings.list_policy.follow_topic) {
@@ -154,10 +183,17 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
       try {
         rc = p.run();
       } catch (const std::exception& e) {
-        std::cerr << "anpr run: " << e.what() << "\n";
+        log::error("run", e.what());
         rc = kExitRuntime;
       }
-      std::cerr << "anpr run: " << summary(p.counters()) << "\n";
+      const ProcessorCounters c = p.counters();
+      log::info("run", summary(c),
+                {{"reads", c.reads},
+                 {"hits", c.hits},
+                 {"route_copies", c.route_copies},
+                 {"suppressed", c.suppressed},
+                 {"not_applicable", c.not_applicable},
+                 {"deadletters", c.deadletters}});
       done = true;
       watcher.join();
       if (control_room) control_room->stop();

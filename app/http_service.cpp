@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include "app/processor.h"
+#include "app/run_metrics.h"
 #include "export/json_writer.h"
 
 namespace anpr::app {
@@ -40,11 +41,19 @@ void HttpService::start() {
     w.end_object();
     http::send_json(res, ready ? 200 : 503, std::move(body));
   });
+  if (ctx_.processor)
+    collectors_.push_back(collect_processor(*ctx_.processor, ctx_.settings->topics.reads));
+  if (ctx_.index) collectors_.push_back(collect_index(*ctx_.index));
+  server_->get_public("/metrics", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(metrics::scrape(), metrics::kContentType);
+  });
   server_->start();
 }
 
 void HttpService::stop() {
   if (server_) server_->stop();
+  collectors_.clear();
 }
 
 }  // namespace anpr::app

@@ -6,15 +6,21 @@
 //   GET /healthz  200 while the process serves requests
 //   GET /readyz   200 {"ready":true,...} once reference lists are loaded and the consumer owns
 //                 partitions of the reads topic; 503 with the reason otherwise
+//   GET /metrics  every metric in the Prometheus text format (metrics/metrics.h; the processor's
+//                 and the index's collectors are registered by start() from the context).
+//                 Public like the health routes: it holds counts, list ids and versions, never
+//                 personal data.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "config/settings.h"
 #include "http/audit.h"
 #include "http/server.h"
 #include "match/index.h"
+#include "metrics/metrics.h"
 
 namespace anpr::app {
 
@@ -37,14 +43,16 @@ class HttpService {
   http::AuditLog& audit() { return *audit_; }
   ServiceContext& context() { return ctx_; }
 
-  // Adds the health routes and starts serving. Throws std::runtime_error when it cannot listen.
+  // Adds the health and metrics routes and starts serving. Throws std::runtime_error when it cannot listen.
   void start();
+  // Stops serving and unregisters the collectors. Idempotent.
   void stop();
 
  private:
   ServiceContext ctx_;
   std::unique_ptr<http::AuditLog> audit_;
   std::unique_ptr<http::Server> server_;
+  std::vector<metrics::Collector> collectors_;  // of the context's processor and index
 };
 
 }  // namespace anpr::app

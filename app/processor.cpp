@@ -17,6 +17,7 @@
 #include "export/hit_json.h"
 #include "ingest/read_event.h"
 #include "kafka/client.h"
+#include "logging/log.h"
 #include "match/plate.h"
 #include "match/suppression.h"
 #include "match/time.h"
@@ -42,6 +43,8 @@ struct Output {
   TimestampMs ts = 0;       // hits: capture time, for suppression
   std::string route_topic;  // hits: also publish here ("" = no route copy)
   std::string reason;       // dead letters: for counters
+  Category category{};      // hits: for counters
+  MatchKind kind{};         // hits: for counters
 };
 
 struct Item {
@@ -56,6 +59,7 @@ struct Item {
   std::vector<std::string_view> raw;    // their raw text (views into ev)
   const Camera* cam = nullptr;          // null: the read was dead-lettered
   std::vector<store::Record> keep;      // what the retention store keeps of it
+  CountryCode country;                  // the camera's country, when the camera is known
 
   Output& next_out() {
     if (used == outs.size()) outs.emplace_back();
@@ -89,6 +93,13 @@ struct Worker {
   explicit Worker(std::size_t max_bytes) : decoder(DecoderOptions{max_bytes, 64}) {}
 };
 
+// What a produced message's delivery report needs: the read it belongs to and, for a hit, the
+// read's capture time (for the read-to-hit latency; 0 for other messages).
+struct Sent {
+  OffsetTracker::Ticket ticket;
+  TimestampMs capture_ts = 0;
+};
+
 // A message to send again after a failed delivery.
 struct Retry {
   std::string topic, key, value;
@@ -118,6 +129,15 @@ struct Processor::Impl {
   ProcessorCounters counters;  // guarded by counters_mu
   std::atomic<uint64_t> reads{0};
   std::atomic<int> assigned{0};  // partitions of the reads topic this instance owns
+
+  // Metrics kept on the hot path (the rest are counters above, exported at scrape time).
+  metrics::Histogram batch_seconds{metrics::batch_time_buckets()};
+  metrics::Histogram read_to_hit_seconds{metrics::latency_buckets()};
+  // For consumer_lag(): the consumer while it is open, and per assigned partition the offset the
+  // instance would resume from (-1 until the first store since the assignment).
+  mutable std::mutex lag_mu;
+  rd_kafka_t* lag_consumer = nullptr;    // guarded by lag_mu
+  std::map<int32_t, int64_t> resume_at;  // guarded by lag_mu
 
   std::mutex retry_mu;
   std::deque<Retry> retries;  // guarded by retry_mu
@@ -167,6 +187,10 @@ struct Processor::Impl {
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_rebalance_cb(conf, &Impl::on_rebalance);
     consumer = kafka::make_client(RD_KAFKA_CONSUMER, conf);
+    {
+      std::lock_guard lock(lag_mu);
+      lag_consumer = consumer.get();
+    }
     rd_kafka_poll_set_consumer(consumer.get());
     consumer_queue.reset(rd_kafka_queue_get_consumer(consumer.get()));
 
@@ -185,13 +209,15 @@ struct Processor::Impl {
     for (const auto& p : settings.countries) outputs.push_back(settings.route_topic(p.country));
     const std::vector<std::string> missing = producer->prepare_topics(outputs, 10'000);
     if (missing.size() == outputs.size()) {
-      std::fprintf(stderr, "anpr run: the Kafka cluster at %s did not answer within 10 s; "
-                           "still trying (nothing is lost meanwhile)\n",
-                   settings.kafka.brokers.c_str());
+      log::warn("run",
+                "the Kafka cluster at " + settings.kafka.brokers +
+                    " did not answer within 10 s; still trying (nothing is lost meanwhile)",
+                {{"brokers", settings.kafka.brokers}});
     } else {
       for (const std::string& t : missing)
-        std::fprintf(stderr, "anpr run: topic %s: not found on the cluster; what goes to it waits "
-                             "until it exists\n", t.c_str());
+        log::warn("run",
+                  "topic " + t + ": not found on the cluster; what goes to it waits until it exists",
+                  {{"topic", t}});
     }
 
     kafka::PartitionList topics(rd_kafka_topic_partition_list_new(1));
@@ -213,10 +239,12 @@ struct Processor::Impl {
     ++trouble_since_log;
     const auto now = Clock::now();
     if (now < next_trouble_log) return;
-    std::fprintf(stderr, "anpr run: %s %s (%s); sending again (%llu such messages since the last "
-                         "report); the reads' offsets wait until they are delivered\n",
-                 what, topic.c_str(), rd_kafka_err2str(err),
-                 static_cast<unsigned long long>(trouble_since_log));
+    log::warn("run",
+              std::string(what) + " " + topic + " (" + rd_kafka_err2str(err) +
+                  "); sending again (" + std::to_string(trouble_since_log) +
+                  " such messages since the last report); the reads' offsets wait until they are "
+                  "delivered",
+              {{"topic", topic}, {"error", rd_kafka_err2str(err)}, {"messages", trouble_since_log}});
     trouble_since_log = 0;
     next_trouble_log = now + std::chrono::seconds(10);
   }
@@ -224,10 +252,12 @@ struct Processor::Impl {
   // ---- delivery reports (producer poll thread) ----
 
   void on_delivery(rd_kafka_resp_err_t err, void* opaque, const rd_kafka_message_t& m) {
-    auto* t = static_cast<OffsetTracker::Ticket*>(opaque);
+    auto* t = static_cast<Sent*>(opaque);
     if (!t) return;
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      tracker.delivered(*t);
+      if (t->capture_ts)
+        read_to_hit_seconds.observe(static_cast<double>(wall_now_ms() - t->capture_ts) / 1000.0);
+      tracker.delivered(t->ticket);
       delete t;
       return;
     }
@@ -278,6 +308,42 @@ struct Processor::Impl {
       rd_kafka_topic_partition_list_add(l.get(), settings.topics.reads.c_str(), part)->offset = off;
     // Fails harmlessly for a partition revoked meanwhile: its reads will be re-read elsewhere.
     rd_kafka_offsets_store(consumer.get(), l.get());
+    std::lock_guard lock(lag_mu);
+    for (auto [part, off] : ready)
+      if (auto it = resume_at.find(part); it != resume_at.end()) it->second = off;
+  }
+
+  std::vector<PartitionLag> consumer_lag() const {
+    std::lock_guard lock(lag_mu);
+    std::vector<PartitionLag> out;
+    if (!lag_consumer) return out;
+    kafka::PartitionList unknown(rd_kafka_topic_partition_list_new(1));
+    for (const auto& [part, off] : resume_at)
+      if (off < 0)
+        rd_kafka_topic_partition_list_add(unknown.get(), settings.topics.reads.c_str(), part);
+    if (unknown->cnt > 0) rd_kafka_position(lag_consumer, unknown.get());
+    for (const auto& [part, off] : resume_at) {
+      int64_t lo = -1, hi = -1;
+      if (rd_kafka_get_watermark_offsets(lag_consumer, settings.topics.reads.c_str(), part, &lo,
+                                         &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+          hi < 0)
+        continue;
+      int64_t from = off;
+      if (from < 0)
+        for (int i = 0; i < unknown->cnt; ++i)
+          if (unknown->elems[i].partition == part) from = unknown->elems[i].offset;
+      if (from < 0) continue;  // nothing consumed since the assignment: not known yet
+      out.push_back({part, std::max<int64_t>(0, hi - from)});
+    }
+    return out;
+  }
+
+  void track_assignment(const rd_kafka_topic_partition_list_t* parts, bool assign) {
+    std::lock_guard lock(lag_mu);
+    for (int i = 0; i < parts->cnt; ++i) {
+      if (assign) resume_at[parts->elems[i].partition] = -1;
+      else resume_at.erase(parts->elems[i].partition);
+    }
   }
 
   // ---- rebalancing (called inside rd_kafka_consumer_poll, on the consume stage's thread) ----
@@ -288,12 +354,13 @@ struct Processor::Impl {
     std::string list;
     for (int i = 0; i < parts->cnt; ++i)
       list += (i ? "," : "") + std::to_string(parts->elems[i].partition);
-    std::fprintf(stderr, "anpr run: %s %s partitions [%s]\n",
-                 err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assigned" : "revoked",
-                 self->settings.topics.reads.c_str(), list.c_str());
+    const char* what = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assigned" : "revoked";
+    log::info("run", std::string(what) + " " + self->settings.topics.reads + " partitions [" + list + "]",
+              {{"event", what}, {"topic", self->settings.topics.reads}, {"partitions", list}});
     const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       for (int i = 0; i < parts->cnt; ++i) self->tracker.reset(parts->elems[i].partition);
+      self->track_assignment(parts, true);
       if (cooperative) {
         rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         self->assigned.fetch_add(parts->cnt);
@@ -315,6 +382,7 @@ struct Processor::Impl {
     self->store_ready();
     rd_kafka_commit(rk, nullptr, 0);
     for (int i = 0; i < parts->cnt; ++i) self->tracker.reset(parts->elems[i].partition);
+    self->track_assignment(parts, false);
     if (cooperative) {
       rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
       self->assigned.fetch_sub(parts->cnt);
@@ -346,7 +414,8 @@ struct Processor::Impl {
       rd_kafka_message_t* m = b.raw[i];
       if (m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-          std::fprintf(stderr, "anpr run: consumer: %s\n", rd_kafka_message_errstr(m));
+          log::warn("run", std::string("consumer: ") + rd_kafka_message_errstr(m),
+                    {{"error", rd_kafka_err2name(m->err)}});
         if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
           failed = true;
           stop = true;
@@ -385,6 +454,7 @@ struct Processor::Impl {
   // Decodes one read into its item, or dead-letters it (it.cam stays null).
   void decode(Item& it, Worker& w) {
     it.cam = nullptr;
+    it.country = CountryCode{};
     const rd_kafka_message_t* m = it.msg;
     const std::string_view payload(static_cast<const char*>(m->payload), m->len);
     if (!w.decoder.decode(payload, it.ev, w.err)) {
@@ -396,6 +466,7 @@ struct Processor::Impl {
       deadletter(it, "unknown_camera", "camera_id is not in the camera registry");
       return;
     }
+    it.country = cam->country;
     auto normalized = normalized_plates(it.ev, it.plates, it.raw);
     if (!normalized) {
       w.detail = "the plate cannot be normalised to 1..10 characters A-Z 0-9 (";
@@ -500,6 +571,8 @@ struct Processor::Impl {
       o.entry_key = (snap.entry_plate(h.entry).key() << CountryCode::kBits) |
                     snap.entry_country(h.entry).raw();
       o.ts = it.ev.ts;
+      o.category = snap.entry_category(h.entry);
+      o.kind = h.kind;
     }
   }
 
@@ -508,11 +581,23 @@ struct Processor::Impl {
   void publish(Batch& b) {
     uint64_t hits = 0, routes = 0, suppressed = 0, dls = 0, dropped = 0;
     std::vector<std::string_view> dl_reasons;
+    std::vector<const Output*> hit_outs, suppressed_outs;  // for the per-list counters
+    // Reads per camera country: few countries, so a short list beats a map per read.
+    std::pair<CountryCode, uint64_t> by_country[8];
+    std::size_t n_countries = 0;
+    uint64_t other_countries = 0;  // more than 8 countries in one batch: counted at the end
     for (std::size_t i = 0; i < b.n; ++i) {
       Item& it = b.items[i];
       const rd_kafka_message_t* m = it.msg;
       const std::string_view key(static_cast<const char*>(m->key), m->key_len);
       dropped += it.dropped_by_rules;
+      {
+        std::size_t c = 0;
+        while (c < n_countries && by_country[c].first != it.country) ++c;
+        if (c < n_countries) ++by_country[c].second;
+        else if (n_countries < std::size(by_country)) by_country[n_countries++] = {it.country, 1};
+        else ++other_countries;
+      }
       // Decide first (suppression), count the messages, then produce them.
       uint32_t n = 0;
       for (std::size_t k = 0; k < it.used; ++k) {
@@ -524,6 +609,7 @@ struct Processor::Impl {
         if (!suppressor.admit(o.list_id, o.entry_key, o.ts)) {
           o.payload.clear();  // marks it suppressed
           ++suppressed;
+          suppressed_outs.push_back(&o);
           continue;
         }
         n += o.route_topic.empty() ? 1 : 2;
@@ -539,8 +625,9 @@ struct Processor::Impl {
           continue;
         }
         // Keyed by camera, like the read, so one camera's hits stay in order on one partition.
-        send(settings.topics.hits, key, o.payload, it.ticket);
+        send(settings.topics.hits, key, o.payload, it.ticket, o.ts);
         ++hits;
+        hit_outs.push_back(&o);
         if (!o.route_topic.empty()) {
           send(o.route_topic, key, o.payload, it.ticket);
           ++routes;
@@ -564,11 +651,35 @@ struct Processor::Impl {
     counters.deadletters += dls;
     counters.not_applicable += dropped;
     for (std::string_view r : dl_reasons) ++counters.deadletter_reasons[std::string(r)];
+    count_outputs(b, by_country, n_countries, other_countries, hit_outs, suppressed_outs);
+  }
+
+  // The per-label counters of one published batch (under counters_mu). The outputs are still
+  // those of the batch: `hit_outs` and `suppressed_outs` point into its items.
+  void count_outputs(const Batch& b, const std::pair<CountryCode, uint64_t>* by_country,
+                     std::size_t n_countries, uint64_t other_countries,
+                     const std::vector<const Output*>& hit_outs,
+                     const std::vector<const Output*>& suppressed_outs) {
+    auto country_label = [](CountryCode c) { return c.known() ? c.str() : std::string("unknown"); };
+    for (std::size_t c = 0; c < n_countries; ++c)
+      counters.reads_by_country[country_label(by_country[c].first)] += by_country[c].second;
+    if (other_countries) {  // rare: recount the batch's tail past the 8 countries seen first
+      for (std::size_t i = 0; i < b.n; ++i) {
+        const CountryCode c = b.items[i].country;
+        bool seen = false;
+        for (std::size_t k = 0; k < n_countries; ++k) seen = seen || by_country[k].first == c;
+        if (!seen) ++counters.reads_by_country[country_label(c)];
+      }
+    }
+    for (const Output* o : hit_outs)
+      ++counters.hits_by_list[{o->list_id, std::string(to_string(o->category)),
+                               std::string(to_string(o->kind))}];
+    for (const Output* o : suppressed_outs) ++counters.suppressed_by_list[o->list_id];
   }
 
   void send(const std::string& topic, std::string_view key, const std::string& value,
-            const OffsetTracker::Ticket& t) {
-    auto* ticket = new OffsetTracker::Ticket(t);
+            const OffsetTracker::Ticket& t, TimestampMs capture_ts = 0) {
+    auto* ticket = new Sent{t, capture_ts};
     rd_kafka_resp_err_t e = producer->produce(topic, key, value, ticket);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
       log_trouble("cannot enqueue a message for", topic, e);
@@ -617,8 +728,13 @@ struct Processor::Impl {
                   tbb::filter_mode::parallel,
                   [&](Batch* b) {
                     Worker& w = workers.local();
-                    LiveIndex::Reader r = index.read();
-                    process(*b, w, *r);
+                    const auto t0 = Clock::now();
+                    {
+                      LiveIndex::Reader r = index.read();
+                      process(*b, w, *r);
+                    }
+                    batch_seconds.observe(
+                        std::chrono::duration<double>(Clock::now() - t0).count());
                     return b;
                   }) &
               tbb::make_filter<Batch*, void>(tbb::filter_mode::serial_in_order, [&](Batch* b) {
@@ -638,14 +754,21 @@ struct Processor::Impl {
     store_ready();
     if (rd_kafka_resp_err_t e = rd_kafka_commit(consumer.get(), nullptr, 0);
         e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-      std::fprintf(stderr, "anpr run: final commit failed: %s\n", rd_kafka_err2str(e));
+      log::warn("run", std::string("final commit failed: ") + rd_kafka_err2str(e),
+                {{"error", rd_kafka_err2str(e)}});
+    {
+      std::lock_guard lock(lag_mu);
+      lag_consumer = nullptr;
+      resume_at.clear();
+    }
     consumer_queue.reset();
     rd_kafka_consumer_close(consumer.get());
     if (!drained)
-      std::fprintf(stderr,
-                   "anpr run: %zu reads were not fully delivered before shutdown; they will be "
-                   "consumed again at the next start\n",
-                   tracker.in_flight());
+      log::warn("run",
+                std::to_string(tracker.in_flight()) +
+                    " reads were not fully delivered before shutdown; they will be consumed again "
+                    "at the next start",
+                {{"reads", tracker.in_flight()}});
     return failed ? 3 : 0;
   }
 };
@@ -662,6 +785,14 @@ int Processor::assigned_partitions() const { return impl_->assigned.load(); }
 
 store::Store* Processor::retention_store() const {
   return impl_->retention ? &impl_->retention->store() : nullptr;
+}
+
+std::vector<PartitionLag> Processor::consumer_lag() const { return impl_->consumer_lag(); }
+
+const metrics::Histogram& Processor::batch_seconds() const { return impl_->batch_seconds; }
+
+const metrics::Histogram& Processor::read_to_hit_seconds() const {
+  return impl_->read_to_hit_seconds;
 }
 
 ProcessorCounters Processor::counters() const {

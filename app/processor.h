@@ -19,7 +19,8 @@
 // Shutdown: request_stop() (e.g. from SIGTERM) ends consumption; every batch in flight is finished
 // and delivered, offsets are stored and committed, then the consumer leaves its group.
 //
-// Thread safety: construct and run() on one thread; request_stop() and counters() from any.
+// Thread safety: construct and run() on one thread; request_stop(), counters(), consumer_lag() and
+// the histograms from any.
 #pragma once
 
 #include <atomic>
@@ -28,11 +29,14 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "config/settings.h"
 #include "ingest/cameras.h"
 #include "match/index.h"
 #include "match/rules.h"
+#include "metrics/metrics.h"
 
 namespace anpr::store {
 class Store;
@@ -50,6 +54,19 @@ struct ProcessorCounters {
   uint64_t delivery_retries = 0;  // messages re-sent after a failed delivery
   uint64_t unfinished = 0;        // consumed reads whose messages are not all delivered yet
   std::map<std::string, uint64_t> deadletter_reasons;
+  // Reads whose processing finished, by the country of their camera ("unknown" when the read
+  // could not be decoded or its camera is not registered).
+  std::map<std::string, uint64_t> reads_by_country;
+  // Hits published, by (list id, category, match kind).
+  std::map<std::tuple<std::string, std::string, std::string>, uint64_t> hits_by_list;
+  std::map<std::string, uint64_t> suppressed_by_list;
+};
+
+// A partition of the reads topic and how many reads wait in it: the broker's high watermark
+// minus the offset this instance would resume from (every read before it is finished).
+struct PartitionLag {
+  int32_t partition = 0;
+  int64_t lag = 0;
 };
 
 class Processor {
@@ -67,6 +84,12 @@ class Processor {
   int assigned_partitions() const;
   // The retention store the processor writes (retention.sink "store"), or null.
   store::Store* retention_store() const;
+  // Consumer lag of each assigned partition whose high watermark is known (no broker round trip).
+  std::vector<PartitionLag> consumer_lag() const;
+  // Time of the decode + match stage per batch, and read-to-hit latency: from the read's camera
+  // timestamp to the hit's delivery report, in seconds.
+  const metrics::Histogram& batch_seconds() const;
+  const metrics::Histogram& read_to_hit_seconds() const;
 
  private:
   struct Impl;

@@ -742,6 +742,30 @@ const std::vector<KeyDecl>& decls() {
            },
        .lo = 0,
        .hi = 1 << 20},
+      {.doc = {"log.level", "string", "\"info\"",
+               "Least severe diagnostics written to stderr: `debug`, `info`, `warn` or `error`. "
+               "`anpr run --log-level` overrides it."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             constexpr std::string_view kExpected = "one of \"debug\", \"info\", \"warn\", \"error\"";
+             auto v = c.string(it, kExpected);
+             if (!v) return;
+             if (*v != "debug" && *v != "info" && *v != "warn" && *v != "error")
+               return c.error(it, std::string(kExpected));
+             c.s.log.level = *v;
+           }},
+      {.doc = {"log.format", "string", "\"text\"",
+               "`text`: one sentence per line; `json`: JSON Lines with `ts`, `level`, "
+               "`component`, `msg` and the message's fields. Plates never appear in either. "
+               "`anpr run --log-format` overrides it."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             constexpr std::string_view kExpected = "\"text\" or \"json\"";
+             auto v = c.string(it, kExpected);
+             if (!v) return;
+             if (*v != "text" && *v != "json") return c.error(it, std::string(kExpected));
+             c.s.log.format = *v;
+           }},
       {.doc =
            {"suppression.window_s", "integer 0..86400", "300",
             "Seconds during which the same plate on the same list is not alerted again (suppressed "

@@ -67,6 +67,12 @@ struct PipelineSettings {
   std::size_t deadletter_payload_bytes = 4096;  // how much of a bad payload a dead letter keeps
 };
 
+// Diagnostics on stderr (logging/log.h).
+struct LogSettings {
+  std::string level = "info";   // debug | info | warn | error
+  std::string format = "text";  // text | json (JSON Lines)
+};
+
 struct SuppressionSettings {
   int64_t window_ms = 300'000;                 // 0 = no suppression
   std::map<std::string, int64_t> per_list_ms;  // list id -> window
@@ -131,6 +137,7 @@ struct Settings {
   ListPolicySettings list_policy;
   PipelineSettings pipeline;
   SuppressionSettings suppression;
+  LogSettings log;
   // NL, BE and LU have the defaults of DESIGN §2; [countries.XX] overrides them or adds a country.
   std::vector<CountryPolicy> countries;
   RetentionSettings retention;

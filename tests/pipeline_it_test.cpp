@@ -4,8 +4,12 @@
 // The expected hits are the reference matcher's answer on the test's own lists and reads,
 // filtered by the Benelux rules; suppression is off so every match is published. Volumes stay far
 // below the embedded broker's 5 MiB per partition, so a lost message is the processor's fault.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
 #include <simdjson.h>
+#include <sys/socket.h>
 
 #include <filesystem>
 #include <fstream>
@@ -507,6 +511,208 @@ TEST_F(PipelineTest, TwoInstancesInOneGroupLoseNoHit) {
     const long reads = std::atol(text.c_str() + at + 10);
     EXPECT_GT(reads, 0) << log << ": " << text.substr(at);
   }
+}
+
+
+// ---- metrics (GET /metrics of the processor) ----
+
+// A port nobody listens on right now.
+int free_port() {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (s < 0 || ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    throw std::runtime_error("no free port");
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+// One sample of the text exposition: family name and labels.
+struct Series {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  auto operator<=>(const Series&) const = default;
+};
+
+// Parses the sample lines of a Prometheus text exposition (comments skipped).
+std::map<Series, double> parse_exposition(const std::string& text) {
+  std::map<Series, double> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    Series s;
+    std::size_t i = 0;
+    while (i < line.size() && line[i] != '{' && line[i] != ' ') s.name += line[i++];
+    if (i < line.size() && line[i] == '{') {
+      ++i;
+      while (i < line.size() && line[i] != '}') {
+        std::string k, v;
+        while (line[i] != '=') k += line[i++];
+        i += 2;  // ="
+        while (line[i] != '"') {
+          if (line[i] == '\\') {
+            ++i;
+            v += line[i] == 'n' ? '\n' : line[i];
+          } else {
+            v += line[i];
+          }
+          ++i;
+        }
+        ++i;  // closing quote
+        if (line[i] == ',') ++i;
+        s.labels[k] = v;
+      }
+      ++i;
+    }
+    out[s] = std::stod(line.substr(i + 1));
+  }
+  return out;
+}
+
+// The sample of `name` without labels (NaN when absent).
+double value(const std::map<Series, double>& m, const std::string& name) {
+  const auto it = m.find(Series{name, {}});
+  return it == m.end() ? std::nan("") : it->second;
+}
+
+// The samples of `name` that have the label `by`, summed per value of that label.
+std::map<std::string, double> by_label(const std::map<Series, double>& m, const std::string& name,
+                                       const std::string& by) {
+  std::map<std::string, double> out;
+  for (const auto& [s, v] : m)
+    if (s.name == name && s.labels.count(by)) out[s.labels.at(by)] += v;
+  return out;
+}
+
+TEST_F(PipelineTest, MetricsCountWhatWasSentAndPassPromtool) {
+  make_reads(900, 4);
+  ASSERT_GT(expected_.size(), 20u);
+  const std::vector<BadInput> bad = bad_inputs();
+  std::vector<std::pair<std::string, std::string>> msgs = reads_;
+  for (const BadInput& b : bad) msgs.push_back({"nl-cam-1", b.payload});
+
+  // What the counters must say. A read is counted under its camera's country once the event is
+  // decoded and the camera found; bad plates (reasons plate_*) fail after that, at nl-cam-1.
+  std::map<std::string, double> want_reads, want_dls, want_hits;
+  for (const auto& [cam, payload] : reads_) ++want_reads[cam.substr(0, 2) == "nl" ? "NL" : cam.substr(0, 2) == "be" ? "BE" : "LU"];
+  for (const BadInput& b : bad) {
+    ++want_dls[b.reason];
+    ++want_reads[b.reason.rfind("plate_", 0) == 0 ? "NL" : "unknown"];
+  }
+  for (const ExpectedHit& h : expected_) ++want_hits[h.list_id];
+
+  const int port = free_port();
+  {
+    std::ofstream f(dir_ / "anpr.toml", std::ios::app);
+    f << "[http]\nlisten = \"127.0.0.1:" << port << "\"\n";
+  }
+  Child proc = start_processor();
+  produce(msgs);
+  consume_at_least("anpr.hits", expected_.size());
+  consume_at_least("anpr.deadletter", bad.size());
+
+  httplib::Client http("127.0.0.1", port);
+  http.set_connection_timeout(5);
+  std::string text;
+  std::map<Series, double> m;
+  // Counters are updated when a batch is published, just before its messages are delivered;
+  // wait until every read is counted and every partition's lag is back to 0.
+  for (int i = 0; i < 120; ++i) {
+    auto res = http.Get("/metrics");
+    if (res && res->status == 200) {
+      text = res->body;
+      m = parse_exposition(text);
+      double reads = 0;
+      for (const auto& [c, n] : by_label(m, "anpr_reads_total", "country")) reads += n;
+      const auto lag = by_label(m, "anpr_consumer_lag", "partition");
+      double lag_sum = 0;
+      for (const auto& [p, n] : lag) lag_sum += n;
+      if (reads == static_cast<double>(msgs.size()) && lag.size() == 3 && lag_sum == 0) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  ASSERT_FALSE(text.empty()) << "GET /metrics never answered";
+
+  EXPECT_EQ(by_label(m, "anpr_reads_total", "country"), want_reads);
+  EXPECT_EQ(by_label(m, "anpr_deadletter_total", "reason"), want_dls);
+  EXPECT_EQ(by_label(m, "anpr_hits_total", "list"), want_hits);
+  // Each test list has one category; match kinds are the three the index knows.
+  for (const auto& [s, v] : m) {
+    if (s.name != "anpr_hits_total") continue;
+    const auto l = std::find_if(kLists.begin(), kLists.end(),
+                                [&](const ListSpec& x) { return x.id == s.labels.at("list"); });
+    ASSERT_NE(l, kLists.end()) << s.labels.at("list");
+    EXPECT_EQ(s.labels.at("category"), l->category);
+    EXPECT_TRUE(std::set<std::string>({"exact", "ocr", "edit"}).count(s.labels.at("match_kind")))
+        << s.labels.at("match_kind");
+  }
+  EXPECT_TRUE(by_label(m, "anpr_suppressed_total", "list").empty()) << "suppression is off";
+  EXPECT_EQ(value(m, "anpr_reads_consumed_total"), static_cast<double>(msgs.size()));
+  double routes = 0;
+  for (const auto& [owner, hits] : expected_routes_) routes += static_cast<double>(hits.size());
+  EXPECT_EQ(value(m, "anpr_route_copies_total"), routes);
+  EXPECT_EQ(value(m, "anpr_partitions_assigned"), 3);
+  EXPECT_EQ(value(m, "anpr_reads_unfinished"), 0);
+  const auto lag = by_label(m, "anpr_consumer_lag", "partition");
+  EXPECT_EQ(lag, (std::map<std::string, double>{{"0", 0}, {"1", 0}, {"2", 0}}));
+  // Every published hit was delivered, so each has a read-to-hit latency.
+  EXPECT_EQ(value(m, "anpr_read_to_hit_seconds_count"), static_cast<double>(expected_.size()));
+  EXPECT_GT(value(m, "anpr_match_batch_seconds_count"), 0);
+  // The reference lists.
+  std::map<std::string, double> want_entries;
+  for (const ReferenceList& l : lists_) want_entries[l.meta.id] = static_cast<double>(l.entries.size());
+  EXPECT_EQ(by_label(m, "anpr_reference_entries", "list"), want_entries);
+  EXPECT_EQ(by_label(m, "anpr_reference_list_info", "version").size(), kLists.size());
+
+  // Prometheus' own checker accepts the exposition, lint included.
+  write(dir_ / "metrics.txt", text);
+  const std::string check = shell("promtool check metrics < " + (dir_ / "metrics.txt").string() +
+                                  " 2>&1; echo rc=$?");
+  EXPECT_EQ(check, "rc=0\n") << check;
+  // No plate of the test's reads or lists appears in the metrics or in the processor's log.
+  proc.signal(SIGTERM);
+  EXPECT_EQ(proc.wait(60'000), 0);
+  std::ifstream f(dir_ / "run.err");
+  const std::string log((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  for (const ReferenceList& l : lists_)
+    for (const ListEntry& e : l.entries) {
+      ASSERT_EQ(text.find(std::string(e.plate.view())), std::string::npos) << "plate in /metrics";
+      ASSERT_EQ(log.find(std::string(e.plate.view())), std::string::npos) << "plate in the log";
+    }
+}
+
+// The processor's diagnostics as JSON Lines (--log-format json): every line is one JSON object
+// with the fixed keys, and the exit summary carries its counts as fields.
+TEST_F(PipelineTest, JsonLogLinesAreObjectsWithCounts) {
+  make_reads(200, 5);
+  Child proc({kAnpr, "run", "--config", (dir_ / "anpr.toml").string(), "--log-format", "json"},
+             false, (dir_ / "json.err").string());
+  produce(reads_);
+  consume_at_least("anpr.hits", expected_.size());
+  proc.signal(SIGTERM);
+  EXPECT_EQ(proc.wait(60'000), 0);
+  std::ifstream f(dir_ / "json.err");
+  simdjson::dom::parser p;
+  std::size_t lines = 0;
+  bool summary = false;
+  for (std::string line; std::getline(f, line);) {
+    simdjson::dom::element d;
+    ASSERT_FALSE(p.parse(line).get(d)) << "not JSON: " << line;
+    ++lines;
+    for (const char* k : {"ts", "level", "component", "msg"})
+      EXPECT_FALSE(d[k].error()) << k << " missing: " << line;
+    uint64_t reads = 0;
+    if (!d["reads"].get(reads) && !d["hits"].error()) {
+      summary = true;
+      EXPECT_EQ(reads, reads_.size());
+      EXPECT_EQ(uint64_t(d["hits"]), expected_.size());
+    }
+  }
+  EXPECT_GE(lines, 3u);
+  EXPECT_TRUE(summary) << "no exit summary with counts";
 }
 
 }  // namespace

@@ -162,6 +162,9 @@ deadletter_payload_bytes = 0
 window_s = 0
 [suppression.lists]
 "nl-stolen" = 86400
+[log]
+level = "warn"
+format = "json"
 [countries.NL]
 accepts = []
 categories = ["terrorism"]
@@ -184,6 +187,8 @@ categories = ["terrorism"]
   EXPECT_EQ(s.pipeline.deadletter_payload_bytes, 0u);
   EXPECT_EQ(s.suppression.window_ms, 0);
   EXPECT_EQ(s.suppression.per_list_ms.at("nl-stolen"), 86'400'000);
+  EXPECT_EQ(s.log.level, "warn");
+  EXPECT_EQ(s.log.format, "json");
   ASSERT_NE(s.policy(kNL), nullptr);
   EXPECT_TRUE(s.policy(kNL)->accepts.empty());
   EXPECT_EQ(s.policy(kNL)->categories, bits({Category::terrorism}));
@@ -449,7 +454,7 @@ std::vector<BadCase> bad_cases() {
        "batch, max_message_bytes, deadletter_payload_bytes"},
       {"unknown table", "[archive]\ndays = 28\n",
        "t.toml:1: archive: unknown key; expected one of the tables kafka, topics, cameras, "
-       "lists, pipeline, suppression, state, http, countries, retention"},
+       "lists, pipeline, log, suppression, state, http, countries, retention"},
       {"unknown retention setting", "[retention]\ndays = 28\n",
        "t.toml:2: retention.days: unknown key; expected one of the keys of [retention]: sink, "
        "purge_interval_s, topic_prefix, max_results, input_hours, XX (a country code)"},
@@ -610,6 +615,12 @@ std::vector<BadCase> bad_cases() {
        "kafka.properties.\"x.y\": expected a finite number, got the float nan"},
       {"property a date", "[kafka.properties]\n\"x.y\" = 2026-01-01\n",
        "expected a string, integer, float or boolean, got a date"},
+      {"log level unknown", "[log]\nlevel = \"verbose\"\n",
+       "t.toml:2: log.level: expected one of \"debug\", \"info\", \"warn\", \"error\", got"},
+      {"log level upper case", "[log]\nlevel = \"INFO\"\n", "t.toml:2: log.level: expected one of"},
+      {"log format unknown", "[log]\nformat = \"xml\"\n",
+       "t.toml:2: log.format: expected \"text\" or \"json\", got"},
+      {"log format not a string", "[log]\nformat = 1\n", "t.toml:2: log.format: expected"},
       {"path with NUL", "[cameras]\nregistry = \"c\\u0000.csv\"\n",
        "cameras.registry: expected the path of the camera registry CSV without NUL characters",
        false},
@@ -840,6 +851,8 @@ TEST(SettingsDocs, DocumentedDefaultsAreTheBuiltInOnes) {
   EXPECT_EQ(a.pipeline.max_message_bytes, b.pipeline.max_message_bytes);
   EXPECT_EQ(a.pipeline.deadletter_payload_bytes, b.pipeline.deadletter_payload_bytes);
   EXPECT_EQ(a.suppression.window_ms, b.suppression.window_ms);
+  EXPECT_EQ(a.log.level, b.log.level);
+  EXPECT_EQ(a.log.format, b.log.format);
 }
 
 TEST(SettingsDocs, KeyTableListsEveryKeyOnce) {
