@@ -67,6 +67,8 @@
       const img = li.querySelector('.thumb');
       img.src = 'data:image/jpeg;base64,' + h.thumbnail_jpeg;
       img.hidden = false;
+    } else if (h.image_error) {
+      li.querySelector('.img-error').textContent = 'camera image unusable (' + h.image_error + ')';
     }
     const urgent = h.priority <= URGENT;
     li.classList.toggle('urgent', urgent);
