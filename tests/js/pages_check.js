@@ -19,6 +19,9 @@ function check(cond, what) {
   console.log('ok: ' + what);
 }
 
+// A small JPEG (16x8 grey), as a thumbnail would be.
+const THUMB = '/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0Hyc5PTgyPC4zNDL/wAALCAAIABABAREA/8QAFQABAQAAAAAAAAAAAAAAAAAAAAb/xAAUEAEAAAAAAAAAAAAAAAAAAAAA/9oACAEBAAA/AKgD/9k=';
+
 function makeHit(opts) {
   const id = crypto.randomBytes(16).toString('hex');
   return Object.assign({
@@ -90,6 +93,14 @@ async function main() {
   const routine = makeHit({ priority: 40, match_kind: 'exact', differences: 0, read_plate: 'HF17DS', plate: 'HF-17-DS', category: 'stolen_vehicle', action: 'intercept', list_id: 'nl-stolen' });
   await send(routine);
   await page.waitForSelector(`li[data-hit-id="${routine.hit_id}"]`, { timeout: 5000 });
+  const withImage = makeHit({ priority: 60, thumbnail_jpeg: THUMB });
+  const badImage = makeHit({ priority: 70, image_error: 'truncated' });
+  await send(withImage);
+  await send(badImage);
+  await page.waitForSelector(`li[data-hit-id="${withImage.hit_id}"] img.thumb:not([hidden])`, { timeout: 5000 });
+  check((await page.getAttribute(`li[data-hit-id="${withImage.hit_id}"] img.thumb`, 'src')).startsWith('data:image/jpeg;base64,'), 'a hit with a thumbnail shows it');
+  await page.waitForSelector(`li[data-hit-id="${badImage.hit_id}"]`, { timeout: 5000 });
+  check((await page.textContent(`li[data-hit-id="${badImage.hit_id}"] .img-error`)).includes('truncated'), 'a hit whose image was unusable says why');
   await page.screenshot({ path: path.join(out, 'control-room.png') });
 
   // Filters: by list.
