@@ -24,5 +24,6 @@ void add_token_command(CLI::App& app, std::function<int()>& run);
 void add_lists_command(CLI::App& app, std::function<int()>& run);
 void add_search_command(CLI::App& app, std::function<int()>& run);
 void add_topics_command(CLI::App& app, std::function<int()>& run);
+void add_bench_command(CLI::App& app, std::function<int()>& run);
 
 }  // namespace anpr::app

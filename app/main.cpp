@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   anpr::app::add_lists_command(app, run);
   anpr::app::add_search_command(app, run);
   anpr::app::add_topics_command(app, run);
+  anpr::app::add_bench_command(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

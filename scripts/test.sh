@@ -60,12 +60,12 @@ else
   failed=$((failed + 1)); failures+=("benchmark smoke run")
 fi
 
-step "end-to-end benchmark smoke run (figures are printed, not asserted)"
-if build/bench/pipeline_bench --quick >build/pipeline-bench-smoke.log 2>&1; then
-  grep -v '^\[bench\]' build/pipeline-bench-smoke.log | tail -n 14
+step "end-to-end benchmark smoke run: anpr bench --quick (figures are printed, not asserted)"
+if build/app/anpr bench --quick --json build/bench-quick.json >build/bench-quick.log 2>&1; then
+  grep -v '^\[bench\]' build/bench-quick.log | tail -n 20
   passed=$((passed + 1))
 else
-  tail -n 40 build/pipeline-bench-smoke.log
+  tail -n 40 build/bench-quick.log
   failed=$((failed + 1)); failures+=("end-to-end benchmark smoke run")
 fi
 
