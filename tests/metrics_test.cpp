@@ -3,9 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
+
+#include <regex>
+#include <set>
+#include <simdjson.h>
 
 #include "metrics/metrics.h"
 #include "tests/process.h"
@@ -169,6 +174,54 @@ TEST(Metrics, ScrapeIsValidForPromtool) {
   const std::string text = scrape();
   EXPECT_EQ(text.find("anpr_test_empty"), std::string::npos);
   EXPECT_EQ(promtool_check(text), "") << text;
+}
+
+TEST(Metrics, TheDocumentedAlertRulesPassPromtool) {
+  const std::string out = anpr::testing::shell("promtool check rules " ANPR_SOURCE_DIR
+                                               "/docs/prometheus/anpr-alerts.yml 2>&1; echo rc=$?");
+  EXPECT_NE(out.find("SUCCESS"), std::string::npos) << out;
+  EXPECT_NE(out.find("rc=0"), std::string::npos) << out;
+}
+
+// The Grafana dashboard: valid JSON; each query is valid PromQL (promtool checks it as a recording
+// rule, with Grafana's variables filled in) and uses only metrics documented in operations.md.
+TEST(Metrics, TheDashboardQueriesAreValidAndDocumented) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element dash;
+  ASSERT_FALSE(parser.load(ANPR_SOURCE_DIR "/docs/grafana/anpr.json").get(dash));
+  std::ifstream d(ANPR_SOURCE_DIR "/docs/operations.md");
+  const std::string doc((std::istreambuf_iterator<char>(d)), std::istreambuf_iterator<char>());
+  std::string rules = "groups:\n  - name: dashboard\n    rules:\n";
+  std::size_t n = 0;
+  const std::regex metric(R"(\b((anpr|process)_[a-z_]+)\b)");
+  for (simdjson::dom::element panel : dash["panels"].get_array()) {
+    simdjson::dom::array targets;
+    if (panel["targets"].get(targets)) continue;
+    for (simdjson::dom::element t : targets) {
+      std::string expr{std::string_view(t["expr"])};
+      for (auto [from, to] : {std::pair<std::string, std::string>{"$__rate_interval", "5m"},
+                              {"$instance", ".*"}})
+        for (std::size_t at; (at = expr.find(from)) != std::string::npos;) expr.replace(at, from.size(), to);
+      rules += "      - record: dashboard_query_" + std::to_string(n++) + "\n        expr: '" + expr + "'\n";
+      for (std::sregex_iterator it(expr.begin(), expr.end(), metric), end; it != end; ++it) {
+        std::string family = (*it)[1];
+        for (const char* suffix : {"_bucket", "_sum", "_count"})
+          if (family.ends_with(suffix) && family.find("_seconds") != std::string::npos)
+            family.resize(family.size() - std::strlen(suffix));
+        EXPECT_NE(doc.find("`" + family + "`"), std::string::npos) << family;
+      }
+    }
+  }
+  EXPECT_GE(n, 15u);
+  const std::filesystem::path f = std::filesystem::temp_directory_path() /
+                                  ("anpr-dashboard-" + std::to_string(::getpid()) + ".yml");
+  {
+    std::ofstream o(f);
+    o << rules;
+  }
+  const std::string out = anpr::testing::shell("promtool check rules " + f.string() + " 2>&1");
+  std::filesystem::remove(f);
+  EXPECT_NE(out.find("SUCCESS"), std::string::npos) << out << rules;
 }
 
 }  // namespace

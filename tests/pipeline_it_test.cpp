@@ -11,6 +11,7 @@
 #include <simdjson.h>
 #include <sys/socket.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -667,6 +668,21 @@ TEST_F(PipelineTest, MetricsCountWhatWasSentAndPassPromtool) {
   EXPECT_EQ(by_label(m, "anpr_reference_entries", "list"), want_entries);
   EXPECT_EQ(by_label(m, "anpr_reference_list_info", "version").size(), kLists.size());
 
+  // Every family the processor exports is documented for the engineers who run it.
+  {
+    std::ifstream d(ANPR_SOURCE_DIR "/docs/operations.md");
+    const std::string doc((std::istreambuf_iterator<char>(d)), std::istreambuf_iterator<char>());
+    for (const auto& [s, v] : m) {
+      std::string family = s.name;
+      for (const char* suffix : {"_bucket", "_sum", "_count"})
+        if (family.size() > std::strlen(suffix) &&
+            family.compare(family.size() - std::strlen(suffix), std::string::npos, suffix) == 0 &&
+            family.find("_seconds") != std::string::npos)
+          family.resize(family.size() - std::strlen(suffix));
+      EXPECT_NE(doc.find("`" + family + "`"), std::string::npos)
+          << family << " is not in docs/operations.md";
+    }
+  }
   // Prometheus' own checker accepts the exposition, lint included.
   write(dir_ / "metrics.txt", text);
   const std::string check = shell("promtool check metrics < " + (dir_ / "metrics.txt").string() +
