@@ -89,7 +89,7 @@ HistogramFamily histogram(const std::string& name, const std::string& help,
 
 Families::Family Families::add(std::string name, std::string help, prometheus::MetricType type) {
   out_.push_back(prometheus::MetricFamily{std::move(name), std::move(help), type, {}});
-  return Family(&out_.back());
+  return Family(&out_, out_.size() - 1);
 }
 Families::Family Families::counter(std::string name, std::string help) {
   return add(std::move(name), std::move(help), prometheus::MetricType::Counter);
@@ -113,9 +113,9 @@ std::vector<prometheus::ClientMetric::Label> to_labels(const Labels& labels) {
 Families::Family& Families::Family::add(const Labels& labels, double value) {
   prometheus::ClientMetric m;
   m.label = to_labels(labels);
-  if (f_->type == prometheus::MetricType::Counter) m.counter.value = value;
+  if (f().type == prometheus::MetricType::Counter) m.counter.value = value;
   else m.gauge.value = value;
-  f_->metric.push_back(std::move(m));
+  f().metric.push_back(std::move(m));
   return *this;
 }
 
@@ -130,7 +130,7 @@ Families::Family& Families::Family::add(const Labels& labels, const HistogramDat
   }
   m.histogram.sample_count = cum;
   m.histogram.sample_sum = h.sum;
-  f_->metric.push_back(std::move(m));
+  f().metric.push_back(std::move(m));
   return *this;
 }
 

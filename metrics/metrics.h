@@ -93,8 +93,11 @@ class Families {
 
    private:
     friend class Families;
-    explicit Family(prometheus::MetricFamily* f) : f_(f) {}
-    prometheus::MetricFamily* f_;
+    // By position: the vector may grow while several families are being filled.
+    Family(std::vector<prometheus::MetricFamily>* out, std::size_t i) : out_(out), i_(i) {}
+    prometheus::MetricFamily& f() { return (*out_)[i_]; }
+    std::vector<prometheus::MetricFamily>* out_;
+    std::size_t i_;
   };
 
   Family counter(std::string name, std::string help);

@@ -107,6 +107,19 @@ TEST(Metrics, TwoCollectorsOfOneFamilyAreMergedIntoOne) {
   EXPECT_EQ(promtool_check(text), "");
 }
 
+TEST(Metrics, SeveralFamiliesCanBeFilledAtOnce) {
+  Collector c = add_collector([](Families& out) {
+    // Families made first and filled later: making more must not invalidate the earlier ones.
+    std::vector<Families::Family> fs;
+    for (int i = 0; i < 50; ++i)
+      fs.push_back(out.counter("anpr_test_many_" + std::to_string(i) + "_total", "Many"));
+    for (int i = 0; i < 50; ++i) fs[static_cast<std::size_t>(i)].add({}, i);
+  });
+  const std::string text = scrape();
+  for (int i = 0; i < 50; ++i)
+    EXPECT_EQ(sample(text, "anpr_test_many_" + std::to_string(i) + "_total"), std::to_string(i));
+}
+
 TEST(Metrics, HostileLabelValuesAreEscaped) {
   Collector c = add_collector([](Families& out) {
     out.counter("anpr_test_hostile_total", "Hostile labels")
