@@ -41,8 +41,11 @@ void HttpService::start() {
     w.end_object();
     http::send_json(res, ready ? 200 : 503, std::move(body));
   });
-  if (ctx_.processor)
+  if (ctx_.processor) {
     collectors_.push_back(collect_processor(*ctx_.processor, ctx_.settings->topics.reads));
+    if (const store::Store* st = ctx_.processor->retention_store())
+      collectors_.push_back(collect_retention(*st, *ctx_.settings));
+  }
   if (ctx_.index) collectors_.push_back(collect_index(*ctx_.index));
   server_->get_public("/metrics", [](const httplib::Request&, httplib::Response& res) {
     res.status = 200;

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "app/processor.h"
+#include "store/store.h"
 
 namespace anpr::app {
 
@@ -105,6 +106,42 @@ metrics::Collector collect_index(const LiveIndex& index) {
     out.counter("anpr_reference_index_swaps_total",
                 "Reference index versions published since start (list loads and updates)")
         .add({}, static_cast<double>(index.version_count()));
+  });
+}
+
+metrics::Collector collect_retention(const store::Store& store, const config::Settings& settings) {
+  return metrics::add_collector([&store, &settings](metrics::Families& out) {
+    const auto stats = store.stats();
+    const TimestampMs now = store.now();
+    auto stored = out.counter("anpr_retention_records_stored_total",
+                              "Passages and hits written to the retention store, by camera country");
+    auto skipped = out.counter("anpr_retention_records_skipped_total",
+                               "Records not written: the country's policy keeps nothing of their "
+                               "kind, or they were already past their deadline");
+    auto purged = out.counter("anpr_retention_records_purged_total",
+                              "Records deleted by purges (dropped buckets by RocksDB's estimate)");
+    auto oldest = out.gauge("anpr_retention_oldest_record_age_seconds",
+                            "Age of the oldest record held (from its retention base); compare "
+                            "with anpr_retention_max_age_seconds");
+    auto buckets = out.gauge("anpr_retention_buckets", "Live time buckets (column families)");
+    for (const auto& [country, s] : stats) {
+      const metrics::Labels l{{"country", country.str()}};
+      stored.add(l, static_cast<double>(s.stored));
+      skipped.add(l, static_cast<double>(s.skipped));
+      purged.add(l, static_cast<double>(s.purged));
+      buckets.add(l, static_cast<double>(s.buckets));
+      if (s.oldest_base > 0)
+        oldest.add(l, static_cast<double>(std::max<TimestampMs>(0, now - s.oldest_base)) / 1000.0);
+    }
+    auto limit = out.gauge("anpr_retention_max_age_seconds",
+                           "The longest a record may be kept by the policy in force, by camera "
+                           "country and kind (passage, hit)");
+    for (const config::RetentionPolicy& p : settings.retention.policies) {
+      if (p.keep_passages)
+        limit.add({{"country", p.country.str()}, {"kind", "passage"}}, p.passage_days * 86400.0);
+      if (p.hit_days > 0)
+        limit.add({{"country", p.country.str()}, {"kind", "hit"}}, p.hit_days * 86400.0);
+    }
   });
 }
 

@@ -6,8 +6,13 @@
 // the returned Collector (destroy it first).
 #pragma once
 
+#include "config/settings.h"
 #include "match/index.h"
 #include "metrics/metrics.h"
+
+namespace anpr::store {
+class Store;
+}
 
 namespace anpr::app {
 
@@ -23,5 +28,11 @@ class Processor;
 // anpr_reference_index_bytes, anpr_reference_index_swaps_total.
 // Entries per list are counted once per published snapshot.
 [[nodiscard]] metrics::Collector collect_index(const LiveIndex& index);
+
+// anpr_retention_records_stored_total{country}, anpr_retention_records_skipped_total{country},
+// anpr_retention_records_purged_total{country}, anpr_retention_oldest_record_age_seconds{country},
+// anpr_retention_max_age_seconds{country,kind}, anpr_retention_buckets{country}.
+[[nodiscard]] metrics::Collector collect_retention(const store::Store& store,
+                                                   const config::Settings& settings);
 
 }  // namespace anpr::app

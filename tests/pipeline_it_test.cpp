@@ -668,6 +668,14 @@ TEST_F(PipelineTest, MetricsCountWhatWasSentAndPassPromtool) {
   EXPECT_EQ(by_label(m, "anpr_reference_entries", "list"), want_entries);
   EXPECT_EQ(by_label(m, "anpr_reference_list_info", "version").size(), kLists.size());
 
+  // The retention store (on by default: NL and BE keep passages, every country keeps hits).
+  EXPECT_GT(by_label(m, "anpr_retention_records_stored_total", "country")["NL"], 0);
+  EXPECT_GT(by_label(m, "anpr_retention_records_stored_total", "country")["BE"], 0);
+  EXPECT_GT(by_label(m, "anpr_retention_oldest_record_age_seconds", "country")["NL"], 0);
+  EXPECT_EQ((m[Series{"anpr_retention_max_age_seconds", {{"country", "NL"}, {"kind", "passage"}}}]),
+            28 * 86400);
+  EXPECT_EQ(m.count(Series{"anpr_retention_max_age_seconds", {{"country", "LU"}, {"kind", "passage"}}}),
+            0u) << "LU keeps no passages";
   // Every family the processor exports is documented for the engineers who run it.
   {
     std::ifstream d(ANPR_SOURCE_DIR "/docs/operations.md");
