@@ -99,7 +99,8 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
       RunSetup s;
       configure_logging(*args, nullptr);
       try {
-        s = prepare_run(args->config, args->brokers, std::cerr);
+        log::LineStream report(log::Level::warn, "run");  // rejected list rows
+        s = prepare_run(args->config, args->brokers, report);
       } catch (const config::ConfigError& e) {
         log::error("run", e.what());
         return kExitUsage;
@@ -152,6 +153,7 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
                       std::to_string(http->server().port()),
                   {{"scheme", scheme}, {"port", http->server().port()}});
       }
+      log::LineStream reflists_log(log::Level::info, "run");  // outlives the follower
       std::unique_ptr<ReflistFollower> follower;
       if (s.settings.list_policy.follow_topic) {
         kafka::Properties props{{"bootstrap.servers", s.settings.kafka.brokers},
@@ -160,10 +162,10 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
         for (const auto& kv : s.settings.kafka.consumer) props.emplace_back(kv);
         try {
           follower = std::make_unique<ReflistFollower>(props, s.settings.topics.reflists,
-                                                       *s.registry, std::cerr);
+                                                       *s.registry, reflists_log);
           follower->start();
         } catch (const std::exception& e) {
-          std::cerr << "anpr run: reflists: " << e.what() << "\n";
+          log::error("run", std::string("reflists: ") + e.what());
           return kExitRuntime;
         }
       }

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "kafka/client.h"
+#include "logging/log.h"
 
 namespace anpr::app {
 
@@ -143,8 +144,9 @@ void HitFeed::start(const config::Settings& settings) {
                                                 md->topics[0].partitions[p].id)
                   ->offset = RD_KAFKA_OFFSET_TAIL(tail);
             if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk->get(), parts.get())) {
-              std::fprintf(stderr, "anpr: hit feed: cannot follow %s: %s\n", topics[t].c_str(),
-                           rd_kafka_error_string(e));
+              log::warn("run",
+                        "hit feed: cannot follow " + topics[t] + ": " + rd_kafka_error_string(e),
+                        {{"topic", topics[t]}, {"error", rd_kafka_error_string(e)}});
               rd_kafka_error_destroy(e);
             } else {
               assigned[t] = true;

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "export/json_writer.h"
+#include "logging/log.h"
 
 namespace anpr::http {
 
@@ -97,11 +98,11 @@ Server::Server(ServerOptions options, TokenStore tokens)
         } catch (const HttpError& e) {
           return send_error(res, e.status(), e.code(), e.what());
         } catch (const std::exception& e) {
-          std::fprintf(stderr, "anpr: http: %s %s failed: %s\n", req.method.c_str(),
-                       req.path.c_str(), e.what());
+          log::error("http", req.method + " " + req.path + " failed: " + e.what(),
+                     {{"method", req.method}, {"path", req.path}, {"error", e.what()}});
         } catch (...) {
-          std::fprintf(stderr, "anpr: http: %s %s failed\n", req.method.c_str(),
-                       req.path.c_str());
+          log::error("http", req.method + " " + req.path + " failed",
+                     {{"method", req.method}, {"path", req.path}});
         }
         send_error(res, 500, "internal_error", "the request failed; see the processor's log");
       });

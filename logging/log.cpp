@@ -130,12 +130,8 @@ std::string format_line(Level l, std::string_view component, std::string_view ms
   return out;
 }
 
-void write(Level l, std::string_view component, std::string_view msg, Fields fields) {
-  if (!enabled(l)) return;
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  std::string line = format_line(l, component, msg, fields, format(), now);
+namespace {
+void write_raw(std::string line) {
   line += '\n';
   const int fd = g_fd.load(std::memory_order_relaxed);
   const char* p = line.data();
@@ -147,6 +143,44 @@ void write(Level l, std::string_view component, std::string_view msg, Fields fie
     p += n;
     left -= static_cast<std::size_t>(n);
   }
+}
+}  // namespace
+
+LineStream::LineStream(Level level, std::string component)
+    : std::ostream(nullptr), buf_(level, std::move(component)) {
+  rdbuf(&buf_);
+}
+
+LineStream::~LineStream() { buf_.flush_line(); }
+
+void LineStream::Buf::flush_line() {
+  if (line_.empty()) return;
+  if (format() == Format::text) {
+    if (enabled(level_)) write_raw(line_);
+  } else {
+    log::write(level_, component_, line_);
+  }
+  line_.clear();
+}
+
+int LineStream::Buf::overflow(int ch) {
+  if (ch == traits_type::eof()) return traits_type::not_eof(ch);
+  if (ch == '\n') flush_line();
+  else line_.push_back(static_cast<char>(ch));
+  return ch;
+}
+
+std::streamsize LineStream::Buf::xsputn(const char* s, std::streamsize n) {
+  for (std::streamsize i = 0; i < n; ++i) overflow(static_cast<unsigned char>(s[i]));
+  return n;
+}
+
+void write(Level l, std::string_view component, std::string_view msg, Fields fields) {
+  if (!enabled(l)) return;
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  write_raw(format_line(l, component, msg, fields, format(), now));
 }
 
 }  // namespace anpr::log

@@ -24,6 +24,8 @@
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
+#include <ostream>
+#include <streambuf>
 #include <type_traits>
 #include <string>
 #include <string_view>
@@ -70,6 +72,33 @@ inline void debug(std::string_view c, std::string_view m, Fields f = {}) { write
 inline void info(std::string_view c, std::string_view m, Fields f = {}) { write(Level::info, c, m, f); }
 inline void warn(std::string_view c, std::string_view m, Fields f = {}) { write(Level::warn, c, m, f); }
 inline void error(std::string_view c, std::string_view m, Fields f = {}) { write(Level::error, c, m, f); }
+
+// An std::ostream for code that reports through a stream (load reports, followers): each
+// complete line becomes one log line of `level` and `component`. In text format the line is
+// written as it is (no prefix, so existing reports read the same); in JSON it is the `msg`.
+// A partial last line is written when the stream is destroyed. One writing thread at a time.
+class LineStream : public std::ostream {
+ public:
+  LineStream(Level level, std::string component);
+  ~LineStream() override;
+
+ private:
+  class Buf : public std::streambuf {
+   public:
+    Buf(Level l, std::string c) : level_(l), component_(std::move(c)) {}
+    void flush_line();
+
+   protected:
+    int overflow(int ch) override;
+    std::streamsize xsputn(const char* s, std::streamsize n) override;
+
+   private:
+    Level level_;
+    std::string component_;
+    std::string line_;
+  };
+  Buf buf_;
+};
 
 // The line write() would produce (without the newline), for tests.
 std::string format_line(Level l, std::string_view component, std::string_view msg, Fields fields,

@@ -1,4 +1,5 @@
 #include "store/writer.h"
+#include "logging/log.h"
 
 #include <chrono>
 #include <cstdio>
@@ -57,8 +58,11 @@ void Writer::loop() {
       } catch (const std::exception& e) {
         const auto now = std::chrono::steady_clock::now();
         if (now >= next_report) {
-          std::fprintf(stderr, "anpr run: %s; trying again every second (the reads' offsets "
-                               "wait until their records are stored)\n", e.what());
+          log::warn("run",
+                    std::string(e.what()) +
+                        "; trying again every second (the reads' offsets wait until their "
+                        "records are stored)",
+                    {{"error", e.what()}});
           next_report = now + std::chrono::seconds(10);
         }
         std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -82,7 +86,7 @@ Purger::Purger(Store& store, int64_t interval_ms)
           try {
             store_.purge();
           } catch (const std::exception& e) {
-            std::fprintf(stderr, "anpr run: %s\n", e.what());
+            log::error("run", std::string("retention purge: ") + e.what(), {{"error", e.what()}});
           }
           lock.lock();
           if (cv_.wait_for(lock, std::chrono::milliseconds(interval_ms_), [this] { return stop_; }))

@@ -115,6 +115,31 @@ TEST_F(LogToPipe, LevelsBelowTheSetOneAreDropped) {
   EXPECT_EQ(drain(), "anpr run: warning: w\nanpr run: error: e\n");
 }
 
+TEST_F(LogToPipe, LineStreamWritesEachLineAsItIsInTextAndAsAMessageInJson) {
+  {
+    LineStream err(Level::warn, "run");
+    err << "lists/a.csv:3: plate_too_long" << '\n' << "lists/a.csv:" << 7 << ": bad_country\n"
+        << "unfinished";
+  }
+  set_format(Format::json);
+  {
+    LineStream err(Level::warn, "run");
+    err << "lists/b.csv:1: \"quoted\"\n";
+  }
+  const std::string out = drain();
+  const std::size_t json_at = out.find("{");
+  ASSERT_NE(json_at, std::string::npos) << out;
+  EXPECT_EQ(out.substr(0, json_at),
+            "lists/a.csv:3: plate_too_long\nlists/a.csv:7: bad_country\nunfinished\n");
+  simdjson::dom::parser p;
+  simdjson::dom::element d;
+  std::string line = out.substr(json_at);
+  line.pop_back();
+  ASSERT_FALSE(p.parse(line).get(d)) << line;
+  EXPECT_EQ(std::string_view(d["msg"]), "lists/b.csv:1: \"quoted\"");
+  EXPECT_EQ(std::string_view(d["level"]), "warn");
+}
+
 TEST_F(LogToPipe, ConcurrentLinesDoNotInterleave) {
   set_format(Format::json);
   std::vector<std::thread> ts;
