@@ -84,8 +84,8 @@ struct E2eBenchResult {
   std::string json() const;
 };
 
-// Runs the benchmark. Returns 0, or 3 when the broker cannot be started or reached (the reason
-// on stderr).
+// Runs the benchmark. Returns 0; 2 when the load would overflow the embedded broker (5 MiB per
+// partition); 3 when the broker cannot be started or the image file read (the reason on stderr).
 int run_e2e_bench(const E2eBenchOptions& options, E2eBenchResult& result);
 
 }  // namespace anpr::app

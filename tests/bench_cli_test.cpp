@@ -30,6 +30,14 @@ TEST(BenchCli, MalformedOptionsAreUsageErrors) {
   }
 }
 
+// A load the embedded broker cannot hold (it keeps 5 MiB per partition and drops older data
+// silently) is refused before anything is produced, instead of waiting for reads that are gone.
+TEST(BenchCli, ALoadTooLargeForTheEmbeddedBrokerIsRefused) {
+  std::string out;
+  EXPECT_EQ(exit_code("--reads 2000000 --partitions 1 --entries 1000", &out), 2) << out;
+  EXPECT_NE(out.find("5 MiB per partition"), std::string::npos) << out;
+}
+
 TEST(BenchCli, HelpNamesTheOptions) {
   std::string out;
   EXPECT_EQ(exit_code("--help", &out), 0);
