@@ -2,6 +2,7 @@
 // histogram and the text exposition, which promtool (Prometheus' own checker) must accept.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -175,6 +176,39 @@ TEST(Histogram, ConcurrentObservationsAreAllCounted) {
     });
   for (auto& t : ts) t.join();
   EXPECT_EQ(h.count(), 400'000u);
+}
+
+// Scrapes on several threads while collectors come and go and a histogram is observed: every
+// scrape sees a collector whole or not at all (run under TSan by scripts/test.sh).
+TEST(Metrics, ConcurrentScrapesWhileCollectorsComeAndGo) {
+  Histogram h(latency_buckets());
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 2; ++t)
+    ts.emplace_back([&] {
+      while (!stop) {
+        const std::string text = scrape();
+        const std::string a = sample(text, "anpr_test_coming_total{part=\"a\"}");
+        const std::string b = sample(text, "anpr_test_coming_total{part=\"b\"}");
+        EXPECT_EQ(a.empty(), b.empty()) << text;
+      }
+    });
+  ts.emplace_back([&] {
+    while (!stop) h.observe(0.002);
+  });
+  for (int i = 0; i < 200; ++i) {
+    auto value = std::make_shared<int>(i);
+    Collector c = add_collector([value, &h](Families& out) {
+      out.counter("anpr_test_coming_total", "Coming and going")
+          .add({{"part", "a"}}, *value)
+          .add({{"part", "b"}}, *value);
+      out.histogram("anpr_test_coming_seconds", "Observed meanwhile").add({}, h.snapshot());
+    });
+    std::this_thread::yield();
+  }
+  stop = true;
+  for (auto& t : ts) t.join();
+  EXPECT_GT(h.count(), 0u);
 }
 
 TEST(Metrics, ScrapeIsValidForPromtool) {
