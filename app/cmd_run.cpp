@@ -16,6 +16,7 @@
 #include "app/search_api.h"
 #include "app/signals.h"
 #include "config/settings.h"
+#include "image/image.h"
 #include "ingest/cameras.h"
 #include "logging/log.h"
 
@@ -54,6 +55,13 @@ RunSetup prepare_run(const std::string& config_file, const std::string& brokers_
     s.cameras = CameraRegistry::load(s.settings.cameras);
   } catch (const std::exception& e) {
     throw StartupError(e.what());
+  }
+  try {
+    bool overviews = false;
+    for (const auto& p : s.settings.retention.policies) overviews = overviews || p.keep_images;
+    image::check_options(s.settings.images, overviews);
+  } catch (const std::exception& e) {
+    throw StartupError(s.settings.file.string() + ": images.face_cascade: " + e.what());
   }
   std::set<std::string> missing;
   for (const Camera& c : s.cameras.cameras())

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/hit_images.h"
 #include "app/offline.h"
 #include "app/offset_tracker.h"
 #include "app/retention_sink.h"
@@ -89,8 +90,10 @@ struct Worker {
   std::vector<uint32_t> ends;
   std::string ts_text;
   std::string detail;
+  HitImages images;  // thumbnails and overview images of reads that hit
 
-  explicit Worker(std::size_t max_bytes) : decoder(DecoderOptions{max_bytes, 64}) {}
+  Worker(std::size_t max_bytes, const image::Options& io, ImageCounters& ic)
+      : decoder(DecoderOptions{max_bytes, 64}), images(io, ic) {}
 };
 
 // What a produced message's delivery report needs: the read it belongs to and, for a hit, the
@@ -129,6 +132,7 @@ struct Processor::Impl {
   ProcessorCounters counters;  // guarded by counters_mu
   std::atomic<uint64_t> reads{0};
   std::atomic<int> assigned{0};  // partitions of the reads topic this instance owns
+  ImageCounters image_counters;
 
   // Metrics kept on the hot path (the rest are counters above, exported at scrape time).
   metrics::Histogram batch_seconds{metrics::batch_time_buckets()};
@@ -501,11 +505,16 @@ struct Processor::Impl {
       begin = end;
     }
     if (retention)
-      for (Item* it : w.matched) encode_keep(*it);
+      for (Item* it : w.matched) encode_keep(*it, w);
+  }
+
+  bool keeps_images(CountryCode camera_country) const {
+    const config::RetentionPolicy* p = settings.retention.policy(camera_country);
+    return p && p->keep_images;
   }
 
   // The records the retention store keeps of a decoded read: its hits, or its passage.
-  void encode_keep(Item& it) {
+  void encode_keep(Item& it, Worker& w) {
     it.keep.clear();
     bool hit = false;
     for (std::size_t k = 0; k < it.used; ++k) {
@@ -516,7 +525,13 @@ struct Processor::Impl {
                                 std::to_string(o.entry_key),
                             o.payload, it.keep);
     }
-    if (!hit) retention->encode_passage(it.ev, *it.cam, it.plates[0], it.keep);
+    if (hit) return;
+    // A kept passage keeps its images only made safe (app/hit_images.h); never decoded otherwise.
+    if (keeps_images(it.cam->country) && (!it.ev.plate_jpeg.empty() || !it.ev.overview_jpeg.empty())) {
+      const config::RetentionPolicy* p = settings.retention.policy(it.cam->country);
+      if (p && p->keep_passages) w.images.sanitize(it.ev);
+    }
+    retention->encode_passage(it.ev, *it.cam, it.plates[0], it.keep);
   }
 
   // Hands the batch's records to the store's writer; each read keeps a hold until they are
@@ -550,11 +565,16 @@ struct Processor::Impl {
     view.site = cam->site;
     view.camera_country = cam->country;
     view.control_room = cam->control_room;
+    bool images = false;
     for (const IndexHit& h : hits) {
       const ListMeta& list = snap.list(snap.entry_list(h.entry));
       if (!rules.applies(cam->country, list.owner, snap.entry_category(h.entry))) {
         ++it.dropped_by_rules;
         continue;
+      }
+      if (!images) {  // once per read, and only for a read with a hit to publish
+        images = true;
+        w.images.attach(it.ev, keeps_images(cam->country), view);
       }
       Output& o = it.next_out();
       std::string owner;
@@ -701,7 +721,7 @@ struct Processor::Impl {
     std::vector<std::unique_ptr<Batch>> pool;
     std::mutex pool_mu;
     tbb::enumerable_thread_specific<Worker> workers(
-        [this] { return Worker(settings.pipeline.max_message_bytes); });
+        [this] { return Worker(settings.pipeline.max_message_bytes, settings.images, image_counters); });
 
     arena.execute([&] {
       tbb::parallel_pipeline(
@@ -800,6 +820,9 @@ ProcessorCounters Processor::counters() const {
   ProcessorCounters c = impl_->counters;
   c.reads = impl_->reads.load(std::memory_order_relaxed);
   c.unfinished = impl_->tracker.in_flight();
+  c.image_decodes = impl_->image_counters.decodes.load(std::memory_order_relaxed);
+  c.image_errors = impl_->image_counters.error_total();
+  c.image_error_reasons = impl_->image_counters.error_reasons();
   return c;
 }
 
@@ -818,6 +841,11 @@ std::string summary(const ProcessorCounters& c) {
       s += r + " " + std::to_string(n);
     }
     s += ")";
+  }
+  if (c.image_decodes) {
+    s += "; " + std::to_string(c.image_decodes) + " images decoded, " +
+         std::to_string(c.image_errors) + " refused";
+    for (const auto& [r, n] : c.image_error_reasons) s += " " + r + "=" + std::to_string(n);
   }
   return s;
 }

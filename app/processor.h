@@ -7,7 +7,9 @@
 //      OffsetTracker, which keeps one "processing" hold on it.
 //   2. decode + match (parallel): decode the event, look the camera up, normalise the plate and
 //      its candidates, match them against the current index snapshot, apply the camera country's
-//      rules (match/rules.h), encode hits and dead letters. Pure work: no Kafka calls.
+//      rules (match/rules.h), encode hits and dead letters. Pure work: no Kafka calls. A read
+//      with a hit to publish also gets its plate thumbnail (and overview image where the camera
+//      country keeps it) here (app/hit_images.h); no-hit reads' images are never decoded.
 //   3. publish (serial, in order): suppress repeats (match/suppression.h), produce every message
 //      with a ticket naming its read, then release the processing hold. A read whose messages are
 //      all delivered (delivery reports arrive on the producer's poll thread) lets its partition's
@@ -60,6 +62,9 @@ struct ProcessorCounters {
   // Hits published, by (list id, category, match kind).
   std::map<std::tuple<std::string, std::string, std::string>, uint64_t> hits_by_list;
   std::map<std::string, uint64_t> suppressed_by_list;
+  uint64_t image_decodes = 0;  // images of hits decoded (or refused while trying)
+  uint64_t image_errors = 0;   // of those, refused: the hit went out with image_error
+  std::map<std::string, uint64_t> image_error_reasons;
 };
 
 // A partition of the reads topic and how many reads wait in it: the broker's high watermark

@@ -38,6 +38,17 @@ metrics::Collector collect_processor(const Processor& p, std::string reads_topic
       for (const auto& [reason, n] : c.deadletter_reasons)
         f.add({{"reason", reason}}, static_cast<double>(n));
     }
+    {
+      auto f = out.counter("anpr_image_errors_total",
+                           "Images that could not be used (the hit went out with image_error, a "
+                           "kept passage without the image), by reason");
+      for (const auto& [reason, n] : c.image_error_reasons)
+        f.add({{"reason", reason}}, static_cast<double>(n));
+    }
+    out.counter("anpr_image_decodes_total",
+                "Images decoded (or refused while trying): those of reads with a hit, and of "
+                "passages kept with their images")
+        .add({}, static_cast<double>(c.image_decodes));
     out.counter("anpr_route_copies_total", "Hits also published to a partner country's route topic")
         .add({}, static_cast<double>(c.route_copies));
     out.counter("anpr_not_applicable_total",

@@ -883,6 +883,95 @@ const std::vector<KeyDecl>& decls() {
              if (auto v = c.name_value(it, "a control room name or \"*\""))
                c.token(it).control_room = *v;
            }},
+      {.doc = {"images.enabled", "boolean", "true",
+               "Whether read images are used at all. `false`: images are never decoded and hits "
+               "carry none."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.boolean(it)) c.s.images.enabled = *v;
+           }},
+      {.doc = {"images.max_bytes", "integer 1024..67108864", "1048576",
+               "Largest JPEG (after base64) that is decoded; larger ones give `image_error` "
+               "`too_large` without being decoded."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.s.images.limits.max_bytes = static_cast<std::size_t>(*v);
+           },
+       .lo = 1024,
+       .hi = 64 << 20},
+      {.doc = {"images.max_width", "integer 1..65535", "8192",
+               "Widest image decoded, checked from the JPEG header before decoding."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.s.images.limits.max_width = static_cast<uint32_t>(*v);
+           },
+       .lo = 1,
+       .hi = 65535},
+      {.doc = {"images.max_height", "integer 1..65535", "8192",
+               "Tallest image decoded, checked from the JPEG header before decoding."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.s.images.limits.max_height = static_cast<uint32_t>(*v);
+           },
+       .lo = 1,
+       .hi = 65535},
+      {.doc = {"images.max_pixels", "integer 1..1073741824", "16000000",
+               "Most pixels (width x height) decoded, checked from the JPEG header: a small file "
+               "declaring a huge image (a decompression bomb) costs nothing."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.s.images.limits.max_pixels = static_cast<uint64_t>(*v);
+           },
+       .lo = 1,
+       .hi = int64_t{1} << 30},
+      {.doc = {"images.max_scans", "integer 1..1000", "32",
+               "Most scans of a progressive JPEG (each costs a pass of the decoder)."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.s.images.limits.max_scans = static_cast<uint32_t>(*v);
+           },
+       .lo = 1,
+       .hi = 1000},
+      {.doc = {"images.thumbnail_width", "integer 16..2048", "240",
+               "Width in pixels of a hit's plate thumbnail (`thumbnail_jpeg`); the height keeps "
+               "the aspect ratio."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.s.images.thumbnail_width = static_cast<int>(*v);
+           },
+       .lo = 16,
+       .hi = 2048},
+      {.doc = {"images.thumbnail_quality", "integer 1..100", "80", "JPEG quality of thumbnails."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.s.images.thumbnail_quality = static_cast<int>(*v);
+           },
+       .lo = 1,
+       .hi = 100},
+      {.doc = {"images.overview_quality", "integer 1..100", "80",
+               "JPEG quality of whole images that leave or are kept (see "
+               "`retention.*.keep_images`)."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.s.images.overview_quality = static_cast<int>(*v);
+           },
+       .lo = 1,
+       .hi = 100},
+      {.doc = {"images.blur_faces", "boolean", "true",
+               "Blur faces in overview images before they leave the processor."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.boolean(it)) c.s.images.blur_faces = *v;
+           }},
+      {.doc = {"images.face_cascade", "path",
+               "`/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml`",
+               "OpenCV cascade that finds faces (Debian package `opencv-data`). Relative to the "
+               "config file's folder."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.name_value(it, "the path of an OpenCV cascade XML file"))
+               c.s.images.face_cascade = c.resolve(*v).string();
+           }},
       {.doc =
            {"countries.*.accepts", "array of country codes",
             "NL: `[\"BE\"]`, BE: `[\"NL\"]`, LU and others: `[]`",
@@ -1013,8 +1102,10 @@ const std::vector<KeyDecl>& decls() {
        .lo = 0,
        .hi = 3650},
       {.doc = {"retention.*.keep_images", "boolean", "false",
-               "Whether the reads' images (`plate_jpeg`, `overview_jpeg`) are kept with passages "
-               "and hits. Off unless a policy explicitly allows it."},
+               "Whether the reads' images are kept: hits then carry the overview image "
+               "(`overview_jpeg`, faces blurred) besides the plate thumbnail, and kept passages "
+               "keep their images (plate image re-encoded, overview blurred; metadata removed "
+               "from both). Off unless a policy explicitly allows it."},
        .set =
            [](Ctx& c, const Item& it) {
              if (auto v = c.boolean(it)) c.retention_of(it).keep_images = *v;

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "image/options.h"
 #include "match/rules.h"
 #include "match/types.h"
 
@@ -138,6 +139,7 @@ struct Settings {
   PipelineSettings pipeline;
   SuppressionSettings suppression;
   LogSettings log;
+  image::Options images;  // [images]: limits, thumbnails, blurring, which images are kept
   // NL, BE and LU have the defaults of DESIGN §2; [countries.XX] overrides them or adds a country.
   std::vector<CountryPolicy> countries;
   RetentionSettings retention;

@@ -100,6 +100,10 @@ void append_hit_json(std::string& out, const HitReadView& read, const Snapshot& 
     w.null();
   }
   if (!s.entry_note(e).empty()) w.field("note", s.entry_note(e));
+  if (!read.thumbnail_jpeg.empty()) w.field("thumbnail_jpeg", read.thumbnail_jpeg);
+  if (!read.image_error.empty()) w.field("image_error", read.image_error);
+  if (!read.overview_jpeg.empty()) w.field("overview_jpeg", read.overview_jpeg);
+  if (!read.overview_error.empty()) w.field("overview_error", read.overview_error);
   w.key("routes");
   w.begin_array();
   for (std::string_view r : routes) w.value(r);

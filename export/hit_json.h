@@ -29,6 +29,14 @@ struct HitReadView {
   std::string_view site;           // camera registry fields, empty when unknown
   CountryCode camera_country;
   std::string_view control_room;
+  // Images (image/image.h), each "" when absent: the plate thumbnail as base64 JPEG, or why the
+  // read's plate image could not be used; the overview image where the camera country keeps it
+  // (faces blurred), or why it could not be used. Written as thumbnail_jpeg, image_error,
+  // overview_jpeg and overview_error.
+  std::string_view thumbnail_jpeg;
+  std::string_view image_error;
+  std::string_view overview_jpeg;
+  std::string_view overview_error;
 };
 
 // 32 hex digits, the same for the same read (camera id + event id) and the same list entry

@@ -9,6 +9,7 @@ PACKAGES=(
   librdkafka-dev                      # Kafka client and the embedded test broker
   libtbb-dev                          # parallel pipeline, parallel sort
   libopencv-dev                       # plate images
+  opencv-data                         # face cascades for blurring overview images
   prometheus-cpp-dev                  # metrics
   libbenchmark-dev libgtest-dev libgmock-dev
   libsimdjson-dev                     # event decoding without allocation storms

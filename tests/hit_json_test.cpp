@@ -176,6 +176,16 @@ TEST(HitJson, CarriesTheReadsOptionalFields) {
   EXPECT_NE(with.find("\"lane\":2"), std::string::npos) << with;
   EXPECT_NE(with.find("\"direction\":\"north\""), std::string::npos) << with;
   EXPECT_NE(with.find("\"lat\":52.5,\"lon\":5.25"), std::string::npos) << with;
+  for (const char* k : {"thumbnail_jpeg", "image_error", "overview_jpeg", "overview_error"})
+    EXPECT_EQ(with.find(k), std::string::npos) << k;
+  // Images: the thumbnail or the reason there is none; the same for the overview.
+  std::string img;
+  v.thumbnail_jpeg = "/9j/4AAQ";
+  v.overview_error = "truncated";
+  append_hit_json(img, v, *snap, hits[0]);
+  EXPECT_NE(img.find("\"thumbnail_jpeg\":\"/9j/4AAQ\""), std::string::npos) << img;
+  EXPECT_NE(img.find("\"overview_error\":\"truncated\""), std::string::npos) << img;
+  EXPECT_EQ(img.find("image_error"), std::string::npos) << img;
 }
 
 }  // namespace

@@ -194,6 +194,42 @@ categories = ["terrorism"]
   EXPECT_EQ(s.policy(kNL)->categories, bits({Category::terrorism}));
 }
 
+TEST(Settings, ImagesTable) {
+  const Settings d = parse(R"(
+[cameras]
+registry = "c.csv"
+)");
+  EXPECT_TRUE(d.images.enabled);
+  EXPECT_EQ(d.images.thumbnail_width, 240);
+  const Settings s = parse(R"(
+[cameras]
+registry = "c.csv"
+[images]
+enabled = false
+max_bytes = 2048
+max_width = 640
+max_height = 480
+max_pixels = 300000
+max_scans = 4
+thumbnail_width = 320
+thumbnail_quality = 60
+overview_quality = 70
+blur_faces = false
+face_cascade = "cascades/face.xml"
+)");
+  EXPECT_FALSE(s.images.enabled);
+  EXPECT_EQ(s.images.limits.max_bytes, 2048u);
+  EXPECT_EQ(s.images.limits.max_width, 640u);
+  EXPECT_EQ(s.images.limits.max_height, 480u);
+  EXPECT_EQ(s.images.limits.max_pixels, 300000u);
+  EXPECT_EQ(s.images.limits.max_scans, 4u);
+  EXPECT_EQ(s.images.thumbnail_width, 320);
+  EXPECT_EQ(s.images.thumbnail_quality, 60);
+  EXPECT_EQ(s.images.overview_quality, 70);
+  EXPECT_FALSE(s.images.blur_faces);
+  EXPECT_EQ(s.images.face_cascade, "/cfg/cascades/face.xml");
+}
+
 TEST(Settings, OverridingNetherlandsCategoriesKeepsItsPartners) {
   const Settings s = parse(std::string(kRegistry) +
                            "[countries.NL]\ncategories = [\"terrorism\", \"stolen_plate\"]\n");
@@ -454,7 +490,7 @@ std::vector<BadCase> bad_cases() {
        "batch, max_message_bytes, deadletter_payload_bytes"},
       {"unknown table", "[archive]\ndays = 28\n",
        "t.toml:1: archive: unknown key; expected one of the tables kafka, topics, cameras, "
-       "lists, pipeline, log, suppression, state, http, countries, retention"},
+       "lists, pipeline, log, suppression, state, http, images, countries, retention"},
       {"unknown retention setting", "[retention]\ndays = 28\n",
        "t.toml:2: retention.days: unknown key; expected one of the keys of [retention]: sink, "
        "purge_interval_s, topic_prefix, max_results, input_hours, XX (a country code)"},
@@ -478,6 +514,10 @@ std::vector<BadCase> bad_cases() {
        "suppression.window_s: expected an integer 0..86400, got 9223372036854775807"},
       {"window a day and a second", "[suppression]\nwindow_s = 86401\n",
        "expected an integer 0..86400, got 86401"},
+      {"images enabled not a boolean", "[images]\nenabled = \"yes\"\n",
+       "t.toml:2: images.enabled: expected true or false, got \"yes\""},
+      {"thumbnail too narrow", "[images]\nthumbnail_width = 8\n",
+       "t.toml:2: images.thumbnail_width: expected an integer 16..2048, got 8"},
       {"per-list window too long", "[suppression.lists]\n\"nl-x\" = 86401\n",
        "t.toml:2: suppression.lists.nl-x: expected an integer 0..86400, got 86401"},
       {"per-list bad id", "[suppression.lists]\n\"NL Stolen\" = 60\n",
