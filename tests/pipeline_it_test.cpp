@@ -641,7 +641,8 @@ TEST_F(PipelineTest, MetricsCountWhatWasSentAndPassPromtool) {
   EXPECT_EQ(by_label(m, "anpr_deadletter_total", "reason"), want_dls);
   EXPECT_EQ(by_label(m, "anpr_hits_total", "list"), want_hits);
   // Each test list has one category; match kinds are the three the index knows.
-  for (const auto& [s, v] : m) {
+  for (const auto& sample : m) {
+    const Series& s = sample.first;  // not a structured binding: clang 14 cannot capture those
     if (s.name != "anpr_hits_total") continue;
     const auto l = std::find_if(kLists.begin(), kLists.end(),
                                 [&](const ListSpec& x) { return x.id == s.labels.at("list"); });
