@@ -237,7 +237,7 @@ int finish(const char* cmd, const httplib::Result& r, bool json) {
 std::string list_path(const std::string& id) { return "/api/v1/lists/" + id; }
 
 bool valid_id(const std::string& id, const char* cmd) {
-  bool ok = !id.empty() && id.size() <= 64;
+  bool ok = !id.empty() && id.size() <= 64 && id[0] != '.' && id[0] != '_' && id[0] != '-';
   for (char c : id)
     ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-');
   if (!ok) std::cerr << "anpr lists " << cmd << ": '" << id << "' is not a list id\n";

@@ -9,7 +9,7 @@ namespace anpr::app {
 
 namespace {
 
-constexpr const char* kId = R"(/api/v1/lists/([a-z0-9._-]{1,64}))";
+constexpr const char* kId = R"(/api/v1/lists/([a-z0-9][a-z0-9._-]{0,63}))";
 
 lists::Actor actor(const http::Principal& p) {
   return lists::Actor{p.name, std::string(http::role_name(p.role))};

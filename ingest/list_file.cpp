@@ -91,7 +91,10 @@ std::optional<uint8_t> parse_priority(std::string_view s) {
 }
 
 bool valid_list_id(std::string_view s) {
+  // Starting with a letter or digit: ids name folders of the state folder, so "." and ".." and
+  // hidden names are out.
   if (s.empty() || s.size() > kMaxListIdBytes) return false;
+  if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9'))) return false;
   for (char c : s)
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
       return false;
@@ -387,7 +390,8 @@ SidecarParse parse_sidecar(std::string_view toml_text, std::string_view file) {
       if (!s) return want("a string");
       if (!valid_list_id(s->get()))
         return fail(at, "'id' " + show_value(s->get()) +
-                            " is not a list id: expected 1..64 characters of a-z 0-9 . _ -");
+                            " is not a list id: expected 1..64 characters of a-z 0-9 . _ -, starting with a "
+                            "letter or digit");
       meta.id = s->get();
       have_id = true;
     } else if (k == "owner_country") {
@@ -462,7 +466,8 @@ SidecarParse parse_sidecar(std::string_view toml_text, std::string_view file) {
   if (!have_id || !have_owner) {
     out.error = LoadError{
         std::string(file), 0, 0,
-        !have_id ? "missing required key 'id' (the list id, 1..64 characters of a-z 0-9 . _ -)"
+        !have_id ? "missing required key 'id' (the list id, 1..64 characters of a-z 0-9 . _ -, "
+                   "starting with a letter or digit)"
                  : "missing required key 'owner_country' (the ISO 3166-1 alpha-2 code of the "
                    "country whose police owns the list, e.g. \"NL\")"};
     return out;

@@ -2,7 +2,7 @@
 // `NAME.toml` (same folder, same base name) with its metadata.
 //
 // Sidecar keys (unknown keys are errors, so a typo never passes silently):
-//   id                 required  [a-z0-9._-]{1,64}
+//   id                 required  [a-z0-9][a-z0-9._-]{0,63}
 //   owner_country      required  ISO 3166-1 alpha-2, e.g. "NL"
 //   match_mode         "exact" (default) | "ocr" | "ocr+edit"
 //   max_substitutions  1 (default) or 2

@@ -444,7 +444,12 @@ Registry::Registry(LiveIndex& index, Policy policy, fs::path state_dir, Clock cl
 
 Registry::~Registry() = default;
 
-fs::path Registry::list_dir(std::string_view id) const { return dir_ / std::string(id); }
+fs::path Registry::list_dir(std::string_view id) const {
+  // Ids come from validated sidecars ([a-z0-9][a-z0-9._-]*); never leave the state folder.
+  if (id.empty() || id[0] == '.' || id.find('/') != std::string_view::npos)
+    throw std::invalid_argument("not a list id");
+  return dir_ / std::string(id);
+}
 
 LoadOptions Registry::load_options(CountryCode owner) const {
   LoadOptions o;

@@ -286,9 +286,21 @@ TEST_F(ListsApi, MalformedAndHostileRequests) {
   r = put_list("plate,reference\nP1,r\n", "other-list");
   EXPECT_EQ(r->status, 409);
   EXPECT_EQ(str(json(p, r)["error"]), "id_mismatch");
-  // Not a list id in the path.
+  // Not a list id in the path; ids that would name a folder outside the state folder.
   r = client->Get("/api/v1/lists/BAD%20ID", bearer());
   EXPECT_EQ(r->status, 404);
+  for (const char* id : {"..", ".", ".hidden"}) {
+    r = put_list("plate,reference\nP1,r\n", id,
+                 std::string("id = \"") + id + "\"\nowner_country = \"NL\"\ncategory = \"suspect\"\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404) << id;
+  }
+  r = put_list("plate,reference\nP1,r\n", "x..",
+               "id = \"..\"\nowner_country = \"NL\"\ncategory = \"suspect\"\n");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(str(json(p, r)["error"]), "invalid_list");
+  EXPECT_FALSE(fs::exists(dir / "versions.json"));
+  EXPECT_TRUE(registry->lists().empty());
   // Oversized body: 413 before the handler.
   r = put_list("plate,reference\n" + std::string(70 * 1024, 'x'));
   EXPECT_EQ(r->status, 413);
