@@ -1030,8 +1030,9 @@ ChangeResult Registry::apply_published(std::string_view id, std::optional<Refere
 }
 
 bool Registry::maintain() {
-  std::lock_guard change(change_mu_);
-  if (next_expiry_ > clock_()) return false;
+  // A change in progress rebuilds anyway; do not wait for it.
+  std::unique_lock change(change_mu_, std::try_to_lock);
+  if (!change.owns_lock() || next_expiry_ > clock_()) return false;
   std::shared_ptr<const Snapshot> snap(build({}));
   std::lock_guard lk(view_mu_);
   index_.publish(std::move(snap));

@@ -212,7 +212,7 @@ class Registry {
                                std::string_view checksum, const Actor& who);
 
   // Rebuilds when some entry has expired since the last build (expired entries are dropped).
-  // Returns whether it rebuilt.
+  // Returns whether it rebuilt; never waits for a change in progress (it returns false then).
   bool maintain();
 
   std::vector<ListView> lists() const;
