@@ -69,6 +69,15 @@ else
   failed=$((failed + 1)); failures+=("end-to-end benchmark smoke run")
 fi
 
+step "list load benchmark smoke run (figures are printed, not asserted)"
+if build/bench/lists_bench --rows 200000 >build/lists-bench-smoke.log 2>&1; then
+  cat build/lists-bench-smoke.log
+  passed=$((passed + 1))
+else
+  tail -n 40 build/lists-bench-smoke.log
+  failed=$((failed + 1)); failures+=("list load benchmark smoke run")
+fi
+
 if [ "$FAST" -eq 0 ]; then
   step "ASan+UBSan build"
   mkdir -p build-asan
@@ -82,9 +91,10 @@ if [ "$FAST" -eq 0 ]; then
   mkdir -p build-tsan
   configure build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
     -DCMAKE_CXX_COMPILER=clang++ -DANPR_SANITIZE=thread -DANPR_BENCH=OFF
-  ninja -C build-tsan -j "$JOBS" live_index_test offset_tracker_test hit_feed_test metrics_test log_test
+  ninja -C build-tsan -j "$JOBS" live_index_test offset_tracker_test hit_feed_test metrics_test log_test \
+    list_registry_test
   TSAN_OPTIONS="suppressions=$ROOT/tests/tsan.supp halt_on_error=1" \
-    run_ctest tsan build-tsan -L 'live_index_test|offset_tracker_test|hit_feed_test|metrics_test|log_test'
+    run_ctest tsan build-tsan -L 'live_index_test|offset_tracker_test|hit_feed_test|metrics_test|log_test|list_registry_test'
 
   step "fuzzing (${FUZZ_SECONDS}s per target)"
   mkdir -p build-fuzz
