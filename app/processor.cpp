@@ -537,6 +537,22 @@ struct Processor::Impl {
   // Hands the batch's records to the store's writer; each read keeps a hold until they are
   // durable, so its offset is not stored before.
   void hand_over_records(Batch& b) {
+    if (retention->to_kafka()) {
+      // One message per passage on its country's topic, timed by the capture (never later than
+      // now) so the topic's retention counts from it; the offset waits for its delivery.
+      const TimestampMs now = wall_now_ms();
+      for (std::size_t i = 0; i < b.n; ++i) {
+        Item& it = b.items[i];
+        if (!it.cam || it.keep.empty()) continue;
+        const rd_kafka_message_t* m = it.msg;
+        const std::string_view key(static_cast<const char*>(m->key), m->key_len);
+        for (const store::Record& r : it.keep)
+          send(settings.retention.passages_topic(r.camera_country), key, r.json, it.ticket, 0,
+               std::max<TimestampMs>(1, std::min(r.captured, now)));
+        it.keep.clear();
+      }
+      return;
+    }
     std::vector<store::Record> records;
     std::vector<OffsetTracker::Ticket> held;
     for (std::size_t i = 0; i < b.n; ++i) {
@@ -698,9 +714,12 @@ struct Processor::Impl {
   }
 
   void send(const std::string& topic, std::string_view key, const std::string& value,
-            const OffsetTracker::Ticket& t, TimestampMs capture_ts = 0) {
+            const OffsetTracker::Ticket& t, TimestampMs capture_ts = 0,
+            TimestampMs message_ts = 0) {
     auto* ticket = new Sent{t, capture_ts};
-    rd_kafka_resp_err_t e = producer->produce(topic, key, value, ticket);
+    if (message_ts) tracker.add_pending(t, 1);  // passages: counted here, not by the caller
+    rd_kafka_resp_err_t e =
+        producer->produce(topic, key, value, ticket, RD_KAFKA_PARTITION_UA, message_ts);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
       log_trouble("cannot enqueue a message for", topic, e);
       std::lock_guard lock(retry_mu);
@@ -804,7 +823,7 @@ int Processor::run() { return impl_->run(); }
 int Processor::assigned_partitions() const { return impl_->assigned.load(); }
 
 store::Store* Processor::retention_store() const {
-  return impl_->retention ? &impl_->retention->store() : nullptr;
+  return impl_->retention ? impl_->retention->store() : nullptr;
 }
 
 std::vector<PartitionLag> Processor::consumer_lag() const { return impl_->consumer_lag(); }

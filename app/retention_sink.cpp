@@ -1,16 +1,22 @@
 #include "app/retention_sink.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
 #include "export/json_writer.h"
+#include "match/hash.h"
 #include "match/time.h"
 
 namespace anpr::app {
 
 std::unique_ptr<RetentionSink> RetentionSink::open(const config::Settings& settings) {
-  if (settings.retention.sink != "store") return nullptr;
+  if (settings.retention.sink == "none") return nullptr;
   bool keeps = false;
   for (const auto& p : settings.retention.policies)
-    keeps = keeps || p.keep_passages || p.hit_days > 0;
+    keeps = keeps || p.keep_passages || (p.hit_days > 0 && settings.retention.sink == "store");
   if (!keeps) return nullptr;
+  if (settings.retention.sink == "kafka") return std::make_unique<RetentionSink>(settings);
   store::Options o;
   const std::filesystem::path state = settings.state_dir.empty() ? "state" : settings.state_dir;
   o.dir = state / "retention";
@@ -23,21 +29,123 @@ RetentionSink::RetentionSink(const config::Settings& settings, store::Options op
       writer_(std::make_unique<store::Writer>(*store_)),
       purger_(std::make_unique<store::Purger>(*store_, settings.retention.purge_interval_ms)) {}
 
+RetentionSink::RetentionSink(const config::Settings& settings) : settings_(settings) {}
+
 RetentionSink::~RetentionSink() {
   purger_.reset();
   writer_.reset();  // writes what was handed over
 }
 
+namespace {
+
+// The compact passage form kept in the store (JSON costs several times more to write, and a
+// passage is written for nearly every read but read back only by a search):
+//   'P' | event_id (u8 length, bytes) | raw plate (u8, bytes) | plate country (u16) |
+//   flags (u8: 1 confidence, 2 lane, 4 position, 8 images) | [confidence f64] | [lane i32] |
+//   [lat f64, lon f64] | direction (u8, bytes) | site (u8, bytes) |
+//   [plate_jpeg (u32, bytes), overview_jpeg (u32, bytes)]
+// The capture time, camera, camera country and normalised plate are in the record's key and
+// header.
+constexpr char kPassageForm = 'P';
+
+template <class T>
+void put(std::string& out, T v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+void put_short(std::string& out, std::string_view s) {
+  const std::size_t n = std::min<std::size_t>(s.size(), 255);
+  out.push_back(static_cast<char>(n));
+  out.append(s.data(), n);
+}
+void put_long(std::string& out, std::string_view s) {
+  put(out, static_cast<uint32_t>(s.size()));
+  out.append(s);
+}
+
+struct Reader {
+  std::string_view s;
+  bool ok = true;
+  template <class T>
+  T get() {
+    T v{};
+    if (s.size() < sizeof v) {
+      ok = false;
+      return v;
+    }
+    std::memcpy(&v, s.data(), sizeof v);
+    s.remove_prefix(sizeof v);
+    return v;
+  }
+  std::string_view bytes(std::size_t n) {
+    if (s.size() < n) {
+      ok = false;
+      return {};
+    }
+    std::string_view v = s.substr(0, n);
+    s.remove_prefix(n);
+    return v;
+  }
+  std::string_view short_text() { return bytes(get<uint8_t>()); }
+  std::string_view long_text() { return bytes(get<uint32_t>()); }
+};
+
+uint64_t id_hash(std::string_view camera, std::string_view event) {
+  uint64_t h = 1469598103934665603ULL;
+  const auto add = [&](std::string_view s) {
+    for (char c : s) {
+      h ^= static_cast<unsigned char>(c);
+      h *= 1099511628211ULL;
+    }
+  };
+  add(camera);
+  add("/");
+  add(event);
+  return mix64(h) | 1;  // never 0 (0 means "hash the id")
+}
+
+}  // namespace
+
 void RetentionSink::encode_passage(const ReadEvent& ev, const Camera& cam, const Plate& plate,
                                    std::vector<store::Record>& out) const {
   const config::RetentionPolicy* p = settings_.retention.policy(cam.country);
   if (!p || !p->keep_passages) return;
+  if (to_kafka()) {  // the store checks this itself; a topic would take it and delete it later
+    const TimestampMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+    if (std::min(ev.ts, now) + p->passage_days * store::kDayMs <= now) return;
+  }
   store::Record& r = out.emplace_back();
   r.kind = store::Kind::passage;
   r.camera_country = cam.country;
   r.captured = ev.ts;
   r.plate = plate;
   r.camera_id = ev.camera_id;
+  r.id_hash = id_hash(ev.camera_id, ev.event_id);
+  const bool images = p->keep_images && (!ev.plate_jpeg.empty() || !ev.overview_jpeg.empty());
+  if (!to_kafka()) {
+    std::string& o = r.json;
+    o.reserve(48 + ev.event_id.size() + ev.plate.size() + cam.site.size());
+    o.push_back(kPassageForm);
+    put_short(o, ev.event_id);
+    put_short(o, ev.plate);
+    put(o, ev.plate_country.raw());
+    put(o, static_cast<uint8_t>((ev.confidence ? 1 : 0) | (ev.lane ? 2 : 0) | (ev.lat ? 4 : 0) |
+                                (images ? 8 : 0)));
+    if (ev.confidence) put(o, *ev.confidence);
+    if (ev.lane) put(o, *ev.lane);
+    if (ev.lat) {
+      put(o, *ev.lat);
+      put(o, *ev.lon);
+    }
+    put_short(o, ev.direction);
+    put_short(o, cam.site);
+    if (images) {
+      put_long(o, ev.plate_jpeg);
+      put_long(o, ev.overview_jpeg);
+    }
+    return;
+  }
   r.id = ev.camera_id + "/" + ev.event_id;
   JsonWriter w(r.json);
   w.begin_object();
@@ -56,18 +164,62 @@ void RetentionSink::encode_passage(const ReadEvent& ev, const Camera& cam, const
     w.field("lat", *ev.lat);
     w.field("lon", *ev.lon);
   }
-  if (p->keep_images) {
+  if (images) {
     if (!ev.plate_jpeg.empty()) w.field("plate_jpeg", ev.plate_jpeg);
     if (!ev.overview_jpeg.empty()) w.field("overview_jpeg", ev.overview_jpeg);
   }
   w.end_object();
 }
 
+std::string RetentionSink::render(const store::Found& f) {
+  if (f.json.empty() || f.json[0] != kPassageForm) return f.json;
+  Reader in{std::string_view(f.json).substr(1)};
+  const std::string_view event_id = in.short_text(), raw = in.short_text();
+  const CountryCode plate_country = CountryCode::from_raw(in.get<uint16_t>());
+  const uint8_t flags = in.get<uint8_t>();
+  const double confidence = flags & 1 ? in.get<double>() : 0;
+  const int32_t lane = flags & 2 ? in.get<int32_t>() : 0;
+  const double lat = flags & 4 ? in.get<double>() : 0, lon = flags & 4 ? in.get<double>() : 0;
+  const std::string_view direction = in.short_text(), site = in.short_text();
+  std::string_view plate_jpeg, overview_jpeg;
+  if (flags & 8) {
+    plate_jpeg = in.long_text();
+    overview_jpeg = in.long_text();
+  }
+  std::string out;
+  JsonWriter w(out);
+  w.begin_object();
+  if (!in.ok) {
+    w.field("error", "the stored record cannot be read");
+    w.end_object();
+    return out;
+  }
+  w.field("event_id", event_id);
+  w.field("camera_id", f.camera_id);
+  w.field("site", site);
+  w.field("camera_country", f.camera_country.str());
+  w.field("ts", format_rfc3339(f.captured));
+  w.field("plate", raw);
+  w.field("plate_normalized", f.plate.view());
+  w.field("plate_country", plate_country.str());
+  if (flags & 1) w.field("confidence", confidence);
+  if (flags & 2) w.field("lane", static_cast<int64_t>(lane));
+  if (!direction.empty()) w.field("direction", direction);
+  if (flags & 4) {
+    w.field("lat", lat);
+    w.field("lon", lon);
+  }
+  if (!plate_jpeg.empty()) w.field("plate_jpeg", plate_jpeg);
+  if (!overview_jpeg.empty()) w.field("overview_jpeg", overview_jpeg);
+  w.end_object();
+  return out;
+}
+
 void RetentionSink::encode_hit(const ReadEvent& ev, const Camera& cam, const Plate& plate,
                                std::string id, std::string_view hit_json,
                                std::vector<store::Record>& out) const {
   const config::RetentionPolicy* p = settings_.retention.policy(cam.country);
-  if (!p || p->hit_days <= 0) return;
+  if (!p || p->hit_days <= 0 || to_kafka()) return;
   store::Record& r = out.emplace_back();
   r.kind = store::Kind::hit;
   r.camera_country = cam.country;

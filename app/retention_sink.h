@@ -1,6 +1,8 @@
-// What the stream processor keeps of each read (DESIGN §2, §6; docs/retention.md), for sink
-// "store": no-hit passages and hits, by the policy of the camera's country, written to the
-// retention store by a group-commit writer; the store is purged on schedule.
+// What the stream processor keeps of each read (DESIGN §2, §6; docs/retention.md). Sink "store":
+// no-hit passages and hits, by the policy of the camera's country, written to the retention
+// store by a group-commit writer; the store is purged on schedule. Sink "kafka": passages only,
+// which the processor produces to the camera country's passages topic (hits are on the hits
+// topic already); the topics' own retention deletes them (`anpr topics plan`).
 //
 // The decode + match stage encodes a read's records (encode_passage / encode_hit: pure, any
 // thread); the publish stage hands a batch's records over with submit() and holds each read's
@@ -26,10 +28,13 @@ namespace anpr::app {
 
 class RetentionSink {
  public:
-  // The sink of `settings` (state.dir/retention), or null when retention.sink is not "store" or
+  // The sink of `settings` (store: state.dir/retention), or null when retention.sink is "none" or
   // no policy keeps anything. Throws std::runtime_error when the store cannot be opened.
   static std::unique_ptr<RetentionSink> open(const config::Settings& settings);
   RetentionSink(const config::Settings& settings, store::Options options);
+  explicit RetentionSink(const config::Settings& settings);  // sink "kafka"
+
+  bool to_kafka() const { return !store_; }
   ~RetentionSink();
 
   // Appends the passage record of a read that produced no hit, if its camera country keeps them.
@@ -44,7 +49,11 @@ class RetentionSink {
     writer_->submit(std::move(records), std::move(durable));
   }
 
-  store::Store& store() { return *store_; }
+  store::Store* store() { return store_.get(); }
+
+  // A found record as JSON: hits are stored as published; passages in the store have a compact
+  // form (encoded by encode_passage), rendered here with the fields kept in the record.
+  static std::string render(const store::Found& f);
 
  private:
   const config::Settings& settings_;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "app/retention_sink.h"
 #include "export/json_writer.h"
 #include "match/plate.h"
 #include "match/time.h"
@@ -241,7 +242,7 @@ void add_search_routes(HttpService& http, store::Store& st) {
           w.field("captured", format_rfc3339(f.captured));
           w.field("deadline", format_rfc3339(f.deadline));
           w.key("record");
-          body += f.json;  // a JSON object written by the pipeline
+          body += RetentionSink::render(f);  // a JSON object
           w.end_object();
         }
         w.end_array();

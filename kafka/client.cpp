@@ -77,7 +77,8 @@ void Producer::on_dr(rd_kafka_t*, const rd_kafka_message_t* m, void* self) {
 }
 
 rd_kafka_resp_err_t Producer::produce(const std::string& topic, std::string_view key,
-                                      std::string_view value, void* opaque, int32_t partition) {
+                                      std::string_view value, void* opaque, int32_t partition,
+                                      int64_t timestamp_ms) {
   rd_kafka_topic_t* rkt = nullptr;
   for (const auto& [name, handle] : topics_)
     if (name == topic) rkt = handle;
@@ -92,7 +93,7 @@ rd_kafka_resp_err_t Producer::produce(const std::string& topic, std::string_view
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-        RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+        RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_END);
     if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       if (own) rd_kafka_topic_destroy(own);
       return e;

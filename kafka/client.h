@@ -74,9 +74,10 @@ class Producer {
 
   // Enqueues a copy of `value` for `topic` with `key`. While the local queue is full, serves
   // delivery reports and retries (back-pressure). Returns the error for anything else.
+  // `timestamp_ms` is the message's CreateTime (0 = now).
   rd_kafka_resp_err_t produce(const std::string& topic, std::string_view key,
                               std::string_view value, void* opaque = nullptr,
-                              int32_t partition = RD_KAFKA_PARTITION_UA);
+                              int32_t partition = RD_KAFKA_PARTITION_UA, int64_t timestamp_ms = 0);
   int poll(int timeout_ms) { return rd_kafka_poll(rk_.get(), timeout_ms); }
   // Waits for every enqueued message's delivery report; false on timeout.
   bool flush(int timeout_ms) { return rd_kafka_flush(rk_.get(), timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR; }

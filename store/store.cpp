@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
@@ -221,13 +222,22 @@ Store::Store(Options options, std::vector<config::RetentionPolicy> policies)
   table.whole_key_filtering = false;  // searches are prefix scans
   d.cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   d.cf_options.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(8));
-  d.cf_options.write_buffer_size = 8 << 20;
-  d.cf_options.max_write_buffer_number = 2;
+  d.cf_options.write_buffer_size = 32 << 20;
+  d.cf_options.max_write_buffer_number = 3;
+  d.cf_options.compression = rocksdb::kLZ4Compression;  // cheap on the write path
+  // Records arrive in no key order (keys start with the plate): a vector memtable appends each
+  // in O(1) and sorts once when it is flushed, where a skip list pays a search per insert. A
+  // search (rare) sorts a copy of the active memtable.
+  d.cf_options.memtable_factory.reset(new rocksdb::VectorRepFactory());
+  // A bucket is written for a day or two, then only read and finally dropped whole: universal
+  // compaction rewrites its data far less often than levelled compaction would.
+  d.cf_options.compaction_style = rocksdb::kCompactionStyleUniversal;
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
-  db_options.db_write_buffer_size = 128 << 20;  // all buckets' memtables together
+  db_options.db_write_buffer_size = 256 << 20;  // all buckets' memtables together
+  db_options.allow_concurrent_memtable_write = false;  // not with vector memtables
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 3;
 
@@ -284,48 +294,75 @@ int Store::days_for(Kind k, CountryCode c) const { return impl_->days(k, c); }
 std::size_t Store::write(std::span<const Record> records) {
   Impl& d = *impl_;
   const TimestampMs now = clock_();
-  std::unique_lock lock(d.mu);
-  rocksdb::WriteBatch batch;
-  std::vector<Bucket*> touched;
+  // Phase 1, exclusive and short: pick (or create) each record's bucket and raise the buckets'
+  // deadlines in memory, so a purge running before the batch lands cannot drop them.
+  thread_local std::vector<std::pair<Bucket*, int>> target;  // bucket, days in force
+  target.assign(records.size(), {nullptr, 0});
+  std::vector<std::pair<Bucket*, std::string>> metas;
   std::size_t written = 0;
-  char key[kKeyBytes];
-  std::string value;
-  for (const Record& r : records) {
-    const int days = d.days(r.kind, r.camera_country);
-    const TimestampMs base = std::min(r.captured, now);
-    const TimestampMs deadline = base + days * kDayMs;
-    if (days <= 0 || deadline <= now || !r.plate.size()) {
-      ++d.stats[r.camera_country].skipped;
-      continue;
+  {
+    std::unique_lock lock(d.mu);
+    std::vector<Bucket*> touched;
+    CountryCode last_country;
+    CountryStats* st = nullptr;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      const Record& r = records[i];
+      if (!st || r.camera_country != last_country) {
+        st = &d.stats[r.camera_country];
+        last_country = r.camera_country;
+      }
+      const int days = d.days(r.kind, r.camera_country);
+      const TimestampMs base = std::min(r.captured, now);
+      const TimestampMs deadline = base + days * kDayMs;
+      if (days <= 0 || deadline <= now || !r.plate.size()) {
+        ++st->skipped;
+        continue;
+      }
+      Bucket* b = d.bucket_for(r.kind, r.camera_country, floor_div(base, kDayMs), days);
+      target[i] = {b, days};
+      if (base < b->min_base || deadline < b->min_deadline || deadline > b->max_deadline) {
+        b->min_base = std::min(b->min_base, base);
+        b->min_deadline = std::min(b->min_deadline, deadline);
+        b->max_deadline = std::max(b->max_deadline, deadline);
+        if (std::find(touched.begin(), touched.end(), b) == touched.end()) touched.push_back(b);
+        CountryStats& cs = d.stats[b->country];
+        if (cs.oldest_base == 0 || base < cs.oldest_base) cs.oldest_base = base;
+      }
+      ++st->stored;
+      ++written;
     }
-    Bucket* b = d.bucket_for(r.kind, r.camera_country, floor_div(base, kDayMs), days);
-    put_be64(key, d.options.confusion.canonical_key(r.plate));
-    put_be64(key + 8, ts_bits(r.captured));
-    put_be64(key + 16, fnv1a(r.id));
-    value.assign(25, '\0');
-    put_be64(value.data(), static_cast<uint64_t>(base));
-    put_be64(value.data() + 8, static_cast<uint64_t>(deadline));
-    put_be64(value.data() + 16, r.plate.key());
-    const std::size_t cam = std::min<std::size_t>(r.camera_id.size(), 255);
-    value[24] = static_cast<char>(cam);
-    value.append(r.camera_id.data(), cam);
-    value += r.json;
-    batch.Put(b->cf, rocksdb::Slice(key, kKeyBytes), value);
-    if (base < b->min_base || deadline < b->min_deadline || deadline > b->max_deadline) {
-      b->min_base = std::min(b->min_base, base);
-      b->min_deadline = std::min(b->min_deadline, deadline);
-      b->max_deadline = std::max(b->max_deadline, deadline);
-      if (std::find(touched.begin(), touched.end(), b) == touched.end()) touched.push_back(b);
-    }
-    ++d.stats[r.camera_country].stored;
-    ++written;
+    for (Bucket* b : touched) metas.emplace_back(b, b->meta());
   }
   if (written == 0) return 0;
-  for (Bucket* b : touched) batch.Put(d.default_cf, std::string(kMetaPrefix) + b->name, b->meta());
+  // Phase 2, shared: encode and write. Writers run concurrently (RocksDB groups their WAL
+  // writes and inserts into the memtables in parallel); purges wait.
+  rocksdb::WriteBatch batch;
+  char key[kKeyBytes];
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const auto [b, days] = target[i];
+    if (!b) continue;
+    const Record& r = records[i];
+    const TimestampMs base = std::min(r.captured, now);
+    const TimestampMs deadline = base + days * kDayMs;
+    put_be64(key, d.options.confusion.canonical_key(r.plate));
+    put_be64(key + 8, ts_bits(r.captured));
+    put_be64(key + 16, r.id_hash ? r.id_hash : fnv1a(r.id));
+    char head[25];
+    put_be64(head, static_cast<uint64_t>(base));
+    put_be64(head + 8, static_cast<uint64_t>(deadline));
+    put_be64(head + 16, r.plate.key());
+    const std::size_t cam = std::min<std::size_t>(r.camera_id.size(), 255);
+    head[24] = static_cast<char>(cam);
+    const rocksdb::Slice k(key, kKeyBytes);
+    const rocksdb::Slice parts[3] = {rocksdb::Slice(head, 25), rocksdb::Slice(r.camera_id.data(), cam),
+                                     rocksdb::Slice(r.json)};
+    batch.Put(b->cf, rocksdb::SliceParts(&k, 1), rocksdb::SliceParts(parts, 3));
+  }
+  for (const auto& [b, m] : metas) batch.Put(d.default_cf, std::string(kMetaPrefix) + b->name, m);
+  std::shared_lock lock(d.mu);
   rocksdb::WriteOptions wo;
   wo.sync = d.options.sync;
   check(d.db->Write(wo, &batch), "write failed");
-  d.refresh_oldest();
   return written;
 }
 

@@ -55,7 +55,9 @@ struct Record {
   Plate plate;                 // the read's normalised plate
   std::string camera_id;
   std::string id;              // unique per record: passages camera_id/event_id, hits hit_id
-  std::string json;            // the record as a search returns it (one JSON object)
+  uint64_t id_hash = 0;        // used instead of hashing `id` when non-zero
+  std::string json;            // the record's payload, returned by searches as it is (the
+                               // processor writes JSON objects or its compact passage form)
 };
 
 struct Query {

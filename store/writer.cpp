@@ -1,12 +1,16 @@
 #include "store/writer.h"
 #include "logging/log.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
 namespace anpr::store {
 
-Writer::Writer(Store& store) : store_(store), thread_([this] { loop(); }) {}
+Writer::Writer(Store& store, int threads, std::size_t max_queued)
+    : store_(store), max_queued_(std::max<std::size_t>(1, max_queued)) {
+  for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { loop(); });
+}
 
 Writer::~Writer() {
   {
@@ -14,12 +18,14 @@ Writer::~Writer() {
     stop_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  room_.notify_all();
+  for (auto& t : threads_) t.join();
 }
 
 void Writer::submit(std::vector<Record> records, std::function<void()> durable) {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    room_.wait(lock, [&] { return stop_ || queue_.size() < max_queued_; });
     queue_.push_back(Job{std::move(records), std::move(durable)});
   }
   cv_.notify_one();
@@ -42,12 +48,14 @@ void Writer::loop() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      in_write_ = 0;
+      in_write_ -= jobs.size();
+      jobs.clear();
       cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, everything written
       jobs.swap(queue_);
-      in_write_ = jobs.size();
+      in_write_ += jobs.size();
     }
+    room_.notify_all();
     all.clear();
     for (Job& j : jobs)
       for (Record& r : j.records) all.push_back(std::move(r));
@@ -74,7 +82,6 @@ void Writer::loop() {
     }
     for (Job& j : jobs)
       if (j.durable) j.durable();
-    jobs.clear();
   }
 }
 

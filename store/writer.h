@@ -1,5 +1,5 @@
 // Group commit for the pipeline: records handed over by the publish stage are written to the
-// Store by one thread, many hand-overs per synced batch, and each hand-over's callback runs once
+// Store by a few threads, each taking every hand-over waiting at the time into one synced batch, and each hand-over's callback runs once
 // its records are durable (the processor then lets the reads' offsets advance).
 //
 // A failed write (disk full, I/O error) is retried every second and reported at most once per
@@ -22,7 +22,9 @@ namespace anpr::store {
 
 class Writer {
  public:
-  explicit Writer(Store& store);
+  // `threads` write concurrently; submit() waits while `max_queued` hand-overs are waiting
+  // (back-pressure on the pipeline when the disk cannot keep up).
+  explicit Writer(Store& store, int threads = 1, std::size_t max_queued = 64);
   // Writes what was submitted, then stops.
   ~Writer();
   Writer(const Writer&) = delete;
@@ -42,12 +44,13 @@ class Writer {
 
   Store& store_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_, room_;
   std::vector<Job> queue_;
+  std::size_t max_queued_;
   std::size_t in_write_ = 0;
   uint64_t batches_ = 0;
   bool stop_ = false;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 class Purger {

@@ -17,6 +17,7 @@
 #include <set>
 #include <sstream>
 
+#include "app/retention_sink.h"
 #include "bench/bench_data.h"
 #include "config/settings.h"
 #include "export/json_writer.h"
@@ -195,7 +196,8 @@ class RetentionIt : public ::testing::Test {
     q.cameras = {r.camera};
     const std::string needle = "\"event_id\":\"" + r.event_id + "\"";
     for (const store::Found& f : s.search(q).records)
-      if (f.json.find(needle) != std::string::npos) return std::string(store::to_string(f.kind));
+      if (app::RetentionSink::render(f).find(needle) != std::string::npos)
+        return std::string(store::to_string(f.kind));
     return "";
   }
 
@@ -324,6 +326,48 @@ TEST_F(RetentionIt, KilledDuringHeavyWritesLosesNoCommittedPassageAndServesNothi
     auto st = open_store(365 * store::kDayMs);
     for (const Read& r : reads_) EXPECT_EQ(stored(*st, r), "") << r.event_id;
   }
+}
+
+// Sink "kafka": each kept passage goes to its camera country's topic, timed by its capture time
+// (so the topic's retention counts from capture); LU's and expired ones go nowhere; hits stay on
+// the hits topic.
+TEST_F(RetentionIt, KafkaSinkPutsPassagesOnTheirCountrysTopicTimedByCapture) {
+  std::string cfg = slurp(dir_ / "anpr.toml");
+  cfg.replace(cfg.find("[retention]\n"), 12, "[retention]\nsink = \"kafka\"\n");
+  write(dir_ / "anpr.toml", cfg);
+  make_reads(600);
+  Child proc = start_processor("run.err");
+  produce(0, reads_.size());
+  std::map<std::string, std::size_t> want;
+  for (const Read& r : reads_)
+    if (!r.listed && !r.old && r.country != kLU) ++want[r.country == kNL ? "nl" : "be"];
+  simdjson::dom::parser parser;
+  for (const auto& [cc, n] : want) {
+    std::vector<std::string> lines;
+    for (int i = 0; i < 120; ++i) {
+      lines.clear();
+      std::istringstream in(shell("kcat -C -b " + bootstrap_ + " -t anpr.passages." + cc +
+                                  " -o beginning -e -q -f '%T %s\\n' 2>/dev/null"));
+      for (std::string l; std::getline(in, l);) lines.push_back(l);
+      if (lines.size() >= n) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    EXPECT_EQ(lines.size(), n) << cc;
+    for (const std::string& l : lines) {
+      const std::size_t sp = l.find(' ');
+      simdjson::dom::element d;
+      ASSERT_FALSE(parser.parse(l.substr(sp + 1)).get(d)) << l;
+      const auto ts = parse_rfc3339(std::string_view(d["ts"]));
+      ASSERT_TRUE(ts);
+      EXPECT_EQ(std::stoll(l.substr(0, sp)), *ts) << "the message is not timed by its capture";
+      EXPECT_EQ(std::string_view(d["camera_country"]), cc == "nl" ? "NL" : "BE");
+    }
+  }
+  EXPECT_TRUE(shell("kcat -C -b " + bootstrap_ +
+                    " -t anpr.passages.lu -o beginning -e -q 2>/dev/null").empty());
+  EXPECT_FALSE(fs::exists(dir_ / "state" / "retention")) << "sink kafka opened the store";
+  proc.signal(SIGTERM);
+  EXPECT_EQ(proc.wait(60'000), 0) << slurp(dir_ / "run.err");
 }
 
 TEST_F(RetentionIt, TopicsPlanAndApplyThroughTheAdminApi) {

@@ -3,6 +3,8 @@
 // or refused, results only within their deadline, hostile request bodies.
 #include "app/search_api.h"
 
+#include "app/retention_sink.h"
+
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <simdjson.h>
@@ -243,6 +245,81 @@ TEST_F(SearchApi, MalformedAndHostileRequestsAre400AndAudited) {
   const auto lines = audit_lines();
   ASSERT_EQ(lines.size(), cases.size());
   for (const auto& l : lines) EXPECT_NE(l.find("\"reason\":\"bad_request\""), std::string::npos) << l;
+}
+
+}  // namespace
+}  // namespace anpr::app
+
+namespace anpr::app {
+namespace {
+
+// The compact form passages are kept in renders back to every field the read had.
+TEST(RetentionSinkRender, CompactPassagesRenderEveryKeptField) {
+  const fs::path dir = fs::temp_directory_path() / ("anpr-render-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  config::Settings s = config::parse_settings("[cameras]\nregistry = \"c.csv\"\n[retention.NL]\n"
+                                              "keep_images = true\n",
+                                              "t.toml", dir);
+  store::Options o;
+  o.dir = dir / "retention";
+  RetentionSink sink(s, o);
+  ReadEvent ev;
+  ev.event_id = "ev-\"1\"";
+  ev.camera_id = "nl-cam-1";
+  ev.ts = kT;
+  ev.plate = "ab-123-c";
+  ev.plate_country = kNL;
+  ev.confidence = 0.75;
+  ev.lane = -2;
+  ev.direction = "north";
+  ev.lat = 52.5;
+  ev.lon = 5.25;
+  ev.plate_jpeg = "AAAA";
+  const Camera cam{"nl-cam-1", kNL, "A2 \"Utrecht\"", std::nullopt, std::nullopt, "NL-1"};
+  std::vector<store::Record> out;
+  sink.encode_passage(ev, cam, *Plate::from_normalized("AB123C"), out);
+  ASSERT_EQ(out.size(), 1u);
+  const store::Record& r = out[0];
+  store::Found f{r.kind, r.camera_country, r.captured, kT + kDay, r.camera_id, r.plate, r.json};
+  const std::string json = RetentionSink::render(f);
+  simdjson::dom::parser p;
+  simdjson::dom::element d;
+  ASSERT_FALSE(p.parse(json).get(d)) << json;
+  EXPECT_EQ(std::string_view(d["event_id"]), "ev-\"1\"");
+  EXPECT_EQ(std::string_view(d["camera_id"]), "nl-cam-1");
+  EXPECT_EQ(std::string_view(d["site"]), "A2 \"Utrecht\"");
+  EXPECT_EQ(std::string_view(d["camera_country"]), "NL");
+  EXPECT_EQ(std::string_view(d["ts"]), format_rfc3339(kT));
+  EXPECT_EQ(std::string_view(d["plate"]), "ab-123-c");
+  EXPECT_EQ(std::string_view(d["plate_normalized"]), "AB123C");
+  EXPECT_EQ(std::string_view(d["plate_country"]), "NL");
+  EXPECT_EQ(double(d["confidence"]), 0.75);
+  EXPECT_EQ(int64_t(d["lane"]), -2);
+  EXPECT_EQ(std::string_view(d["direction"]), "north");
+  EXPECT_EQ(double(d["lat"]), 52.5);
+  EXPECT_EQ(double(d["lon"]), 5.25);
+  EXPECT_EQ(std::string_view(d["plate_jpeg"]), "AAAA");
+  // Without keep_images, no image is kept.
+  out.clear();
+  config::Settings no_images = config::parse_settings("[cameras]\nregistry = \"c.csv\"\n", "t.toml", dir);
+  RetentionSink plain(no_images, store::Options{dir / "retention2"});
+  plain.encode_passage(ev, cam, *Plate::from_normalized("AB123C"), out);
+  ASSERT_EQ(out.size(), 1u);
+  f.json = out[0].json;
+  EXPECT_EQ(RetentionSink::render(f).find("jpeg"), std::string::npos);
+  // A damaged record renders as an error, never as garbage; JSON records pass through.
+  for (std::size_t cut = 1; cut < 12; ++cut) {
+    f.json = out[0].json.substr(0, cut);
+    ASSERT_FALSE(p.parse(RetentionSink::render(f)).get(d));
+  }
+  f.json = "{\"hit_id\":\"x\"}";
+  EXPECT_EQ(RetentionSink::render(f), f.json);
+  // LU keeps no passages.
+  out.clear();
+  const Camera lu{"lu-cam-1", kLU, "A1", std::nullopt, std::nullopt, "LU-1"};
+  sink.encode_passage(ev, lu, *Plate::from_normalized("AB123C"), out);
+  EXPECT_TRUE(out.empty());
+  fs::remove_all(dir);
 }
 
 }  // namespace
