@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstring>
 
+#include <simdjson.h>
+
 #include "export/json_writer.h"
 #include "match/hash.h"
 #include "match/time.h"
@@ -27,11 +29,48 @@ RetentionSink::RetentionSink(const config::Settings& settings, store::Options op
     : settings_(settings),
       store_(std::make_unique<store::Store>(std::move(options), settings.retention.policies)),
       writer_(std::make_unique<store::Writer>(*store_)),
-      purger_(std::make_unique<store::Purger>(*store_, settings.retention.purge_interval_ms)) {}
+      purger_(std::make_unique<store::Purger>(*store_, settings.retention.purge_interval_ms)) {
+  // Exported at scrape time: the pipeline pays nothing for them.
+  collector_ = metrics::add_collector([this](metrics::Families& out) {
+    const auto stats = store_->stats();
+    const TimestampMs now = store_->now();
+    const auto per_country = [&](metrics::Families::Family f, auto value) {
+      for (const auto& [country, s] : stats) f.add({{"country", country.str()}}, value(s));
+    };
+    per_country(out.counter("anpr_retention_stored_total",
+                            "Passages and hits written to the retention store, by camera country"),
+                [](const store::CountryStats& s) { return static_cast<double>(s.stored); });
+    per_country(out.counter("anpr_retention_skipped_total",
+                            "Records not stored: the country's policy keeps none, or they arrived "
+                            "past their deadline, by camera country"),
+                [](const store::CountryStats& s) { return static_cast<double>(s.skipped); });
+    per_country(out.counter("anpr_retention_purged_total",
+                            "Records deleted by purges (whole buckets by RocksDB's estimate), by "
+                            "camera country"),
+                [](const store::CountryStats& s) { return static_cast<double>(s.purged); });
+    per_country(out.gauge("anpr_retention_buckets", "Live time buckets of the retention store"),
+                [](const store::CountryStats& s) { return static_cast<double>(s.buckets); });
+    {
+      auto f = out.gauge("anpr_retention_oldest_record_age_seconds",
+                         "Age of the oldest record held (from its retention base, the capture "
+                         "time), by camera country; compare with the policy's period");
+      for (const auto& [country, s] : stats)
+        if (s.oldest_base > 0)
+          f.add({{"country", country.str()}}, static_cast<double>(now - s.oldest_base) / 1000.0);
+    }
+    out.counter("anpr_retention_write_batches_total", "Synced writes of the retention store")
+        .add({}, static_cast<double>(writer_->batches()));
+    out.gauge("anpr_retention_pending_handovers",
+              "Batches of records handed to the store's writer and not yet durable (their reads' "
+              "offsets wait)")
+        .add({}, static_cast<double>(writer_->pending()));
+  });
+}
 
 RetentionSink::RetentionSink(const config::Settings& settings) : settings_(settings) {}
 
 RetentionSink::~RetentionSink() {
+  collector_.reset();
   purger_.reset();
   writer_.reset();  // writes what was handed over
 }
@@ -101,6 +140,28 @@ uint64_t id_hash(std::string_view camera, std::string_view event) {
   add("/");
   add(event);
   return mix64(h) | 1;  // never 0 (0 means "hash the id")
+}
+
+// The hit's JSON without its top-level image fields (names holding "jpeg" or "thumbnail").
+std::string without_images(std::string_view json) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  if (parser.parse(json.data(), json.size()).get(obj)) return "{}";  // we wrote it: cannot happen
+  std::string out;
+  out.push_back('{');
+  bool first = true;
+  for (auto [key, value] : obj) {
+    if (key.find("jpeg") != std::string_view::npos ||
+        key.find("thumbnail") != std::string_view::npos)
+      continue;
+    if (!first) out.push_back(',');
+    first = false;
+    JsonWriter::append_string(out, key);
+    out.push_back(':');
+    out += simdjson::minify(value);
+  }
+  out.push_back('}');
+  return out;
 }
 
 }  // namespace
@@ -227,7 +288,11 @@ void RetentionSink::encode_hit(const ReadEvent& ev, const Camera& cam, const Pla
   r.plate = plate;
   r.camera_id = ev.camera_id;
   r.id = std::move(id);
-  r.json = hit_json;
+  if (!p->keep_images && (hit_json.find("jpeg") != std::string_view::npos ||
+                          hit_json.find("thumbnail") != std::string_view::npos))
+    r.json = without_images(hit_json);
+  else
+    r.json = hit_json;
 }
 
 }  // namespace anpr::app

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "config/settings.h"
+#include "metrics/metrics.h"
 #include "ingest/cameras.h"
 #include "ingest/read_event.h"
 #include "store/store.h"
@@ -40,7 +41,8 @@ class RetentionSink {
   // Appends the passage record of a read that produced no hit, if its camera country keeps them.
   void encode_passage(const ReadEvent& ev, const Camera& cam, const Plate& plate,
                       std::vector<store::Record>& out) const;
-  // Appends the record of one hit (its JSON as published), if the camera country keeps hits.
+  // Appends the record of one hit (its JSON as published, without images unless the policy
+  // keeps them), if the camera country keeps hits.
   // `id` identifies the hit (the same read and list entry give the same id).
   void encode_hit(const ReadEvent& ev, const Camera& cam, const Plate& plate, std::string id,
                   std::string_view hit_json, std::vector<store::Record>& out) const;
@@ -60,6 +62,7 @@ class RetentionSink {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<store::Writer> writer_;
   std::unique_ptr<store::Purger> purger_;
+  metrics::Collector collector_;  // the store's figures on /metrics
 };
 
 }  // namespace anpr::app

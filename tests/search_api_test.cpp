@@ -314,6 +314,28 @@ TEST(RetentionSinkRender, CompactPassagesRenderEveryKeptField) {
   }
   f.json = "{\"hit_id\":\"x\"}";
   EXPECT_EQ(RetentionSink::render(f), f.json);
+  // Hits are kept as published, without images unless the policy keeps them.
+  out.clear();
+  const std::string hit = R"({"hit_id":"h1","thumbnail_jpeg":"QUJD","plate":"AB-123-C","n":[1,{"a":2}]})";
+  plain.encode_hit(ev, cam, *Plate::from_normalized("AB123C"), "h1", hit, out);
+  sink.encode_hit(ev, cam, *Plate::from_normalized("AB123C"), "h1", hit, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].json, R"({"hit_id":"h1","plate":"AB-123-C","n":[1,{"a":2}]})");
+  EXPECT_EQ(out[1].json, hit);
+  // The store's figures are on /metrics.
+  out.clear();
+  sink.encode_passage(ev, cam, *Plate::from_normalized("AB123C"), out);
+  ev.ts = kT - 40 * kDay;  // past NL's deadline on arrival: skipped
+  sink.encode_passage(ev, cam, *Plate::from_normalized("AB123C"), out);
+  out[0].captured = sink.store()->now();  // the system clock: captured just now
+  sink.store()->write(out);
+  const std::string scraped = metrics::scrape();
+  EXPECT_NE(scraped.find("anpr_retention_stored_total{country=\"NL\"} 1"), std::string::npos)
+      << scraped;
+  EXPECT_NE(scraped.find("anpr_retention_skipped_total{country=\"NL\"} 1"), std::string::npos);
+  EXPECT_NE(scraped.find("anpr_retention_oldest_record_age_seconds{country=\"NL\"}"),
+            std::string::npos);
+  EXPECT_NE(scraped.find("anpr_retention_buckets{country=\"NL\"} 1"), std::string::npos);
   // LU keeps no passages.
   out.clear();
   const Camera lu{"lu-cam-1", kLU, "A1", std::nullopt, std::nullopt, "LU-1"};
