@@ -30,34 +30,8 @@ RetentionSink::RetentionSink(const config::Settings& settings, store::Options op
       store_(std::make_unique<store::Store>(std::move(options), settings.retention.policies)),
       writer_(std::make_unique<store::Writer>(*store_)),
       purger_(std::make_unique<store::Purger>(*store_, settings.retention.purge_interval_ms)) {
-  // Exported at scrape time: the pipeline pays nothing for them.
+  // The writer's figures, exported at scrape time (the store's own are in run_metrics.cpp).
   collector_ = metrics::add_collector([this](metrics::Families& out) {
-    const auto stats = store_->stats();
-    const TimestampMs now = store_->now();
-    const auto per_country = [&](metrics::Families::Family f, auto value) {
-      for (const auto& [country, s] : stats) f.add({{"country", country.str()}}, value(s));
-    };
-    per_country(out.counter("anpr_retention_stored_total",
-                            "Passages and hits written to the retention store, by camera country"),
-                [](const store::CountryStats& s) { return static_cast<double>(s.stored); });
-    per_country(out.counter("anpr_retention_skipped_total",
-                            "Records not stored: the country's policy keeps none, or they arrived "
-                            "past their deadline, by camera country"),
-                [](const store::CountryStats& s) { return static_cast<double>(s.skipped); });
-    per_country(out.counter("anpr_retention_purged_total",
-                            "Records deleted by purges (whole buckets by RocksDB's estimate), by "
-                            "camera country"),
-                [](const store::CountryStats& s) { return static_cast<double>(s.purged); });
-    per_country(out.gauge("anpr_retention_buckets", "Live time buckets of the retention store"),
-                [](const store::CountryStats& s) { return static_cast<double>(s.buckets); });
-    {
-      auto f = out.gauge("anpr_retention_oldest_record_age_seconds",
-                         "Age of the oldest record held (from its retention base, the capture "
-                         "time), by camera country; compare with the policy's period");
-      for (const auto& [country, s] : stats)
-        if (s.oldest_base > 0)
-          f.add({{"country", country.str()}}, static_cast<double>(now - s.oldest_base) / 1000.0);
-    }
     out.counter("anpr_retention_write_batches_total", "Synced writes of the retention store")
         .add({}, static_cast<double>(writer_->batches()));
     out.gauge("anpr_retention_pending_handovers",
