@@ -93,6 +93,13 @@ void add_bench_command(CLI::App& app, std::function<int()>& run) {
       ->check(CLI::Range(1, 256));
   cmd->add_option("--latency-seconds", a->o.latency_seconds, "duration of the latency steps (default 20)")
       ->check(CLI::Range(1.0, 3600.0));
+  cmd->add_flag("--retention", a->o.retention,
+                "also rounds keeping passages and hits in the retention store, with the ratio to "
+                "keeping nothing (target >= 0.80)");
+  cmd->add_option("--state-dir", a->o.state_dir,
+                  "where --retention keeps its store, on the disk to measure (default "
+                  "./anpr-bench-state)");
+  cmd->add_flag("--no-latency", [a](int64_t) { a->o.latency = false; }, "skip the latency steps");
   cmd->add_option("--brokers", a->o.brokers,
                   "a Kafka cluster instead of the embedded broker (topics <prefix>reads, hits, "
                   "lat.reads, lat.hits)");

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -250,6 +251,10 @@ void E2eBenchOptions::quick() {
   latency_seconds = 8;
 }
 
+double E2eBenchResult::kept_ratio() const {
+  return best_processor.rate() > 0 ? best_kept.rate() / best_processor.rate() : 0;
+}
+
 double E2eBenchResult::rate_ratio() const {
   return best_raw.rate() > 0 ? best_processor.rate() / best_raw.rate() : 0;
 }
@@ -388,6 +393,19 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
     config::Settings s =
         settings_for(o, bootstrap, "bench-proc-" + run_id + "-" + std::to_string(r), t_reads, t_hits);
     res.processor.push_back(processor_consume(s, index, registry, o.reads));
+    if (o.retention) {
+      // The same, keeping passages and hits (a fresh store each round).
+      config::Settings k = settings_for(o, bootstrap, "bench-kept-" + run_id + "-" + std::to_string(r),
+                                        t_reads, t_hits);
+      k.retention.policies = config::default_retention_policies();
+      k.state_dir = (o.state_dir.empty() ? std::filesystem::current_path() / "anpr-bench-state"
+                                         : std::filesystem::path(o.state_dir)) /
+                    ("round-" + std::to_string(r));
+      std::error_code ec;
+      std::filesystem::remove_all(k.state_dir, ec);
+      res.kept.push_back(processor_consume(k, index, registry, o.reads));
+      std::filesystem::remove_all(k.state_dir, ec);
+    }
   }
   progress.show("throughput rounds", 1.0);
   auto best = [](const std::vector<Round>& v) {
@@ -396,11 +414,13 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
   };
   res.best_raw = best(res.raw);
   res.best_processor = best(res.processor);
+  if (!res.kept.empty()) res.best_kept = best(res.kept);
 
   // Phase 3: latency at several steady rates, up to half the processor's measured rate. The
   // reads are generated and produced by this process, on the same cores as the processor (and
   // the embedded broker), so at high rates the producer's own cost counts against the processor.
   std::vector<double> rates = {1000, 10'000, 50'000, res.best_processor.rate() / 2};
+  if (!o.latency) rates.clear();
   rates.erase(std::remove_if(rates.begin(), rates.end() - 1,
                              [&](double r) { return r >= rates.back(); }),
               rates.end() - 1);
@@ -412,7 +432,7 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
     step_total[i] = static_cast<std::size_t>(rates[i] * step_seconds);
     acked[i].reset(new std::atomic<int64_t>[step_total[i] + 1]());
   }
-  {
+  if (!rates.empty()) {
     config::Settings s = settings_for(o, bootstrap, "bench-lat-" + run_id, t_lat_reads, t_lat_hits);
     Processor p(s, index, registry);
     std::thread pt([&] { p.run(); });
@@ -568,6 +588,20 @@ std::string E2eBenchResult::table() const {
         l.p90, l.p99, l.p999, l.max, from,
         l.half_max ? (l.hits > 0 && l.p99 <= 10 ? "p99 <= 10 ms: ok" : "p99 <= 10 ms: MISSED") : "");
   }
+  if (!kept.empty()) {
+    const double kr = kept_ratio();
+    out += "\npassages kept: the processor keeping NL and BE passages and every country's hits in the\n"
+           "retention store (on disk, one synced write per group of batches) against keeping nothing:\n";
+    add("%-34s | %12.0f | %12.2f | %8s |\n", "processor, nothing kept", best_processor.rate(),
+        best_processor.cpu_us_per_read(), "1.00");
+    add("%-34s | %12.0f | %12.2f | %8.2f | >= 0.80 x nothing kept: %s\n", "processor, passages kept",
+        best_kept.rate(), best_kept.cpu_us_per_read(), kr, kr >= 0.8 ? "ok" : "MISSED");
+    for (std::size_t r = 0; r < kept.size() && r < processor.size(); ++r)
+      add("  round %zu: nothing kept %.0f reads/s, passages kept %.0f reads/s (%.2f us CPU/read), "
+          "ratio %.2f\n",
+          r + 1, processor[r].rate(), kept[r].rate(), kept[r].cpu_us_per_read(),
+          processor[r].rate() > 0 ? kept[r].rate() / processor[r].rate() : 0.0);
+  }
   add("index: %zu entries built in %.1f s, %.1f bytes/entry; peak RSS of the benchmark process "
       "(index, processor, consumers): %.0f MiB\n",
       o.entries, index_build_seconds,
@@ -614,6 +648,10 @@ std::string E2eBenchResult::json() const {
   round("processor", best_processor);
   w.field("rate_ratio", rate_ratio());
   w.field("cpu_ratio", cpu_ratio());
+  if (!kept.empty()) {
+    round("passages_kept", best_kept);
+    w.field("kept_ratio", kept_ratio());
+  }
   w.key("rounds");
   w.begin_array();
   for (std::size_t r = 0; r < raw.size() && r < processor.size(); ++r) {

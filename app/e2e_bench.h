@@ -8,6 +8,9 @@
 //      and then the processor (decode, match, publish hits, store offsets) each read every message
 //      in a consumer group of their own. Reported: reads/s and CPU time per read of each, and the
 //      ratios, best round;
+//      With `retention`, each round also runs the processor keeping passages and hits in the
+//      retention store (the default NL/BE/LU policies; the store on disk in `state_dir`, synced
+//      per write): the kept/not-kept rate ratio is reported against its target (>= 0.80);
 //   3. latency: reads at steady rates up to half the processor's measured rate; a control-room
 //      consumer of the hits topic measures read-to-hit latency p50/p90/p99/p99.9 from the broker's
 //      acknowledgement of each read.
@@ -48,6 +51,9 @@ struct E2eBenchOptions {
   std::string anpr_binary;         // the `anpr` executable that runs `anpr broker`
   std::string topic_prefix = "bench.";
   bool progress = true;            // a progress bar on stderr when it is a terminal
+  bool retention = false;          // also rounds keeping passages and hits in the store
+  std::string state_dir;           // where those rounds keep it ("" = ./anpr-bench-state)
+  bool latency = true;             // phase 3
 
   // The CI settings: 100 k reads, 100 k entries, 2 rounds, 8 s of latency steps.
   void quick();
@@ -70,8 +76,8 @@ struct E2eBenchResult {
     double produce_p50 = 0, produce_p99 = 0;              // ms from the camera's produce() call
   };
   E2eBenchOptions options;
-  std::vector<Round> raw, processor;
-  Round best_raw, best_processor;
+  std::vector<Round> raw, processor, kept;  // kept: with the retention store (option retention)
+  Round best_raw, best_processor, best_kept;
   std::vector<Latency> latency;
   double peak_rss_mib = 0;
   double index_build_seconds = 0;
@@ -80,6 +86,7 @@ struct E2eBenchResult {
 
   double rate_ratio() const;  // processor reads/s over raw reads/s
   double cpu_ratio() const;   // processor CPU per read over raw CPU per read
+  double kept_ratio() const;  // reads/s keeping passages over reads/s keeping nothing
   std::string table() const;  // the human-readable report
   std::string json() const;
 };

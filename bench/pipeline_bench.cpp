@@ -25,11 +25,18 @@ int main(int argc, char** argv) {
       o.batch = std::stoul(argv[++i]);
     } else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
       o.threads = std::stoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--retention")) {
+      o.retention = true;
+    } else if (!std::strcmp(argv[i], "--state-dir") && i + 1 < argc) {
+      o.state_dir = argv[++i];
+    } else if (!std::strcmp(argv[i], "--no-latency")) {
+      o.latency = false;
     } else {
       std::fprintf(stderr,
                    "usage: pipeline_bench [--quick] [--reads N] [--entries N] [--threads N] [--batch N]\n"
                    "                      [--partitions N]   (reads * ~250 B / N must stay < 5 MiB)\n"
                    "                      [--linger MS]      (batching of the reads' producer, default 20)\n"
+                   "                      [--retention] [--state-dir DIR] [--no-latency]\n"
                    "`anpr bench --help` has more options.\n");
       return 2;
     }
