@@ -4,6 +4,7 @@
 #include "app/search_api.h"
 
 #include "app/retention_sink.h"
+#include "app/run_metrics.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -329,13 +330,17 @@ TEST(RetentionSinkRender, CompactPassagesRenderEveryKeptField) {
   sink.encode_passage(ev, cam, *Plate::from_normalized("AB123C"), out);
   out[0].captured = sink.store()->now();  // the system clock: captured just now
   sink.store()->write(out);
+  metrics::Collector figures = collect_retention(*sink.store(), s);
   const std::string scraped = metrics::scrape();
-  EXPECT_NE(scraped.find("anpr_retention_stored_total{country=\"NL\"} 1"), std::string::npos)
+  EXPECT_NE(scraped.find("anpr_retention_records_stored_total{country=\"NL\"} 1"), std::string::npos)
       << scraped;
-  EXPECT_NE(scraped.find("anpr_retention_skipped_total{country=\"NL\"} 1"), std::string::npos);
+  EXPECT_NE(scraped.find("anpr_retention_records_skipped_total{country=\"NL\"} 1"),
+            std::string::npos);
   EXPECT_NE(scraped.find("anpr_retention_oldest_record_age_seconds{country=\"NL\"}"),
             std::string::npos);
-  EXPECT_NE(scraped.find("anpr_retention_buckets{country=\"NL\"} 1"), std::string::npos);
+  EXPECT_NE(scraped.find("anpr_retention_write_batches_total"), std::string::npos);
+  EXPECT_NE(scraped.find("anpr_retention_pending_handovers"), std::string::npos);
+  figures.reset();
   // LU keeps no passages.
   out.clear();
   const Camera lu{"lu-cam-1", kLU, "A1", std::nullopt, std::nullopt, "LU-1"};
