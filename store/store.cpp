@@ -85,6 +85,7 @@ struct Store::Bucket {
   rocksdb::ColumnFamilyHandle* cf = nullptr;
   // Persisted under m/<name> in the default column family.
   TimestampMs min_base = INT64_MAX, min_deadline = INT64_MAX, max_deadline = INT64_MIN;
+  uint64_t lowered = 0;  // times a write lowered min_base or min_deadline (a purge's check)
 
   TimestampMs start_ms() const { return start_day * kDayMs; }
   TimestampMs end_ms() const { return end_day * kDayMs; }
@@ -321,6 +322,7 @@ std::size_t Store::write(std::span<const Record> records) {
       Bucket* b = d.bucket_for(r.kind, r.camera_country, floor_div(base, kDayMs), days);
       target[i] = {b, days};
       if (base < b->min_base || deadline < b->min_deadline || deadline > b->max_deadline) {
+        if (base < b->min_base || deadline < b->min_deadline) ++b->lowered;
         b->min_base = std::min(b->min_base, base);
         b->min_deadline = std::min(b->min_deadline, deadline);
         b->max_deadline = std::max(b->max_deadline, deadline);
@@ -449,45 +451,64 @@ PurgeResult Store::purge() {
     if (earliest <= now) partial.push_back(&b);
   }
   std::erase_if(d.buckets, [](const std::unique_ptr<Bucket>& b) { return b->cf == nullptr; });
-  // Partly expired buckets: delete the expired records one by one, then compact them away.
-  std::vector<Bucket*> compact;
-  for (Bucket* b : partial) {
-    rocksdb::WriteBatch deletes;
-    uint64_t n = 0;
-    TimestampMs min_base = INT64_MAX, min_deadline = INT64_MAX;
-    rocksdb::ReadOptions ro;
-    ro.total_order_seek = true;
-    std::unique_ptr<rocksdb::Iterator> it(d.db->NewIterator(ro, b->cf));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      Value v;
-      const bool ok = parse_value(std::string_view(it->value().data(), it->value().size()), v);
-      if (!ok || d.effective(*b, v.base, v.deadline) <= now) {
-        deletes.Delete(b->cf, it->key());
-        ++n;
-        continue;
-      }
-      min_base = std::min(min_base, v.base);
-      min_deadline = std::min(min_deadline, d.effective(*b, v.base, v.deadline));
-    }
-    check(it->status(), "purge failed in " + b->name);
-    it.reset();
-    b->min_base = min_base;
-    b->min_deadline = min_deadline;
-    deletes.Put(d.default_cf, std::string(kMetaPrefix) + b->name, b->meta());
-    rocksdb::WriteOptions wo;
-    wo.sync = d.options.sync;
-    check(d.db->Write(wo, &deletes), "purge failed in " + b->name);
-    if (n) compact.push_back(b);
-    d.stats[b->country].purged += n;
-    r.records_deleted += n;
-  }
   if (meta.Count()) {
     rocksdb::WriteOptions wo;
     wo.sync = d.options.sync;
     check(d.db->Write(wo, &meta), "purge failed");
   }
+  std::vector<uint64_t> lowered;
+  for (Bucket* b : partial) lowered.push_back(b->lowered);
   d.refresh_oldest();
   lock.unlock();
+  // Partly expired buckets: delete the expired records one by one, then compact them away. The
+  // scan runs beside writes and searches (a day of passages takes a while to read); only the
+  // buckets' bookkeeping is updated exclusively.
+  std::vector<Bucket*> compact;
+  for (std::size_t i = 0; i < partial.size(); ++i) {
+    Bucket* b = partial[i];
+    rocksdb::WriteBatch deletes;
+    uint64_t n = 0;
+    TimestampMs min_base = INT64_MAX, min_deadline = INT64_MAX;
+    {
+      std::shared_lock reading(d.mu);
+      rocksdb::ReadOptions ro;
+      ro.total_order_seek = true;
+      std::unique_ptr<rocksdb::Iterator> it(d.db->NewIterator(ro, b->cf));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        Value v;
+        const bool ok = parse_value(std::string_view(it->value().data(), it->value().size()), v);
+        if (!ok || d.effective(*b, v.base, v.deadline) <= now) {
+          deletes.Delete(b->cf, it->key());
+          ++n;
+          continue;
+        }
+        min_base = std::min(min_base, v.base);
+        min_deadline = std::min(min_deadline, d.effective(*b, v.base, v.deadline));
+      }
+      check(it->status(), "purge failed in " + b->name);
+      it.reset();
+      rocksdb::WriteOptions wo;
+      wo.sync = d.options.sync;
+      if (n) check(d.db->Write(wo, &deletes), "purge failed in " + b->name);
+    }
+    std::unique_lock update(d.mu);
+    if (b->lowered == lowered[i]) {  // else a write added older records meanwhile: keep its
+      b->min_base = min_base;       // (lower) figures
+      b->min_deadline = min_deadline;
+    } else {
+      b->min_base = std::min(b->min_base, min_base);
+      b->min_deadline = std::min(b->min_deadline, min_deadline);
+    }
+    rocksdb::WriteBatch m;
+    m.Put(d.default_cf, std::string(kMetaPrefix) + b->name, b->meta());
+    rocksdb::WriteOptions wo;
+    wo.sync = d.options.sync;
+    check(d.db->Write(wo, &m), "purge failed in " + b->name);
+    if (n) compact.push_back(b);
+    d.stats[b->country].purged += n;
+    r.records_deleted += n;
+    d.refresh_oldest();
+  }
   // Deleted records are gone from disk only once compaction has rewritten their files.
   for (Bucket* b : compact) {
     rocksdb::CompactRangeOptions co;
