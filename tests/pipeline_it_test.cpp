@@ -592,6 +592,20 @@ TEST_F(PipelineTest, MetricsCountWhatWasSentAndPassPromtool) {
   make_reads(900, 4);
   ASSERT_GT(expected_.size(), 20u);
   const std::vector<BadInput> bad = bad_inputs();
+  // Two reads with a hit carry a plate image that is not a JPEG: the hit goes out without it and
+  // the image counters say so.
+  std::set<std::string> hit_events;
+  for (const ExpectedHit& h : expected_) hit_events.insert(h.event_id);
+  int broken_images = 0;
+  for (auto& [key, payload] : reads_) {
+    if (broken_images == 2) break;
+    const std::size_t at = payload.find("\"event_id\":\"") + 12;
+    if (!hit_events.count(payload.substr(at, payload.find('"', at) - at))) continue;
+    payload.pop_back();
+    payload += ",\"plate_jpeg\":\"bm90IGEganBlZw==\"}";  // "not a jpeg"
+    ++broken_images;
+  }
+  ASSERT_EQ(broken_images, 2);
   std::vector<std::pair<std::string, std::string>> msgs = reads_;
   for (const BadInput& b : bad) msgs.push_back({"nl-cam-1", b.payload});
 
@@ -652,6 +666,10 @@ TEST_F(PipelineTest, MetricsCountWhatWasSentAndPassPromtool) {
         << s.labels.at("match_kind");
   }
   EXPECT_TRUE(by_label(m, "anpr_suppressed_total", "list").empty()) << "suppression is off";
+  EXPECT_EQ(value(m, "anpr_image_decodes_total"), 2);
+  double image_errors = 0;
+  for (const auto& [reason, n] : by_label(m, "anpr_image_errors_total", "reason")) image_errors += n;
+  EXPECT_EQ(image_errors, 2);
   EXPECT_EQ(value(m, "anpr_reads_consumed_total"), static_cast<double>(msgs.size()));
   double routes = 0;
   for (const auto& [owner, hits] : expected_routes_) routes += static_cast<double>(hits.size());
@@ -691,6 +709,13 @@ TEST_F(PipelineTest, MetricsCountWhatWasSentAndPassPromtool) {
       EXPECT_NE(doc.find("`" + family + "`"), std::string::npos)
           << family << " is not in docs/operations.md";
     }
+  }
+  // No series twice (promtool does not check that; two collectors exporting the same family would).
+  {
+    std::size_t samples = 0;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) samples += !line.empty() && line[0] != '#';
+    EXPECT_EQ(samples, m.size()) << "a series appears more than once:\n" << text;
   }
   // Prometheus' own checker accepts the exposition, lint included.
   write(dir_ / "metrics.txt", text);
