@@ -194,6 +194,31 @@ categories = ["terrorism"]
   EXPECT_EQ(s.policy(kNL)->categories, bits({Category::terrorism}));
 }
 
+TEST(Settings, ListPolicyAndReflistsTopic) {
+  const Settings d = parse("[cameras]\nregistry = \"c.csv\"\n");
+  EXPECT_EQ(d.list_policy.max_rejected_percent, 1.0);
+  EXPECT_EQ(d.list_policy.keep_versions, 5u);
+  EXPECT_FALSE(d.list_policy.follow_topic);
+  EXPECT_EQ(d.topics.reflists, "anpr.reflists");
+  const Settings s = parse(R"(
+[cameras]
+registry = "c.csv"
+[topics]
+reflists = "lists.compacted"
+[lists]
+max_rejected_percent = 2.5
+keep_versions = 20
+follow_topic = true
+)");
+  EXPECT_EQ(s.list_policy.max_rejected_percent, 2.5);
+  EXPECT_EQ(s.list_policy.keep_versions, 20u);
+  EXPECT_TRUE(s.list_policy.follow_topic);
+  EXPECT_EQ(s.topics.reflists, "lists.compacted");
+  EXPECT_EQ(parse("[cameras]\nregistry = \"c.csv\"\n[lists]\nmax_rejected_percent = 0\n")
+                .list_policy.max_rejected_percent,
+            0.0);
+}
+
 TEST(Settings, ImagesTable) {
   const Settings d = parse(R"(
 [cameras]
@@ -499,6 +524,16 @@ std::vector<BadCase> bad_cases() {
        "t.toml:2: suppression.window_s: expected an integer 0..86400, got \"five\""},
       {"float for integer", "[pipeline]\nbatch = 1.5\n",
        "t.toml:2: pipeline.batch: expected an integer 1..65536, got the float 1.5"},
+      {"threshold over 100", "[lists]\nmax_rejected_percent = 150\n",
+       "t.toml:2: lists.max_rejected_percent: expected a number 0..100, got 150"},
+      {"threshold as text", "[lists]\nmax_rejected_percent = \"1%\"\n",
+       "t.toml:2: lists.max_rejected_percent: expected a number 0..100, got \"1%\""},
+      {"no versions kept", "[lists]\nkeep_versions = 0\n",
+       "t.toml:2: lists.keep_versions: expected an integer 1..1000, got 0"},
+      {"follow_topic as text", "[lists]\nfollow_topic = \"yes\"\n",
+       "t.toml:2: lists.follow_topic: expected true or false, got \"yes\""},
+      {"reflists topic equals the reads topic", "[topics]\nreflists = \"anpr.reads\"\n",
+       "t.toml:2: topics.reflists: expected a topic different from topics.reads"},
       {"threads too many", "[pipeline]\nthreads = 257\n",
        "t.toml:2: pipeline.threads: expected an integer 0..256, got 257"},
       {"threads negative", "[pipeline]\nthreads = -1\n", "expected an integer 0..256, got -1"},
