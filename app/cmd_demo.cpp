@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "app/commands.h"
-#include "app/control_room.h"
+#include "app/run_services.h"
 #include "http/auth.h"
 #include "app/feed.h"
 #include "app/hit_text.h"
@@ -107,24 +107,19 @@ int run_live(const DemoArgs& args) {
   broker.create_topic(s.settings.topics.hit_acks, 1);
 
   Processor proc(s.settings, *s.index, s.cameras);
-  std::unique_ptr<HttpService> service;
-  std::unique_ptr<ControlRoom> control_room;
+  std::unique_ptr<RunServices> services;
   if (!args.http.empty()) {
-    service = std::make_unique<HttpService>(s.settings);
-    service->context().index = s.index.get();
-    service->context().processor = &proc;
-    control_room = std::make_unique<ControlRoom>(s.settings, *service);
-    control_room->start();
     try {
-      service->start();
+      services = std::make_unique<RunServices>(s, proc);
     } catch (const std::exception& e) {
       std::cerr << "anpr demo: " << e.what() << " (choose another with --http host:port, or "
                 << "--http '' for none)\n";
       return kExitRuntime;
     }
-    const std::string base = std::string(service->server().tls() ? "https" : "http") + "://" +
+    HttpService& service = services->http();
+    const std::string base = std::string(service.server().tls() ? "https" : "http") + "://" +
                              args.http.substr(0, args.http.rfind(':')) + ":" +
-                             std::to_string(service->server().port());
+                             std::to_string(service.server().port());
     std::cout << "Control-room page: " << base << "/   (status: " << base
               << "/status)\nAccess tokens for this run (paste one into the page's login):\n";
     for (const auto& [role, token] : demo_tokens)
@@ -203,8 +198,7 @@ int run_live(const DemoArgs& args) {
   feeder.join();
   proc.request_stop();
   proc_thread.join();
-  if (control_room) control_room->stop();
-  if (service) service->stop();
+  if (services) services->stop();
   std::cout << "Demo stopped: " << fed.load() << " reads streamed; " << summary(proc.counters())
             << "; " << shown << " hits shown.\n";
   return proc_rc;

@@ -6,8 +6,7 @@
 #include <thread>
 
 #include "app/commands.h"
-#include "app/control_room.h"
-#include "app/http_service.h"
+#include "app/run_services.h"
 #include "app/lists_api.h"
 #include "app/reflists.h"
 #include "app/offline.h"
@@ -139,22 +138,15 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
         return kExitRuntime;
       }
       Processor& p = *owned;
-      std::unique_ptr<HttpService> http;
-      std::unique_ptr<ControlRoom> control_room;
+      std::unique_ptr<RunServices> services;
       if (!s.settings.http.listen.empty()) {
         try {
-          http = std::make_unique<HttpService>(s.settings);
-          http->context().index = s.index.get();
-          http->context().processor = &p;
-          control_room = std::make_unique<ControlRoom>(s.settings, *http);
-          control_room->start();
-          if (store::Store* st = p.retention_store()) add_search_routes(*http, *st);
-          add_list_routes(*http, *s.registry, /*read_only=*/s.settings.list_policy.follow_topic);
-          http->start();
+          services = std::make_unique<RunServices>(s, p);
         } catch (const std::exception& e) {
           log::error("run", std::string("http: ") + e.what());
           return kExitRuntime;
         }
+        HttpService* http = &services->http();
         const char* scheme = http->server().tls() ? "https" : "http";
         log::info("run",
                   std::string("serving ") + scheme + " on port " +
@@ -206,8 +198,7 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
                  {"deadletters", c.deadletters}});
       done = true;
       watcher.join();
-      if (control_room) control_room->stop();
-      if (http) http->stop();
+      if (services) services->stop();
       return rc;
     };
   });
