@@ -4,6 +4,8 @@
 #include <simdjson.h>
 
 #include <future>
+#include <map>
+#include <mutex>
 
 #include "app/web_assets.h"
 #include "export/json_writer.h"
@@ -87,9 +89,30 @@ struct ControlRoom::Acks {
   }
 };
 
+// Open event streams, per token and in all.
+struct ControlRoom::Streams {
+  std::mutex mu;
+  std::map<std::string, int> per_token;  // guarded by mu
+  int total = 0;                         // guarded by mu
+
+  bool open(const std::string& token) {
+    std::lock_guard lock(mu);
+    int& n = per_token[token];
+    if (n >= kMaxStreamsPerToken || total >= kMaxStreams) return false;
+    ++n;
+    ++total;
+    return true;
+  }
+  void close(const std::string& token) {
+    std::lock_guard lock(mu);
+    if (--per_token[token] <= 0) per_token.erase(token);
+    --total;
+  }
+};
+
 ControlRoom::ControlRoom(const config::Settings& settings, HttpService& service)
     : settings_(settings), service_(service), feed_(settings.http.feed_hits),
-      acks_(std::make_unique<Acks>(settings)) {
+      acks_(std::make_unique<Acks>(settings)), streams_(std::make_unique<Streams>()) {
   http::Server& server = service.server();
   using http::Role;
   add_page_routes(server);
@@ -114,6 +137,11 @@ ControlRoom::ControlRoom(const config::Settings& settings, HttpService& service)
                  after = parse_event_id(req.get_param_value("last_event_id"));
                // A page resuming from before a restart of this processor starts over.
                if (after > feed_.last_seq()) after = 0;
+               if (!streams_->open(who.name))
+                 throw http::HttpError(503, "unavailable",
+                                       "too many open hit streams (at most " +
+                                           std::to_string(kMaxStreamsPerToken) +
+                                           " per token); close another page first");
                res.set_header("Cache-Control", "no-store");
                res.set_header("X-Accel-Buffering", "no");
                auto last = std::make_shared<uint64_t>(after);
@@ -146,7 +174,8 @@ ControlRoom::ControlRoom(const config::Settings& settings, HttpService& service)
                      if (out.empty()) out = ": keep-alive\n\n";
                      *idle = now;
                      return sink.write(out.data(), out.size());
-                   });
+                   },
+                   [streams = streams_.get(), name = who.name](bool) { streams->close(name); });
              });
 
   server.post(R"(/api/v1/hits/([0-9a-f]{1,64})/ack)", http::roles(Role::controlroom),
@@ -171,7 +200,7 @@ ControlRoom::ControlRoom(const config::Settings& settings, HttpService& service)
                     note = n;
                   }
                 }
-                switch (feed_.lookup(hit_id, who.control_room)) {
+                switch (feed_.reserve_ack(hit_id, who.control_room)) {
                   case HitFeed::Lookup::unknown:
                   case HitFeed::Lookup::not_visible:
                     throw http::NotFound("no open hit " + hit_id + " for this control room");
@@ -189,13 +218,20 @@ ControlRoom::ControlRoom(const config::Settings& settings, HttpService& service)
                 w.field("ts", http::utc_now_text());
                 if (!note.empty()) w.field("note", note);
                 w.end_object();
-                service_.audit().record(who.name, http::role_name(who.role), "hit.ack",
-                                        [&](JsonWriter& a) {
-                                          a.field("hit_id", hit_id);
-                                          if (!note.empty()) a.field("note", note);
-                                        });
-                const std::string err = acks_->publish(hit_id, ack);
+                std::string err;
+                try {
+                  service_.audit().record(who.name, http::role_name(who.role), "hit.ack",
+                                          [&](JsonWriter& a) {
+                                            a.field("hit_id", hit_id);
+                                            if (!note.empty()) a.field("note", note);
+                                          });
+                  err = acks_->publish(hit_id, ack);
+                } catch (...) {
+                  feed_.release(hit_id);
+                  throw;
+                }
                 if (!err.empty()) {
+                  feed_.release(hit_id);
                   service_.audit().record(who.name, http::role_name(who.role), "hit.ack.failed",
                                           [&](JsonWriter& a) {
                                             a.field("hit_id", hit_id);

@@ -10,7 +10,9 @@
 //                                      {"note": "..."}; audited, published to topics.hit_acks
 //
 // A control-room token sees only the hits of its own control room (camera registry) unless its
-// control room is "*".
+// control room is "*". Each open stream holds one of the server's worker threads, so at most
+// kMaxStreamsPerToken streams per token and kMaxStreams in all are open at once (503 beyond),
+// which keeps workers free for the API.
 //
 // Thread safety: construct, then start() once; handlers run on the server's threads.
 #pragma once
@@ -21,6 +23,9 @@
 #include "app/http_service.h"
 
 namespace anpr::app {
+
+inline constexpr int kMaxStreamsPerToken = 8;
+inline constexpr int kMaxStreams = 20;  // of the server's 32 worker threads
 
 class ControlRoom {
  public:
@@ -35,10 +40,12 @@ class ControlRoom {
 
  private:
   struct Acks;
+  struct Streams;
   const config::Settings& settings_;
   HttpService& service_;
   HitFeed feed_;
   std::unique_ptr<Acks> acks_;
+  std::unique_ptr<Streams> streams_;
 };
 
 // Adds the pages and their files (public routes) to `server`.

@@ -32,12 +32,15 @@ bool HitFeed::add_hit(std::string_view json) {
   simdjson::dom::element doc;
   if (parser.parse(json.data(), json.size()).get(doc)) return false;
   std::string_view id, room;
+  if (!doc.is_object()) return false;
   if (doc["hit_id"].get_string().get(id) || id.empty() || id.size() > 128) return false;
   if (doc["control_room"].get_string().get(room)) room = {};
+  // Minified: the event stream frames events by lines, so the text must hold no line break.
+  std::string text = simdjson::minify(doc);
   {
     std::lock_guard lock(mu_);
     if (hits_.count(std::string(id))) return false;
-    add(FeedEvent{0, FeedEvent::Kind::hit, std::string(id), std::string(room), std::string(json)});
+    add(FeedEvent{0, FeedEvent::Kind::hit, std::string(id), std::string(room), std::move(text)});
   }
   cv_.notify_all();
   return true;
@@ -48,14 +51,17 @@ bool HitFeed::add_ack(std::string_view json) {
   simdjson::dom::element doc;
   if (parser.parse(json.data(), json.size()).get(doc)) return false;
   std::string_view id;
+  if (!doc.is_object()) return false;
   if (doc["hit_id"].get_string().get(id) || id.empty()) return false;
+  std::string text = simdjson::minify(doc);
   {
     std::lock_guard lock(mu_);
     auto it = hits_.find(std::string(id));
     if (it == hits_.end() || it->second.acked) return false;  // unknown here, or seen already
     it->second.acked = true;
+    it->second.reserved = false;
     add(FeedEvent{0, FeedEvent::Kind::ack, std::string(id), it->second.control_room,
-                  std::string(json)});
+                  std::move(text)});
   }
   cv_.notify_all();
   return true;
@@ -91,6 +97,22 @@ HitFeed::Lookup HitFeed::lookup(std::string_view hit_id, std::string_view room) 
   if (it == hits_.end()) return Lookup::unknown;
   if (!room_sees(room, it->second.control_room)) return Lookup::not_visible;
   return it->second.acked ? Lookup::acknowledged : Lookup::open;
+}
+
+HitFeed::Lookup HitFeed::reserve_ack(std::string_view hit_id, std::string_view room) {
+  std::lock_guard lock(mu_);
+  auto it = hits_.find(std::string(hit_id));
+  if (it == hits_.end()) return Lookup::unknown;
+  if (!room_sees(room, it->second.control_room)) return Lookup::not_visible;
+  if (it->second.acked || it->second.reserved) return Lookup::acknowledged;
+  it->second.reserved = true;
+  return Lookup::open;
+}
+
+void HitFeed::release(std::string_view hit_id) {
+  std::lock_guard lock(mu_);
+  auto it = hits_.find(std::string(hit_id));
+  if (it != hits_.end()) it->second.reserved = false;
 }
 
 uint64_t HitFeed::last_seq() const {

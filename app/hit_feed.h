@@ -71,6 +71,12 @@ class HitFeed {
   // Whether `room` may see hit `hit_id`, and whether it is acknowledged.
   Lookup lookup(std::string_view hit_id, std::string_view room) const;
 
+  // Reserves hit `hit_id` for an acknowledgement by `room`: answers `open` and marks it (a second
+  // reservation then answers `acknowledged`) until add_ack() records it or release() gives it
+  // back (the acknowledgement could not be published).
+  Lookup reserve_ack(std::string_view hit_id, std::string_view room);
+  void release(std::string_view hit_id);
+
   uint64_t last_seq() const;
   std::size_t size() const;
   bool stopping() const { return stop_.load(); }
@@ -83,6 +89,7 @@ class HitFeed {
   struct HitState {
     std::string control_room;
     bool acked = false;
+    bool reserved = false;  // an acknowledgement is being published
   };
   const std::size_t capacity_;
   mutable std::mutex mu_;

@@ -139,7 +139,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
     lists::ChangeResult r = reg->load(in, actor(who), id);
     audit(*log, who, "list.load", id, r);
     answer(res, *reg, id, r);
-  });
+  }, http::kLargeBody);
 
   server.post(std::string(kId) + "/validate", op,
               [reg](const httplib::Request& req, httplib::Response& res, const http::Principal&) {
@@ -160,7 +160,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
                 lists::write_report_json(w, r);
                 w.end_object();
                 http::send_json(res, r.fatal ? 400 : 200, std::move(body));
-              });
+              }, http::kLargeBody);
 
   server.post(std::string(kId) + "/delta", op,
               [reg, log, read_only](const httplib::Request& req, httplib::Response& res,
@@ -187,7 +187,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
                 lists::ChangeResult r = reg->delta(id, in, actor(who));
                 audit(*log, who, "list.delta", id, r);
                 answer(res, *reg, id, r);
-              });
+              }, http::kLargeBody);
 
   server.post(std::string(kId) + "/rollback", op,
               [reg, log, read_only](const httplib::Request& req, httplib::Response& res,

@@ -875,9 +875,9 @@ const std::vector<KeyDecl>& decls() {
              if (!hex) return c.error(it, std::string(kExpected));
              c.token(it).sha256 = *v;
            }},
-      {.doc = {"http.tokens.*.control_room", "string", "\"*\"",
+      {.doc = {"http.tokens.*.control_room", "string", "required for `controlroom` tokens",
                "`controlroom` tokens: the control room (of the camera registry) whose hits the "
-               "token sees; `*` = every room."},
+               "token sees; `\"*\"` = every room, which must be written out."},
        .set =
            [](Ctx& c, const Item& it) {
              if (auto v = c.name_value(it, "a control room name or \"*\""))
@@ -1401,6 +1401,11 @@ void finish_http(Ctx& c) {
               "expected the token's SHA-256 (the key is required), got nothing");
     else if (!hashes.insert(t.first.sha256).second)
       c.error(t.second, key + ".sha256", "expected a token of its own, got the hash of another");
+    if (t.first.role == "controlroom" && t.first.control_room.empty())
+      c.error(t.second, key + ".control_room",
+              "expected the control room whose hits the token sees (a control_room of the camera "
+              "registry), or \"*\" for every room (the key is required for controlroom tokens), "
+              "got nothing");
     if (t.first.control_room.empty()) t.first.control_room = "*";
     c.s.http.tokens.push_back(t.first);
   }

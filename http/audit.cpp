@@ -26,6 +26,13 @@ AuditLog::AuditLog(std::filesystem::path file) : file_(std::move(file)) {
   if (fd_ < 0)
     throw std::runtime_error(file_.string() + ": cannot open the audit log: " +
                              std::strerror(errno));
+  // Make the file's directory entry durable too (a new log must survive a crash).
+  const std::filesystem::path dir = file_.has_parent_path() ? file_.parent_path() : ".";
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
 }
 
 AuditLog::~AuditLog() {
@@ -45,13 +52,17 @@ void AuditLog::record(std::string_view who, std::string_view role, std::string_v
   w.end_object();
   line.push_back('\n');
   std::lock_guard lock(mu_);
+  // On failure the log is cut back to its last whole record, so no half line joins the next.
+  const off_t before = ::lseek(fd_, 0, SEEK_END);
   std::size_t off = 0;
   while (off < line.size()) {
     const ssize_t n = ::write(fd_, line.data() + off, line.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
+      const int e = errno;
+      if (before >= 0 && off > 0) (void)!::ftruncate(fd_, before);
       throw std::runtime_error(file_.string() + ": cannot write the audit log: " +
-                               std::strerror(errno));
+                               std::strerror(e));
     }
     off += static_cast<std::size_t>(n);
   }

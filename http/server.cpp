@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -78,6 +79,10 @@ Server::Server(ServerOptions options, TokenStore tokens)
   server_->set_default_headers({{"X-Content-Type-Options", "nosniff"},
                                 {"Referrer-Policy", "no-referrer"},
                                 {"X-Frame-Options", "DENY"}});
+  server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    return refuse_early(req, res) ? httplib::Server::HandlerResponse::Handled
+                                  : httplib::Server::HandlerResponse::Unhandled;
+  });
   server_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;  // a handler wrote its own error
     std::string detail;
@@ -130,6 +135,94 @@ Server::Handler Server::wrap(std::string method, std::string pattern, Roles role
   };
 }
 
+void Server::add_route(const std::string& method, const std::string& pattern, Roles roles,
+                       std::size_t max_body) {
+  rules_.push_back(RouteRule{method, std::regex(pattern), roles,
+                             max_body == kLargeBody ? options_.max_body_bytes
+                                                    : std::min(max_body, options_.max_body_bytes)});
+}
+
+bool Server::refuse_early(const httplib::Request& req, httplib::Response& res) const {
+  const RouteRule* rule = nullptr;
+  for (const RouteRule& r : rules_)
+    if (r.method == req.method && std::regex_match(req.path, r.pattern)) {
+      rule = &r;
+      break;
+    }
+  const bool has_body = req.has_header("Content-Length")
+                            ? req.get_header_value("Content-Length") != "0"
+                            : req.has_header("Transfer-Encoding");
+  if (!rule) {
+    // Nothing would take a body sent here: refuse a large one before reading it (a small one is
+    // read, then answered 404 as usual, so the client sees the answer).
+    if (!has_body) return false;
+    if (req.has_header("Content-Length")) {
+      const std::string len = req.get_header_value("Content-Length");
+      if (len.size() < 7 && std::all_of(len.begin(), len.end(), [](char c) {
+            return c >= '0' && c <= '9';
+          }) && std::stoul(len.empty() ? "0" : len) <= kSmallBody)
+        return false;
+    }
+    send_error(res, 404, "not_found", "no such resource: " + req.method + " " + req.path);
+    res.set_header("Connection", "close");
+    return true;
+  }
+  // A body of at most kSmallBody is read and then refused by the handler (wrap), so that the
+  // client, which is still sending it, receives the answer; a larger one is refused now, before
+  // it is read, and the connection is closed.
+  uint64_t length = 0;
+  bool length_known = false;
+  if (req.has_header("Content-Length")) {
+    const std::string len = req.get_header_value("Content-Length");
+    bool ok = !len.empty() && len.size() <= 19;
+    for (char c : len) {
+      ok = ok && c >= '0' && c <= '9';
+      if (ok) length = length * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (!ok) {
+      send_error(res, 400, "bad_request", "the Content-Length header is not a number");
+      res.set_header("Connection", "close");
+      return true;
+    }
+    length_known = true;
+  }
+  const bool small = !has_body || (length_known && length <= kSmallBody);
+  if (rule->roles && !small) {
+    const auto who = tokens_.authenticate(req.get_header_value("Authorization"));
+    if (!who) {
+      res.set_header("WWW-Authenticate", "Bearer realm=\"anpr\"");
+      send_error(res, 401, "unauthorized",
+                 req.has_header("Authorization")
+                     ? "the bearer token is not valid"
+                     : "this resource needs an Authorization: Bearer <token> header");
+      res.set_header("Connection", "close");
+      return true;
+    }
+    if (!admits(rule->roles, who->role)) {
+      send_error(res, 403, "forbidden",
+                 "role " + std::string(role_name(who->role)) + " may not use " + req.method +
+                     " " + req.path + " (needs " + roles_text(rule->roles) + ")");
+      res.set_header("Connection", "close");
+      return true;
+    }
+  }
+  if (has_body && !length_known && rule->max_body < options_.max_body_bytes) {
+    send_error(res, 411, "length_required",
+               "this resource needs a Content-Length of at most " +
+                   std::to_string(rule->max_body) + " bytes");
+    res.set_header("Connection", "close");
+    return true;
+  }
+  if (length_known && length > rule->max_body) {
+    send_error(res, 413, "payload_too_large",
+               "request body too large: " + std::to_string(length) + " bytes, at most " +
+                   std::to_string(rule->max_body) + " here");
+    res.set_header("Connection", "close");
+    return true;
+  }
+  return false;
+}
+
 namespace {
 template <class Reg>
 void add(Reg reg, Server::Handler h) {
@@ -141,20 +234,27 @@ void add(Reg reg, Server::Handler h) {
 }  // namespace
 
 void Server::get(const std::string& pattern, Roles roles, Handler h) {
+  add_route("GET", pattern, roles, 0);
+  add_route("HEAD", pattern, roles, 0);
   add([&](auto f) { server_->Get(pattern, std::move(f)); }, wrap("GET", pattern, roles, std::move(h)));
 }
-void Server::post(const std::string& pattern, Roles roles, Handler h) {
+void Server::post(const std::string& pattern, Roles roles, Handler h, std::size_t max_body) {
+  add_route("POST", pattern, roles, max_body);
   add([&](auto f) { server_->Post(pattern, std::move(f)); },
       wrap("POST", pattern, roles, std::move(h)));
 }
-void Server::put(const std::string& pattern, Roles roles, Handler h) {
+void Server::put(const std::string& pattern, Roles roles, Handler h, std::size_t max_body) {
+  add_route("PUT", pattern, roles, max_body);
   add([&](auto f) { server_->Put(pattern, std::move(f)); }, wrap("PUT", pattern, roles, std::move(h)));
 }
 void Server::del(const std::string& pattern, Roles roles, Handler h) {
+  add_route("DELETE", pattern, roles, kSmallBody);
   add([&](auto f) { server_->Delete(pattern, std::move(f)); },
       wrap("DELETE", pattern, roles, std::move(h)));
 }
 void Server::get_public(const std::string& pattern, PublicHandler h) {
+  add_route("GET", pattern, 0, 0);
+  add_route("HEAD", pattern, 0, 0);
   server_->Get(pattern, std::move(h));
 }
 

@@ -2,8 +2,12 @@
 // /healthz and /readyz, on one address (`http.listen`), HTTPS when a certificate is configured.
 //
 // Every route names the roles it admits (http/auth.h). A request without a valid bearer token
-// gets 401 with `WWW-Authenticate: Bearer`; a token of another role gets 403. Bodies over
-// `http.max_body_bytes` get 413. Errors are JSON:
+// gets 401 with `WWW-Authenticate: Bearer`; a token of another role gets 403. Both are decided
+// from the headers, before any body is read, so an unauthenticated client cannot make the
+// server hold a body in memory; so is 404 for a body sent to no route. Bodies are limited per
+// route: `kSmallBody` (1 MiB) unless the route asks for `kLargeBody` (`http.max_body_bytes`, for
+// list uploads); larger ones get 413 from their Content-Length, and a body of unknown length
+// (chunked) on a small-body route gets 411. Errors are JSON:
 //   {"error":"forbidden","detail":"role controlroom may not use POST /api/v1/lists"}
 // A handler that throws BadRequest answers 400 with its message; any other exception answers
 // 500 and is logged without the request's content.
@@ -15,6 +19,8 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <regex>
+#include <vector>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -53,6 +59,10 @@ struct Conflict : HttpError {
   explicit Conflict(const std::string& detail) : HttpError(409, "conflict", detail) {}
 };
 
+// Body limits of a route (see above).
+inline constexpr std::size_t kSmallBody = std::size_t{1} << 20;
+inline constexpr std::size_t kLargeBody = ~std::size_t{0};  // = ServerOptions::max_body_bytes
+
 struct ServerOptions {
   std::string listen = "127.0.0.1:0";  // host:port; port 0 = any free port
   std::filesystem::path tls_cert, tls_key;
@@ -72,10 +82,10 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // `pattern` is a cpp-httplib pattern (regular expression or `/api/v1/lists/:id`).
+  // `pattern` is a regular expression matched against the whole path.
   void get(const std::string& pattern, Roles roles, Handler h);
-  void post(const std::string& pattern, Roles roles, Handler h);
-  void put(const std::string& pattern, Roles roles, Handler h);
+  void post(const std::string& pattern, Roles roles, Handler h, std::size_t max_body = kSmallBody);
+  void put(const std::string& pattern, Roles roles, Handler h, std::size_t max_body = kSmallBody);
   void del(const std::string& pattern, Roles roles, Handler h);
   // Routes anyone may call (health, metrics, the pages' static files).
   void get_public(const std::string& pattern, PublicHandler h);
@@ -95,7 +105,18 @@ class Server {
 
  private:
   Handler wrap(std::string method, std::string pattern, Roles roles, Handler h);
+  void add_route(const std::string& method, const std::string& pattern, Roles roles,
+                 std::size_t max_body);
+  // Decides 401/403/404/411/413 from the request line and headers (before the body is read).
+  bool refuse_early(const httplib::Request& req, httplib::Response& res) const;
 
+  struct RouteRule {
+    std::string method;
+    std::regex pattern;
+    Roles roles;         // 0: public
+    std::size_t max_body;
+  };
+  std::vector<RouteRule> rules_;
   ServerOptions options_;
   TokenStore tokens_;
   std::unique_ptr<httplib::Server> server_;

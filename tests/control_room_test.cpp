@@ -1,7 +1,10 @@
 // The control rooms' live feed (app/hit_feed.h) and its HTTP API (app/control_room.h): event
 // order and resumption, deduplication, room visibility, acknowledgements (audited and published
 // to Kafka), and every way a request can be wrong.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <httplib.h>
 #include <simdjson.h>
 
@@ -145,6 +148,24 @@ TEST_F(ControlRoomApi, AckIsAuditedPublishedAndShownOnce) {
   EXPECT_EQ(r->status, 409);
 }
 
+TEST_F(ControlRoomApi, SimultaneousAcknowledgementsOfOneHitSucceedOnce) {
+  room_->feed().add_hit(hit_json("dd44", "R1"));
+  std::vector<int> status(4, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] {
+      httplib::Client c("127.0.0.1", service_->server().port());
+      c.set_read_timeout(15, 0);
+      auto r = c.Post("/api/v1/hits/dd44/ack", bearer(i % 2 ? "cr-all" : "cr-r1"), "",
+                      "text/plain");
+      status[i] = r ? r->status : -1;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::count(status.begin(), status.end(), 200), 1);
+  EXPECT_EQ(std::count(status.begin(), status.end(), 409), 3);
+  EXPECT_EQ(audit_lines().size(), 1u);
+}
+
 TEST_F(ControlRoomApi, AckOfUnknownOrOtherRoomsHitIs404) {
   room_->feed().add_hit(hit_json("bbb2", "R2"));
   auto r = client_->Post("/api/v1/hits/ffff/ack", bearer("cr-all"), "", "text/plain");
@@ -234,6 +255,43 @@ TEST_F(ControlRoomApi, HitsProducedIntoKafkaReachTheStream) {
   auto ev = read_stream(service_->server().port(), "cr-all", "", 1);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(room_->feed().lookup("fromkafka", "R1"), HitFeed::Lookup::open);
+}
+
+// Opens an event stream on a raw connection and returns its status line; the connection stays
+// open in `fds`.
+std::string open_stream(int port, const std::string& token, std::vector<int>& fds) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return "";
+  fds.push_back(fd);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string req = "GET /api/v1/hits/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                          token + "\r\n\r\n";
+  ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  std::string got;
+  char buf[1024];
+  ssize_t n;
+  while (got.find("\r\n") == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0)
+    got.append(buf, static_cast<std::size_t>(n));
+  return got.substr(0, got.find("\r\n"));
+}
+
+TEST_F(ControlRoomApi, OpenStreamsAreLimitedPerToken) {
+  std::vector<int> fds;
+  for (int i = 0; i < kMaxStreamsPerToken; ++i)
+    EXPECT_EQ(open_stream(service_->server().port(), "cr-r1", fds), "HTTP/1.1 200 OK") << i;
+  EXPECT_EQ(open_stream(service_->server().port(), "cr-r1", fds),
+            "HTTP/1.1 503 Service Unavailable");
+  // Another token still gets its stream, and the API still answers.
+  EXPECT_EQ(open_stream(service_->server().port(), "cr-all", fds), "HTTP/1.1 200 OK");
+  auto r = client_->Get("/api/v1/me", bearer("cr-r1"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  for (int fd : fds) ::close(fd);
 }
 
 TEST_F(ControlRoomApi, PagesAreServedWithoutTokenButHoldNoData) {

@@ -101,6 +101,29 @@ TEST(HitFeed, AWaitingReaderWakesOnANewHit) {
   EXPECT_EQ(ev[0].hit_id, "late");
 }
 
+TEST(HitFeed, PrettyPrintedJsonIsStoredOnOneLine) {
+  HitFeed f(10);
+  ASSERT_TRUE(f.add_hit("{\n  \"hit_id\": \"p1\",\r\n  \"control_room\": \"R\"\n}"));
+  ASSERT_TRUE(f.add_ack("{\n \"hit_id\": \"p1\"\n}"));
+  for (const auto& e : f.events_after(0, "*", 0ms, 10)) {
+    EXPECT_EQ(e.json.find('\n'), std::string::npos) << e.json;
+    EXPECT_EQ(e.json.find('\r'), std::string::npos) << e.json;
+  }
+}
+
+TEST(HitFeed, AReservedHitCannotBeAcknowledgedTwice) {
+  HitFeed f(10);
+  f.add_hit(hit_json("r1", "R1"));
+  EXPECT_EQ(f.reserve_ack("r1", "R2"), HitFeed::Lookup::not_visible);
+  EXPECT_EQ(f.reserve_ack("zz", "*"), HitFeed::Lookup::unknown);
+  EXPECT_EQ(f.reserve_ack("r1", "R1"), HitFeed::Lookup::open);
+  EXPECT_EQ(f.reserve_ack("r1", "*"), HitFeed::Lookup::acknowledged);  // being acknowledged
+  f.release("r1");                                                     // publishing failed
+  EXPECT_EQ(f.reserve_ack("r1", "*"), HitFeed::Lookup::open);
+  EXPECT_TRUE(f.add_ack(R"({"hit_id":"r1"})"));
+  EXPECT_EQ(f.reserve_ack("r1", "*"), HitFeed::Lookup::acknowledged);
+}
+
 // Writers add hits and acknowledgements while readers follow the feed: every reader sees every
 // event exactly once, in sequence order, and the feed's bookkeeping stays consistent.
 TEST(HitFeed, ConcurrentWritersAndReadersSeeEveryEventInOrder) {

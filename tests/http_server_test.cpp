@@ -1,6 +1,9 @@
 // The HTTP server's authentication, roles, limits and error bodies (http/server.h), the token
 // store (http/auth.h) and the audit log (http/audit.h).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <httplib.h>
 #include <simdjson.h>
 
@@ -237,6 +240,9 @@ TEST(HttpSettings, TokensAreParsedAndValidated) {
                      "\"\n[http.tokens.b]\nrole = \"engineer\"\nsha256 = \"" + hash + "\"\n")
                 .find("a token of its own"),
             std::string::npos);
+  EXPECT_NE(error_of("[http.tokens.cr]\nrole = \"controlroom\"\nsha256 = \"" + hash + "\"\n")
+                .find("http.tokens.cr.control_room: expected the control room"),
+            std::string::npos);
   EXPECT_NE(error_of("[http]\nlisten = \"8080\"\n").find("http.listen: expected"),
             std::string::npos);
   EXPECT_NE(error_of("[http]\nlisten = \"h:99999\"\n").find("http.listen: expected"),
@@ -289,6 +295,106 @@ TEST(ServerTls, ServesHttpsWithTheConfiguredCertificate) {
   bad.tls_cert = dir / "missing.pem";
   EXPECT_THROW(Server(bad, TokenStore{}), std::runtime_error);
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace anpr::http
+
+namespace anpr::http {
+namespace {
+
+// Sends a request line and headers only (no body) on a raw connection and returns the status
+// line of the answer, or "" when none came within 5 s: the server must decide from the headers.
+std::string status_for_headers(int port, const std::string& head) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return "";
+  }
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+  std::string got;
+  char buf[4096];
+  ssize_t n;
+  while (got.find("\r\n") == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0)
+    got.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return got.substr(0, got.find("\r\n"));
+}
+
+class EarlyRefusal : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    TokenStore t;
+    t.add({"olga", Role::operator_, "*"}, sha256_hex("op-token"));
+    t.add({"carl", Role::controlroom, "R1"}, sha256_hex("cr-token"));
+    ServerOptions o;
+    o.max_body_bytes = std::size_t{64} << 20;
+    server = std::make_unique<Server>(o, std::move(t));
+    const auto ok = [](const httplib::Request& req, httplib::Response& res, const Principal&) {
+      send_json(res, 200, "{\"bytes\":" + std::to_string(req.body.size()) + "}");
+    };
+    server->put("/api/v1/big", roles(Role::operator_), ok, kLargeBody);
+    server->post("/api/v1/small", roles(Role::operator_), ok);
+    server->start();
+  }
+  std::string head(const std::string& method, const std::string& path, const std::string& extra) {
+    return method + " " + path + " HTTP/1.1\r\nHost: x\r\n" + extra + "\r\n";
+  }
+  std::unique_ptr<Server> server;
+};
+
+TEST_F(EarlyRefusal, UnauthenticatedLargeBodyIsRefusedBeforeItIsRead) {
+  const std::string big = "Content-Length: 60000000\r\n";
+  EXPECT_EQ(status_for_headers(server->port(), head("PUT", "/api/v1/big", big)),
+            "HTTP/1.1 401 Unauthorized");
+  EXPECT_EQ(status_for_headers(server->port(),
+                               head("PUT", "/api/v1/big", big + "Authorization: Bearer nope\r\n")),
+            "HTTP/1.1 401 Unauthorized");
+  EXPECT_EQ(status_for_headers(server->port(), head("PUT", "/api/v1/big",
+                                                    big + "Authorization: Bearer cr-token\r\n")),
+            "HTTP/1.1 403 Forbidden");
+}
+
+TEST_F(EarlyRefusal, LargeBodyToNoRouteIs404BeforeItIsRead) {
+  EXPECT_EQ(status_for_headers(server->port(),
+                               head("POST", "/api/v1/nothing", "Content-Length: 60000000\r\n")),
+            "HTTP/1.1 404 Not Found");
+}
+
+TEST_F(EarlyRefusal, BodyLimitsArePerRoute) {
+  const std::string op = "Authorization: Bearer op-token\r\n";
+  EXPECT_EQ(status_for_headers(server->port(), head("POST", "/api/v1/small",
+                                                    op + "Content-Length: 2000000\r\n")),
+            "HTTP/1.1 413 Payload Too Large");
+  EXPECT_EQ(status_for_headers(server->port(), head("PUT", "/api/v1/big",
+                                                    op + "Content-Length: 70000000\r\n")),
+            "HTTP/1.1 413 Payload Too Large");
+  EXPECT_EQ(status_for_headers(server->port(), head("POST", "/api/v1/small",
+                                                    op + "Transfer-Encoding: chunked\r\n")),
+            "HTTP/1.1 411 Length Required");
+  EXPECT_EQ(status_for_headers(server->port(), head("POST", "/api/v1/small",
+                                                    op + "Content-Length: 12x\r\n")),
+            "HTTP/1.1 400 Bad Request");
+  // A large body within the route's limit is accepted.
+  httplib::Client c("127.0.0.1", server->port());
+  auto r = c.Put("/api/v1/big", httplib::Headers{{"Authorization", "Bearer op-token"}},
+                 std::string(3 << 20, 'x'), "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "{\"bytes\":3145728}");
+}
+
+TEST_F(EarlyRefusal, SmallBodyWithoutTokenGetsTheAnswerAfterSendingIt) {
+  httplib::Client c("127.0.0.1", server->port());
+  auto r = c.Post("/api/v1/small", std::string(500000, 'x'), "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
 }
 
 }  // namespace

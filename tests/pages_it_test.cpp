@@ -59,7 +59,7 @@ TEST(Pages, ControlRoomInABrowser) {
         "[kafka]\nbrokers = \"" + bootstrap + "\"\ngroup_id = \"anpr-pages\"\n"
         "[cameras]\nregistry = \"cameras.csv\"\n[lists]\nfiles = [\"nl-wanted.csv\"]\n"
         "[http]\nlisten = \"127.0.0.1:" + std::to_string(port) + "\"\n"
-        "[http.tokens.carl]\nrole = \"controlroom\"\nsha256 = \"" + http::sha256_hex(cr) + "\"\n"
+        "[http.tokens.carl]\nrole = \"controlroom\"\ncontrol_room = \"*\"\nsha256 = \"" + http::sha256_hex(cr) + "\"\n"
         "[http.tokens.olga]\nrole = \"operator\"\nsha256 = \"" + http::sha256_hex(op) + "\"\n");
   Child proc({kAnpr, "run", "--config", (dir / "anpr.toml").string()}, false,
              (dir / "run.err").string());
