@@ -169,6 +169,15 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
           return kExitRuntime;
         }
       }
+      // Reads matched before the lists are complete would miss their hits for good (their offsets
+      // are committed): consume only once the reflists topic has been read to its end.
+      if (follower) {
+        log::info("run", "waiting until the reflists topic has been read to its end");
+        while (!follower->caught_up() && !stop_requested())
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (stop_requested()) return kExitOk;
+        log::info("run", "reference lists complete from the reflists topic");
+      }
       std::atomic<bool> done{false};
       std::thread watcher([&p, &done, &s] {
         auto next_maintenance = std::chrono::steady_clock::now() + std::chrono::minutes(1);
