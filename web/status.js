@@ -64,8 +64,8 @@
     }));
     fill('deadletters', ms.filter((m) => m.name === 'anpr_deadletter_total').map((m) => [m.labels.reason || '', fmt(m.value)]));
     fill('lag', ms.filter((m) => m.name === 'anpr_consumer_lag').map((m) => [m.labels.partition || '', fmt(m.value)]));
-    const versions = new Map(ms.filter((m) => m.name === 'anpr_list_version').map((m) => [m.labels.list, m.value]));
-    fill('lists', ms.filter((m) => m.name === 'anpr_list_entries').map((m) => [m.labels.list || '', versions.has(m.labels.list) ? fmt(versions.get(m.labels.list)) : '', fmt(m.value)]));
+    const versions = new Map(ms.filter((m) => m.name === 'anpr_reference_list_info').map((m) => [m.labels.list, m.labels.version]));
+    fill('lists', ms.filter((m) => m.name === 'anpr_reference_entries').map((m) => [m.labels.list || '', versions.get(m.labels.list) || '', fmt(m.value)]));
     fill('all', ms.filter((m) => m.name.startsWith('anpr_') && !m.name.endsWith('_bucket'))
       .map((m) => [m.name + (Object.keys(m.labels).length ? '{' + Object.entries(m.labels).map(([k, v]) => k + '="' + v + '"').join(',') + '}' : ''), fmt(m.value)]));
   }

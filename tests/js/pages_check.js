@@ -144,7 +144,12 @@ async function main() {
   const status = page;  // the same tab keeps the session (sessionStorage)
   await status.goto(url + '/status');
   await status.waitForSelector('#app:not([hidden])', { timeout: 10000 });
-  await status.waitForTimeout(500);
+  await status.waitForSelector('#lists tbody tr', { timeout: 10000 });
+  const metricsText = await (await fetch(url + '/metrics')).text();
+  const line = metricsText.split('\n').find((l) => l.startsWith('anpr_reference_entries{') && l.includes('list="nl-wanted"'));
+  const shown = await status.$$eval('#lists tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  const row = shown.find((r) => r[0] === 'nl-wanted');
+  check(line && row && Number(line.split(' ').pop()) === Number(row[2].replace(/,/g, '')), 'the status page shows the same list figures as /metrics (' + line + ' / ' + JSON.stringify(row) + ')');
   await status.screenshot({ path: path.join(out, 'status.png'), fullPage: false });
   check(true, 'the status page opens with the same session');
 
