@@ -9,6 +9,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -86,6 +87,9 @@ struct Store::Bucket {
   // Persisted under m/<name> in the default column family.
   TimestampMs min_base = INT64_MAX, min_deadline = INT64_MAX, max_deadline = INT64_MIN;
   uint64_t lowered = 0;  // times a write lowered min_base or min_deadline (a purge's check)
+  // Writes between their two phases: a purge does not drop a pinned bucket (a record written
+  // just before its deadline would otherwise lose its column family under the write).
+  std::atomic<int> pins{0};
 
   TimestampMs start_ms() const { return start_day * kDayMs; }
   TimestampMs end_ms() const { return end_day * kDayMs; }
@@ -300,6 +304,7 @@ std::size_t Store::write(std::span<const Record> records) {
   thread_local std::vector<std::pair<Bucket*, int>> target;  // bucket, days in force
   target.assign(records.size(), {nullptr, 0});
   std::vector<std::pair<Bucket*, std::string>> metas;
+  std::vector<Bucket*> pinned;
   std::size_t written = 0;
   {
     std::unique_lock lock(d.mu);
@@ -334,7 +339,18 @@ std::size_t Store::write(std::span<const Record> records) {
       ++written;
     }
     for (Bucket* b : touched) metas.emplace_back(b, b->meta());
+    for (const auto& [b, days] : target)
+      if (b && std::find(pinned.begin(), pinned.end(), b) == pinned.end()) {
+        b->pins.fetch_add(1);
+        pinned.push_back(b);
+      }
   }
+  struct Unpin {
+    std::vector<Bucket*>& buckets;
+    ~Unpin() {
+      for (Bucket* b : buckets) b->pins.fetch_sub(1);
+    }
+  } unpin{pinned};
   if (written == 0) return 0;
   // Phase 2, shared: encode and write. Writers run concurrently (RocksDB groups their WAL
   // writes and inserts into the memtables in parallel); purges wait.
@@ -439,7 +455,7 @@ PurgeResult Store::purge() {
     const int days = d.days(b.kind, b.country);
     // Every record's effective deadline is at most this.
     const TimestampMs latest = std::min(b.max_deadline, b.end_ms() + days * kDayMs);
-    if (latest <= now || b.min_base == INT64_MAX) {
+    if ((latest <= now || b.min_base == INT64_MAX) && b.pins.load() == 0) {
       uint64_t n = 0;
       d.db->GetIntProperty(b.cf, "rocksdb.estimate-num-keys", &n);
       d.drop(b, meta);

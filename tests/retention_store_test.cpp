@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 
@@ -268,6 +270,64 @@ TEST_F(RetentionStore, GroupCommitWriterCallsBackOnceDurable) {
   }
   EXPECT_EQ(done.load(), 100);
   EXPECT_EQ(found("AB123C"), 100u);
+}
+
+// Writers, purges and searches at once, with the clock running through several deadlines: no
+// record within its deadline is lost, none past it is served.
+TEST_F(RetentionStore, WritesPurgesAndSearchesRunTogether) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> late{0};
+  std::vector<TimestampMs> deadlines[2];  // of each writer's records
+  auto writer = [&](int w) {
+    for (int i = 0; i < 100; ++i) {
+      const TimestampMs t = now_.load();
+      if (put({rec(Kind::passage, w ? kBE : kNL, t, "AB123C",
+                   "w" + std::to_string(w) + "-" + std::to_string(i))}) == 1)
+        deadlines[w].push_back(t + (w ? 365 : 28) * kDayMs);
+    }
+  };
+  std::thread clock([&] {
+    // Through several NL deadlines, not through BE's (200 days at most).
+    while (!stop && now_.load() < kT + 200 * kDayMs) {
+      now_ += 4 * kHour;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  std::thread purger([&] {
+    while (!stop) {
+      store_->purge();
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  std::thread searcher([&] {
+    while (!stop) {
+      Query q;
+      q.plate = plate("AB123C");
+      q.limit = 10'000;
+      const TimestampMs at = now_.load();
+      for (const Found& f : store_->search(q).records)
+        if (f.deadline <= at) ++late;
+    }
+  });
+  std::thread w0(writer, 0), w1(writer, 1);
+  w0.join();
+  w1.join();
+  stop = true;
+  clock.join();
+  purger.join();
+  searcher.join();
+  EXPECT_EQ(late.load(), 0) << "records served at or past their deadline";
+  // After a last purge, exactly the records within their deadline are there.
+  store_->purge();
+  const TimestampMs at = now_.load();
+  std::size_t want = 0;
+  for (const auto& d : deadlines)
+    want += static_cast<std::size_t>(std::count_if(d.begin(), d.end(), [&](TimestampMs x) { return x > at; }));
+  Query q;
+  q.plate = plate("AB123C");
+  q.limit = 10'000;
+  EXPECT_EQ(store_->search(q).records.size(), want);
+  EXPECT_GT(want, 0u);
 }
 
 TEST_F(RetentionStore, UnopenableFolderIsAClearError) {
