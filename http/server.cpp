@@ -115,8 +115,11 @@ Server::Server(ServerOptions options, TokenStore tokens)
 
 Server::~Server() { stop(); }
 
-Server::Handler Server::wrap(std::string method, std::string pattern, Roles roles, Handler h) {
-  return [this, method = std::move(method), pattern = std::move(pattern), roles,
+Server::Handler Server::wrap(std::string method, std::string pattern, Roles roles,
+                             std::size_t max_body, Handler h) {
+  max_body = max_body == kLargeBody ? options_.max_body_bytes
+                                    : std::min(max_body, options_.max_body_bytes);
+  return [this, method = std::move(method), pattern = std::move(pattern), roles, max_body,
           h = std::move(h)](const httplib::Request& req, httplib::Response& res,
                             const Principal&) {
     const auto who = tokens_.authenticate(req.get_header_value("Authorization"));
@@ -131,15 +134,25 @@ Server::Handler Server::wrap(std::string method, std::string pattern, Roles role
       return send_error(res, 403, "forbidden",
                         "role " + std::string(role_name(who->role)) + " may not use " + method +
                             " " + pattern + " (needs " + roles_text(roles) + ")");
+    if (req.body.size() > max_body)
+      return send_error(res, 413, "payload_too_large",
+                        "request body too large: " + std::to_string(req.body.size()) +
+                            " bytes, at most " + std::to_string(max_body) + " here");
     h(req, res, *who);
   };
 }
 
 void Server::add_route(const std::string& method, const std::string& pattern, Roles roles,
                        std::size_t max_body) {
-  rules_.push_back(RouteRule{method, std::regex(pattern), roles,
+  rules_.push_back(RouteRule{method, pattern, std::regex(pattern), roles,
                              max_body == kLargeBody ? options_.max_body_bytes
                                                     : std::min(max_body, options_.max_body_bytes)});
+}
+
+std::vector<Server::RouteInfo> Server::routes() const {
+  std::vector<RouteInfo> out;
+  for (const RouteRule& r : rules_) out.push_back({r.method, r.text, r.roles, r.max_body});
+  return out;
 }
 
 bool Server::refuse_early(const httplib::Request& req, httplib::Response& res) const {
@@ -213,6 +226,10 @@ bool Server::refuse_early(const httplib::Request& req, httplib::Response& res) c
     res.set_header("Connection", "close");
     return true;
   }
+  // Over the route's limit: a body of moderate size is read (and dropped) first, so the client,
+  // which is still sending it, receives the 413 (wrap() answers it); a larger one is refused now
+  // and the connection closed.
+  if (length_known && length > rule->max_body && length <= kDrainBody) return false;
   if (length_known && length > rule->max_body) {
     send_error(res, 413, "payload_too_large",
                "request body too large: " + std::to_string(length) + " bytes, at most " +
@@ -236,21 +253,21 @@ void add(Reg reg, Server::Handler h) {
 void Server::get(const std::string& pattern, Roles roles, Handler h) {
   add_route("GET", pattern, roles, 0);
   add_route("HEAD", pattern, roles, 0);
-  add([&](auto f) { server_->Get(pattern, std::move(f)); }, wrap("GET", pattern, roles, std::move(h)));
+  add([&](auto f) { server_->Get(pattern, std::move(f)); }, wrap("GET", pattern, roles, kSmallBody, std::move(h)));
 }
 void Server::post(const std::string& pattern, Roles roles, Handler h, std::size_t max_body) {
   add_route("POST", pattern, roles, max_body);
   add([&](auto f) { server_->Post(pattern, std::move(f)); },
-      wrap("POST", pattern, roles, std::move(h)));
+      wrap("POST", pattern, roles, max_body, std::move(h)));
 }
 void Server::put(const std::string& pattern, Roles roles, Handler h, std::size_t max_body) {
   add_route("PUT", pattern, roles, max_body);
-  add([&](auto f) { server_->Put(pattern, std::move(f)); }, wrap("PUT", pattern, roles, std::move(h)));
+  add([&](auto f) { server_->Put(pattern, std::move(f)); }, wrap("PUT", pattern, roles, max_body, std::move(h)));
 }
 void Server::del(const std::string& pattern, Roles roles, Handler h) {
   add_route("DELETE", pattern, roles, kSmallBody);
   add([&](auto f) { server_->Delete(pattern, std::move(f)); },
-      wrap("DELETE", pattern, roles, std::move(h)));
+      wrap("DELETE", pattern, roles, kSmallBody, std::move(h)));
 }
 void Server::get_public(const std::string& pattern, PublicHandler h) {
   add_route("GET", pattern, 0, 0);

@@ -62,6 +62,9 @@ struct Conflict : HttpError {
 // Body limits of a route (see above).
 inline constexpr std::size_t kSmallBody = std::size_t{1} << 20;
 inline constexpr std::size_t kLargeBody = ~std::size_t{0};  // = ServerOptions::max_body_bytes
+// Bodies over a route's limit but at most this are read and dropped before the 413, so that
+// ordinary clients receive it; larger ones are refused unread (the connection is closed).
+inline constexpr std::size_t kDrainBody = std::size_t{8} << 20;
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:0";  // host:port; port 0 = any free port
@@ -97,6 +100,15 @@ class Server {
   // Binds and serves on a background thread. Throws std::runtime_error naming the address when
   // it cannot bind.
   void start();
+  // Every route: method, pattern and the roles it admits (0 = public). For tests that check
+  // every endpoint.
+  struct RouteInfo {
+    std::string method, pattern;
+    Roles roles;
+    std::size_t max_body;
+  };
+  std::vector<RouteInfo> routes() const;
+
   // The bound port (after start()).
   int port() const { return port_; }
   bool tls() const { return tls_; }
@@ -104,7 +116,8 @@ class Server {
   void stop();
 
  private:
-  Handler wrap(std::string method, std::string pattern, Roles roles, Handler h);
+  Handler wrap(std::string method, std::string pattern, Roles roles, std::size_t max_body,
+               Handler h);
   void add_route(const std::string& method, const std::string& pattern, Roles roles,
                  std::size_t max_body);
   // Decides 401/403/404/411/413 from the request line and headers (before the body is read).
@@ -112,6 +125,7 @@ class Server {
 
   struct RouteRule {
     std::string method;
+    std::string text;
     std::regex pattern;
     Roles roles;         // 0: public
     std::size_t max_body;

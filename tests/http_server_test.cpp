@@ -369,9 +369,16 @@ TEST_F(EarlyRefusal, LargeBodyToNoRouteIs404BeforeItIsRead) {
 
 TEST_F(EarlyRefusal, BodyLimitsArePerRoute) {
   const std::string op = "Authorization: Bearer op-token\r\n";
+  // Far over the limit: refused from the headers, unread.
   EXPECT_EQ(status_for_headers(server->port(), head("POST", "/api/v1/small",
-                                                    op + "Content-Length: 2000000\r\n")),
+                                                    op + "Content-Length: 20000000\r\n")),
             "HTTP/1.1 413 Payload Too Large");
+  // Somewhat over it: read and dropped, then refused, so an ordinary client gets the answer.
+  httplib::Client small("127.0.0.1", server->port());
+  auto over = small.Post("/api/v1/small", httplib::Headers{{"Authorization", "Bearer op-token"}},
+                         std::string(2 << 20, 'x'), "text/plain");
+  ASSERT_TRUE(over);
+  EXPECT_EQ(over->status, 413);
   EXPECT_EQ(status_for_headers(server->port(), head("PUT", "/api/v1/big",
                                                     op + "Content-Length: 70000000\r\n")),
             "HTTP/1.1 413 Payload Too Large");
