@@ -195,7 +195,7 @@ config::Settings settings_for(const E2eBenchOptions& o, const std::string& boots
 }
 
 Round processor_consume(const config::Settings& s, LiveIndex& index, const CameraRegistry& cams,
-                        uint64_t n) {
+                        uint64_t n, uint64_t* image_decodes = nullptr) {
   Processor p(s, index, cams);
   std::thread t([&] { p.run(); });
   Round r;
@@ -212,6 +212,7 @@ Round processor_consume(const config::Settings& s, LiveIndex& index, const Camer
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.cpu_seconds = process_cpu_seconds() - cpu0;
   r.reads = p.counters().reads;
+  if (image_decodes) *image_decodes = p.counters().image_decodes;
   p.request_stop();
   t.join();
   return r;
@@ -258,6 +259,12 @@ double E2eBenchResult::kept_ratio() const {
 double E2eBenchResult::rate_ratio() const {
   return best_raw.rate() > 0 ? best_processor.rate() / best_raw.rate() : 0;
 }
+double E2eBenchResult::image_ratio() const {
+  return best_processor_images_off.rate() > 0
+             ? best_processor.rate() / best_processor_images_off.rate()
+             : 0;
+}
+
 double E2eBenchResult::cpu_ratio() const {
   return best_raw.cpu_us_per_read() > 0
              ? best_processor.cpu_us_per_read() / best_raw.cpu_us_per_read()
@@ -390,9 +397,17 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
     res.raw.push_back(raw_consume(bootstrap, t_reads, o.reads,
                                   "bench-raw-" + run_id + "-" + std::to_string(r)));
     progress.show("throughput rounds", (2.0 * r + 1) / (2.0 * o.rounds));
+    if (o.compare_images && !o.image_file.empty()) {
+      config::Settings off = settings_for(
+          o, bootstrap, "bench-proc-off-" + run_id + "-" + std::to_string(r), t_reads, t_hits);
+      off.images.enabled = false;
+      res.processor_images_off.push_back(processor_consume(off, index, registry, o.reads));
+    }
     config::Settings s =
         settings_for(o, bootstrap, "bench-proc-" + run_id + "-" + std::to_string(r), t_reads, t_hits);
-    res.processor.push_back(processor_consume(s, index, registry, o.reads));
+    uint64_t decodes = 0;
+    res.processor.push_back(processor_consume(s, index, registry, o.reads, &decodes));
+    res.image_decodes.push_back(decodes);
     if (o.retention) {
       // The same, keeping passages and hits (a fresh store each round).
       config::Settings k = settings_for(o, bootstrap, "bench-kept-" + run_id + "-" + std::to_string(r),
@@ -415,6 +430,7 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
   res.best_raw = best(res.raw);
   res.best_processor = best(res.processor);
   if (!res.kept.empty()) res.best_kept = best(res.kept);
+  if (!res.processor_images_off.empty()) res.best_processor_images_off = best(res.processor_images_off);
 
   // Phase 3: latency at several steady rates, up to half the processor's measured rate. The
   // reads are generated and produced by this process, on the same cores as the processor (and
@@ -575,6 +591,22 @@ std::string E2eBenchResult::table() const {
         "CPU/read)\n",
         r + 1, raw[r].rate(), raw[r].cpu_us_per_read(), processor[r].rate(),
         processor[r].cpu_us_per_read());
+  if (!processor_images_off.empty()) {
+    const double ir = image_ratio();
+    add("\nIMAGES: a plate JPEG on 100 %% of reads, %.1f %% of reads hit; the same reads with "
+        "images.enabled = false:\n", o.hit_rate * 100);
+    add("%-34s | %12.0f | %12.2f | %8s | %s\n", "processor, images off", best_processor_images_off.rate(),
+        best_processor_images_off.cpu_us_per_read(), "1.00", "");
+    add("%-34s | %12.0f | %12.2f | %8.2f | >= 0.90 x images off: %s\n",
+        "processor, images on (thumbnails)", best_processor.rate(), best_processor.cpu_us_per_read(),
+        ir, ir >= 0.9 ? "ok" : "MISSED");
+    for (std::size_t r = 0; r < processor_images_off.size() && r < processor.size(); ++r)
+      add("  round %zu: images off %.0f reads/s (%.2f us CPU/read), on %.0f reads/s (%.2f us "
+          "CPU/read, %llu images decoded)\n",
+          r + 1, processor_images_off[r].rate(), processor_images_off[r].cpu_us_per_read(),
+          processor[r].rate(), processor[r].cpu_us_per_read(),
+          static_cast<unsigned long long>(r < image_decodes.size() ? image_decodes[r] : 0));
+  }
   out += "\nread-to-hit latency: from the broker's acknowledgement of the read (it is in Kafka) to\n"
          "the hit's arrival at a control-room consumer; in brackets p50/p99 from the camera side's\n"
          "produce() call, which adds the camera producer's batching (linger 5 ms):\n";

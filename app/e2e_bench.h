@@ -44,6 +44,8 @@ struct E2eBenchOptions {
   double broken = 0.0;             // share of reads sent broken (dead letters)
   std::vector<std::pair<CountryCode, int>> mix = {{kNL, 60}, {kBE, 30}, {kLU, 10}};
   std::string image_file;          // a JPEG sent as every read's plate_jpeg ("" = no images)
+  bool compare_images = false;     // with image_file: each round also runs the processor with
+                                   // images.enabled = false on the same reads (what images cost)
   int threads = 2;                 // processor threads (pipeline.threads)
   std::size_t batch = 256;         // pipeline.batch
   int linger_ms = 20;              // batching of the producer that fills the reads topic
@@ -78,6 +80,9 @@ struct E2eBenchResult {
   E2eBenchOptions options;
   std::vector<Round> raw, processor, kept;  // kept: with the retention store (option retention)
   Round best_raw, best_processor, best_kept;
+  std::vector<Round> processor_images_off;  // compare_images only
+  Round best_processor_images_off;
+  std::vector<uint64_t> image_decodes;      // per processor round
   std::vector<Latency> latency;
   double peak_rss_mib = 0;
   double index_build_seconds = 0;
@@ -87,6 +92,7 @@ struct E2eBenchResult {
   double rate_ratio() const;  // processor reads/s over raw reads/s
   double cpu_ratio() const;   // processor CPU per read over raw CPU per read
   double kept_ratio() const;  // reads/s keeping passages over reads/s keeping nothing
+  double image_ratio() const; // compare_images: processor reads/s over the same with images off
   std::string table() const;  // the human-readable report
   std::string json() const;
 };
