@@ -63,6 +63,14 @@ void answer(httplib::Response& res, const lists::Registry& reg, std::string_view
   http::send_json(res, status, std::move(body));
 }
 
+// Recorded before the change is made: if the audit log cannot be written, the change is not
+// made (the request fails), so no change goes unrecorded; the outcome follows in its own record.
+void intend(http::AuditLog& log, const http::Principal& who, std::string_view action,
+            std::string_view id) {
+  log.record(who.name, http::role_name(who.role), std::string(action) + ".requested",
+             [&](JsonWriter& w) { w.field("list_id", id); });
+}
+
 void audit(http::AuditLog& log, const http::Principal& who, std::string_view action,
            std::string_view id, const lists::ChangeResult& r) {
   log.record(who.name, http::role_name(who.role), action, [&](JsonWriter& w) {
@@ -136,6 +144,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
     const auto side = req.get_file_value("sidecar");
     const auto rows = req.get_file_value("rows");
     lists::ListInput in{side.content, rows.content, format_of(rows), name_of(rows)};
+    intend(*log, who, "list.load", id);
     lists::ChangeResult r = reg->load(in, actor(who), id);
     audit(*log, who, "list.load", id, r);
     answer(res, *reg, id, r);
@@ -184,6 +193,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
                   in.remove_format = format_of(remove);
                   in.remove_name = name_of(remove);
                 }
+                intend(*log, who, "list.delta", id);
                 lists::ChangeResult r = reg->delta(id, in, actor(who));
                 audit(*log, who, "list.delta", id, r);
                 answer(res, *reg, id, r);
@@ -209,6 +219,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
                           "version number from GET /api/v1/lists/" + id);
                   }
                 }
+                intend(*log, who, "list.rollback", id);
                 lists::ChangeResult r = reg->rollback(id, to, actor(who));
                 audit(*log, who, "list.rollback", id, r);
                 answer(res, *reg, id, r);
@@ -218,6 +229,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
                                             const http::Principal& who) {
     refuse_if_read_only(read_only);
     const std::string id = req.matches[1];
+    intend(*log, who, "list.delete", id);
     lists::ChangeResult r = reg->remove(id, actor(who));
     audit(*log, who, "list.delete", id, r);
     answer(res, *reg, id, r);

@@ -162,7 +162,7 @@ struct Store::Impl {
     Bucket* below = nullptr;
     Bucket* above = nullptr;
     for (auto& b : buckets) {
-      if (b->kind != k || b->country != c) continue;
+      if (b->kind != k || b->country != c || b->cf == nullptr) continue;
       if (b->start_day <= day && day < b->end_day) return b.get();
       if (b->end_day <= day && (!below || b->end_day > below->end_day)) below = b.get();
       if (b->start_day > day && (!above || b->start_day < above->start_day)) above = b.get();
@@ -450,6 +450,13 @@ PurgeResult Store::purge() {
   std::unique_lock lock(d.mu);
   rocksdb::WriteBatch meta;
   std::vector<Bucket*> partial;
+  // Dropped buckets leave the list even when a later drop fails, so no null handle stays.
+  struct ForgetDropped {
+    Impl& d;
+    ~ForgetDropped() {
+      std::erase_if(d.buckets, [](const std::unique_ptr<Bucket>& b) { return b->cf == nullptr; });
+    }
+  } forget{d};
   for (auto& bp : d.buckets) {
     Bucket& b = *bp;
     const int days = d.days(b.kind, b.country);

@@ -59,11 +59,28 @@ void Writer::loop() {
     all.clear();
     for (Job& j : jobs)
       for (Record& r : j.records) all.push_back(std::move(r));
-    for (;;) {
+    bool written = false;
+    for (int attempt = 1;; ++attempt) {
       try {
         store_.write(all);
+        written = true;
         break;
       } catch (const std::exception& e) {
+        bool stopping;
+        {
+          std::lock_guard lock(mu_);
+          stopping = stop_;
+        }
+        if (stopping && attempt >= 5) {
+          // Shutting down and the store still cannot be written (disk full, read-only): give
+          // up rather than hang. These reads' offsets are never stored, so they are consumed
+          // again after the restart: nothing is lost.
+          log::error("run", std::string(e.what()) + "; stopping without storing " +
+                                std::to_string(all.size()) + " records (their reads will be "
+                                "processed again)",
+                     {{"error", e.what()}, {"records", all.size()}});
+          break;
+        }
         const auto now = std::chrono::steady_clock::now();
         if (now >= next_report) {
           log::warn("run",
@@ -76,6 +93,7 @@ void Writer::loop() {
         std::this_thread::sleep_for(std::chrono::seconds(1));
       }
     }
+    if (!written) continue;
     {
       std::lock_guard lock(mu_);
       ++batches_;

@@ -94,10 +94,13 @@ class ListsApi : public ::testing::Test {
     for (const IndexHit& h : hits) out.emplace_back(r->entry_reference(h.entry));
     return out;
   }
-  std::vector<std::string> audit_lines() {
+  // The audit records of outcomes; with `requests`, also the ".requested" record written before
+  // each change.
+  std::vector<std::string> audit_lines(bool requests = false) {
     std::vector<std::string> out;
     std::istringstream in(slurp(dir / "audit.jsonl"));
-    for (std::string l; std::getline(in, l);) out.push_back(l);
+    for (std::string l; std::getline(in, l);)
+      if (requests || l.find(".requested\"") == std::string::npos) out.push_back(l);
     return out;
   }
 
@@ -223,6 +226,15 @@ TEST_F(ListsApi, LoadShowDeltaRollbackDeleteWithAuditRecords) {
     EXPECT_NE(num(a["rejected"]), ~uint64_t{0});
     EXPECT_EQ(lines[i].find("\"P1\""), std::string::npos) << "a plate in the audit log";
   }
+  // Each outcome follows the record of its request, written before the change was made.
+  const auto all = audit_lines(true);
+  ASSERT_EQ(all.size(), 2 * lines.size());
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_NE(all[2 * i].find("\"action\":\"" + expected[i].first + ".requested\""),
+              std::string::npos)
+        << all[2 * i];
+    EXPECT_EQ(all[2 * i + 1], lines[i]);
+  }
   simdjson::dom::element first;
   ASSERT_EQ(p.parse(lines[0]).get(first), simdjson::SUCCESS);
   EXPECT_EQ(str(first["checksum"]), checksum1);
@@ -245,6 +257,24 @@ TEST_F(ListsApi, RefusedLoadIs422WithTheReportAndKeepsTheActiveVersion) {
   const auto lines = audit_lines();
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_NE(lines[1].find("\"outcome\":\"refused\""), std::string::npos) << lines[1];
+}
+
+// A change whose audit record cannot be written is not made.
+TEST_F(ListsApi, NoChangeWhenTheAuditLogCannotBeWritten) {
+  http::AuditLog full("/dev/full");  // every write fails: no space left
+  http::TokenStore t;
+  t.add({"olga", http::Role::operator_, "*"}, http::sha256_hex("op-token"));
+  http::Server other(http::ServerOptions{}, std::move(t));
+  add_list_routes(other, full, *registry);
+  other.start();
+  httplib::Client c("127.0.0.1", other.port());
+  httplib::MultipartFormDataItems items = {{"sidecar", kSidecar, "list.toml", "application/toml"},
+                                           {"rows", "plate,reference\nP7,r7\n", "list.csv", ""}};
+  auto r = c.Put("/api/v1/lists/nl-test", bearer(), items);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  EXPECT_TRUE(refs("P7").empty()) << "the list was loaded without an audit record";
+  other.stop();
 }
 
 TEST_F(ListsApi, ValidateIsADryRun) {
