@@ -7,7 +7,8 @@
 //   delete ID
 //   publish FILE          writes a list to the reflists topic (app/reflists.h)
 // API commands take the server from --server (or ANPR_SERVER, default http://127.0.0.1:8080) and
-// the bearer token from --token (or ANPR_TOKEN). Exit codes: 0 done, 1 input (partly) rejected or
+// the bearer token from --token-file (or ANPR_TOKEN; never from the command line, where `ps` and
+// the shell history would show it). Exit codes: 0 done, 1 input (partly) rejected or
 // refused, 2 usage error or a token the server does not accept, 3 the server cannot be reached or
 // failed.
 #include <httplib.h>
@@ -107,10 +108,22 @@ struct Api {
 };
 
 std::optional<Api> connect(const ListsArgs& a, const char* cmd) {
-  const std::string token = a.token.empty() ? env_or("ANPR_TOKEN", "") : a.token;
+  std::string token;
+  if (!a.token.empty()) {
+    std::ifstream in(a.token);
+    if (!in) {
+      std::cerr << "anpr lists " << cmd << ": cannot read the token file " << a.token << "\n";
+      return std::nullopt;
+    }
+    std::getline(in, token);
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  } else {
+    token = env_or("ANPR_TOKEN", "");
+  }
   if (token.empty()) {
     std::cerr << "anpr lists " << cmd
-              << ": no bearer token: give --token or set ANPR_TOKEN (a token of role operator)\n";
+              << ": no bearer token: give --token-file FILE or set ANPR_TOKEN (a token of role "
+                 "operator)\n";
     return std::nullopt;
   }
   const std::string server =
@@ -329,7 +342,9 @@ void api_options(CLI::App* c, ListsArgs& a) {
   c->add_option("--server", a.server,
                 "processor HTTP address, e.g. http://127.0.0.1:8080 (default: $ANPR_SERVER or "
                 "http://127.0.0.1:8080)");
-  c->add_option("--token", a.token, "bearer token of role operator (default: $ANPR_TOKEN)");
+  c->add_option("--token-file", a.token,
+                 "file whose first line is a bearer token of role operator (default: "
+                 "$ANPR_TOKEN)");
   c->add_flag("--json", a.json, "print the server's JSON answer on stdout");
 }
 

@@ -409,42 +409,48 @@ TEST_F(ListsApi, CommandLineValidateLoadDeltaShowRollbackDelete) {
   EXPECT_EQ(v.exit_code, 2);
 
   const std::string srv = " --server http://127.0.0.1:" + std::to_string(server->port());
-  CmdRun r = anpr("lists load " + (dir / "good.csv").string() + srv + " --token op-token", dir);
+  std::ofstream(dir / "op.token") << "op-token\n";
+  std::ofstream(dir / "wrong.token") << "wrong\n";
+  CmdRun r = anpr("lists load " + (dir / "good.csv").string() + srv + " --token-file " + (dir / "op.token").string(), dir);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(refs("P1"), std::vector<std::string>{"v1"});
   // No token, a wrong token: 2; a refused load exits 1 and prints the rejected rows.
   r = anpr("lists load " + (dir / "bad.jsonl").string() + srv, dir);
   EXPECT_EQ(r.exit_code, 2) << "no token: " << r.err;
-  r = anpr("lists load " + (dir / "good.csv").string() + srv + " --token wrong", dir);
+  r = anpr("lists load " + (dir / "good.csv").string() + srv + " --token-file " + (dir / "wrong.token").string(), dir);
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  r = anpr("lists load " + (dir / "bad.jsonl").string() + srv + " --token op-token", dir);
+  r = anpr("lists load " + (dir / "bad.jsonl").string() + srv + " --token-file " + (dir / "op.token").string(), dir);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("bad.jsonl:2: plate: field_type"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("refused"), std::string::npos) << r.err;
   r = anpr("lists delta nl-test --add " + (dir / "add.csv").string() + " --remove " +
-               (dir / "rm.csv").string() + srv + " --token op-token",
+               (dir / "rm.csv").string() + srv + " --token-file " + (dir / "op.token").string(),
            dir);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(refs("P3"), std::vector<std::string>{"d"});
   EXPECT_TRUE(refs("P2").empty());
-  r = anpr("lists show" + srv + " --token op-token", dir);
+  r = anpr("lists show" + srv + " --token-file " + (dir / "op.token").string(), dir);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("nl-test  active  version 2"), std::string::npos) << r.out;
-  r = anpr("lists show nl-test --json" + srv + " --token op-token", dir);
+  r = anpr("lists show nl-test --json" + srv + " --token-file " + (dir / "op.token").string(), dir);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\"versions\":["), std::string::npos) << r.out;
   r = anpr("lists show" + srv, dir, "ANPR_TOKEN=op-token");  // the token from the environment
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  r = anpr("lists rollback nl-test" + srv + " --token op-token", dir);
+  r = anpr("lists rollback nl-test" + srv + " --token-file " + (dir / "op.token").string(), dir);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(refs("P2"), std::vector<std::string>{"v1"});
-  r = anpr("lists delete nl-test" + srv + " --token op-token", dir);
+  r = anpr("lists delete nl-test" + srv + " --token-file " + (dir / "op.token").string(), dir);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(refs("P1").empty());
-  r = anpr("lists show nope" + srv + " --token op-token", dir);
+  r = anpr("lists show nope" + srv + " --token-file " + (dir / "op.token").string(), dir);
   EXPECT_EQ(r.exit_code, 1);
-  r = anpr("lists show --server http://127.0.0.1:1 --token op-token", dir);
+  r = anpr("lists show --server http://127.0.0.1:1 --token-file " + (dir / "op.token").string(),
+           dir);
   EXPECT_EQ(r.exit_code, 3);
+  // A token is never taken from the command line, where ps and the shell history show it.
+  r = anpr("lists show" + srv + " --token op-token", dir);
+  EXPECT_EQ(r.exit_code, 2);
 }
 
 }  // namespace
