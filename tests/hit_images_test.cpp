@@ -15,6 +15,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "app/processor.h"
+#include "app/retention_sink.h"
 #include "config/settings.h"
 #include "image/image.h"
 #include "image/jpeg.h"
@@ -167,7 +168,7 @@ std::vector<std::string> passages(app::Processor& p, std::string_view plate) {
   store::Query q;
   q.plate = *normalize(plate);
   q.hits = false;
-  for (const store::Found& f : st->search(q).records) out.push_back(f.json);
+  for (const store::Found& f : st->search(q).records) out.push_back(app::RetentionSink::render(f));
   return out;
 }
 
