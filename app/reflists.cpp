@@ -308,9 +308,14 @@ void ReflistFollower::run() {
       auto& entries = lists[id];
       list.entries.reserve(entries.size());
       for (const auto& [key, e] : entries) list.entries.push_back(e);
-      if (list.entries.size() != m.entries)
+      if (list.entries.size() != m.entries) {
+        // Entries of another version (a publish cut short, or one still being written): applying
+        // would mix two versions. The active version stays until a complete one arrives.
         log_ << "anpr: reflists: list " << id << ": " << list.entries.size()
-             << " entries on the topic, the version marker says " << m.entries << "\n";
+             << " entries on the topic, the version marker says " << m.entries
+             << "; not applied, the active version stays\n";
+        return;
+      }
       r = registry_.apply_published(id, std::move(list), m.checksum,
                                     lists::Actor{m.by, "publisher"});
     }
@@ -318,6 +323,17 @@ void ReflistFollower::run() {
       log_ << "anpr: reflists: list " << id << ": " << r.detail << "\n";
     else
       ++applied_;
+  };
+
+  // A version that cannot be applied (the state folder cannot be written, ...) is reported and
+  // skipped; the follower goes on with the next one instead of stopping.
+  const auto apply_safely = [&](const std::string& id, const Marker& m) {
+    try {
+      apply(id, m);
+    } catch (const std::exception& e) {
+      log_ << "anpr: reflists: list " << id << ": cannot apply the published version: " << e.what()
+           << "\n";
+    }
   };
 
   read_topic(
@@ -356,7 +372,7 @@ void ReflistFollower::run() {
             m.entries = n;
           }
           if (caught_up_.load())
-            apply(id, m);
+            apply_safely(id, m);
           else
             pending[id] = std::move(m);
         } else {
@@ -365,7 +381,7 @@ void ReflistFollower::run() {
       },
       [&] {
         if (!caught_up_.load()) {
-          for (const auto& [id, m] : pending) apply(id, m);
+          for (const auto& [id, m] : pending) apply_safely(id, m);
           pending.clear();
           caught_up_ = true;
           log_ << "anpr: reflists: read " << topic_ << " to its end; " << applied_.load()
