@@ -33,18 +33,23 @@ std::vector<TopicPlan> plan_topics(const config::Settings& s) {
   add(s.topics.deadletter, "rejected reads: retention.input_hours = " +
                                std::to_string(s.retention.input_hours),
       input);
+  // The hits, route and acknowledgement topics carry hits of every camera country, so they are
+  // bounded by the strictest (shortest) hit policy: no country's hits stay longer than its law
+  // allows. They are transport to the control rooms; the retention store keeps each country's
+  // hits for its own period.
   int hit_days = 0;
-  std::string longest;
+  std::string strictest;
   for (const auto& p : s.retention.policies)
-    if (p.hit_days > hit_days) {
+    if (p.hit_days > 0 && (hit_days == 0 || p.hit_days < hit_days)) {
       hit_days = p.hit_days;
-      longest = p.country.str();
+      strictest = p.country.str();
     }
   if (hit_days > 0) {
-    const std::string why = "hits: the longest hit policy (" + longest + ", " +
+    const std::string why = "hits: the strictest hit policy (" + strictest + ", " +
                             std::to_string(hit_days) + " days)";
     add(s.topics.hits, why, hit_days * kDayMs);
     for (const auto& c : s.countries) add(s.route_topic(c.country), why, hit_days * kDayMs);
+    add(s.topics.hit_acks, "acknowledgements of hits: " + why.substr(6), hit_days * kDayMs);
   }
   if (s.retention.sink == "kafka")
     for (const auto& p : s.retention.policies)
