@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "app/commands.h"
+#include "app/token_file.h"
 #include "app/reflists.h"
 #include "config/settings.h"
 #include "export/json_writer.h"
@@ -108,22 +109,10 @@ struct Api {
 };
 
 std::optional<Api> connect(const ListsArgs& a, const char* cmd) {
-  std::string token;
-  if (!a.token.empty()) {
-    std::ifstream in(a.token);
-    if (!in) {
-      std::cerr << "anpr lists " << cmd << ": cannot read the token file " << a.token << "\n";
-      return std::nullopt;
-    }
-    std::getline(in, token);
-    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  } else {
-    token = env_or("ANPR_TOKEN", "");
-  }
+  std::string err;
+  const std::string token = read_token(a.token, err);
   if (token.empty()) {
-    std::cerr << "anpr lists " << cmd
-              << ": no bearer token: give --token-file FILE or set ANPR_TOKEN (a token of role "
-                 "operator)\n";
+    std::cerr << "anpr lists " << cmd << ": " << err << " (a token of role operator)\n";
     return std::nullopt;
   }
   const std::string server =

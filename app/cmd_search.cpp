@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "app/commands.h"
+#include "app/token_file.h"
 #include "export/json_writer.h"
 
 namespace anpr::app {
@@ -30,23 +31,6 @@ struct SearchArgs {
   bool json = false;
   bool insecure = false;
 };
-
-std::string read_token(const SearchArgs& a, std::string& err) {
-  std::string token;
-  if (!a.token_file.empty()) {
-    std::ifstream in(a.token_file);
-    if (!in) {
-      err = "cannot read the token file " + a.token_file;
-      return {};
-    }
-    std::getline(in, token);
-  } else if (const char* t = std::getenv("ANPR_TOKEN")) {
-    token = t;
-  }
-  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  if (token.empty()) err = "no token: give --token-file FILE or set ANPR_TOKEN";
-  return token;
-}
 
 std::string request_body(const SearchArgs& a) {
   std::string body;
@@ -136,7 +120,7 @@ void add_search_command(CLI::App& app, std::function<int()>& run) {
   cmd->callback([a, &run] {
     run = [a] {
       std::string err;
-      const std::string token = read_token(*a, err);
+      const std::string token = read_token(a->token_file, err);
       if (token.empty()) {
         std::cerr << "anpr search: " << err << "\n";
         return kExitUsage;
