@@ -67,6 +67,14 @@ class OffsetTracker {
     if (Slot* s = find(t)) s->pending += n;
   }
 
+  // add_pending(ticket(i), 1) for i in [0, n), under one lock.
+  template <class TicketOf>
+  void add_pending_batch(std::size_t n, TicketOf ticket) {
+    std::lock_guard lock(mu_);
+    for (std::size_t i = 0; i < n; ++i)
+      if (Slot* s = find(ticket(i))) ++s->pending;
+  }
+
   // One message of the read `t` was delivered (or its processing hold is released).
   void delivered(const Ticket& t) {
     std::lock_guard lock(mu_);

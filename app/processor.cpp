@@ -59,7 +59,6 @@ struct Item {
   std::vector<Plate> plates;            // the plate, then the usable candidates
   std::vector<std::string_view> raw;    // their raw text (views into ev)
   const Camera* cam = nullptr;          // null: the read was dead-lettered
-  std::vector<store::Record> keep;      // what the retention store keeps of it
   CountryCode country;                  // the camera's country, when the camera is known
 
   Output& next_out() {
@@ -78,6 +77,7 @@ struct Batch {
   std::vector<rd_kafka_message_t*> raw;
   std::vector<Item> items;
   std::size_t n = 0;
+  store::RecordBatch keep;  // what the retention store keeps of the reads (tag: item index)
 };
 
 // Per-thread scratch of the decode + match stage.
@@ -487,6 +487,7 @@ struct Processor::Impl {
   void process(Batch& b, Worker& w, const Snapshot& snap) {
     w.queries.clear();
     w.matched.clear();
+    b.keep.clear();
     for (std::size_t i = 0; i < b.n; ++i) {
       Item& it = b.items[i];
       decode(it, w);
@@ -505,7 +506,8 @@ struct Processor::Impl {
       begin = end;
     }
     if (retention)
-      for (Item* it : w.matched) encode_keep(*it, w);
+      for (Item* it : w.matched)
+        encode_keep(*it, w, b.keep, static_cast<uint32_t>(it - b.items.data()));
   }
 
   bool keeps_images(CountryCode camera_country) const {
@@ -514,16 +516,19 @@ struct Processor::Impl {
   }
 
   // The records the retention store keeps of a decoded read: its hits, or its passage.
-  void encode_keep(Item& it, Worker& w) {
-    it.keep.clear();
+  void encode_keep(Item& it, Worker& w, store::RecordBatch& keep, uint32_t tag) {
     bool hit = false;
     for (std::size_t k = 0; k < it.used; ++k) {
       const Output& o = it.outs[k];
       hit = true;
-      retention->encode_hit(it.ev, *it.cam, it.plates[0],
-                            it.ev.camera_id + "/" + it.ev.event_id + "/" + o.list_id + "/" +
-                                std::to_string(o.entry_key),
-                            o.payload, it.keep);
+      w.detail.assign(it.ev.camera_id);
+      w.detail += '/';
+      w.detail += it.ev.event_id;
+      w.detail += '/';
+      w.detail += o.list_id;
+      w.detail += '/';
+      w.detail += std::to_string(o.entry_key);
+      retention->encode_hit(it.ev, *it.cam, it.plates[0], w.detail, o.payload, keep, tag);
     }
     if (hit) return;
     // A kept passage keeps its images only made safe (app/hit_images.h); never decoded otherwise.
@@ -531,43 +536,41 @@ struct Processor::Impl {
       const config::RetentionPolicy* p = settings.retention.policy(it.cam->country);
       if (p && p->keep_passages) w.images.sanitize(it.ev);
     }
-    retention->encode_passage(it.ev, *it.cam, it.plates[0], it.keep);
+    retention->encode_passage(it.ev, *it.cam, it.plates[0], keep, tag);
   }
 
   // Hands the batch's records to the store's writer; each read keeps a hold until they are
   // durable, so its offset is not stored before.
   void hand_over_records(Batch& b) {
+    store::RecordBatch& keep = b.keep;
+    if (keep.empty()) return;
     if (retention->to_kafka()) {
       // One message per passage on its country's topic, timed by the capture (never later than
       // now) so the topic's retention counts from it; the offset waits for its delivery.
       const TimestampMs now = wall_now_ms();
-      for (std::size_t i = 0; i < b.n; ++i) {
-        Item& it = b.items[i];
-        if (!it.cam || it.keep.empty()) continue;
+      for (std::size_t i = 0; i < keep.size(); ++i) {
+        const store::RecordBatch::Head& h = keep.head(i);
+        Item& it = b.items[h.tag];
         const rd_kafka_message_t* m = it.msg;
         const std::string_view key(static_cast<const char*>(m->key), m->key_len);
-        for (const store::Record& r : it.keep)
-          send(settings.retention.passages_topic(r.camera_country), key, r.json, it.ticket, 0,
-               std::max<TimestampMs>(1, std::min(r.captured, now)));
-        it.keep.clear();
+        send(settings.retention.passages_topic(h.camera_country), key, keep.payload(i), it.ticket,
+             0, std::max<TimestampMs>(1, std::min(h.captured, now)));
       }
+      keep.clear();
       return;
     }
-    std::vector<store::Record> records;
+    // One hold per read with records (a read's records are next to each other).
     std::vector<OffsetTracker::Ticket> held;
-    for (std::size_t i = 0; i < b.n; ++i) {
-      Item& it = b.items[i];
-      if (!it.cam || it.keep.empty()) continue;
-      tracker.add_pending(it.ticket, 1);
-      held.push_back(it.ticket);
-      for (store::Record& r : it.keep) records.push_back(std::move(r));
-      it.keep.clear();
-    }
-    if (held.empty()) return;
-    retention->submit(std::move(records), [this, held = std::move(held)] {
+    for (std::size_t i = 0; i < keep.size(); ++i)
+      if (i == 0 || keep.head(i).tag != keep.head(i - 1).tag)
+        held.push_back(b.items[keep.head(i).tag].ticket);
+    tracker.add_pending_batch(held.size(),
+                              [&](std::size_t i) -> const OffsetTracker::Ticket& { return held[i]; });
+    retention->submit(std::move(keep), [this, held = std::move(held)] {
       tracker.delivered_batch(held.size(),
                               [&](std::size_t i) -> const OffsetTracker::Ticket& { return held[i]; });
     });
+    keep = retention->take();
   }
 
   void encode_hits(Item& it, Worker& w, const Snapshot& snap, std::span<const IndexHit> hits) {
@@ -713,7 +716,7 @@ struct Processor::Impl {
     for (const Output* o : suppressed_outs) ++counters.suppressed_by_list[o->list_id];
   }
 
-  void send(const std::string& topic, std::string_view key, const std::string& value,
+  void send(const std::string& topic, std::string_view key, std::string_view value,
             const OffsetTracker::Ticket& t, TimestampMs capture_ts = 0,
             TimestampMs message_ts = 0) {
     auto* ticket = new Sent{t, capture_ts};
@@ -723,7 +726,7 @@ struct Processor::Impl {
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
       log_trouble("cannot enqueue a message for", topic, e);
       std::lock_guard lock(retry_mu);
-      retries.push_back(Retry{topic, std::string(key), value, ticket});
+      retries.push_back(Retry{topic, std::string(key), std::string(value), ticket});
     }
   }
 

@@ -102,7 +102,7 @@ struct Reader {
   std::string_view long_text() { return bytes(get<uint32_t>()); }
 };
 
-uint64_t id_hash(std::string_view camera, std::string_view event) {
+uint64_t passage_id_hash(std::string_view camera, std::string_view event) {
   uint64_t h = 1469598103934665603ULL;
   const auto add = [&](std::string_view s) {
     for (char c : s) {
@@ -113,7 +113,7 @@ uint64_t id_hash(std::string_view camera, std::string_view event) {
   add(camera);
   add("/");
   add(event);
-  return mix64(h) | 1;  // never 0 (0 means "hash the id")
+  return mix64(h) | 1;  // the same as store::id_hash(camera + "/" + event)
 }
 
 // The hit's JSON without its top-level image fields (names holding "jpeg" or "thumbnail").
@@ -140,27 +140,20 @@ std::string without_images(std::string_view json) {
 
 }  // namespace
 
-void RetentionSink::encode_passage(const ReadEvent& ev, const Camera& cam, const Plate& plate,
-                                   std::vector<store::Record>& out) const {
+bool RetentionSink::encode_passage(const ReadEvent& ev, const Camera& cam, const Plate& plate,
+                                   store::RecordBatch& out, uint32_t tag) const {
   const config::RetentionPolicy* p = settings_.retention.policy(cam.country);
-  if (!p || !p->keep_passages) return;
+  if (!p || !p->keep_passages) return false;
   if (to_kafka()) {  // the store checks this itself; a topic would take it and delete it later
     const TimestampMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
-    if (std::min(ev.ts, now) + p->passage_days * store::kDayMs <= now) return;
+    if (std::min(ev.ts, now) + p->passage_days * store::kDayMs <= now) return false;
   }
-  store::Record& r = out.emplace_back();
-  r.kind = store::Kind::passage;
-  r.camera_country = cam.country;
-  r.captured = ev.ts;
-  r.plate = plate;
-  r.camera_id = ev.camera_id;
-  r.id_hash = id_hash(ev.camera_id, ev.event_id);
+  std::string& o = out.add(store::Kind::passage, cam.country, ev.ts, plate,
+                           passage_id_hash(ev.camera_id, ev.event_id), ev.camera_id, tag);
   const bool images = p->keep_images && (!ev.plate_jpeg.empty() || !ev.overview_jpeg.empty());
   if (!to_kafka()) {
-    std::string& o = r.json;
-    o.reserve(48 + ev.event_id.size() + ev.plate.size() + cam.site.size());
     o.push_back(kPassageForm);
     put_short(o, ev.event_id);
     put_short(o, ev.plate);
@@ -179,10 +172,9 @@ void RetentionSink::encode_passage(const ReadEvent& ev, const Camera& cam, const
       put_long(o, ev.plate_jpeg);
       put_long(o, ev.overview_jpeg);
     }
-    return;
+    return true;
   }
-  r.id = ev.camera_id + "/" + ev.event_id;
-  JsonWriter w(r.json);
+  JsonWriter w(o);
   w.begin_object();
   w.field("event_id", ev.event_id);
   w.field("camera_id", ev.camera_id);
@@ -204,6 +196,7 @@ void RetentionSink::encode_passage(const ReadEvent& ev, const Camera& cam, const
     if (!ev.overview_jpeg.empty()) w.field("overview_jpeg", ev.overview_jpeg);
   }
   w.end_object();
+  return true;
 }
 
 std::string RetentionSink::render(const store::Found& f) {
@@ -250,23 +243,19 @@ std::string RetentionSink::render(const store::Found& f) {
   return out;
 }
 
-void RetentionSink::encode_hit(const ReadEvent& ev, const Camera& cam, const Plate& plate,
-                               std::string id, std::string_view hit_json,
-                               std::vector<store::Record>& out) const {
+bool RetentionSink::encode_hit(const ReadEvent& ev, const Camera& cam, const Plate& plate,
+                               std::string_view id, std::string_view hit_json,
+                               store::RecordBatch& out, uint32_t tag) const {
   const config::RetentionPolicy* p = settings_.retention.policy(cam.country);
-  if (!p || p->hit_days <= 0 || to_kafka()) return;
-  store::Record& r = out.emplace_back();
-  r.kind = store::Kind::hit;
-  r.camera_country = cam.country;
-  r.captured = ev.ts;
-  r.plate = plate;
-  r.camera_id = ev.camera_id;
-  r.id = std::move(id);
+  if (!p || p->hit_days <= 0 || to_kafka()) return false;
+  std::string& o = out.add(store::Kind::hit, cam.country, ev.ts, plate, store::id_hash(id),
+                           ev.camera_id, tag);
   if (!p->keep_images && (hit_json.find("jpeg") != std::string_view::npos ||
                           hit_json.find("thumbnail") != std::string_view::npos))
-    r.json = without_images(hit_json);
+    o += without_images(hit_json);
   else
-    r.json = hit_json;
+    o += hit_json;
+  return true;
 }
 
 }  // namespace anpr::app

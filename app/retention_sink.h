@@ -38,16 +38,19 @@ class RetentionSink {
   bool to_kafka() const { return !store_; }
   ~RetentionSink();
 
-  // Appends the passage record of a read that produced no hit, if its camera country keeps them.
-  void encode_passage(const ReadEvent& ev, const Camera& cam, const Plate& plate,
-                      std::vector<store::Record>& out) const;
+  // Appends the passage record of a read that produced no hit, if its camera country keeps them;
+  // true if it did. `tag` is kept with the record (RecordBatch::Head::tag).
+  bool encode_passage(const ReadEvent& ev, const Camera& cam, const Plate& plate,
+                      store::RecordBatch& out, uint32_t tag = 0) const;
   // Appends the record of one hit (its JSON as published, without images unless the policy
-  // keeps them), if the camera country keeps hits.
+  // keeps them), if the camera country keeps hits; true if it did.
   // `id` identifies the hit (the same read and list entry give the same id).
-  void encode_hit(const ReadEvent& ev, const Camera& cam, const Plate& plate, std::string id,
-                  std::string_view hit_json, std::vector<store::Record>& out) const;
+  bool encode_hit(const ReadEvent& ev, const Camera& cam, const Plate& plate, std::string_view id,
+                  std::string_view hit_json, store::RecordBatch& out, uint32_t tag = 0) const;
 
-  void submit(std::vector<store::Record> records, std::function<void()> durable) {
+  // An empty batch to fill (sink "store": with reused buffers).
+  store::RecordBatch take() { return writer_ ? writer_->take() : store::RecordBatch{}; }
+  void submit(store::RecordBatch records, std::function<void()> durable) {
     writer_->submit(std::move(records), std::move(durable));
   }
 

@@ -1,110 +1,299 @@
 #include "store/store.h"
 
-#include <rocksdb/db.h>
-#include <rocksdb/filter_policy.h>
-#include <rocksdb/memtablerep.h>
-#include <rocksdb/options.h>
-#include <rocksdb/slice_transform.h>
-#include <rocksdb/table.h>
-#include <rocksdb/write_batch.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
+#include <system_error>
 
 #include "match/hash.h"
+#include "store/crc32c.h"
 
 namespace anpr::store {
 
 std::string_view to_string(Kind k) { return k == Kind::passage ? "passage" : "hit"; }
 
-namespace {
-
-constexpr std::size_t kKeyBytes = 24;
-constexpr std::string_view kMetaPrefix = "m/";
-
-void put_be64(char* p, uint64_t v) {
-  for (int i = 7; i >= 0; --i) {
-    p[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
-}
-uint64_t get_be64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-// Capture times sort as unsigned big-endian numbers: shift the sign bit.
-uint64_t ts_bits(TimestampMs t) { return static_cast<uint64_t>(t) ^ (uint64_t{1} << 63); }
-TimestampMs ts_of(uint64_t b) { return static_cast<TimestampMs>(b ^ (uint64_t{1} << 63)); }
-
-uint64_t fnv1a(std::string_view s) {
+uint64_t id_hash(std::string_view id) {
   uint64_t h = 1469598103934665603ULL;
-  for (char c : s) {
+  for (char c : id) {
     h ^= static_cast<unsigned char>(c);
     h *= 1099511628211ULL;
   }
-  return mix64(h);
+  return mix64(h) | 1;
+}
+
+std::string& RecordBatch::add(Kind kind, CountryCode camera_country, TimestampMs captured,
+                              const Plate& plate, uint64_t hash, std::string_view camera_id,
+                              uint32_t tag) {
+  const std::size_t cam = std::min<std::size_t>(camera_id.size(), 255);
+  heads_.push_back(Head{kind, camera_country, captured, plate, hash ? hash : 1, tag,
+                        static_cast<uint32_t>(cam), bytes_.size()});
+  bytes_.append(camera_id.data(), cam);
+  return bytes_;
+}
+
+void RecordBatch::drop_last() {
+  if (heads_.empty()) return;
+  bytes_.resize(heads_.back().at);
+  heads_.pop_back();
+}
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// ---- file format (store.h) ----
+constexpr uint32_t kFrameMagic = 0x46504e41;  // "ANPF"
+constexpr uint32_t kIndexMagic = 0x49504e41;  // "ANPI"
+constexpr uint32_t kIndexVersion = 1;
+
+// Frame header: magic u32 | records u32 | payload bytes u64 | crc32c of the payload u32 | 0 u32
+constexpr std::size_t kFrameHead = 24;
+// Record header: canonical plate key u64 | plate key u64 | captured i64 | base i64 |
+// deadline i64 | id hash u64 | camera id bytes u8 | payload bytes u32; then camera id, payload
+constexpr std::size_t kRecordHead = 53;
+
+struct IndexEntry {
+  uint64_t ckey;
+  int64_t captured;
+  uint64_t offset;  // of the record in the segment file
+};
+static_assert(sizeof(IndexEntry) == 24);
+bool operator<(const IndexEntry& a, const IndexEntry& b) {
+  return a.ckey != b.ckey ? a.ckey < b.ckey
+                          : a.captured != b.captured ? a.captured < b.captured : a.offset < b.offset;
+}
+
+struct IndexHeader {
+  uint32_t magic = kIndexMagic, version = kIndexVersion;
+  uint64_t count = 0;
+  int64_t min_base = 0, max_base = 0, min_deadline = 0, max_deadline = 0;
+  uint64_t segment_bytes = 0;  // the segment file's length when it was sealed
+};
+static_assert(sizeof(IndexHeader) == 56);
+
+template <class T>
+void put(std::string& out, T v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+template <class T>
+T get(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
 }
 
 int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
-// Value: base (8) | stored deadline (8) | plate key (8) | camera id length (1) | camera id | json
-struct Value {
-  TimestampMs base, deadline;
-  uint64_t plate_key;
-  std::string_view camera_id, json;
-};
-bool parse_value(std::string_view v, Value& out) {
-  if (v.size() < 25) return false;
-  out.base = static_cast<TimestampMs>(get_be64(v.data()));
-  out.deadline = static_cast<TimestampMs>(get_be64(v.data() + 8));
-  out.plate_key = get_be64(v.data() + 16);
-  const std::size_t n = static_cast<unsigned char>(v[24]);
-  if (v.size() < 25 + n) return false;
-  out.camera_id = v.substr(25, n);
-  out.json = v.substr(25 + n);
+[[noreturn]] void fail(const std::string& what, int err) {
+  throw std::runtime_error("retention store: " + what + ": " + std::strerror(err));
+}
+
+void write_all(int fd, const char* p, std::size_t n, const fs::path& file) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      fail("cannot write " + file.string(), errno);
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+bool pread_all(int fd, char* p, std::size_t n, uint64_t off) {
+  while (n > 0) {
+    const ssize_t r = ::pread(fd, p, n, static_cast<off_t>(off));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+    off += static_cast<uint64_t>(r);
+  }
   return true;
 }
 
-std::string check(const rocksdb::Status& s, const std::string& what) {
-  if (!s.ok()) throw std::runtime_error("retention store: " + what + ": " + s.ToString());
-  return {};
+void sync_dir(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail("cannot open " + dir.string(), errno);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) fail("cannot sync " + dir.string(), err);
+}
+
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+};
+
+// One record as read back from a segment.
+struct Parsed {
+  uint64_t ckey, plate_key, id_hash;
+  TimestampMs captured, base, deadline;
+  std::string_view camera_id, json;
+  std::size_t size;  // bytes of the record
+};
+bool parse_record(const char* p, std::size_t avail, Parsed& r) {
+  if (avail < kRecordHead) return false;
+  r.ckey = get<uint64_t>(p);
+  r.plate_key = get<uint64_t>(p + 8);
+  r.captured = get<int64_t>(p + 16);
+  r.base = get<int64_t>(p + 24);
+  r.deadline = get<int64_t>(p + 32);
+  r.id_hash = get<uint64_t>(p + 40);
+  const std::size_t cam = static_cast<unsigned char>(p[48]);
+  const std::size_t json = get<uint32_t>(p + 49);
+  if (avail - kRecordHead < cam || avail - kRecordHead - cam < json) return false;
+  r.camera_id = std::string_view(p + kRecordHead, cam);
+  r.json = std::string_view(p + kRecordHead + cam, json);
+  r.size = kRecordHead + cam + json;
+  return true;
+}
+
+void encode_record(std::string& out, uint64_t ckey, const RecordBatch& rb, std::size_t i,
+                   TimestampMs base, TimestampMs deadline) {
+  const RecordBatch::Head& h = rb.head(i);
+  const std::string_view cam = rb.camera_id(i), payload = rb.payload(i);
+  char head[kRecordHead];
+  const uint64_t plate_key = h.plate.key();
+  const int64_t captured = h.captured, b = base, dl = deadline;
+  const uint32_t n = static_cast<uint32_t>(payload.size());
+  std::memcpy(head, &ckey, 8);
+  std::memcpy(head + 8, &plate_key, 8);
+  std::memcpy(head + 16, &captured, 8);
+  std::memcpy(head + 24, &b, 8);
+  std::memcpy(head + 32, &dl, 8);
+  std::memcpy(head + 40, &h.id_hash, 8);
+  head[48] = static_cast<char>(cam.size());
+  std::memcpy(head + 49, &n, 4);
+  out.append(head, kRecordHead);
+  out.append(cam);
+  out.append(payload);
+}
+
+void encode_parsed(std::string& out, const Parsed& r) {
+  put(out, r.ckey);
+  put(out, r.plate_key);
+  put(out, static_cast<int64_t>(r.captured));
+  put(out, static_cast<int64_t>(r.base));
+  put(out, static_cast<int64_t>(r.deadline));
+  put(out, r.id_hash);
+  out.push_back(static_cast<char>(r.camera_id.size()));
+  put(out, static_cast<uint32_t>(r.json.size()));
+  out.append(r.camera_id);
+  out.append(r.json);
+}
+
+// Fills in the header of a frame whose payload follows its first kFrameHead bytes.
+void finish_frame(std::string& frame, uint32_t records) {
+  const uint64_t bytes = frame.size() - kFrameHead;
+  const uint32_t crc = crc32c(frame.data() + kFrameHead, bytes);
+  char* h = frame.data();
+  std::memcpy(h, &kFrameMagic, 4);
+  std::memcpy(h + 4, &records, 4);
+  std::memcpy(h + 8, &bytes, 8);
+  std::memcpy(h + 16, &crc, 4);
+  std::memset(h + 20, 0, 4);
+}
+
+// Calls f(parsed, offset) for every record of the whole frames in `data` (a segment file read
+// from offset 0); returns the length of the valid prefix.
+template <class F>
+uint64_t scan_frames(std::string_view data, F&& f) {
+  uint64_t pos = 0;
+  while (data.size() - pos >= kFrameHead) {
+    const char* h = data.data() + pos;
+    if (get<uint32_t>(h) != kFrameMagic) break;
+    const uint32_t records = get<uint32_t>(h + 4);
+    const uint64_t bytes = get<uint64_t>(h + 8);
+    if (bytes > data.size() - pos - kFrameHead) break;
+    if (crc32c(h + kFrameHead, bytes) != get<uint32_t>(h + 16)) break;
+    // Check the whole frame before handing out any of it.
+    uint64_t at = 0;
+    uint32_t n = 0;
+    Parsed r;
+    while (at < bytes && parse_record(h + kFrameHead + at, bytes - at, r)) {
+      at += r.size;
+      ++n;
+    }
+    if (at != bytes || n != records) break;
+    for (at = 0; at < bytes; at += r.size) {
+      parse_record(h + kFrameHead + at, bytes - at, r);
+      f(r, pos + kFrameHead + at);
+    }
+    pos += kFrameHead + bytes;
+  }
+  return pos;
+}
+
+std::string read_file(const fs::path& p, uint64_t limit) {
+  Fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.fd < 0) fail("cannot open " + p.string(), errno);
+  struct stat st{};
+  if (::fstat(fd.fd, &st) != 0) fail("cannot read " + p.string(), errno);
+  std::string data(std::min<uint64_t>(limit, static_cast<uint64_t>(st.st_size)), '\0');
+  if (!pread_all(fd.fd, data.data(), data.size(), 0)) fail("cannot read " + p.string(), EIO);
+  return data;
 }
 
 }  // namespace
 
-// A column family: one kind, one camera country, base days [start_day, end_day).
+// ---- in memory ----
+
+// One file of records of a bucket. The active segment of a bucket takes its writes (appended
+// frames) and keeps its index in memory; a sealed one has its sorted index file beside it.
+struct Segment {
+  uint64_t seq = 0;
+  fs::path data, index;
+  bool sealed = false;
+  int fd = -1;             // active: open for appending
+  uint64_t bytes = 0;      // length of the whole frames
+  uint64_t count = 0;      // records
+  TimestampMs min_base = INT64_MAX, max_base = INT64_MIN;
+  TimestampMs min_deadline = INT64_MAX, max_deadline = INT64_MIN;
+  std::vector<IndexEntry> entries;  // active only
+  std::chrono::steady_clock::time_point last_write{};
+
+  void add(TimestampMs base, TimestampMs deadline) {
+    min_base = std::min(min_base, base);
+    max_base = std::max(max_base, base);
+    min_deadline = std::min(min_deadline, deadline);
+    max_deadline = std::max(max_deadline, deadline);
+  }
+  void close() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  ~Segment() { close(); }
+};
+
+// One kind, one camera country, base days [start_day, end_day).
 struct Store::Bucket {
   std::string name;
   Kind kind;
   CountryCode country;
   int64_t start_day, end_day;
-  rocksdb::ColumnFamilyHandle* cf = nullptr;
-  // Persisted under m/<name> in the default column family.
-  TimestampMs min_base = INT64_MAX, min_deadline = INT64_MAX, max_deadline = INT64_MIN;
-  uint64_t lowered = 0;  // times a write lowered min_base or min_deadline (a purge's check)
-  // Writes between their two phases: a purge does not drop a pinned bucket (a record written
-  // just before its deadline would otherwise lose its column family under the write).
-  std::atomic<int> pins{0};
+  std::vector<std::unique_ptr<Segment>> segments;
+  Segment* active = nullptr;
 
   TimestampMs start_ms() const { return start_day * kDayMs; }
-  TimestampMs end_ms() const { return end_day * kDayMs; }
-  std::string meta() const {
-    std::string m(24, '\0');
-    put_be64(m.data(), static_cast<uint64_t>(min_base));
-    put_be64(m.data() + 8, static_cast<uint64_t>(min_deadline));
-    put_be64(m.data() + 16, static_cast<uint64_t>(max_deadline));
-    return m;
-  }
   static std::string make_name(Kind k, CountryCode c, int64_t start, int64_t width) {
     return std::string(1, static_cast<char>(k)) + "." + c.str() + "." + std::to_string(start) +
            "." + std::to_string(width);
   }
-  // Parses "p.NL.20412.1"; false for anything else (the default column family).
+  // Parses "p.NL.20412.1".
   static bool parse_name(const std::string& n, Bucket& b) {
     if (n.size() < 8 || (n[0] != 'p' && n[0] != 'h') || n[1] != '.' || n[4] != '.') return false;
     auto c = CountryCode::parse(n.substr(2, 2));
@@ -112,8 +301,12 @@ struct Store::Bucket {
     const std::size_t dot = n.find('.', 5);
     if (dot == std::string::npos) return false;
     try {
-      b.start_day = std::stoll(n.substr(5, dot - 5));
-      b.end_day = b.start_day + std::stoll(n.substr(dot + 1));
+      std::size_t used = 0;
+      b.start_day = std::stoll(n.substr(5, dot - 5), &used);
+      if (used != dot - 5) return false;
+      const std::string w = n.substr(dot + 1);
+      b.end_day = b.start_day + std::stoll(w, &used);
+      if (used != w.size()) return false;
     } catch (const std::exception&) {
       return false;
     }
@@ -126,21 +319,14 @@ struct Store::Bucket {
 
 struct Store::Impl {
   Options options;
-  std::unique_ptr<rocksdb::DB> db;
-  rocksdb::ColumnFamilyOptions cf_options;
-  mutable std::shared_mutex mu;  // buckets, policies, stats
-  std::mutex purge_mu;
+  // Lock order: purge_mu, write_mu, mu.
+  std::mutex purge_mu;              // one purge at a time
+  std::mutex write_mu;              // one writer at a time; purges take it to close segments
+  mutable std::shared_mutex mu;     // buckets, segments, policies, stats
   std::vector<std::unique_ptr<Bucket>> buckets;
   std::vector<config::RetentionPolicy> policies;
   std::map<CountryCode, CountryStats> stats;
-  rocksdb::ColumnFamilyHandle* default_cf = nullptr;
-
-  ~Impl() {
-    if (!db) return;
-    for (auto& b : buckets)
-      if (b->cf) db->DestroyColumnFamilyHandle(b->cf);
-    db->Close();
-  }
+  uint64_t next_seq = 1;
 
   const config::RetentionPolicy* policy(CountryCode c) const {
     for (const auto& p : policies)
@@ -153,16 +339,30 @@ struct Store::Impl {
     if (k == Kind::passage) return p->keep_passages ? p->passage_days : 0;
     return p->hit_days;
   }
-  // Effective deadline of a record with this base and stored deadline under today's policy.
   TimestampMs effective(const Bucket& b, TimestampMs base, TimestampMs stored) const {
     return std::min(stored, base + days(b.kind, b.country) * kDayMs);
+  }
+  // Every record of the segment is past its effective deadline from then on.
+  TimestampMs latest(const Bucket& b, const Segment& s) const {
+    if (s.count == 0) return INT64_MIN;
+    return std::min(s.max_deadline, s.max_base + days(b.kind, b.country) * kDayMs);
+  }
+  TimestampMs earliest(const Bucket& b, const Segment& s) const {
+    if (s.count == 0) return INT64_MAX;
+    return std::min(s.min_deadline, s.min_base + days(b.kind, b.country) * kDayMs);
+  }
+
+  fs::path path_of(const Bucket& b, uint64_t seq, const char* ext) const {
+    char num[24];
+    std::snprintf(num, sizeof num, "%016llu", static_cast<unsigned long long>(seq));
+    return options.dir / (b.name + "." + num + ext);
   }
 
   Bucket* bucket_for(Kind k, CountryCode c, int64_t day, int days_now) {
     Bucket* below = nullptr;
     Bucket* above = nullptr;
     for (auto& b : buckets) {
-      if (b->kind != k || b->country != c || b->cf == nullptr) continue;
+      if (b->kind != k || b->country != c) continue;
       if (b->start_day <= day && day < b->end_day) return b.get();
       if (b->end_day <= day && (!below || b->end_day > below->end_day)) below = b.get();
       if (b->start_day > day && (!above || b->start_day < above->start_day)) above = b.get();
@@ -178,30 +378,197 @@ struct Store::Impl {
     b->start_day = start;
     b->end_day = end;
     b->name = Bucket::make_name(k, c, start, end - start);
-    check(db->CreateColumnFamily(cf_options, b->name, &b->cf), "cannot create " + b->name);
     buckets.push_back(std::move(b));
     ++stats[c].buckets;
     return buckets.back().get();
   }
 
-  void drop(Bucket& b, rocksdb::WriteBatch& meta_deletes) {
-    uint64_t n = 0;
-    db->GetIntProperty(b.cf, "rocksdb.estimate-num-keys", &n);
-    check(db->DropColumnFamily(b.cf), "cannot drop " + b.name);
-    db->DestroyColumnFamilyHandle(b.cf);
-    b.cf = nullptr;
-    meta_deletes.Delete(default_cf, std::string(kMetaPrefix) + b.name);
-    CountryStats& s = stats[b.country];
-    s.purged += n;
-    if (s.buckets) --s.buckets;
+  // The bucket's active segment, a new one when it has none or it is full.
+  Segment* active_segment(Bucket& b, std::size_t adding) {
+    if (b.active && b.active->fd >= 0 && b.active->bytes + adding <= options.segment_bytes)
+      return b.active;
+    auto s = std::make_unique<Segment>();
+    s->seq = next_seq++;
+    s->data = path_of(b, s->seq, ".seg");
+    s->index = path_of(b, s->seq, ".idx");
+    s->fd = ::open(s->data.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
+    if (s->fd < 0) fail("cannot create " + s->data.string(), errno);
+    sync_dir(options.dir);
+    b.active = s.get();
+    b.segments.push_back(std::move(s));
+    return b.active;
+  }
+
+  // Writes the sorted index of a segment whose records are all in `entries` and makes it sealed.
+  // The index goes to a temporary file, synced, then renamed: a crash leaves either no index
+  // (the segment is read again at the next start) or a whole one.
+  void write_index(const Segment& s, std::vector<IndexEntry>& entries) const {
+    std::sort(entries.begin(), entries.end());
+    IndexHeader h;
+    h.count = entries.size();
+    h.min_base = s.min_base;
+    h.max_base = s.max_base;
+    h.min_deadline = s.min_deadline;
+    h.max_deadline = s.max_deadline;
+    h.segment_bytes = s.bytes;
+    fs::path tmp = s.index;
+    tmp += ".tmp";
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+    if (fd.fd < 0) fail("cannot create " + tmp.string(), errno);
+    write_all(fd.fd, reinterpret_cast<const char*>(&h), sizeof h, tmp);
+    write_all(fd.fd, reinterpret_cast<const char*>(entries.data()),
+              entries.size() * sizeof(IndexEntry), tmp);
+    if (::fdatasync(fd.fd) != 0) fail("cannot sync " + tmp.string(), errno);
+    if (::rename(tmp.c_str(), s.index.c_str()) != 0) fail("cannot rename " + tmp.string(), errno);
+    sync_dir(options.dir);
+  }
+
+  // Seals the active segment of `b` (the caller holds write_mu; mu is taken here to publish).
+  void seal(Bucket& b, Segment& s) {
+    if (s.sealed) return;
+    if (s.fd >= 0 && options.sync && ::fdatasync(s.fd) != 0)
+      fail("cannot sync " + s.data.string(), errno);
+    std::vector<IndexEntry> entries = s.entries;  // searches go on reading the unsorted ones
+    write_index(s, entries);
+    std::unique_lock lock(mu);
+    s.sealed = true;
+    s.close();
+    s.entries.clear();
+    s.entries.shrink_to_fit();
+    if (b.active == &s) b.active = nullptr;
+  }
+
+  void remove_files(const Segment& s) {
+    std::error_code ec;
+    fs::remove(s.index, ec);
+    fs::remove(s.data, ec);
   }
 
   void refresh_oldest() {
-    for (auto& [c, s] : stats) s.oldest_base = 0;
-    for (auto& b : buckets) {
-      if (b->min_base == INT64_MAX) continue;
-      CountryStats& s = stats[b->country];
-      if (s.oldest_base == 0 || b->min_base < s.oldest_base) s.oldest_base = b->min_base;
+    for (auto& [c, st] : stats) st.oldest_base = 0;
+    for (auto& b : buckets)
+      for (auto& s : b->segments) {
+        if (s->count == 0) continue;
+        CountryStats& st = stats[b->country];
+        if (st.oldest_base == 0 || s->min_base < st.oldest_base) st.oldest_base = s->min_base;
+      }
+  }
+
+  // Opening: every segment file found, with its index, or read again and sealed when it has none
+  // (the store stopped or crashed while it was active). A torn last frame is cut off.
+  void load(const fs::path& dir) {
+    std::map<std::string, Bucket*> by_name;
+    std::vector<std::pair<Bucket*, fs::path>> files;
+    for (const auto& e : fs::directory_iterator(dir)) {
+      const std::string n = e.path().filename().string();
+      if (n.ends_with(".idx.tmp")) {
+        std::error_code ec;
+        fs::remove(e.path(), ec);
+        continue;
+      }
+      if (n == "CURRENT" || n.starts_with("MANIFEST-"))
+        throw std::runtime_error("retention store: " + dir.string() +
+                                 " holds a store of an earlier format; move it away (its records "
+                                 "are not read) and start again");
+      if (!n.ends_with(".seg")) continue;
+      const std::string stem = n.substr(0, n.size() - 4);
+      const std::size_t dot = stem.rfind('.');
+      if (dot == std::string::npos) continue;
+      auto probe = std::make_unique<Bucket>();
+      if (!Bucket::parse_name(stem.substr(0, dot), *probe)) continue;
+      auto& slot = by_name[probe->name];
+      if (!slot) {
+        ++stats[probe->country].buckets;
+        buckets.push_back(std::move(probe));
+        slot = buckets.back().get();
+      }
+      files.emplace_back(slot, e.path());
+    }
+    for (auto& [b, file] : files) {
+      auto s = std::make_unique<Segment>();
+      const std::string stem = file.stem().string();
+      try {
+        s->seq = std::stoull(stem.substr(stem.rfind('.') + 1));
+      } catch (const std::exception&) {
+        continue;
+      }
+      next_seq = std::max(next_seq, s->seq + 1);
+      s->data = file;
+      s->index = file;
+      s->index.replace_extension(".idx");
+      std::error_code ec;
+      const uint64_t size = fs::file_size(file, ec);
+      IndexHeader h;
+      bool indexed = false;
+      if (fs::exists(s->index, ec)) {
+        Fd fd(::open(s->index.c_str(), O_RDONLY | O_CLOEXEC));
+        struct stat st{};
+        indexed = fd.fd >= 0 && ::fstat(fd.fd, &st) == 0 &&
+                  pread_all(fd.fd, reinterpret_cast<char*>(&h), sizeof h, 0) &&
+                  h.magic == kIndexMagic && h.version == kIndexVersion &&
+                  static_cast<uint64_t>(st.st_size) == sizeof h + h.count * sizeof(IndexEntry) &&
+                  h.segment_bytes <= size;
+      }
+      if (indexed) {
+        s->sealed = true;
+        s->bytes = h.segment_bytes;
+        s->count = h.count;
+        if (h.count) {
+          s->min_base = h.min_base;
+          s->max_base = h.max_base;
+          s->min_deadline = h.min_deadline;
+          s->max_deadline = h.max_deadline;
+        }
+      } else {
+        const std::string data = read_file(file, UINT64_MAX);
+        std::vector<IndexEntry> entries;
+        s->bytes = scan_frames(data, [&](const Parsed& r, uint64_t off) {
+          entries.push_back({r.ckey, r.captured, off});
+          s->add(r.base, r.deadline);
+        });
+        s->count = entries.size();
+        if (s->bytes < data.size()) {  // a torn frame at the end: cut it off
+          if (::truncate(file.c_str(), static_cast<off_t>(s->bytes)) != 0)
+            fail("cannot repair " + file.string(), errno);
+        }
+        write_index(*s, entries);
+        s->sealed = true;
+      }
+      b->segments.push_back(std::move(s));
+    }
+    for (auto& b : buckets)
+      std::sort(b->segments.begin(), b->segments.end(),
+                [](const auto& x, const auto& y) { return x->seq < y->seq; });
+  }
+
+  // Index entries of `s` for canonical key `ckey` captured in [from, to].
+  void candidates(const Segment& s, uint64_t ckey, TimestampMs from, TimestampMs to,
+                  std::vector<uint64_t>& out) const {
+    if (!s.sealed) {
+      for (const IndexEntry& e : s.entries)
+        if (e.ckey == ckey && e.captured >= from && e.captured <= to) out.push_back(e.offset);
+      return;
+    }
+    Fd fd(::open(s.index.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.fd < 0) fail("cannot open " + s.index.string(), errno);
+    const IndexEntry want{ckey, from, 0};
+    uint64_t lo = 0, hi = s.count;  // first entry not below `want`
+    IndexEntry e;
+    const auto at = [&](uint64_t i) {
+      if (!pread_all(fd.fd, reinterpret_cast<char*>(&e), sizeof e,
+                     sizeof(IndexHeader) + i * sizeof(IndexEntry)))
+        fail("cannot read " + s.index.string(), EIO);
+      return e;
+    };
+    while (lo < hi) {
+      const uint64_t mid = lo + (hi - lo) / 2;
+      if (at(mid) < want) lo = mid + 1;
+      else hi = mid;
+    }
+    for (uint64_t i = lo; i < s.count; ++i) {
+      at(i);
+      if (e.ckey != ckey || e.captured > to) break;
+      out.push_back(e.offset);
     }
   }
 };
@@ -215,79 +582,23 @@ Store::Store(Options options, std::vector<config::RetentionPolicy> policies)
   };
   Impl& d = *impl_;
   d.options = std::move(options);
+  d.options.segment_bytes = std::max<uint64_t>(d.options.segment_bytes, 4096);
   d.policies = std::move(policies);
   std::error_code ec;
-  std::filesystem::create_directories(d.options.dir, ec);
-  if (ec)
+  fs::create_directories(d.options.dir, ec);
+  if (ec || !fs::is_directory(d.options.dir))
     throw std::runtime_error("retention store: cannot create " + d.options.dir.string() + ": " +
-                             ec.message());
-
-  rocksdb::BlockBasedTableOptions table;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  table.whole_key_filtering = false;  // searches are prefix scans
-  d.cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  d.cf_options.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(8));
-  d.cf_options.write_buffer_size = 32 << 20;
-  d.cf_options.max_write_buffer_number = 3;
-  d.cf_options.compression = rocksdb::kLZ4Compression;  // cheap on the write path
-  // Records arrive in no key order (keys start with the plate): a vector memtable appends each
-  // in O(1) and sorts once when it is flushed, where a skip list pays a search per insert. A
-  // search (rare) sorts a copy of the active memtable.
-  d.cf_options.memtable_factory.reset(new rocksdb::VectorRepFactory());
-  // A bucket is written for a day or two, then only read and finally dropped whole: universal
-  // compaction rewrites its data far less often than levelled compaction would.
-  d.cf_options.compaction_style = rocksdb::kCompactionStyleUniversal;
-
-  rocksdb::DBOptions db_options;
-  db_options.create_if_missing = true;
-  db_options.create_missing_column_families = true;
-  db_options.db_write_buffer_size = 256 << 20;  // all buckets' memtables together
-  db_options.allow_concurrent_memtable_write = false;  // not with vector memtables
-  db_options.max_background_jobs = 2;
-  db_options.keep_log_file_num = 3;
-
-  std::vector<std::string> names;
-  const std::string path = d.options.dir.string();
-  if (!rocksdb::DB::ListColumnFamilies(db_options, path, &names).ok())
-    names = {rocksdb::kDefaultColumnFamilyName};
-  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-  for (const auto& n : names) descs.emplace_back(n, d.cf_options);
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  check(rocksdb::DB::Open(db_options, path, descs, &handles, &raw), "cannot open " + path);
-  d.db.reset(raw);
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == rocksdb::kDefaultColumnFamilyName) {
-      d.default_cf = handles[i];
-      continue;
-    }
-    auto b = std::make_unique<Bucket>();
-    if (!Bucket::parse_name(names[i], *b)) {
-      d.db->DestroyColumnFamilyHandle(handles[i]);
-      continue;
-    }
-    b->cf = handles[i];
-    std::string meta;
-    if (d.db->Get({}, d.default_cf, std::string(kMetaPrefix) + b->name, &meta).ok() &&
-        meta.size() == 24) {
-      b->min_base = static_cast<TimestampMs>(get_be64(meta.data()));
-      b->min_deadline = static_cast<TimestampMs>(get_be64(meta.data() + 8));
-      b->max_deadline = static_cast<TimestampMs>(get_be64(meta.data() + 16));
-    } else {
-      // No meta (should not happen: it is written with the records): assume the longest.
-      b->min_base = b->start_ms();
-      b->min_deadline = b->start_ms();
-      b->max_deadline = INT64_MAX;
-    }
-    ++d.stats[b->country].buckets;
-    d.buckets.push_back(std::move(b));
+                             (ec ? ec.message() : std::string("not a folder")));
+  try {
+    d.load(d.options.dir);
+  } catch (const fs::filesystem_error& e) {
+    throw std::runtime_error("retention store: cannot open " + d.options.dir.string() + ": " +
+                             e.what());
   }
   d.refresh_oldest();
 }
 
-Store::~Store() {
-  if (impl_ && impl_->db && impl_->default_cf) impl_->db->DestroyColumnFamilyHandle(impl_->default_cf);
-}
+Store::~Store() = default;
 
 void Store::set_policies(std::vector<config::RetentionPolicy> policies) {
   std::unique_lock lock(impl_->mu);
@@ -297,90 +608,134 @@ void Store::set_policies(std::vector<config::RetentionPolicy> policies) {
 int Store::days_for(Kind k, CountryCode c) const { return impl_->days(k, c); }
 
 std::size_t Store::write(std::span<const Record> records) {
+  RecordBatch rb;
+  for (const Record& r : records)
+    rb.add(r.kind, r.camera_country, r.captured, r.plate, r.id_hash ? r.id_hash : id_hash(r.id),
+           r.camera_id)
+        .append(r.json);
+  const RecordBatch* one[1] = {&rb};
+  return write(std::span<const RecordBatch* const>(one));
+}
+
+std::size_t Store::write(std::span<const RecordBatch* const> batches) {
   Impl& d = *impl_;
   const TimestampMs now = clock_();
-  // Phase 1, exclusive and short: pick (or create) each record's bucket and raise the buckets'
-  // deadlines in memory, so a purge running before the batch lands cannot drop them.
-  thread_local std::vector<std::pair<Bucket*, int>> target;  // bucket, days in force
-  target.assign(records.size(), {nullptr, 0});
-  std::vector<std::pair<Bucket*, std::string>> metas;
-  std::vector<Bucket*> pinned;
+  std::lock_guard writing(d.write_mu);
+  // What goes to each segment: one frame.
+  struct Pending {
+    Bucket* bucket;
+    Segment* segment;
+    std::string frame;
+    std::vector<IndexEntry> entries;
+    TimestampMs min_base = INT64_MAX, max_base = INT64_MIN;  // of the frame's records
+    TimestampMs min_deadline = INT64_MAX, max_deadline = INT64_MIN;
+  };
+  std::vector<Pending> pending;
+  struct Count {
+    CountryCode country;
+    uint64_t stored = 0, skipped = 0;
+  };
+  std::vector<Count> counts;
+  const auto count_for = [&](CountryCode c) -> Count& {
+    for (Count& x : counts)
+      if (x.country == c) return x;
+    return counts.emplace_back(Count{c});
+  };
   std::size_t written = 0;
   {
+    // Picks (or creates) buckets and segments; the encoding needs no lock but is short.
     std::unique_lock lock(d.mu);
-    std::vector<Bucket*> touched;
-    CountryCode last_country;
-    CountryStats* st = nullptr;
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      const Record& r = records[i];
-      if (!st || r.camera_country != last_country) {
-        st = &d.stats[r.camera_country];
-        last_country = r.camera_country;
-      }
-      const int days = d.days(r.kind, r.camera_country);
-      const TimestampMs base = std::min(r.captured, now);
-      const TimestampMs deadline = base + days * kDayMs;
-      if (days <= 0 || deadline <= now || !r.plate.size()) {
-        ++st->skipped;
-        continue;
-      }
-      Bucket* b = d.bucket_for(r.kind, r.camera_country, floor_div(base, kDayMs), days);
-      target[i] = {b, days};
-      if (base < b->min_base || deadline < b->min_deadline || deadline > b->max_deadline) {
-        if (base < b->min_base || deadline < b->min_deadline) ++b->lowered;
-        b->min_base = std::min(b->min_base, base);
-        b->min_deadline = std::min(b->min_deadline, deadline);
-        b->max_deadline = std::max(b->max_deadline, deadline);
-        if (std::find(touched.begin(), touched.end(), b) == touched.end()) touched.push_back(b);
-        CountryStats& cs = d.stats[b->country];
-        if (cs.oldest_base == 0 || base < cs.oldest_base) cs.oldest_base = base;
-      }
-      ++st->stored;
-      ++written;
-    }
-    for (Bucket* b : touched) metas.emplace_back(b, b->meta());
-    for (const auto& [b, days] : target)
-      if (b && std::find(pinned.begin(), pinned.end(), b) == pinned.end()) {
-        b->pins.fetch_add(1);
-        pinned.push_back(b);
+    std::size_t last = SIZE_MAX;  // index in `pending`
+    for (const RecordBatch* rb : batches)
+      for (std::size_t i = 0; i < rb->size(); ++i) {
+        const RecordBatch::Head& r = rb->head(i);
+        const int days = d.days(r.kind, r.camera_country);
+        const TimestampMs base = std::min(r.captured, now);
+        const TimestampMs deadline = base + days * kDayMs;
+        if (days <= 0 || deadline <= now || !r.plate.size()) {
+          ++count_for(r.camera_country).skipped;
+          continue;
+        }
+        const int64_t day = floor_div(base, kDayMs);
+        const auto holds = [&](const Bucket* b) {
+          return b->kind == r.kind && b->country == r.camera_country && b->start_day <= day &&
+                 day < b->end_day;
+        };
+        // Most records go where the one before went, or to a bucket this write already uses.
+        if (last == SIZE_MAX || !holds(pending[last].bucket)) {
+          last = SIZE_MAX;
+          for (std::size_t j = 0; last == SIZE_MAX && j < pending.size(); ++j)
+            if (holds(pending[j].bucket)) last = j;
+          if (last == SIZE_MAX) {
+            Bucket* b = d.bucket_for(r.kind, r.camera_country, day, days);
+            Pending& n = pending.emplace_back();
+            n.bucket = b;
+            n.segment = d.active_segment(*b, 0);
+            n.frame.assign(kFrameHead, '\0');
+            n.frame.reserve(64 << 10);
+            last = pending.size() - 1;
+          }
+        }
+        Pending* p = &pending[last];
+        const uint64_t ckey = d.options.confusion.canonical_key(r.plate);
+        p->entries.push_back({ckey, r.captured, p->segment->bytes + p->frame.size()});
+        encode_record(p->frame, ckey, *rb, i, base, deadline);
+        p->min_base = std::min(p->min_base, base);
+        p->max_base = std::max(p->max_base, base);
+        p->min_deadline = std::min(p->min_deadline, deadline);
+        p->max_deadline = std::max(p->max_deadline, deadline);
+        ++count_for(r.camera_country).stored;
+        ++written;
       }
   }
-  struct Unpin {
-    std::vector<Bucket*>& buckets;
-    ~Unpin() {
-      for (Bucket* b : buckets) b->pins.fetch_sub(1);
-    }
-  } unpin{pinned};
-  if (written == 0) return 0;
-  // Phase 2, shared: encode and write. Writers run concurrently (RocksDB groups their WAL
-  // writes and inserts into the memtables in parallel); purges wait.
-  rocksdb::WriteBatch batch;
-  char key[kKeyBytes];
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    const auto [b, days] = target[i];
-    if (!b) continue;
-    const Record& r = records[i];
-    const TimestampMs base = std::min(r.captured, now);
-    const TimestampMs deadline = base + days * kDayMs;
-    put_be64(key, d.options.confusion.canonical_key(r.plate));
-    put_be64(key + 8, ts_bits(r.captured));
-    put_be64(key + 16, r.id_hash ? r.id_hash : fnv1a(r.id));
-    char head[25];
-    put_be64(head, static_cast<uint64_t>(base));
-    put_be64(head + 8, static_cast<uint64_t>(deadline));
-    put_be64(head + 16, r.plate.key());
-    const std::size_t cam = std::min<std::size_t>(r.camera_id.size(), 255);
-    head[24] = static_cast<char>(cam);
-    const rocksdb::Slice k(key, kKeyBytes);
-    const rocksdb::Slice parts[3] = {rocksdb::Slice(head, 25), rocksdb::Slice(r.camera_id.data(), cam),
-                                     rocksdb::Slice(r.json)};
-    batch.Put(b->cf, rocksdb::SliceParts(&k, 1), rocksdb::SliceParts(parts, 3));
+  if (written == 0) {
+    std::unique_lock lock(d.mu);
+    for (const Count& c : counts) d.stats[c.country].skipped += c.skipped;
+    return 0;
   }
-  for (const auto& [b, m] : metas) batch.Put(d.default_cf, std::string(kMetaPrefix) + b->name, m);
-  std::shared_lock lock(d.mu);
-  rocksdb::WriteOptions wo;
-  wo.sync = d.options.sync;
-  check(d.db->Write(wo, &batch), "write failed");
+  // Appends and syncs outside the lock: searches go on meanwhile. Only writers append, one at a
+  // time, and a purge takes write_mu before it closes or removes an active segment.
+  try {
+    for (Pending& p : pending) {
+      finish_frame(p.frame, static_cast<uint32_t>(p.entries.size()));
+      write_all(p.segment->fd, p.frame.data(), p.frame.size(), p.segment->data);
+    }
+    if (d.options.sync)
+      for (Pending& p : pending)
+        if (::fdatasync(p.segment->fd) != 0) fail("cannot sync " + p.segment->data.string(), errno);
+  } catch (...) {
+    // Nothing of the call is kept: cut every segment back to its whole frames. If even that
+    // fails, the segment takes no more writes; its torn end is cut off when it is next opened.
+    std::unique_lock lock(d.mu);
+    for (Pending& p : pending)
+      if (::ftruncate(p.segment->fd, static_cast<off_t>(p.segment->bytes)) != 0 &&
+          p.bucket->active == p.segment)
+        p.bucket->active = nullptr;
+    throw;
+  }
+  std::vector<std::pair<Bucket*, Segment*>> full;
+  {
+    std::unique_lock lock(d.mu);
+    const auto t = std::chrono::steady_clock::now();
+    for (Pending& p : pending) {
+      Segment& s = *p.segment;
+      s.bytes += p.frame.size();
+      s.count += p.entries.size();
+      s.add(p.min_base, p.min_deadline);
+      s.add(p.max_base, p.max_deadline);
+      s.entries.insert(s.entries.end(), p.entries.begin(), p.entries.end());
+      s.last_write = t;
+      CountryStats& cs = d.stats[p.bucket->country];
+      if (cs.oldest_base == 0 || p.min_base < cs.oldest_base) cs.oldest_base = p.min_base;
+      if (s.bytes >= d.options.segment_bytes) full.emplace_back(p.bucket, &s);
+    }
+    for (const Count& c : counts) {
+      d.stats[c.country].stored += c.stored;
+      d.stats[c.country].skipped += c.skipped;
+    }
+  }
+  // Full segments are sealed now: the next write to their bucket opens a new one.
+  for (auto [b, s] : full) d.seal(*b, *s);
   return written;
 }
 
@@ -392,151 +747,179 @@ SearchResult Store::search(const Query& q) const {
   std::shared_lock lock(d.mu);
   std::vector<const Bucket*> order;
   for (const auto& b : d.buckets) {
-    if (!b->cf) continue;
     if (b->kind == Kind::passage ? !q.passages : !q.hits) continue;
     if (!q.countries.empty() &&
         std::find(q.countries.begin(), q.countries.end(), b->country) == q.countries.end())
       continue;
     if (q.to < b->start_ms()) continue;  // captured >= base >= start
-    // Nothing in it can be readable any more.
-    if (std::min(b->max_deadline, b->end_ms() + d.days(b->kind, b->country) * kDayMs) <= now)
-      continue;
     order.push_back(b.get());
   }
   std::sort(order.begin(), order.end(), [](const Bucket* a, const Bucket* b) {
     return a->start_day != b->start_day ? a->start_day < b->start_day : a->name < b->name;
   });
-  char prefix[16];
-  put_be64(prefix, d.options.confusion.canonical_key(q.plate));
-  put_be64(prefix + 8, ts_bits(std::max<TimestampMs>(q.from, INT64_MIN + 1)));
+  const uint64_t ckey = d.options.confusion.canonical_key(q.plate);
   const uint64_t want = q.plate.key();
-  rocksdb::ReadOptions ro;
-  ro.prefix_same_as_start = true;
+  const TimestampMs from = std::max<TimestampMs>(q.from, INT64_MIN + 1);
+  struct Hit {
+    Found f;
+    uint64_t id_hash;
+    uint64_t order;  // later writes first among copies of one record
+  };
+  std::vector<uint64_t> offsets;
+  std::string buf;
   for (const Bucket* b : order) {
-    std::unique_ptr<rocksdb::Iterator> it(d.db->NewIterator(ro, b->cf));
-    for (it->Seek(rocksdb::Slice(prefix, 16)); it->Valid(); it->Next()) {
-      const rocksdb::Slice k = it->key();
-      if (k.size() != kKeyBytes || std::memcmp(k.data(), prefix, 8) != 0) break;
-      const TimestampMs captured = ts_of(get_be64(k.data() + 8));
-      if (captured > q.to) break;
-      Value v;
-      if (!parse_value(std::string_view(it->value().data(), it->value().size()), v)) continue;
-      if (!q.ocr_tolerant && v.plate_key != want) continue;
-      const TimestampMs deadline = d.effective(*b, v.base, v.deadline);
-      if (now >= deadline) continue;
-      if (!q.cameras.empty() &&
-          std::find(q.cameras.begin(), q.cameras.end(), v.camera_id) == q.cameras.end())
+    std::vector<Hit> hits;
+    for (std::size_t si = 0; si < b->segments.size(); ++si) {
+      const Segment& s = *b->segments[si];
+      if (d.latest(*b, s) <= now) continue;  // nothing in it is readable any more
+      offsets.clear();
+      d.candidates(s, ckey, from, q.to, offsets);
+      if (offsets.empty()) continue;
+      Fd fd(::open(s.data.c_str(), O_RDONLY | O_CLOEXEC));
+      if (fd.fd < 0) fail("cannot open " + s.data.string(), errno);
+      for (uint64_t off : offsets) {
+        buf.resize(kRecordHead);
+        if (!pread_all(fd.fd, buf.data(), kRecordHead, off)) continue;
+        const std::size_t rest =
+            static_cast<unsigned char>(buf[48]) + std::size_t{get<uint32_t>(buf.data() + 49)};
+        buf.resize(kRecordHead + rest);
+        if (!pread_all(fd.fd, buf.data() + kRecordHead, rest, off + kRecordHead)) continue;
+        Parsed r;
+        if (!parse_record(buf.data(), buf.size(), r)) continue;
+        if (!q.ocr_tolerant && r.plate_key != want) continue;
+        const TimestampMs deadline = d.effective(*b, r.base, r.deadline);
+        if (now >= deadline) continue;
+        if (!q.cameras.empty() &&
+            std::find(q.cameras.begin(), q.cameras.end(), r.camera_id) == q.cameras.end())
+          continue;
+        hits.push_back(Hit{Found{b->kind, b->country, r.captured, deadline,
+                                 std::string(r.camera_id), Plate::from_key(r.plate_key),
+                                 std::string(r.json)},
+                           r.id_hash, (uint64_t{si} << 40) | off});
+      }
+    }
+    // In capture time order; a record written twice (a read consumed again after a restart) once.
+    std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+      if (a.f.captured != b.f.captured) return a.f.captured < b.f.captured;
+      if (a.id_hash != b.id_hash) return a.id_hash < b.id_hash;
+      return a.order > b.order;
+    });
+    for (std::size_t i = 0; i < hits.size(); ++i) {
+      if (i > 0 && hits[i].f.captured == hits[i - 1].f.captured &&
+          hits[i].id_hash == hits[i - 1].id_hash)
         continue;
       if (out.records.size() >= q.limit) {
         out.truncated = true;
         return out;
       }
-      out.records.push_back(Found{b->kind, b->country, captured, deadline,
-                                  std::string(v.camera_id), Plate::from_key(v.plate_key),
-                                  std::string(v.json)});
+      out.records.push_back(std::move(hits[i].f));
     }
-    check(it->status(), "search failed in " + b->name);
   }
   return out;
 }
 
 PurgeResult Store::purge() {
   Impl& d = *impl_;
-  // One purge at a time: only purges remove buckets, so the partly expired ones stay valid for
-  // the compaction after the lock is released.
   std::lock_guard purging(d.purge_mu);
   const TimestampMs now = clock_();
   PurgeResult r;
-  std::unique_lock lock(d.mu);
-  rocksdb::WriteBatch meta;
-  std::vector<Bucket*> partial;
-  // Dropped buckets leave the list even when a later drop fails, so no null handle stays.
-  struct ForgetDropped {
-    Impl& d;
-    ~ForgetDropped() {
-      std::erase_if(d.buckets, [](const std::unique_ptr<Bucket>& b) { return b->cf == nullptr; });
-    }
-  } forget{d};
-  for (auto& bp : d.buckets) {
-    Bucket& b = *bp;
-    const int days = d.days(b.kind, b.country);
-    // Every record's effective deadline is at most this.
-    const TimestampMs latest = std::min(b.max_deadline, b.end_ms() + days * kDayMs);
-    if ((latest <= now || b.min_base == INT64_MAX) && b.pins.load() == 0) {
-      uint64_t n = 0;
-      d.db->GetIntProperty(b.cf, "rocksdb.estimate-num-keys", &n);
-      d.drop(b, meta);
-      ++r.buckets_dropped;
-      r.records_deleted += n;
-      continue;
-    }
-    const TimestampMs earliest = std::min(b.min_deadline, b.min_base + days * kDayMs);
-    if (earliest <= now) partial.push_back(&b);
-  }
-  std::erase_if(d.buckets, [](const std::unique_ptr<Bucket>& b) { return b->cf == nullptr; });
-  if (meta.Count()) {
-    rocksdb::WriteOptions wo;
-    wo.sync = d.options.sync;
-    check(d.db->Write(wo, &meta), "purge failed");
-  }
-  std::vector<uint64_t> lowered;
-  for (Bucket* b : partial) lowered.push_back(b->lowered);
-  d.refresh_oldest();
-  lock.unlock();
-  // Partly expired buckets: delete the expired records one by one, then compact them away. The
-  // scan runs beside writes and searches (a day of passages takes a while to read); only the
-  // buckets' bookkeeping is updated exclusively.
-  std::vector<Bucket*> compact;
-  for (std::size_t i = 0; i < partial.size(); ++i) {
-    Bucket* b = partial[i];
-    rocksdb::WriteBatch deletes;
-    uint64_t n = 0;
-    TimestampMs min_base = INT64_MAX, min_deadline = INT64_MAX;
+  std::vector<std::pair<Bucket*, Segment*>> partial;
+  {
+    std::lock_guard writing(d.write_mu);
+    std::vector<std::pair<Bucket*, Segment*>> to_seal;
     {
-      std::shared_lock reading(d.mu);
-      rocksdb::ReadOptions ro;
-      ro.total_order_seek = true;
-      std::unique_ptr<rocksdb::Iterator> it(d.db->NewIterator(ro, b->cf));
-      for (it->SeekToFirst(); it->Valid(); it->Next()) {
-        Value v;
-        const bool ok = parse_value(std::string_view(it->value().data(), it->value().size()), v);
-        if (!ok || d.effective(*b, v.base, v.deadline) <= now) {
-          deletes.Delete(b->cf, it->key());
-          ++n;
-          continue;
+      std::unique_lock lock(d.mu);
+      const auto idle = std::chrono::steady_clock::now() - std::chrono::minutes(10);
+      for (auto& bp : d.buckets) {
+        Bucket& b = *bp;
+        std::erase_if(b.segments, [&](std::unique_ptr<Segment>& s) {
+          if (d.latest(b, *s) > now) return false;
+          // Every record is past its deadline (or there are none): the files go.
+          if (b.active == s.get()) b.active = nullptr;
+          s->close();
+          d.remove_files(*s);
+          d.stats[b.country].purged += s->count;
+          r.records_deleted += s->count;
+          return true;
+        });
+        for (auto& s : b.segments) {
+          if (d.earliest(b, *s) <= now) partial.emplace_back(&b, s.get());
+          // An active segment nobody wrote to for a while: sealed, so it holds no memory.
+          if (!s->sealed && (d.earliest(b, *s) <= now || s->last_write < idle))
+            to_seal.emplace_back(&b, s.get());
         }
-        min_base = std::min(min_base, v.base);
-        min_deadline = std::min(min_deadline, d.effective(*b, v.base, v.deadline));
       }
-      check(it->status(), "purge failed in " + b->name);
-      it.reset();
-      rocksdb::WriteOptions wo;
-      wo.sync = d.options.sync;
-      if (n) check(d.db->Write(wo, &deletes), "purge failed in " + b->name);
+      for (auto& bp : d.buckets)
+        if (bp->segments.empty()) {
+          ++r.buckets_dropped;
+          if (d.stats[bp->country].buckets) --d.stats[bp->country].buckets;
+        }
+      std::erase_if(d.buckets, [](const std::unique_ptr<Bucket>& b) { return b->segments.empty(); });
+      d.refresh_oldest();
     }
-    std::unique_lock update(d.mu);
-    if (b->lowered == lowered[i]) {  // else a write added older records meanwhile: keep its
-      b->min_base = min_base;       // (lower) figures
-      b->min_deadline = min_deadline;
-    } else {
-      b->min_base = std::min(b->min_base, min_base);
-      b->min_deadline = std::min(b->min_deadline, min_deadline);
-    }
-    rocksdb::WriteBatch m;
-    m.Put(d.default_cf, std::string(kMetaPrefix) + b->name, b->meta());
-    rocksdb::WriteOptions wo;
-    wo.sync = d.options.sync;
-    check(d.db->Write(wo, &m), "purge failed in " + b->name);
-    if (n) compact.push_back(b);
-    d.stats[b->country].purged += n;
-    r.records_deleted += n;
-    d.refresh_oldest();
+    if (r.records_deleted) sync_dir(d.options.dir);
+    for (auto [b, s] : to_seal) d.seal(*b, *s);
   }
-  // Deleted records are gone from disk only once compaction has rewritten their files.
-  for (Bucket* b : compact) {
-    rocksdb::CompactRangeOptions co;
-    co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-    check(d.db->CompactRange(co, b->cf, nullptr, nullptr), "compaction failed in " + b->name);
+  // Partly expired segments: their records within the deadline are copied to a new sealed
+  // segment, which replaces them; then the old files go. Writers and searches go on meanwhile
+  // (only purges remove segments, and this is the only purge).
+  for (auto [b, s] : partial) {
+    const std::string data = read_file(s->data, s->bytes);
+    auto fresh = std::make_unique<Segment>();
+    {
+      std::unique_lock lock(d.mu);
+      fresh->seq = d.next_seq++;
+    }
+    fresh->data = d.path_of(*b, fresh->seq, ".seg");
+    fresh->index = d.path_of(*b, fresh->seq, ".idx");
+    std::string frame(kFrameHead, '\0');
+    std::vector<IndexEntry> entries;
+    uint64_t dropped = 0;
+    {
+      std::shared_lock lock(d.mu);  // the policies
+      scan_frames(data, [&](const Parsed& rec, uint64_t) {
+        if (d.effective(*b, rec.base, rec.deadline) <= now) {
+          ++dropped;
+          return;
+        }
+        entries.push_back({rec.ckey, rec.captured, frame.size()});
+        encode_parsed(frame, rec);
+        fresh->add(rec.base, rec.deadline);
+      });
+    }
+    fresh->count = entries.size();
+    if (!entries.empty()) {
+      finish_frame(frame, static_cast<uint32_t>(entries.size()));
+      Fd fd(::open(fresh->data.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+      if (fd.fd < 0) fail("cannot create " + fresh->data.string(), errno);
+      write_all(fd.fd, frame.data(), frame.size(), fresh->data);
+      if (::fdatasync(fd.fd) != 0) fail("cannot sync " + fresh->data.string(), errno);
+      fresh->bytes = frame.size();
+      d.write_index(*fresh, entries);
+      fresh->sealed = true;
+    }
+    {
+      std::unique_lock lock(d.mu);
+      auto it = std::find_if(b->segments.begin(), b->segments.end(),
+                             [&](const auto& x) { return x.get() == s; });
+      d.remove_files(*s);
+      if (fresh->count) *it = std::move(fresh);
+      else b->segments.erase(it);
+      d.stats[b->country].purged += dropped;
+      r.records_deleted += dropped;
+      if (b->segments.empty() && b->active == nullptr) {
+        // Dropped below together with the others at the next purge, or now:
+        for (auto bi = d.buckets.begin(); bi != d.buckets.end(); ++bi)
+          if (bi->get() == b) {
+            if (d.stats[b->country].buckets) --d.stats[b->country].buckets;
+            ++r.buckets_dropped;
+            d.buckets.erase(bi);
+            break;
+          }
+      }
+      d.refresh_oldest();
+    }
+    sync_dir(d.options.dir);
   }
   return r;
 }

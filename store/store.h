@@ -1,28 +1,40 @@
 // The retention store (DESIGN §2, §6; docs/retention.md): kept passages and hits of camera reads,
-// on RocksDB, deleted on time, searchable by plate only.
+// in files of our own format under one folder, deleted on time, searchable by plate only.
 //
-// Layout. One column family per (kind, camera country, time bucket): `p.NL.20412.1` holds the NL
-// passages whose retention base day (days since 1970-01-01, UTC) is in [20412, 20412 + 1).
-// Buckets are 1/28 of the retention period wide (at least one day), so a country has about 30
-// live buckets per kind and an expired bucket is dropped whole (its files are deleted at once).
-// Inside a bucket, a record's key is
-//   canonical plate key (8 bytes, big-endian; confusion classes folded, match/confusion.h)
-//   capture time (8, big-endian) | hash of the record id (8)
-// so a plate search, exact or OCR-tolerant, is one prefix scan per bucket, in time order, and
-// writing the same record again (a read consumed twice after a restart) overwrites it.
+// Buckets. Records are grouped by (kind, camera country, time bucket): bucket `p.NL.20412.1`
+// holds the NL passages whose retention base day (days since 1970-01-01, UTC) is in
+// [20412, 20412 + 1). Buckets are 1/28 of the retention period wide (at least one day), so a
+// country has about 30 live buckets per kind, and an expired bucket's files are deleted whole.
+//
+// Segments. A bucket's records are in segment files `<bucket>.<sequence>.seg`, appended to in
+// frames (one per synced write: a header with the record count, length and CRC-32C, then the
+// records). A bucket's active segment takes its writes until it holds `segment_bytes`; then it is
+// sealed: its index, the (canonical plate key, capture time, offset) of every record sorted, is
+// written beside it (`.idx`, to a temporary file, synced, then renamed). A plate search, exact or
+// OCR-tolerant (canonical keys fold confusion classes, match/confusion.h), is a binary search in
+// each sealed index and a look through the active segments' in-memory index. Writing is an append
+// per touched bucket and an fdatasync: no per-record sorting or compaction, which an LSM tree
+// (RocksDB, used before) pays on every record kept; docs/retention.md has the figures.
+//
+// Crashes. On opening, a segment without a whole index is read again frame by frame, a torn
+// last frame (its CRC does not match) is cut off, and the segment is sealed. Only whole, synced
+// frames were reported written, so nothing reported durable is lost. A record written twice (a
+// read consumed again after a restart) is returned once. Files are in the machine's byte order.
 //
 // Deadlines. A record's retention base is its capture time, but never later than when it was
 // written (a camera with a clock in the future gains nothing). Its deadline is base + the days
 // of the policy in force when it was written; a policy in force now that is shorter (or no longer
 // keeps that kind) shortens it: effective deadline = min(stored deadline, base + days now).
 // A record is readable only while now < effective deadline, whether or not a purge ran. purge()
-// drops every bucket whose records are all past their effective deadline, deletes the expired
-// records of the others, and compacts those so the data is gone from disk, not merely hidden.
+// deletes every segment whose records are all past their effective deadline, and rewrites the
+// others that hold any such record without them, so the data is gone from disk, not merely hidden.
 //
-// Durability: write() is one WriteBatch with the WAL synced (fdatasync) before it returns.
+// Durability: write() returns once its frames are written and fdatasync'ed (Options::sync).
 //
-// Thread safety: every method may be called from any thread. write() and purge() exclude each
-// other and searches for the short time they change buckets; searches run concurrently.
+// Thread safety: every method may be called from any thread. Writes run one at a time; searches
+// run concurrently with each other and with writes (they wait only while a write publishes);
+// a purge waits for the write in progress while it deletes whole segments, then rewrites partly
+// expired ones beside writes and searches.
 #pragma once
 
 #include <cstdint>
@@ -60,6 +72,53 @@ struct Record {
                                // processor writes JSON objects or its compact passage form)
 };
 
+// Hash of a record's id (Record::id_hash when it is 0): never 0.
+uint64_t id_hash(std::string_view id);
+
+// Records to keep, packed one after the other: the pipeline fills one per batch of reads
+// without an allocation per record, and the writer hands emptied ones back (their buffers keep
+// their capacity).
+class RecordBatch {
+ public:
+  struct Head {
+    Kind kind;
+    CountryCode camera_country;
+    TimestampMs captured;
+    Plate plate;
+    uint64_t id_hash;      // non-zero
+    uint32_t tag;          // the caller's (the processor: the read's place in its batch)
+    uint32_t camera_bytes;
+    std::size_t at;        // camera id, then payload, from here in bytes()
+  };
+
+  // Starts a record; its payload is what is appended to the returned string until the next
+  // add() (the processor writes JSON objects or its compact passage form).
+  std::string& add(Kind kind, CountryCode camera_country, TimestampMs captured, const Plate& plate,
+                   uint64_t id_hash, std::string_view camera_id, uint32_t tag = 0);
+  // Removes the record being added (the last one).
+  void drop_last();
+
+  std::size_t size() const { return heads_.size(); }
+  bool empty() const { return heads_.empty(); }
+  const Head& head(std::size_t i) const { return heads_[i]; }
+  std::string_view camera_id(std::size_t i) const {
+    return std::string_view(bytes_).substr(heads_[i].at, heads_[i].camera_bytes);
+  }
+  std::string_view payload(std::size_t i) const {
+    const std::size_t from = heads_[i].at + heads_[i].camera_bytes;
+    const std::size_t to = i + 1 < heads_.size() ? heads_[i + 1].at : bytes_.size();
+    return std::string_view(bytes_).substr(from, to - from);
+  }
+  void clear() {
+    heads_.clear();
+    bytes_.clear();
+  }
+
+ private:
+  std::vector<Head> heads_;
+  std::string bytes_;
+};
+
 struct Query {
   Plate plate;
   bool ocr_tolerant = false;  // also plates that differ only within confusion classes
@@ -89,27 +148,27 @@ struct SearchResult {
 struct CountryStats {
   uint64_t stored = 0;           // records written since start
   uint64_t skipped = 0;          // records not written: the policy keeps nothing or they expired
-  uint64_t purged = 0;           // records deleted by purges since start (dropped buckets by
-                                 // RocksDB's estimate)
+  uint64_t purged = 0;           // records deleted by purges since start
   TimestampMs oldest_base = 0;   // retention base of the oldest record held; 0 = none
-  uint64_t buckets = 0;          // live column families
+  uint64_t buckets = 0;          // live time buckets
 };
 
 struct PurgeResult {
   uint64_t buckets_dropped = 0;
-  uint64_t records_deleted = 0;  // records of partly expired buckets plus the estimate of dropped
+  uint64_t records_deleted = 0;
 };
 
 struct Options {
   std::filesystem::path dir;                   // created if missing
   std::function<TimestampMs()> clock;          // default: the system clock
   ConfusionClasses confusion;                  // for OCR-tolerant search keys
-  bool sync = true;                            // fdatasync the WAL on every write
+  bool sync = true;                            // fdatasync every write
+  uint64_t segment_bytes = 64 << 20;           // a segment is sealed once it holds this much
 };
 
 class Store {
  public:
-  // Opens or creates the store. Throws std::runtime_error naming the folder and RocksDB's reason.
+  // Opens or creates the store. Throws std::runtime_error naming the folder and the reason.
   Store(Options options, std::vector<config::RetentionPolicy> policies);
   ~Store();
   Store(const Store&) = delete;
@@ -123,6 +182,8 @@ class Store {
   // deadline, durably (one synced batch). Returns how many were written. Throws
   // std::runtime_error when the write fails (nothing of the batch is then written).
   std::size_t write(std::span<const Record> records);
+  // The same for several batches at once (the group-commit writer's hand-overs).
+  std::size_t write(std::span<const RecordBatch* const> batches);
 
   // Records matching the query that are within their effective deadline now.
   SearchResult search(const Query& q) const;

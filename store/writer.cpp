@@ -22,7 +22,24 @@ Writer::~Writer() {
   for (auto& t : threads_) t.join();
 }
 
-void Writer::submit(std::vector<Record> records, std::function<void()> durable) {
+void Writer::submit(const std::vector<Record>& records, std::function<void()> durable) {
+  RecordBatch rb = take();
+  for (const Record& r : records)
+    rb.add(r.kind, r.camera_country, r.captured, r.plate, r.id_hash ? r.id_hash : id_hash(r.id),
+           r.camera_id)
+        .append(r.json);
+  submit(std::move(rb), std::move(durable));
+}
+
+RecordBatch Writer::take() {
+  std::lock_guard lock(mu_);
+  if (free_.empty()) return {};
+  RecordBatch rb = std::move(free_.back());
+  free_.pop_back();
+  return rb;
+}
+
+void Writer::submit(RecordBatch records, std::function<void()> durable) {
   {
     std::unique_lock lock(mu_);
     room_.wait(lock, [&] { return stop_ || queue_.size() < max_queued_; });
@@ -43,7 +60,7 @@ uint64_t Writer::batches() const {
 
 void Writer::loop() {
   std::vector<Job> jobs;
-  std::vector<Record> all;
+  std::vector<const RecordBatch*> groups;
   auto next_report = std::chrono::steady_clock::time_point{};
   for (;;) {
     {
@@ -56,13 +73,16 @@ void Writer::loop() {
       in_write_ += jobs.size();
     }
     room_.notify_all();
-    all.clear();
-    for (Job& j : jobs)
-      for (Record& r : j.records) all.push_back(std::move(r));
+    groups.clear();
+    std::size_t records = 0;
+    for (const Job& j : jobs) {
+      groups.push_back(&j.records);
+      records += j.records.size();
+    }
     bool written = false;
     for (int attempt = 1;; ++attempt) {
       try {
-        store_.write(all);
+        store_.write(std::span<const RecordBatch* const>(groups));
         written = true;
         break;
       } catch (const std::exception& e) {
@@ -76,9 +96,9 @@ void Writer::loop() {
           // up rather than hang. These reads' offsets are never stored, so they are consumed
           // again after the restart: nothing is lost.
           log::error("run", std::string(e.what()) + "; stopping without storing " +
-                                std::to_string(all.size()) + " records (their reads will be "
+                                std::to_string(records) + " records (their reads will be "
                                 "processed again)",
-                     {{"error", e.what()}, {"records", all.size()}});
+                     {{"error", e.what()}, {"records", records}});
           break;
         }
         const auto now = std::chrono::steady_clock::now();
@@ -100,6 +120,12 @@ void Writer::loop() {
     }
     for (Job& j : jobs)
       if (j.durable) j.durable();
+    std::lock_guard lock(mu_);
+    for (Job& j : jobs)
+      if (free_.size() < 2 * max_queued_) {
+        j.records.clear();
+        free_.push_back(std::move(j.records));
+      }
   }
 }
 

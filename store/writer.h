@@ -1,6 +1,8 @@
 // Group commit for the pipeline: records handed over by the publish stage are written to the
-// Store by a few threads, each taking every hand-over waiting at the time into one synced batch, and each hand-over's callback runs once
-// its records are durable (the processor then lets the reads' offsets advance).
+// Store by a few threads, each taking every hand-over waiting at the time into one synced write,
+// and each hand-over's callback runs once its records are durable (the processor then lets the
+// reads' offsets advance). Written batches are emptied and handed out again by take(), so the
+// steady state allocates nothing per record.
 //
 // A failed write (disk full, I/O error) is retried every second and reported at most once per
 // 10 s; nothing is skipped, so offsets simply stop advancing until the store is writable again.
@@ -30,14 +32,17 @@ class Writer {
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
-  void submit(std::vector<Record> records, std::function<void()> durable);
+  void submit(RecordBatch records, std::function<void()> durable);
+  void submit(const std::vector<Record>& records, std::function<void()> durable);
+  // An empty batch to fill, with the buffers of one already written when there is one.
+  RecordBatch take();
   // Hand-overs not yet durable.
   std::size_t pending() const;
   uint64_t batches() const;  // synced writes so far
 
  private:
   struct Job {
-    std::vector<Record> records;
+    RecordBatch records;
     std::function<void()> durable;
   };
   void loop();
@@ -46,6 +51,7 @@ class Writer {
   mutable std::mutex mu_;
   std::condition_variable cv_, room_;
   std::vector<Job> queue_;
+  std::vector<RecordBatch> free_;  // written batches, emptied, for take()
   std::size_t max_queued_;
   std::size_t in_write_ = 0;
   uint64_t batches_ = 0;

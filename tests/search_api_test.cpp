@@ -254,6 +254,20 @@ TEST_F(SearchApi, MalformedAndHostileRequestsAre400AndAudited) {
 namespace anpr::app {
 namespace {
 
+// Record i of a batch, as a store::Record.
+store::Record record(const store::RecordBatch& b, std::size_t i) {
+  const store::RecordBatch::Head& h = b.head(i);
+  store::Record r;
+  r.kind = h.kind;
+  r.camera_country = h.camera_country;
+  r.captured = h.captured;
+  r.plate = h.plate;
+  r.camera_id = b.camera_id(i);
+  r.id_hash = h.id_hash;
+  r.json = b.payload(i);
+  return r;
+}
+
 // The compact form passages are kept in renders back to every field the read had.
 TEST(RetentionSinkRender, CompactPassagesRenderEveryKeptField) {
   const fs::path dir = fs::temp_directory_path() / ("anpr-render-" + std::to_string(::getpid()));
@@ -277,10 +291,10 @@ TEST(RetentionSinkRender, CompactPassagesRenderEveryKeptField) {
   ev.lon = 5.25;
   ev.plate_jpeg = "AAAA";
   const Camera cam{"nl-cam-1", kNL, "A2 \"Utrecht\"", std::nullopt, std::nullopt, "NL-1"};
-  std::vector<store::Record> out;
-  sink.encode_passage(ev, cam, *Plate::from_normalized("AB123C"), out);
+  store::RecordBatch out;
+  EXPECT_TRUE(sink.encode_passage(ev, cam, *Plate::from_normalized("AB123C"), out));
   ASSERT_EQ(out.size(), 1u);
-  const store::Record& r = out[0];
+  const store::Record r = record(out, 0);
   store::Found f{r.kind, r.camera_country, r.captured, kT + kDay, r.camera_id, r.plate, r.json};
   const std::string json = RetentionSink::render(f);
   simdjson::dom::parser p;
@@ -306,11 +320,11 @@ TEST(RetentionSinkRender, CompactPassagesRenderEveryKeptField) {
   RetentionSink plain(no_images, store::Options{dir / "retention2"});
   plain.encode_passage(ev, cam, *Plate::from_normalized("AB123C"), out);
   ASSERT_EQ(out.size(), 1u);
-  f.json = out[0].json;
+  f.json = out.payload(0);
   EXPECT_EQ(RetentionSink::render(f).find("jpeg"), std::string::npos);
   // A damaged record renders as an error, never as garbage; JSON records pass through.
   for (std::size_t cut = 1; cut < 12; ++cut) {
-    f.json = out[0].json.substr(0, cut);
+    f.json = out.payload(0).substr(0, cut);
     ASSERT_FALSE(p.parse(RetentionSink::render(f)).get(d));
   }
   f.json = "{\"hit_id\":\"x\"}";
@@ -321,15 +335,17 @@ TEST(RetentionSinkRender, CompactPassagesRenderEveryKeptField) {
   plain.encode_hit(ev, cam, *Plate::from_normalized("AB123C"), "h1", hit, out);
   sink.encode_hit(ev, cam, *Plate::from_normalized("AB123C"), "h1", hit, out);
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0].json, R"({"hit_id":"h1","plate":"AB-123-C","n":[1,{"a":2}]})");
-  EXPECT_EQ(out[1].json, hit);
+  EXPECT_EQ(out.payload(0), R"({"hit_id":"h1","plate":"AB-123-C","n":[1,{"a":2}]})");
+  EXPECT_EQ(out.payload(1), hit);
+  EXPECT_EQ(out.head(0).id_hash, store::id_hash("h1"));
   // The store's figures are on /metrics.
   out.clear();
   sink.encode_passage(ev, cam, *Plate::from_normalized("AB123C"), out);
   ev.ts = kT - 40 * kDay;  // past NL's deadline on arrival: skipped
   sink.encode_passage(ev, cam, *Plate::from_normalized("AB123C"), out);
-  out[0].captured = sink.store()->now();  // the system clock: captured just now
-  sink.store()->write(out);
+  std::vector<store::Record> records = {record(out, 0), record(out, 1)};
+  records[0].captured = sink.store()->now();  // the system clock: captured just now
+  sink.store()->write(records);
   metrics::Collector figures = collect_retention(*sink.store(), s);
   const std::string scraped = metrics::scrape();
   EXPECT_NE(scraped.find("anpr_retention_records_stored_total{country=\"NL\"} 1"), std::string::npos)
@@ -344,7 +360,7 @@ TEST(RetentionSinkRender, CompactPassagesRenderEveryKeptField) {
   // LU keeps no passages.
   out.clear();
   const Camera lu{"lu-cam-1", kLU, "A1", std::nullopt, std::nullopt, "LU-1"};
-  sink.encode_passage(ev, lu, *Plate::from_normalized("AB123C"), out);
+  EXPECT_FALSE(sink.encode_passage(ev, lu, *Plate::from_normalized("AB123C"), out));
   EXPECT_TRUE(out.empty());
   fs::remove_all(dir);
 }
