@@ -39,10 +39,12 @@ class RetentionStore : public ::testing::Test {
     store_.reset();
     fs::remove_all(dir_);
   }
-  void open(std::vector<config::RetentionPolicy> p = config::default_retention_policies()) {
+  void open(std::vector<config::RetentionPolicy> p = config::default_retention_policies(),
+            uint64_t segment_bytes = 64 << 20) {
     store_.reset();
     Options o;
     o.dir = dir_;
+    o.segment_bytes = segment_bytes;
     o.clock = [this] { return now_.load(); };
     store_ = std::make_unique<Store>(std::move(o), std::move(p));
   }
@@ -83,6 +85,14 @@ class RetentionStore : public ::testing::Test {
     EXPECT_EQ(found(p), 0u) << "after the purge";
     now_ = kT;
     EXPECT_EQ(found(p), 0u) << "the purge left it on disk";
+  }
+
+  std::vector<fs::path> files(const std::string& ext) const {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::directory_iterator(dir_))
+      if (e.path().extension() == ext) out.push_back(e.path());
+    std::sort(out.begin(), out.end());
+    return out;
   }
 
   fs::path dir_;
@@ -328,6 +338,96 @@ TEST_F(RetentionStore, WritesPurgesAndSearchesRunTogether) {
   q.limit = 10'000;
   EXPECT_EQ(store_->search(q).records.size(), want);
   EXPECT_GT(want, 0u);
+}
+
+// A crash while a frame was being appended leaves a torn end: it is cut off when the store is
+// opened again, and every whole frame before it is there. Nothing is appended after garbage.
+TEST_F(RetentionStore, ATornLastFrameIsCutOffAndTheFramesBeforeItAreKept) {
+  put({rec(Kind::passage, kNL, kT, "AB123C", "e1")});
+  put({rec(Kind::passage, kNL, kT + 1, "AB123C", "e2"), rec(Kind::passage, kNL, kT + 2, "XY99ZZ", "e3")});
+  store_.reset();
+  auto segs = files(".seg");
+  ASSERT_EQ(segs.size(), 1u);
+  EXPECT_TRUE(files(".idx").empty()) << "an active segment has no index file yet";
+  const auto whole = fs::file_size(segs[0]);
+  fs::resize_file(segs[0], whole - 7);  // the second write, torn
+  open();
+  EXPECT_EQ(found("AB123C"), 1u) << "the first write is whole and stays";
+  EXPECT_EQ(found("XY99ZZ"), 0u) << "a torn frame is not half read";
+  EXPECT_EQ(files(".idx").size(), 1u) << "the segment read again is sealed";
+  // Garbage after the whole frames (a crash while appending) is cut off as well.
+  put({rec(Kind::passage, kNL, kT + 3, "AB123C", "e4")});
+  store_.reset();
+  segs = files(".seg");
+  ASSERT_EQ(segs.size(), 2u);
+  const auto before = fs::file_size(segs[1]);
+  { std::ofstream(segs[1], std::ios::app | std::ios::binary) << std::string(100, 'Z'); }
+  open();
+  EXPECT_EQ(fs::file_size(segs[1]), before);
+  EXPECT_EQ(found("AB123C"), 2u);
+  put({rec(Kind::passage, kNL, kT + 4, "AB123C", "e5")});
+  open();
+  EXPECT_EQ(found("AB123C"), 3u);
+}
+
+// A flipped byte inside a frame fails its CRC: that frame and what follows are not served.
+TEST_F(RetentionStore, ACorruptFrameIsNotServed) {
+  put({rec(Kind::passage, kNL, kT, "AB123C", "e1")});
+  put({rec(Kind::passage, kNL, kT + 1, "XY99ZZ", "e2")});
+  store_.reset();
+  const auto seg = files(".seg").at(0);
+  std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(fs::file_size(seg) - 3));
+  f.put('!');
+  f.close();
+  open();
+  EXPECT_EQ(found("AB123C"), 1u);
+  EXPECT_EQ(found("XY99ZZ"), 0u);
+}
+
+// Segments are sealed when full; a plate is found across sealed and active ones, before and
+// after reopening, and a damaged index is rebuilt from its segment.
+TEST_F(RetentionStore, FullSegmentsAreSealedAndSearchedWithTheActiveOne) {
+  open(config::default_retention_policies(), 4096);
+  std::size_t n = 0;
+  for (int w = 0; w < 40; ++w) {
+    std::vector<Record> rs;
+    for (int i = 0; i < 5; ++i, ++n)
+      rs.push_back(rec(Kind::passage, kNL, kT + static_cast<TimestampMs>(n), i % 2 ? "AB123C" : "XY99ZZ",
+                       "e" + std::to_string(n)));
+    put(rs);
+  }
+  const std::size_t sealed = files(".idx").size();
+  EXPECT_GE(sealed, 3u);
+  EXPECT_EQ(files(".seg").size(), sealed + 1) << "one active segment besides the sealed";
+  EXPECT_EQ(found("AB123C"), 80u);
+  EXPECT_EQ(found("XY99ZZ"), 120u);
+  Query q;
+  q.plate = plate("AB123C");
+  q.from = kT + 50;
+  q.to = kT + 99;
+  auto r = store_->search(q);
+  ASSERT_EQ(r.records.size(), 20u);  // two of every five
+  for (std::size_t i = 1; i < r.records.size(); ++i)
+    EXPECT_LT(r.records[i - 1].captured, r.records[i].captured) << "in capture time order";
+  open(config::default_retention_policies(), 4096);
+  EXPECT_EQ(found("AB123C"), 80u);
+  store_.reset();
+  fs::resize_file(files(".idx").at(0), 60);
+  open(config::default_retention_policies(), 4096);
+  EXPECT_EQ(found("AB123C"), 80u);
+  EXPECT_EQ(found("XY99ZZ"), 120u);
+}
+
+TEST_F(RetentionStore, AStoreOfAnEarlierFormatIsAClearError) {
+  store_.reset();
+  { std::ofstream(dir_ / "CURRENT") << "MANIFEST-000005\n"; }
+  try {
+    open();
+    ADD_FAILURE() << "opened a store of another format";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("earlier format"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(RetentionStore, UnopenableFolderIsAClearError) {
