@@ -36,7 +36,10 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 install_js() {  # the tests' npm packages, pinned by tests/js/package-lock.json
-  if [ ! -f "$ROOT/tests/js/node_modules/kafkajs/package.json" ]; then
+  local m="$ROOT/tests/js/node_modules"
+  # Again when a package is missing or the lock file changed since the last install.
+  if [ ! -f "$m/kafkajs/package.json" ] || [ ! -f "$m/playwright-core/package.json" ] ||
+     [ "$ROOT/tests/js/package-lock.json" -nt "$m/.package-lock.json" ]; then
     echo "setup: installing the tests' npm packages" >&2
     (cd "$ROOT/tests/js" && npm ci --no-audit --no-fund --silent)
   fi
