@@ -102,20 +102,6 @@ struct Reader {
   std::string_view long_text() { return bytes(get<uint32_t>()); }
 };
 
-uint64_t passage_id_hash(std::string_view camera, std::string_view event) {
-  uint64_t h = 1469598103934665603ULL;
-  const auto add = [&](std::string_view s) {
-    for (char c : s) {
-      h ^= static_cast<unsigned char>(c);
-      h *= 1099511628211ULL;
-    }
-  };
-  add(camera);
-  add("/");
-  add(event);
-  return mix64(h) | 1;  // the same as store::id_hash(camera + "/" + event)
-}
-
 // The hit's JSON without its top-level image fields (names holding "jpeg" or "thumbnail").
 std::string without_images(std::string_view json) {
   thread_local simdjson::dom::parser parser;
@@ -151,7 +137,7 @@ bool RetentionSink::encode_passage(const ReadEvent& ev, const Camera& cam, const
     if (std::min(ev.ts, now) + p->passage_days * store::kDayMs <= now) return false;
   }
   std::string& o = out.add(store::Kind::passage, cam.country, ev.ts, plate,
-                           passage_id_hash(ev.camera_id, ev.event_id), ev.camera_id, tag);
+                           store::id_hash(ev.camera_id, ev.event_id), ev.camera_id, tag);
   const bool images = p->keep_images && (!ev.plate_jpeg.empty() || !ev.overview_jpeg.empty());
   if (!to_kafka()) {
     o.push_back(kPassageForm);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -19,13 +20,26 @@ namespace anpr::store {
 
 std::string_view to_string(Kind k) { return k == Kind::passage ? "passage" : "hit"; }
 
-uint64_t id_hash(std::string_view id) {
-  uint64_t h = 1469598103934665603ULL;
-  for (char c : id) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ULL;
+namespace {
+// 8 bytes at a time (ids are 20-60 bytes; a byte-wise hash would cost a multiply per byte).
+uint64_t hash_bytes(std::string_view s, uint64_t h) {
+  const char* p = s.data();
+  std::size_t n = s.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    h = mix64(h ^ v) + 0x9e3779b97f4a7c15ULL;
   }
-  return mix64(h) | 1;
+  uint64_t v = n;  // the length of the tail tells "ab" from "ab\0"
+  std::memcpy(reinterpret_cast<char*>(&v) + 1, p, n);
+  return mix64(h ^ v);
+}
+}  // namespace
+
+uint64_t id_hash(std::string_view id, std::string_view more) {
+  uint64_t h = hash_bytes(id, 0x243f6a8885a308d3ULL);
+  if (!more.empty()) h = hash_bytes(more, h ^ 0x2f);
+  return h | 1;
 }
 
 std::string& RecordBatch::add(Kind kind, CountryCode camera_country, TimestampMs captured,
@@ -107,6 +121,19 @@ void write_all(int fd, const char* p, std::size_t n, const fs::path& file) {
   }
 }
 
+void pwrite_all(int fd, const char* p, std::size_t n, uint64_t off, const fs::path& file) {
+  while (n > 0) {
+    const ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(off));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      fail("cannot write " + file.string(), errno);
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+    off += static_cast<uint64_t>(w);
+  }
+}
+
 bool pread_all(int fd, char* p, std::size_t n, uint64_t off) {
   while (n > 0) {
     const ssize_t r = ::pread(fd, p, n, static_cast<off_t>(off));
@@ -127,6 +154,11 @@ void sync_dir(const fs::path& dir) {
   ::close(fd);
   if (rc != 0) fail("cannot sync " + dir.string(), err);
 }
+
+// An active segment's file grows by this much at a time, written with zeros: appending into
+// blocks the file already has makes each synced write a pure data flush, where growing the file
+// on every write makes each fdatasync commit the file system's journal too.
+constexpr uint64_t kGrowBytes = 4 << 20;
 
 struct Fd {
   int fd = -1;
@@ -260,6 +292,7 @@ struct Segment {
   bool sealed = false;
   int fd = -1;             // active: open for appending
   uint64_t bytes = 0;      // length of the whole frames
+  uint64_t allocated = 0;  // active: the file's length (zeros after `bytes`)
   uint64_t count = 0;      // records
   TimestampMs min_base = INT64_MAX, max_base = INT64_MIN;
   TimestampMs min_deadline = INT64_MAX, max_deadline = INT64_MIN;
@@ -272,12 +305,28 @@ struct Segment {
     min_deadline = std::min(min_deadline, deadline);
     max_deadline = std::max(max_deadline, deadline);
   }
+  // Closes an active segment, its file cut back to its whole frames.
   void close() {
-    if (fd >= 0) ::close(fd);
+    if (fd < 0) return;
+    if (!sealed && allocated > bytes && ::ftruncate(fd, static_cast<off_t>(bytes)) == 0)
+      allocated = bytes;
+    ::close(fd);
     fd = -1;
   }
   ~Segment() { close(); }
 };
+
+// Grows the file of an active segment (zeros) so that it holds at least `need` bytes.
+void extend(Segment& s, uint64_t need) {
+  static const std::string zeros(1 << 20, '\0');
+  const uint64_t target = (need + kGrowBytes - 1) / kGrowBytes * kGrowBytes;
+  for (uint64_t at = s.allocated; at < target;) {
+    const std::size_t n = static_cast<std::size_t>(std::min<uint64_t>(zeros.size(), target - at));
+    pwrite_all(s.fd, zeros.data(), n, at, s.data);
+    at += n;
+    s.allocated = at;
+  }
+}
 
 // One kind, one camera country, base days [start_day, end_day).
 struct Store::Bucket {
@@ -327,6 +376,10 @@ struct Store::Impl {
   std::vector<config::RetentionPolicy> policies;
   std::map<CountryCode, CountryStats> stats;
   uint64_t next_seq = 1;
+  // Buffers of earlier writes (guarded by write_mu): a group commit's frames are megabytes, and
+  // allocating them anew each time costs page faults on every write.
+  std::vector<std::string> spare_frames;
+  std::vector<std::vector<IndexEntry>> spare_entries;
 
   const config::RetentionPolicy* policy(CountryCode c) const {
     for (const auto& p : policies)
@@ -391,7 +444,7 @@ struct Store::Impl {
     s->seq = next_seq++;
     s->data = path_of(b, s->seq, ".seg");
     s->index = path_of(b, s->seq, ".idx");
-    s->fd = ::open(s->data.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
+    s->fd = ::open(s->data.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (s->fd < 0) fail("cannot create " + s->data.string(), errno);
     sync_dir(options.dir);
     b.active = s.get();
@@ -426,6 +479,11 @@ struct Store::Impl {
   // Seals the active segment of `b` (the caller holds write_mu; mu is taken here to publish).
   void seal(Bucket& b, Segment& s) {
     if (s.sealed) return;
+    if (s.fd >= 0 && s.allocated > s.bytes) {
+      if (::ftruncate(s.fd, static_cast<off_t>(s.bytes)) != 0)
+        fail("cannot cut " + s.data.string(), errno);
+      s.allocated = s.bytes;
+    }
     if (s.fd >= 0 && options.sync && ::fdatasync(s.fd) != 0)
       fail("cannot sync " + s.data.string(), errno);
     std::vector<IndexEntry> entries = s.entries;  // searches go on reading the unsorted ones
@@ -671,8 +729,16 @@ std::size_t Store::write(std::span<const RecordBatch* const> batches) {
             Pending& n = pending.emplace_back();
             n.bucket = b;
             n.segment = d.active_segment(*b, 0);
+            if (!d.spare_frames.empty()) {
+              n.frame = std::move(d.spare_frames.back());
+              d.spare_frames.pop_back();
+            }
+            if (!d.spare_entries.empty()) {
+              n.entries = std::move(d.spare_entries.back());
+              d.spare_entries.pop_back();
+            }
             n.frame.assign(kFrameHead, '\0');
-            n.frame.reserve(64 << 10);
+            n.entries.clear();
             last = pending.size() - 1;
           }
         }
@@ -698,19 +764,27 @@ std::size_t Store::write(std::span<const RecordBatch* const> batches) {
   try {
     for (Pending& p : pending) {
       finish_frame(p.frame, static_cast<uint32_t>(p.entries.size()));
-      write_all(p.segment->fd, p.frame.data(), p.frame.size(), p.segment->data);
+      Segment& s = *p.segment;
+      if (s.bytes + p.frame.size() > s.allocated) extend(s, s.bytes + p.frame.size());
+      pwrite_all(s.fd, p.frame.data(), p.frame.size(), s.bytes, s.data);
     }
     if (d.options.sync)
       for (Pending& p : pending)
         if (::fdatasync(p.segment->fd) != 0) fail("cannot sync " + p.segment->data.string(), errno);
   } catch (...) {
-    // Nothing of the call is kept: cut every segment back to its whole frames. If even that
-    // fails, the segment takes no more writes; its torn end is cut off when it is next opened.
+    // Nothing of the call is kept: the segments' whole frames end where they did, and what was
+    // written after them is zeroed, so no part of it is ever read back as a frame. If even that
+    // fails, the segment takes no more writes; its end is checked when it is next opened.
     std::unique_lock lock(d.mu);
-    for (Pending& p : pending)
-      if (::ftruncate(p.segment->fd, static_cast<off_t>(p.segment->bytes)) != 0 &&
-          p.bucket->active == p.segment)
+    for (Pending& p : pending) {
+      Segment& s = *p.segment;
+      const uint64_t end = std::min<uint64_t>(s.allocated, s.bytes + p.frame.size());
+      std::string zeros(end > s.bytes ? end - s.bytes : 0, '\0');
+      if (::pwrite(s.fd, zeros.data(), zeros.size(), static_cast<off_t>(s.bytes)) !=
+              static_cast<ssize_t>(zeros.size()) &&
+          p.bucket->active == &s)
         p.bucket->active = nullptr;
+    }
     throw;
   }
   std::vector<std::pair<Bucket*, Segment*>> full;
@@ -733,6 +807,10 @@ std::size_t Store::write(std::span<const RecordBatch* const> batches) {
       d.stats[c.country].stored += c.stored;
       d.stats[c.country].skipped += c.skipped;
     }
+  }
+  for (Pending& p : pending) {
+    if (p.frame.capacity() <= (64u << 20)) d.spare_frames.push_back(std::move(p.frame));
+    if (p.entries.capacity() <= (1u << 20)) d.spare_entries.push_back(std::move(p.entries));
   }
   // Full segments are sealed now: the next write to their bucket opens a new one.
   for (auto [b, s] : full) d.seal(*b, *s);

@@ -72,8 +72,9 @@ struct Record {
                                // processor writes JSON objects or its compact passage form)
 };
 
-// Hash of a record's id (Record::id_hash when it is 0): never 0.
-uint64_t id_hash(std::string_view id);
+// Hash of a record's id (Record::id_hash when it is 0), or of an id in two parts: never 0.
+// The same id gives the same hash in every process, so a record written again is known.
+uint64_t id_hash(std::string_view id, std::string_view more = {});
 
 // Records to keep, packed one after the other: the pipeline fills one per batch of reads
 // without an allocation per record, and the writer hands emptied ones back (their buffers keep

@@ -12,6 +12,7 @@
 // Thread safety: submit() from any thread; callbacks run on the writer's thread.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -25,8 +26,13 @@ namespace anpr::store {
 class Writer {
  public:
   // `threads` write concurrently; submit() waits while `max_queued` hand-overs are waiting
-  // (back-pressure on the pipeline when the disk cannot keep up).
-  explicit Writer(Store& store, int threads = 1, std::size_t max_queued = 64);
+  // (back-pressure on the pipeline when the disk cannot keep up). A writer that finds fewer than
+  // `group_records` records waiting waits up to `linger` for more, so a busy pipeline pays one
+  // synced write per few thousand records rather than per batch (only the reads' offsets wait
+  // for it, never their hits).
+  explicit Writer(Store& store, int threads = 1, std::size_t max_queued = 64,
+                  std::chrono::microseconds linger = std::chrono::milliseconds(2),
+                  std::size_t group_records = 8192);
   // Writes what was submitted, then stops.
   ~Writer();
   Writer(const Writer&) = delete;
@@ -53,6 +59,9 @@ class Writer {
   std::vector<Job> queue_;
   std::vector<RecordBatch> free_;  // written batches, emptied, for take()
   std::size_t max_queued_;
+  std::chrono::microseconds linger_;
+  std::size_t group_records_;
+  std::size_t queued_records_ = 0;
   std::size_t in_write_ = 0;
   uint64_t batches_ = 0;
   bool stop_ = false;
