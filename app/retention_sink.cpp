@@ -68,11 +68,11 @@ void put(std::string& out, T v) {
 void put_short(std::string& out, std::string_view s) {
   const std::size_t n = std::min<std::size_t>(s.size(), 255);
   out.push_back(static_cast<char>(n));
-  out.append(s.data(), n);
+  store::append_bytes(out, s.substr(0, n));
 }
 void put_long(std::string& out, std::string_view s) {
   put(out, static_cast<uint32_t>(s.size()));
-  out.append(s);
+  store::append_bytes(out, s);
 }
 
 struct Reader {

@@ -10,8 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "app/retention_sink.h"
 #include "config/settings.h"
 #include "store/store.h"
+#include "store/writer.h"
 
 namespace {
 
@@ -71,6 +73,62 @@ void BM_StoreWrite(benchmark::State& state) {
   state.counters["sync"] = sync;
 }
 BENCHMARK(BM_StoreWrite)->Args({256, 0})->Args({4096, 0})->Args({4096, 1})->Args({16384, 1})->UseRealTime();
+
+// The pipeline's side of keeping a read: its compact passage record appended to the batch's
+// RecordBatch (what the decode + match stage does per read that produced no hit).
+void BM_EncodePassage(benchmark::State& state) {
+  const auto dir = fresh_dir();
+  config::Settings s = config::parse_settings("[cameras]\nregistry = \"c.csv\"\n", "t.toml", dir);
+  store::Options o;
+  o.dir = dir / "retention";
+  {
+    app::RetentionSink sink(s, o);
+    ReadEvent ev;
+    ev.event_id = "0b5c6a1e-7d7e-4bd4-9a51-3f7f0f7d2c11";
+    ev.camera_id = "NL-A12-HM-0042";
+    ev.ts = 1'795'500'000'000;
+    ev.plate = "AB-123-C";
+    ev.plate_country = kNL;
+    ev.confidence = 0.93;
+    ev.lane = 2;
+    ev.direction = "north";
+    const Camera cam{"NL-A12-HM-0042", kNL, "A12 Utrecht", 52.1, 5.1, "NL-1"};
+    const Plate plate = *Plate::from_normalized("AB123C");
+    store::RecordBatch rb;
+    std::size_t n = 0;
+    for (auto _ : state) {
+      if (rb.size() == 256) rb.clear();
+      sink.encode_passage(ev, cam, plate, rb, 0);
+      ++n;
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(n));
+  }
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_EncodePassage);
+
+// Store::write of pipeline-sized hand-overs (256 records each) grouped as the writer groups them,
+// synced: the store thread's CPU per kept read.
+void BM_StoreWriteBatches(benchmark::State& state) {
+  const auto groups = static_cast<std::size_t>(state.range(0));
+  store::Options o;
+  o.dir = fresh_dir();
+  std::size_t written = 0;
+  {
+    store::Store s(o, config::default_retention_policies());
+    std::vector<store::RecordBatch> batches(groups);
+    uint64_t seed = 1;
+    for (auto& b : batches)
+      for (const store::Record& r : make_records(256, ++seed))
+        b.add(r.kind, r.camera_country, r.captured, r.plate, r.id_hash, r.camera_id).append(r.json);
+    std::vector<const store::RecordBatch*> ptrs;
+    for (auto& b : batches) ptrs.push_back(&b);
+    for (auto _ : state) written += s.write(std::span<const store::RecordBatch* const>(ptrs));
+  }
+  std::filesystem::remove_all(o.dir);
+  state.SetItemsProcessed(static_cast<int64_t>(written));
+}
+BENCHMARK(BM_StoreWriteBatches)->Arg(1)->Arg(8)->Arg(32)->UseRealTime();
 
 }  // namespace
 
