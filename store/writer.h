@@ -31,8 +31,8 @@ class Writer {
   // synced write per few thousand records rather than per batch (only the reads' offsets wait
   // for it, never their hits).
   explicit Writer(Store& store, int threads = 1, std::size_t max_queued = 64,
-                  std::chrono::microseconds linger = std::chrono::milliseconds(2),
-                  std::size_t group_records = 8192);
+                  std::chrono::microseconds linger = std::chrono::milliseconds(5),
+                  std::size_t group_records = 16384);
   // Writes what was submitted, then stops.
   ~Writer();
   Writer(const Writer&) = delete;
