@@ -92,9 +92,10 @@ if [ "$FAST" -eq 0 ]; then
   configure build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
     -DCMAKE_CXX_COMPILER=clang++ -DANPR_SANITIZE=thread -DANPR_BENCH=OFF
   ninja -C build-tsan -j "$JOBS" live_index_test offset_tracker_test hit_feed_test metrics_test log_test \
+    retention_store_test \
     list_registry_test
   TSAN_OPTIONS="suppressions=$ROOT/tests/tsan.supp halt_on_error=1" \
-    run_ctest tsan build-tsan -L 'live_index_test|offset_tracker_test|hit_feed_test|metrics_test|log_test|list_registry_test'
+    run_ctest tsan build-tsan -L 'live_index_test|offset_tracker_test|hit_feed_test|metrics_test|log_test|list_registry_test|retention_store_test'
 
   step "fuzzing (${FUZZ_SECONDS}s per target)"
   mkdir -p build-fuzz

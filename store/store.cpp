@@ -557,7 +557,9 @@ struct Store::Impl {
         indexed = fd.fd >= 0 && ::fstat(fd.fd, &st) == 0 &&
                   pread_all(fd.fd, reinterpret_cast<char*>(&h), sizeof h, 0) &&
                   h.magic == kIndexMagic && h.version == kIndexVersion &&
-                  static_cast<uint64_t>(st.st_size) == sizeof h + h.count * sizeof(IndexEntry) &&
+                  static_cast<uint64_t>(st.st_size) >= sizeof h &&
+                  (static_cast<uint64_t>(st.st_size) - sizeof h) % sizeof(IndexEntry) == 0 &&
+                  h.count == (static_cast<uint64_t>(st.st_size) - sizeof h) / sizeof(IndexEntry) &&
                   h.segment_bytes <= size;
       }
       if (indexed) {
@@ -850,6 +852,8 @@ SearchResult Store::search(const Query& q) const {
         if (!pread_all(fd.fd, buf.data(), kRecordHead, off)) continue;
         const std::size_t rest =
             static_cast<unsigned char>(buf[48]) + std::size_t{get<uint32_t>(buf.data() + 49)};
+        if (off > s.bytes || s.bytes - off < kRecordHead || rest > s.bytes - off - kRecordHead)
+          continue;  // a damaged index
         buf.resize(kRecordHead + rest);
         if (!pread_all(fd.fd, buf.data() + kRecordHead, rest, off + kRecordHead)) continue;
         Parsed r;
@@ -931,7 +935,9 @@ PurgeResult Store::purge() {
   // Partly expired segments: their records within the deadline are copied to a new sealed
   // segment, which replaces them; then the old files go. Writers and searches go on meanwhile
   // (only purges remove segments, and this is the only purge).
-  for (auto [b, s] : partial) {
+  for (const auto& [bucket, segment] : partial) {
+    Bucket* const b = bucket;  // (lambdas cannot capture structured bindings in clang 14)
+    Segment* const s = segment;
     const std::string data = read_file(s->data, s->bytes);
     auto fresh = std::make_unique<Segment>();
     {
