@@ -130,11 +130,11 @@ metrics::Collector collect_retention(const store::Store& store, const config::Se
                                "Records not written: the country's policy keeps nothing of their "
                                "kind, or they were already past their deadline");
     auto purged = out.counter("anpr_retention_records_purged_total",
-                              "Records deleted by purges (dropped buckets by RocksDB's estimate)");
+                              "Records deleted by purges");
     auto oldest = out.gauge("anpr_retention_oldest_record_age_seconds",
                             "Age of the oldest record held (from its retention base); compare "
                             "with anpr_retention_max_age_seconds");
-    auto buckets = out.gauge("anpr_retention_buckets", "Live time buckets (column families)");
+    auto buckets = out.gauge("anpr_retention_buckets", "Live time buckets of the store");
     for (const auto& [country, s] : stats) {
       const metrics::Labels l{{"country", country.str()}};
       stored.add(l, static_cast<double>(s.stored));

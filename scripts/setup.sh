@@ -19,7 +19,6 @@ PACKAGES=(
   openssl                             # test certificates for the HTTPS test
   kcat                                # independent Kafka client used by the tests
   chromium                            # headless browser for the pages' tests (Playwright)
-  librocksdb-dev                      # the retention store (passages and hits, deleted on time)
   prometheus                          # promtool: the tests check /metrics with Prometheus' own linter
 )
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

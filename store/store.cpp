@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -378,6 +379,12 @@ struct Store::Impl {
   // allocating them anew each time costs page faults on every write.
   std::vector<std::string> spare_frames;
   std::vector<std::vector<IndexEntry>> spare_entries;
+  int lock_fd = -1;  // holds an flock on <dir>/LOCK while the store is open
+
+  ~Impl() {
+    buckets.clear();  // closes the segments first
+    if (lock_fd >= 0) ::close(lock_fd);
+  }
 
   const config::RetentionPolicy* policy(CountryCode c) const {
     for (const auto& p : policies)
@@ -643,6 +650,17 @@ Store::Store(Options options, std::vector<config::RetentionPolicy> policies)
   if (ec || !fs::is_directory(d.options.dir))
     throw std::runtime_error("retention store: cannot create " + d.options.dir.string() + ": " +
                              (ec ? ec.message() : std::string("not a folder")));
+  // One process per store: a second one would delete the files the first is writing.
+  const fs::path lock = d.options.dir / "LOCK";
+  d.lock_fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (d.lock_fd < 0) fail("cannot open " + lock.string(), errno);
+  if (::flock(d.lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK)
+      throw std::runtime_error("retention store: " + d.options.dir.string() +
+                               " is in use by another process (each instance needs a state.dir "
+                               "of its own)");
+    fail("cannot lock " + lock.string(), errno);
+  }
   try {
     d.load(d.options.dir);
   } catch (const fs::filesystem_error& e) {

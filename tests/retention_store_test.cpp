@@ -419,6 +419,23 @@ TEST_F(RetentionStore, FullSegmentsAreSealedAndSearchedWithTheActiveOne) {
   EXPECT_EQ(found("XY99ZZ"), 120u);
 }
 
+// Two stores on one folder would delete each other's files: the second is refused, clearly.
+TEST_F(RetentionStore, AFolderInUseIsRefused) {
+  put({rec(Kind::passage, kNL, kT, "AB123C", "e1")});
+  Options o;
+  o.dir = dir_;
+  try {
+    Store second(o, config::default_retention_policies());
+    ADD_FAILURE() << "a second store opened a folder in use";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("in use by another process"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(found("AB123C"), 1u) << "the first store is unharmed";
+  open();  // and once it is closed, the folder opens again
+  EXPECT_EQ(found("AB123C"), 1u);
+}
+
 TEST_F(RetentionStore, AStoreOfAnEarlierFormatIsAClearError) {
   store_.reset();
   { std::ofstream(dir_ / "CURRENT") << "MANIFEST-000005\n"; }
