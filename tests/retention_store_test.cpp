@@ -177,6 +177,8 @@ TEST_F(RetentionStore, LengtheningAPolicyNeverExtendsAStoredDeadline) {
   auto p = config::default_retention_policies();
   p[0].passage_days = 90;
   store_->set_policies(p);
+  now_ = kT + 28 * kDayMs - 1;
+  EXPECT_EQ(found("AB123C"), 1u) << "there until its stored deadline";
   now_ = kT + 28 * kDayMs;
   EXPECT_EQ(found("AB123C"), 0u);
 }
@@ -198,6 +200,8 @@ TEST_F(RetentionStore, PartlyExpiredBucketsLoseOnlyTheirExpiredRecords) {
 TEST_F(RetentionStore, FutureCaptureTimesDoNotExtendRetention) {
   // A camera whose clock runs a year ahead: the record's deadline counts from when it was written.
   put({rec(Kind::passage, kNL, kT + 365 * kDayMs, "AB123C", "e1")});
+  now_ = kT + 28 * kDayMs - 1;
+  EXPECT_EQ(found("AB123C"), 1u) << "kept 28 days from when it was written";
   now_ = kT + 28 * kDayMs;
   EXPECT_EQ(found("AB123C"), 0u);
 }
@@ -205,6 +209,9 @@ TEST_F(RetentionStore, FutureCaptureTimesDoNotExtendRetention) {
 TEST_F(RetentionStore, RecordsAlreadyPastTheirDeadlineAreNotWritten) {
   EXPECT_EQ(put({rec(Kind::passage, kNL, kT - 28 * kDayMs, "AB123C", "old")}), 0u);
   EXPECT_EQ(put({rec(Kind::passage, kNL, kT - 28 * kDayMs + kHour, "AB123C", "recent")}), 1u);
+  EXPECT_EQ(found("AB123C"), 1u) << "the recent one is there, the old one is not";
+  now_ = kT + kHour;
+  EXPECT_EQ(found("AB123C"), 0u);
 }
 
 TEST_F(RetentionStore, SearchFiltersAndOcrTolerance) {
