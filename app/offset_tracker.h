@@ -67,14 +67,6 @@ class OffsetTracker {
     if (Slot* s = find(t)) s->pending += n;
   }
 
-  // add_pending(ticket(i), 1) for i in [0, n), under one lock.
-  template <class TicketOf>
-  void add_pending_batch(std::size_t n, TicketOf ticket) {
-    std::lock_guard lock(mu_);
-    for (std::size_t i = 0; i < n; ++i)
-      if (Slot* s = find(ticket(i))) ++s->pending;
-  }
-
   // One message of the read `t` was delivered (or its processing hold is released).
   void delivered(const Ticket& t) {
     std::lock_guard lock(mu_);
@@ -87,8 +79,14 @@ class OffsetTracker {
   // delivered(ticket(i)) for i in [0, n), under one lock.
   template <class TicketOf>
   void delivered_batch(std::size_t n, TicketOf ticket) {
+    delivered_batch(n, ticket, [](std::size_t) { return false; });
+  }
+  // The same for the i where skip(i) is false.
+  template <class TicketOf, class Skip>
+  void delivered_batch(std::size_t n, TicketOf ticket, Skip skip) {
     std::lock_guard lock(mu_);
     for (std::size_t i = 0; i < n; ++i) {
+      if (skip(i)) continue;
       const Ticket& t = ticket(i);
       Slot* s = find(t);
       if (!s || s->pending == 0) continue;

@@ -60,6 +60,8 @@ struct Item {
   std::vector<std::string_view> raw;    // their raw text (views into ev)
   const Camera* cam = nullptr;          // null: the read was dead-lettered
   CountryCode country;                  // the camera's country, when the camera is known
+  bool held_by_store = false;           // its processing hold is released once its records
+                                        // are durable in the retention store, not at publish
 
   Output& next_out() {
     if (used == outs.size()) outs.emplace_back();
@@ -431,6 +433,7 @@ struct Processor::Impl {
       it.msg = m;
       it.used = 0;
       it.dropped_by_rules = 0;
+      it.held_by_store = false;
     }
     // Register the reads, each with the processing hold, under one lock.
     tracker.add_batch(
@@ -559,13 +562,15 @@ struct Processor::Impl {
       keep.clear();
       return;
     }
-    // One hold per read with records (a read's records are next to each other).
+    // A read with records keeps its processing hold until they are durable: publish() does not
+    // release it (a read's records are next to each other).
     std::vector<OffsetTracker::Ticket> held;
     for (std::size_t i = 0; i < keep.size(); ++i)
-      if (i == 0 || keep.head(i).tag != keep.head(i - 1).tag)
-        held.push_back(b.items[keep.head(i).tag].ticket);
-    tracker.add_pending_batch(held.size(),
-                              [&](std::size_t i) -> const OffsetTracker::Ticket& { return held[i]; });
+      if (i == 0 || keep.head(i).tag != keep.head(i - 1).tag) {
+        Item& it = b.items[keep.head(i).tag];
+        it.held_by_store = true;
+        held.push_back(it.ticket);
+      }
     retention->submit(std::move(keep), [this, held = std::move(held)] {
       tracker.delivered_batch(held.size(),
                               [&](std::size_t i) -> const OffsetTracker::Ticket& { return held[i]; });
@@ -674,10 +679,10 @@ struct Processor::Impl {
       }
     }
     if (retention) hand_over_records(b);
-    // Release the processing holds, then the messages.
-    tracker.delivered_batch(b.n, [&](std::size_t i) -> const OffsetTracker::Ticket& {
-      return b.items[i].ticket;
-    });
+    // Release the processing holds (but those handed to the store), then the messages.
+    tracker.delivered_batch(
+        b.n, [&](std::size_t i) -> const OffsetTracker::Ticket& { return b.items[i].ticket; },
+        [&](std::size_t i) { return b.items[i].held_by_store; });
     for (std::size_t i = 0; i < b.n; ++i) {
       rd_kafka_message_destroy(b.items[i].msg);
       b.items[i].msg = nullptr;
