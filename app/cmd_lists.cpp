@@ -5,7 +5,8 @@
 //   show [ID]             the lists, or one list with its versions
 //   rollback ID [--to SEQ]
 //   delete ID
-//   publish FILE          writes a list to the reflists topic (app/reflists.h)
+//   publish FILE          writes a list to the reflists topic (app/reflists.h), audited in
+//                         state.dir/audit.jsonl (or --audit-log)
 // API commands take the server from --server (or ANPR_SERVER, default http://127.0.0.1:8080) and
 // the bearer token from --token-file (or ANPR_TOKEN; never from the command line, where `ps` and
 // the shell history would show it). Exit codes: 0 done, 1 input (partly) rejected or

@@ -154,6 +154,7 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
                   {{"scheme", scheme}, {"port", http->server().port()}});
       }
       log::LineStream reflists_log(log::Level::info, "run");  // outlives the follower
+      std::unique_ptr<http::AuditLog> own_audit;  // without HTTP; outlives the follower
       std::unique_ptr<ReflistFollower> follower;
       if (s.settings.list_policy.follow_topic) {
         kafka::Properties props{{"bootstrap.servers", s.settings.kafka.brokers},
@@ -161,8 +162,16 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
         for (const auto& kv : s.settings.kafka.common) props.emplace_back(kv);
         for (const auto& kv : s.settings.kafka.consumer) props.emplace_back(kv);
         try {
+          // Versions applied from the topic are audited in the same log as the API's changes.
+          http::AuditLog* audit = nullptr;
+          if (services) {
+            audit = &services->http().audit();
+          } else {
+            own_audit = std::make_unique<http::AuditLog>(s.settings.state_dir / "audit.jsonl");
+            audit = own_audit.get();
+          }
           follower = std::make_unique<ReflistFollower>(props, s.settings.topics.reflists,
-                                                       *s.registry, reflists_log);
+                                                       *s.registry, reflists_log, audit);
           follower->start();
         } catch (const std::exception& e) {
           log::error("run", std::string("reflists: ") + e.what());

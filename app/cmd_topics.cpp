@@ -1,5 +1,5 @@
 // `anpr topics plan|apply --config FILE`: the Kafka topic settings that bound the age of data by
-// the retention policies (app/topics_plan.h), printed, or applied to a cluster through the
+// the retention policies, and the compacted reflists topic (app/topics_plan.h), printed, or applied to a cluster through the
 // Admin API (CreateTopics for missing topics, AlterConfigs for existing ones).
 #include <cstdio>
 #include <iostream>
@@ -39,7 +39,12 @@ void print_plan(const std::vector<TopicPlan>& plan, bool json) {
       w.begin_object();
       w.field("topic", p.topic);
       w.field("why", p.why);
-      w.field("max_age_ms", p.bound_ms);
+      w.key("max_age_ms");
+      if (p.bound_ms > 0)
+        w.value(p.bound_ms);
+      else
+        w.null();  // compacted: no age bound
+      if (p.partitions > 0) w.field("partitions", p.partitions);
       w.key("configs");
       w.begin_object();
       for (const auto& [k, v] : p.configs) w.field(k, v);
@@ -58,11 +63,13 @@ void print_plan(const std::vector<TopicPlan>& plan, bool json) {
       if (k == "retention.ms") ret = v;
       if (k == "segment.ms") seg = v;
     }
+    if (seg.empty()) seg = "-";
     std::printf("%-24s %14s %11s %9s  %s\n", p.topic.c_str(), ret.c_str(), seg.c_str(),
-                days_text(p.bound_ms).c_str(), p.why.c_str());
+                p.bound_ms > 0 ? days_text(p.bound_ms).c_str() : "none", p.why.c_str());
   }
   std::printf("every topic also gets cleanup.policy=delete, retention.bytes=-1, "
-              "message.timestamp.type=CreateTime\n");
+              "message.timestamp.type=CreateTime;\ncompacted topics (MAX AGE none) get "
+              "cleanup.policy=compact, retention.bytes=-1 and one partition\n");
 }
 
 struct AdminResult {
@@ -116,8 +123,9 @@ int apply(const config::Settings& s, const TopicsArgs& a) {
   std::vector<std::string> create_names;
   for (const auto& p : plan) {
     if (existing.count(p.topic)) continue;
-    rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(p.topic.c_str(), a.partitions, a.replication,
-                                                   errbuf, sizeof errbuf);
+    rd_kafka_NewTopic_t* t =
+        rd_kafka_NewTopic_new(p.topic.c_str(), p.partitions > 0 ? p.partitions : a.partitions,
+                              a.replication, errbuf, sizeof errbuf);
     if (!t) {
       results.push_back({p.topic, "created", errbuf});
       continue;
@@ -229,7 +237,8 @@ void add_topics_command(CLI::App& app, std::function<int()>& run) {
     c->add_flag("--json", a->json, "JSON output");
   }
   apply_cmd->add_option("--brokers", a->brokers, "bootstrap servers, overriding kafka.brokers");
-  apply_cmd->add_option("--partitions", a->partitions, "partitions of topics it creates")
+  apply_cmd->add_option("--partitions", a->partitions,
+                        "partitions of topics it creates (the reflists topic always gets one)")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
   apply_cmd->add_option("--replication", a->replication,

@@ -170,21 +170,12 @@ std::string reflist_entry_json(const ListEntry& e) {
   return out;
 }
 
-PublishResult publish_list(const kafka::Properties& props, const std::string& topic,
-                           const std::filesystem::path& file, const lists::Policy& policy,
-                           const std::string& who) {
-  PublishResult out;
-  lists::FileLoad f = lists::load_file(file, policy, lists::system_now());
-  out.report = f.report;
-  out.checksum = f.checksum;
-  if (f.report.fatal) {
-    out.error = to_string(*f.report.fatal);
-    return out;
-  }
-  if (f.report.over_threshold) {
-    out.error = "too many rows rejected: nothing was published";
-    return out;
-  }
+namespace {
+
+// Writes the entries, tombstones and marker of the loaded version `f`; fills `out`. Throws
+// kafka::KafkaError when the topic cannot be read.
+void write_version(const kafka::Properties& props, const std::string& topic,
+                   const lists::FileLoad& f, const std::string& who, PublishResult& out) {
   const std::string id = f.list->meta.id;
   const std::string prefix = "e/" + id + "/";
 
@@ -246,21 +237,230 @@ PublishResult publish_list(const kafka::Properties& props, const std::string& to
   send(reflist_marker_key(id), marker);
   if (!producer.flush(120'000)) {
     out.error = "the broker did not acknowledge every record within 120 s";
-    return out;
+    return;
   }
   if (failed.load() > 0) {
     out.error = std::to_string(failed.load()) + " records were not written (" + first_error + ")";
-    return out;
+    return;
   }
   out.published = true;
+}
+
+}  // namespace
+
+
+PublishResult publish_list(const kafka::Properties& props, const std::string& topic,
+                           const std::filesystem::path& file, const lists::Policy& policy,
+                           const std::string& who, http::AuditLog* audit) {
+  PublishResult out;
+  lists::FileLoad f = lists::load_file(file, policy, lists::system_now());
+  out.report = f.report;
+  out.checksum = f.checksum;
+  // Recorded before anything is written: when it cannot be, nothing is (the caller gets the
+  // exception); the outcome follows in its own record.
+  if (audit)
+    audit->record(who, "publisher", "list.publish.requested", [&](JsonWriter& w) {
+      w.field("list_id", f.report.list_id);
+      w.field("topic", topic);
+      w.field("source", f.report.file);
+    });
+  const auto outcome = [&](std::string_view what) {
+    if (!audit) return;
+    audit->record(who, "publisher", "list.publish", [&](JsonWriter& w) {
+      w.field("list_id", f.report.list_id);
+      w.field("topic", topic);
+      w.field("outcome", what);
+      if (!out.error.empty()) w.field("detail", out.error);
+      if (f.list) {
+        w.field("version", f.list->meta.version.empty() ? f.checksum : f.list->meta.version);
+        w.field("checksum", f.checksum);
+        w.field("entries", f.list->entries.size());
+        w.field("written", out.entries);
+        w.field("tombstones", out.tombstones);
+      }
+      w.field("source", f.report.file);
+      w.field("rows", f.report.rows);
+      w.field("accepted", f.report.accepted);
+      w.field("rejected", f.report.rejected);
+    });
+  };
+  if (f.report.fatal) {
+    out.error = to_string(*f.report.fatal);
+    outcome("invalid");
+    return out;
+  }
+  if (f.report.over_threshold) {
+    out.error = "too many rows rejected: nothing was published";
+    outcome("refused");
+    return out;
+  }
+  try {
+    write_version(props, topic, f, who, out);
+  } catch (const std::exception& e) {
+    out.error = e.what();
+    outcome("failed");
+    throw;
+  }
+  outcome(out.published ? "published" : "failed");
   return out;
 }
 
 // ---- follower ----
 
+ReflistApplier::ReflistApplier(std::string topic, lists::Registry& registry, std::ostream& log,
+                               http::AuditLog* audit)
+    : topic_(std::move(topic)), registry_(registry), log_(log), audit_(audit) {}
+
+void ReflistApplier::apply(const std::string& id, const Marker& m) {
+  const std::string by = m.by.empty() ? "unknown" : m.by;
+  // The outcome's record; `r` null when the version was refused before reaching the registry.
+  const auto outcome = [&](std::string_view what, std::string_view detail,
+                           const lists::ChangeResult* r) {
+    if (!audit_) return;
+    audit_->record(by, "publisher", "list.apply_published", [&](JsonWriter& w) {
+      w.field("list_id", id);
+      w.field("topic", topic_);
+      w.field("outcome", what);
+      if (!detail.empty()) w.field("detail", detail);
+      if (!m.deleted) {
+        w.field("checksum", m.checksum);
+        w.field("marker_entries", m.entries);
+      }
+      if (r && r->version) {
+        w.field("seq", r->version->seq);
+        w.field("version", r->version->version);
+        w.field("entries", r->version->entries);
+        w.field("added", r->version->added);
+        w.field("updated", r->version->updated);
+        w.field("removed", r->version->removed);
+      }
+    });
+  };
+  // Recorded before the change: when the intent cannot be recorded, nothing is applied.
+  const auto intend = [&] {
+    if (!audit_) return;
+    audit_->record(by, "publisher", "list.apply_published.requested", [&](JsonWriter& w) {
+      w.field("list_id", id);
+      w.field("topic", topic_);
+      w.field("deleted", m.deleted);
+      if (!m.deleted) {
+        w.field("checksum", m.checksum);
+        w.field("marker_entries", m.entries);
+      }
+    });
+  };
+
+  lists::ChangeResult r;
+  if (m.deleted) {
+    auto v = registry_.show(id);
+    if (!v || !v->active) return;  // a list this instance does not hold: nothing to delete
+    intend();
+    r = registry_.apply_published(id, std::nullopt, "", lists::Actor{by, "publisher"});
+  } else {
+    SidecarParse side = parse_sidecar(m.sidecar, "reflists:" + id);
+    if (side.error || side.meta->id != id) {
+      log_ << "anpr: reflists: the version marker of a list has unusable metadata; skipped\n";
+      intend();
+      ++refused_;
+      outcome("invalid", "the version marker's metadata cannot be used", nullptr);
+      return;
+    }
+    ReferenceList list;
+    list.meta = std::move(*side.meta);
+    if (list.meta.version.empty()) list.meta.version = m.checksum;
+    list.meta.source = "topic " + topic_;
+    auto& entries = lists_[id];
+    intend();
+    if (entries.size() != m.entries) {
+      // Entries of another version (a publish cut short, or one still being written): applying
+      // would mix two versions. The active version stays until a complete one arrives.
+      const std::string detail = std::to_string(entries.size()) +
+                                 " entries on the topic, the version marker says " +
+                                 std::to_string(m.entries);
+      log_ << "anpr: reflists: list " << id << ": " << detail
+           << "; not applied, the active version stays\n";
+      ++refused_;
+      outcome("refused", detail, nullptr);
+      return;
+    }
+    list.entries.reserve(entries.size());
+    for (const auto& [key, e] : entries) list.entries.push_back(e);
+    r = registry_.apply_published(id, std::move(list), m.checksum, lists::Actor{by, "publisher"});
+  }
+  if (!r.applied())
+    log_ << "anpr: reflists: list " << id << ": " << r.detail << "\n";
+  else
+    ++applied_;
+  outcome(r.applied() ? std::string_view("applied") : std::string_view(r.error), r.detail, &r);
+}
+
+// A version that cannot be applied (the state folder or the audit log cannot be written, ...) is
+// reported and skipped; the follower goes on with the next one instead of stopping.
+void ReflistApplier::apply_safely(const std::string& id, const Marker& m) {
+  try {
+    apply(id, m);
+  } catch (const std::exception& e) {
+    log_ << "anpr: reflists: list " << id << ": cannot apply the published version: " << e.what()
+         << "\n";
+  }
+}
+
+void ReflistApplier::on_record(std::string_view key, const char* value, std::size_t len) {
+  if (key.starts_with("e/")) {
+    const std::size_t slash = key.find('/', 2);
+    if (slash == std::string_view::npos) return void(++malformed_);
+    const std::string id(key.substr(2, slash - 2));
+    if (!value) {
+      auto it = lists_.find(id);
+      if (it != lists_.end()) it->second.erase(std::string(key));
+      return;
+    }
+    auto e = parse_entry(parser_, value, len);
+    if (!e) return void(++malformed_);
+    lists_[id][std::string(key)] = std::move(*e);
+  } else if (key.starts_with("v/")) {
+    const std::string id(key.substr(2));
+    Marker m;
+    if (!value) {
+      m.deleted = true;
+      lists_.erase(id);
+    } else {
+      simdjson::dom::element doc;
+      std::string_view side, sum, by;
+      uint64_t n = 0;
+      if (parser_.parse(value, len, true).get(doc) || doc["sidecar"].get_string().get(side) ||
+          doc["checksum"].get_string().get(sum) || doc["entries"].get_uint64().get(n))
+        return void(++malformed_);
+      if (doc["by"].get_string().get(by)) by = "publisher";
+      m.sidecar = side;
+      m.checksum = sum;
+      m.by = by;
+      m.entries = n;
+    }
+    if (caught_up_.load())
+      apply_safely(id, m);
+    else
+      pending_[id] = std::move(m);
+  } else {
+    ++malformed_;
+  }
+}
+
+void ReflistApplier::on_end() {
+  if (caught_up_.load()) return;
+  for (const auto& [id, m] : pending_) apply_safely(id, m);
+  pending_.clear();
+  caught_up_ = true;
+  log_ << "anpr: reflists: read " << topic_ << " to its end; " << applied_.load()
+       << " lists applied" << (refused_.load() ? ", some versions refused" : "")
+       << (malformed_ ? ", some malformed records skipped" : "") << "\n";
+}
+
 ReflistFollower::ReflistFollower(kafka::Properties props, std::string topic,
-                                 lists::Registry& registry, std::ostream& log)
-    : props_(std::move(props)), topic_(std::move(topic)), registry_(registry), log_(log) {}
+                                 lists::Registry& registry, std::ostream& log,
+                                 http::AuditLog* audit)
+    : props_(std::move(props)), topic_(topic), log_(log),
+      applier_(std::move(topic), registry, log, audit) {}
 
 ReflistFollower::~ReflistFollower() { stop(); }
 
@@ -280,114 +480,13 @@ void ReflistFollower::stop() {
 }
 
 void ReflistFollower::run() {
-  struct Marker {
-    bool deleted = false;
-    std::string sidecar, checksum, by;
-    std::size_t entries = 0;
-  };
-  std::map<std::string, std::unordered_map<std::string, ListEntry>> lists;
-  std::map<std::string, Marker> pending;  // markers not yet applied (before the first end)
-  simdjson::dom::parser parser;
-  std::size_t malformed = 0;
-
-  const auto apply = [&](const std::string& id, const Marker& m) {
-    lists::ChangeResult r;
-    if (m.deleted) {
-      r = registry_.apply_published(id, std::nullopt, "", lists::Actor{m.by, "publisher"});
-      if (r.error == "not_found") return;
-    } else {
-      SidecarParse side = parse_sidecar(m.sidecar, "reflists:" + id);
-      if (side.error || side.meta->id != id) {
-        log_ << "anpr: reflists: the version marker of a list has unusable metadata; skipped\n";
-        return;
-      }
-      ReferenceList list;
-      list.meta = std::move(*side.meta);
-      if (list.meta.version.empty()) list.meta.version = m.checksum;
-      list.meta.source = "topic " + topic_;
-      auto& entries = lists[id];
-      list.entries.reserve(entries.size());
-      for (const auto& [key, e] : entries) list.entries.push_back(e);
-      if (list.entries.size() != m.entries) {
-        // Entries of another version (a publish cut short, or one still being written): applying
-        // would mix two versions. The active version stays until a complete one arrives.
-        log_ << "anpr: reflists: list " << id << ": " << list.entries.size()
-             << " entries on the topic, the version marker says " << m.entries
-             << "; not applied, the active version stays\n";
-        return;
-      }
-      r = registry_.apply_published(id, std::move(list), m.checksum,
-                                    lists::Actor{m.by, "publisher"});
-    }
-    if (!r.applied())
-      log_ << "anpr: reflists: list " << id << ": " << r.detail << "\n";
-    else
-      ++applied_;
-  };
-
-  // A version that cannot be applied (the state folder cannot be written, ...) is reported and
-  // skipped; the follower goes on with the next one instead of stopping.
-  const auto apply_safely = [&](const std::string& id, const Marker& m) {
-    try {
-      apply(id, m);
-    } catch (const std::exception& e) {
-      log_ << "anpr: reflists: list " << id << ": cannot apply the published version: " << e.what()
-           << "\n";
-    }
-  };
-
   read_topic(
       props_, topic_,
       [&](std::string_view key, const char* value, std::size_t len) {
-        if (key.starts_with("e/")) {
-          const std::size_t slash = key.find('/', 2);
-          if (slash == std::string_view::npos) return void(++malformed);
-          const std::string id(key.substr(2, slash - 2));
-          if (!value) {
-            auto it = lists.find(id);
-            if (it != lists.end()) it->second.erase(std::string(key));
-            return;
-          }
-          auto e = parse_entry(parser, value, len);
-          if (!e) return void(++malformed);
-          lists[id][std::string(key)] = std::move(*e);
-        } else if (key.starts_with("v/")) {
-          const std::string id(key.substr(2));
-          Marker m;
-          if (!value) {
-            m.deleted = true;
-            lists.erase(id);
-          } else {
-            simdjson::dom::element doc;
-            std::string_view side, sum, by;
-            uint64_t n = 0;
-            if (parser.parse(value, len, true).get(doc) ||
-                doc["sidecar"].get_string().get(side) || doc["checksum"].get_string().get(sum) ||
-                doc["entries"].get_uint64().get(n))
-              return void(++malformed);
-            if (doc["by"].get_string().get(by)) by = "publisher";
-            m.sidecar = side;
-            m.checksum = sum;
-            m.by = by;
-            m.entries = n;
-          }
-          if (caught_up_.load())
-            apply_safely(id, m);
-          else
-            pending[id] = std::move(m);
-        } else {
-          ++malformed;
-        }
+        applier_.on_record(key, value, len);
       },
       [&] {
-        if (!caught_up_.load()) {
-          for (const auto& [id, m] : pending) apply_safely(id, m);
-          pending.clear();
-          caught_up_ = true;
-          log_ << "anpr: reflists: read " << topic_ << " to its end; " << applied_.load()
-               << " lists applied" << (malformed ? ", some malformed records skipped" : "")
-               << "\n";
-        }
+        applier_.on_end();
         return false;  // keep following
       },
       stop_, log_, /*wait_for_topic=*/true);
@@ -397,7 +496,7 @@ void ReflistFollower::run() {
 
 namespace {
 struct PublishArgs {
-  std::string file, config, brokers, topic, who;
+  std::string file, config, brokers, topic, who, audit_log;
   bool json = false;
 };
 }  // namespace
@@ -415,7 +514,11 @@ void add_lists_publish_command(CLI::App* lists_cmd, std::function<int()>& run) {
                 "and country policies");
   c->add_option("--brokers", a->brokers, "bootstrap servers (overrides the configuration)");
   c->add_option("--topic", a->topic, "topic (default: topics.reflists, anpr.reflists)");
-  c->add_option("--by", a->who, "who publishes, recorded in the version (default: $USER)");
+  c->add_option("--by", a->who,
+                "who publishes, recorded in the version and the audit log (default: $USER)");
+  c->add_option("--audit-log", a->audit_log,
+                "audit log the publish is recorded in (default: audit.jsonl in the "
+                "configuration's state.dir; without --config, state/audit.jsonl here)");
   c->add_flag("--json", a->json, "print the validation report as JSON on stdout");
   c->callback([a, &run] {
     run = [a] {
@@ -442,9 +545,19 @@ void add_lists_publish_command(CLI::App* lists_cmd, std::function<int()>& run) {
       for (const auto& kv : s.kafka.common) props.emplace_back(kv);
       const char* user = std::getenv("USER");
       const std::string who = !a->who.empty() ? a->who : (user ? user : "unknown");
+      // No publish without its record: when the audit log cannot be opened, nothing is written.
+      std::unique_ptr<http::AuditLog> audit;
+      try {
+        const std::filesystem::path state = s.state_dir.empty() ? "state" : s.state_dir;
+        audit = std::make_unique<http::AuditLog>(
+            a->audit_log.empty() ? state / "audit.jsonl" : std::filesystem::path(a->audit_log));
+      } catch (const std::exception& e) {
+        std::cerr << "anpr lists publish: " << e.what() << "\n";
+        return kExitRuntime;
+      }
       PublishResult r;
       try {
-        r = publish_list(props, topic, a->file, policy, who);
+        r = publish_list(props, topic, a->file, policy, who, audit.get());
       } catch (const std::exception& e) {
         std::cerr << "anpr lists publish: " << e.what() << "\n";
         return kExitRuntime;

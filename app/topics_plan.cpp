@@ -19,6 +19,10 @@ std::vector<std::pair<std::string, std::string>> topic_configs(int64_t bound_ms)
           {"message.timestamp.type", "CreateTime"}};
 }
 
+std::vector<std::pair<std::string, std::string>> compacted_topic_configs() {
+  return {{"cleanup.policy", "compact"}, {"retention.ms", "-1"}, {"retention.bytes", "-1"}};
+}
+
 std::vector<TopicPlan> plan_topics(const config::Settings& s) {
   std::vector<TopicPlan> out;
   const auto add = [&](std::string topic, std::string why, int64_t bound) {
@@ -51,6 +55,13 @@ std::vector<TopicPlan> plan_topics(const config::Settings& s) {
     for (const auto& c : s.countries) add(s.route_topic(c.country), why, hit_days * kDayMs);
     add(s.topics.hit_acks, "acknowledgements of hits: " + why.substr(6), hit_days * kDayMs);
   }
+  // The lists' source of truth: compacted (the latest record of every entry and list stays),
+  // never aged out, one partition.
+  if (std::none_of(out.begin(), out.end(),
+                   [&](const TopicPlan& p) { return p.topic == s.topics.reflists; }))
+    out.push_back(TopicPlan{s.topics.reflists,
+                            "reference lists: compacted, the latest version of every list",
+                            0, compacted_topic_configs(), 1});
   if (s.retention.sink == "kafka")
     for (const auto& p : s.retention.policies)
       if (p.keep_passages)

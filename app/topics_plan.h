@@ -14,7 +14,12 @@
 // Topics and their bounds:
 //   passages topics (sink "kafka", per country that keeps passages)  passage_days
 //   reads and dead-letter topics (every read, kept or not)           retention.input_hours
-//   hits and route topics (hits of every country)                    the longest hit_days
+//   hits, route and acknowledgement topics (hits of every country)   the shortest hit_days
+//
+// The reflists topic (topics.reflists) is the exception: it is the reference lists' source of
+// truth, keyed per entry and per list (app/reflists.h), so it is compacted rather than aged out:
+// `cleanup.policy=compact`, no time or size limit, and one partition (its records' order
+// matters). A removed entry leaves the topic once compaction has passed its tombstone.
 //
 // Thread safety: pure functions.
 #pragma once
@@ -31,8 +36,9 @@ namespace anpr::app {
 struct TopicPlan {
   std::string topic;
   std::string why;          // which policy bounds it
-  int64_t bound_ms = 0;     // the longest any record may stay
+  int64_t bound_ms = 0;     // the longest any record may stay; 0: no bound (compacted)
   std::vector<std::pair<std::string, std::string>> configs;
+  int partitions = 0;       // partitions to create it with; 0: as the operator chooses
 };
 
 inline constexpr int64_t kRetentionCheckMs = 300'000;  // log.retention.check.interval.ms
@@ -41,5 +47,7 @@ std::vector<TopicPlan> plan_topics(const config::Settings& s);
 
 // The settings of one topic for a bound of `bound_ms`.
 std::vector<std::pair<std::string, std::string>> topic_configs(int64_t bound_ms);
+// The settings of the compacted reflists topic.
+std::vector<std::pair<std::string, std::string>> compacted_topic_configs();
 
 }  // namespace anpr::app

@@ -120,4 +120,11 @@ void EmbeddedBroker::create_topic(const std::string& name, int partitions) {
     throw KafkaError("cannot create topic " + name + ": " + error_text(e));
 }
 
+void EmbeddedBroker::set_leader(const std::string& topic, int partition, int broker_id) {
+  rd_kafka_resp_err_t e =
+      rd_kafka_mock_partition_set_leader(cluster_, topic.c_str(), partition, broker_id);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+    throw KafkaError("cannot set the leader of " + topic + ": " + error_text(e));
+}
+
 }  // namespace anpr::kafka

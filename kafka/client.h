@@ -105,6 +105,9 @@ class EmbeddedBroker {
   const std::string& bootstrap() const { return bootstrap_; }
   // Creates a topic with `partitions` partitions (replication factor 1). Throws KafkaError.
   void create_topic(const std::string& name, int partitions);
+  // Makes broker `broker_id` (1..brokers) the partition's leader; -1 leaves it without a leader,
+  // so nobody can read or write it until a leader is set again (tests). Throws KafkaError.
+  void set_leader(const std::string& topic, int partition, int broker_id);
 
  private:
   Handle rk_;  // owns the cluster's bookkeeping (rdkafka_mock.h)

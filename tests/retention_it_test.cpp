@@ -381,14 +381,27 @@ TEST_F(RetentionIt, TopicsPlanAndApplyThroughTheAdminApi) {
   ASSERT_FALSE(p.parse(plan).get(d)) << plan;
   std::map<std::string, std::pair<int64_t, int64_t>> got;  // topic -> retention.ms, segment.ms
   std::map<std::string, int64_t> bound;
+  bool reflists = false;
   for (auto t : d.get_array()) {
     const std::string topic{std::string_view(t["topic"])};
+    if (topic == "anpr.reflists") {
+      // The lists' source of truth, keyed per entry: compacted, never aged out, one partition.
+      reflists = true;
+      EXPECT_EQ(std::string_view(t["configs"]["cleanup.policy"]), "compact");
+      EXPECT_EQ(std::string_view(t["configs"]["retention.ms"]), "-1");
+      EXPECT_EQ(std::string_view(t["configs"]["retention.bytes"]), "-1");
+      EXPECT_TRUE(t["configs"]["segment.ms"].error()) << "segment.ms on the compacted topic";
+      EXPECT_TRUE(t["max_age_ms"].is_null());
+      EXPECT_EQ(int64_t(t["partitions"]), 1);
+      continue;
+    }
     got[topic] = {std::stoll(std::string(std::string_view(t["configs"]["retention.ms"]))),
                   std::stoll(std::string(std::string_view(t["configs"]["segment.ms"])))};
     bound[topic] = int64_t(t["max_age_ms"]);
     EXPECT_EQ(std::string_view(t["configs"]["message.timestamp.type"]), "CreateTime");
     EXPECT_EQ(std::string_view(t["configs"]["cleanup.policy"]), "delete");
   }
+  EXPECT_TRUE(reflists) << "the reflists topic is not planned: " << plan;
   ASSERT_TRUE(got.count("anpr.passages.nl")) << plan;
   ASSERT_TRUE(got.count("anpr.passages.be")) << plan;
   EXPECT_FALSE(got.count("anpr.passages.lu")) << "LU keeps no passages";
@@ -405,6 +418,7 @@ TEST_F(RetentionIt, TopicsPlanAndApplyThroughTheAdminApi) {
 
   const std::string text = shell(kAnpr + " topics plan --config " + cfg + " 2>&1");
   EXPECT_NE(text.find("anpr.passages.nl"), std::string::npos) << text;
+  EXPECT_NE(text.find("cleanup.policy=compact"), std::string::npos) << text;
   std::printf("%s", text.c_str());  // shown in the test log
 
   // apply: one CreateTopics call for the topics the cluster lacks (the passages topics) and one
@@ -424,7 +438,9 @@ TEST_F(RetentionIt, TopicsPlanAndApplyThroughTheAdminApi) {
       << applied;
   EXPECT_NE(applied.find(R"({"topic":"anpr.hits","action":"altered")"), std::string::npos)
       << applied;
-  EXPECT_NE(applied.find("9 of 9 topics could not be set up"), std::string::npos) << applied;
+  EXPECT_NE(applied.find(R"({"topic":"anpr.reflists","action":"altered")"), std::string::npos)
+      << applied;
+  EXPECT_NE(applied.find("10 of 10 topics could not be set up"), std::string::npos) << applied;
   EXPECT_NE(applied.find("rc=3"), std::string::npos) << applied;
 }
 
