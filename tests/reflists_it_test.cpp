@@ -223,6 +223,23 @@ TEST(Reflists, FollowersApplyEveryPublishedVersionAndALateOneBuildsTheLatest) {
   ASSERT_TRUE(r3.published) << r3.error;
   ASSERT_TRUE(wait_for([&] { return a.follower->applied() == 3; })) << a.log.str();
   EXPECT_EQ(a.entries(), 11u);
+
+  // No publish without its record: when the audit log cannot be written (a full disk), nothing
+  // reaches the topic.
+  {
+    kafka::Producer probe(props, [](rd_kafka_resp_err_t, void*, const rd_kafka_message_t&) {});
+    const auto end_offset = [&] {
+      int64_t lo = 0, hi = -1;
+      EXPECT_EQ(rd_kafka_query_watermark_offsets(probe.get(), "anpr.reflists", 0, &lo, &hi, 5000),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+      return hi;
+    };
+    const int64_t before = end_offset();
+    http::AuditLog full("/dev/full");
+    EXPECT_THROW(publish_list(props, "anpr.reflists", dir / "v2.csv", policy, "olga", &full),
+                 std::runtime_error);
+    EXPECT_EQ(end_offset(), before) << "records were published without an audit record";
+  }
   a.follower->stop();
   b.follower->stop();
   late.follower->stop();
