@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <new>
 #include <cstdio>
 #include <chrono>
 #include <cstring>
@@ -300,6 +302,31 @@ std::string read_file(const fs::path& p, uint64_t limit) {
 
 // ---- in memory ----
 
+// Active segments are written with O_DIRECT where the file system allows it: the records skip
+// the page cache (whose per-page work was about 60 % of the store thread's time: copying into
+// fresh pages, then writing them back at the fdatasync). Direct writes are whole, aligned
+// blocks: each rewrites the last partial block of the frames before it, zero-padded.
+constexpr std::size_t kDirectBlock = 4096;
+
+// A block-aligned buffer for direct writes.
+struct AlignedBuffer {
+  char* data = nullptr;
+  std::size_t capacity = 0;
+  void reserve(std::size_t n) {
+    if (n <= capacity) return;
+    std::free(data);
+    capacity = (n + (1 << 20) - 1) / (1 << 20) * (1 << 20);
+    void* p = nullptr;
+    if (::posix_memalign(&p, kDirectBlock, capacity) != 0) {
+      data = nullptr;
+      capacity = 0;
+      throw std::bad_alloc();
+    }
+    data = static_cast<char*>(p);
+  }
+  ~AlignedBuffer() { std::free(data); }
+};
+
 // One file of records of a bucket. The active segment of a bucket takes its writes (appended
 // frames) and keeps its index in memory; a sealed one has its sorted index file beside it.
 struct Segment {
@@ -307,6 +334,8 @@ struct Segment {
   fs::path data, index;
   bool sealed = false;
   int fd = -1;             // active: open for appending
+  bool direct = false;     // fd bypasses the page cache (O_DIRECT): writes are whole blocks
+  std::string tail;        // direct: the whole frames' bytes in their last, partial block
   uint64_t bytes = 0;      // length of the whole frames
   uint64_t count = 0;      // records
   TimestampMs min_base = INT64_MAX, max_base = INT64_MIN;
@@ -320,11 +349,22 @@ struct Segment {
     min_deadline = std::min(min_deadline, deadline);
     max_deadline = std::max(max_deadline, deadline);
   }
+  // Closes an active segment, cut back to its whole frames (direct writes leave zeros after
+  // them up to the end of their last block).
   void close() {
-    if (fd >= 0) ::close(fd);
+    if (fd < 0) return;
+    if (!sealed && direct) (void)::ftruncate(fd, static_cast<off_t>(bytes));
+    ::close(fd);
     fd = -1;
   }
   ~Segment() { close(); }
+  // The frames' last partial block after `frame` is appended (direct writes rewrite it).
+  void advance_tail(std::string_view frame) {
+    if (!direct) return;
+    const std::size_t keep = (bytes + frame.size()) % kDirectBlock;
+    if (keep <= frame.size()) tail.assign(frame.substr(frame.size() - keep));
+    else tail = tail.substr(tail.size() - (keep - frame.size())) + std::string(frame);
+  }
 };
 
 // One kind, one camera country, base days [start_day, end_day).
@@ -380,6 +420,33 @@ struct Store::Impl {
   std::vector<std::string> spare_frames;
   std::vector<std::vector<IndexEntry>> spare_entries;
   int lock_fd = -1;  // holds an flock on <dir>/LOCK while the store is open
+  AlignedBuffer direct_buffer;  // guarded by write_mu
+
+  // Appends a frame at the end of the segment's whole frames (not O_APPEND: a write that failed
+  // half-way is overwritten by the next one). The caller holds write_mu.
+  void append(Segment& s, const std::string& frame) {
+    if (s.direct) {
+      const uint64_t start = s.bytes - s.tail.size();
+      const std::size_t len = s.tail.size() + frame.size();
+      const std::size_t padded = (len + kDirectBlock - 1) / kDirectBlock * kDirectBlock;
+      direct_buffer.reserve(padded);
+      char* b = direct_buffer.data;
+      std::memcpy(b, s.tail.data(), s.tail.size());
+      std::memcpy(b + s.tail.size(), frame.data(), frame.size());
+      std::memset(b + len, 0, padded - len);
+      const ssize_t w = ::pwrite(s.fd, b, padded, static_cast<off_t>(start));
+      if (w == static_cast<ssize_t>(padded)) return;
+      if (w >= 0 || errno != EINVAL) fail("cannot write " + s.data.string(), w < 0 ? errno : EIO);
+      // The file system refuses direct writes after all: on through the page cache.
+      const int fd = ::open(s.data.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0) fail("cannot open " + s.data.string(), errno);
+      ::close(s.fd);
+      s.fd = fd;
+      s.direct = false;
+      s.tail.clear();
+    }
+    pwrite_all(s.fd, frame.data(), frame.size(), s.bytes, s.data);
+  }
 
   ~Impl() {
     buckets.clear();  // closes the segments first
@@ -449,7 +516,13 @@ struct Store::Impl {
     s->seq = next_seq++;
     s->data = path_of(b, s->seq, ".seg");
     s->index = path_of(b, s->seq, ".idx");
-    s->fd = ::open(s->data.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+    s->fd = options.direct_io ? ::open(s->data.c_str(), flags | O_DIRECT, 0640) : -1;
+    s->direct = s->fd >= 0;
+    if (!s->direct) {
+      if (options.direct_io) std::filesystem::remove(s->data);  // (if the refusal created it)
+      s->fd = ::open(s->data.c_str(), flags, 0640);
+    }
     if (s->fd < 0) fail("cannot create " + s->data.string(), errno);
     sync_dir(options.dir);
     b.active = s.get();
@@ -484,6 +557,8 @@ struct Store::Impl {
   // Seals the active segment of `b` (the caller holds write_mu; mu is taken here to publish).
   void seal(Bucket& b, Segment& s) {
     if (s.sealed) return;
+    if (s.fd >= 0 && s.direct && ::ftruncate(s.fd, static_cast<off_t>(s.bytes)) != 0)
+      fail("cannot cut " + s.data.string(), errno);
     if (s.fd >= 0 && options.sync && ::fdatasync(s.fd) != 0)
       fail("cannot sync " + s.data.string(), errno);
     std::vector<IndexEntry> entries = s.entries;  // searches go on reading the unsorted ones
@@ -778,10 +853,7 @@ std::size_t Store::write(std::span<const RecordBatch* const> batches) {
   try {
     for (Pending& p : pending) {
       finish_frame(p.frame, static_cast<uint32_t>(p.entries.size()));
-      // At the end of the whole frames, not O_APPEND: a write that failed half-way is
-      // overwritten by the next one.
-      pwrite_all(p.segment->fd, p.frame.data(), p.frame.size(), p.segment->bytes,
-                 p.segment->data);
+      d.append(*p.segment, p.frame);
     }
     if (d.options.sync)
       for (Pending& p : pending)
@@ -803,6 +875,7 @@ std::size_t Store::write(std::span<const RecordBatch* const> batches) {
     const auto t = std::chrono::steady_clock::now();
     for (Pending& p : pending) {
       Segment& s = *p.segment;
+      s.advance_tail(p.frame);
       s.bytes += p.frame.size();
       s.count += p.entries.size();
       s.add(p.min_base, p.min_deadline);

@@ -170,6 +170,8 @@ struct Options {
   ConfusionClasses confusion;                  // for OCR-tolerant search keys
   bool sync = true;                            // fdatasync every write
   uint64_t segment_bytes = 64 << 20;           // a segment is sealed once it holds this much
+  bool direct_io = true;                       // write active segments with O_DIRECT where the
+                                               // file system allows it (else through the cache)
 };
 
 class Store {
