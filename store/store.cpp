@@ -524,6 +524,9 @@ struct Store::Impl {
       s->fd = ::open(s->data.c_str(), flags, 0640);
     }
     if (s->fd < 0) fail("cannot create " + s->data.string(), errno);
+    // Room for the index of a full segment of small records, reserved (not touched) at once:
+    // growing it by copying costs more than the records' own encoding.
+    s->entries.reserve(static_cast<std::size_t>(options.segment_bytes / 96));
     sync_dir(options.dir);
     b.active = s.get();
     b.segments.push_back(std::move(s));
