@@ -130,6 +130,40 @@ void BM_StoreWriteBatches(benchmark::State& state) {
 }
 BENCHMARK(BM_StoreWriteBatches)->Arg(1)->Arg(8)->Arg(32)->UseRealTime();
 
+// A plate search over a store of 1 M passages of 100 k plates in 4 MiB segments (about 40 of
+// them, nearly all sealed): the cost of one investigator's query (a binary search per segment's
+// index, then the records read back).
+void BM_SearchPlate(benchmark::State& state) {
+  const bool ocr = state.range(0) != 0;
+  store::Options o;
+  o.dir = fresh_dir();
+  o.sync = false;
+  o.segment_bytes = 4 << 20;
+  {
+    store::Store s(o, config::default_retention_policies());
+    std::vector<store::Record> recs = make_records(1'000'000, 7);
+    std::vector<Plate> plates;
+    for (std::size_t i = 0; i < 100'000; ++i) plates.push_back(recs[i].plate);
+    for (std::size_t i = 0; i < recs.size(); ++i) {
+      recs[i].camera_country = kNL;
+      recs[i].plate = plates[i % plates.size()];  // each plate 10 times
+    }
+    for (std::size_t at = 0; at < recs.size(); at += 8192)
+      s.write(std::span<const store::Record>(recs).subspan(at, std::min<std::size_t>(8192, recs.size() - at)));
+    std::size_t found = 0, i = 0;
+    for (auto _ : state) {
+      store::Query q;
+      q.plate = plates[(i++ * 7919) % plates.size()];
+      q.ocr_tolerant = ocr;
+      found += s.search(q).records.size();
+    }
+    state.counters["records_per_search"] =
+        static_cast<double>(found) / static_cast<double>(std::max<std::size_t>(1, i));
+  }
+  std::filesystem::remove_all(o.dir);
+}
+BENCHMARK(BM_SearchPlate)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();
