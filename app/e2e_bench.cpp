@@ -252,6 +252,15 @@ void E2eBenchOptions::quick() {
   latency_seconds = 8;
 }
 
+double E2eBenchResult::kept_ratio_median() const {
+  std::vector<double> r;
+  for (std::size_t i = 0; i < kept.size() && i < processor.size(); ++i)
+    if (processor[i].rate() > 0) r.push_back(kept[i].rate() / processor[i].rate());
+  if (r.empty()) return 0;
+  std::sort(r.begin(), r.end());
+  return r.size() % 2 ? r[r.size() / 2] : (r[r.size() / 2 - 1] + r[r.size() / 2]) / 2;
+}
+
 double E2eBenchResult::kept_ratio() const {
   return best_processor.rate() > 0 ? best_kept.rate() / best_processor.rate() : 0;
 }
@@ -633,6 +642,10 @@ std::string E2eBenchResult::table() const {
           "ratio %.2f\n",
           r + 1, processor[r].rate(), kept[r].rate(), kept[r].cpu_us_per_read(),
           processor[r].rate() > 0 ? kept[r].rate() / processor[r].rate() : 0.0);
+    if (kept.size() > 1)
+      add("  median of the rounds' ratios %.2f (each round's two runs are back to back; the figure\n"
+          "  above is best against best, as for every target here)\n",
+          kept_ratio_median());
   }
   add("index: %zu entries built in %.1f s, %.1f bytes/entry; peak RSS of the benchmark process "
       "(index, processor, consumers): %.0f MiB\n",
@@ -683,6 +696,7 @@ std::string E2eBenchResult::json() const {
   if (!kept.empty()) {
     round("passages_kept", best_kept);
     w.field("kept_ratio", kept_ratio());
+    w.field("kept_ratio_median", kept_ratio_median());
   }
   w.key("rounds");
   w.begin_array();

@@ -91,6 +91,7 @@ struct E2eBenchResult {
 
   double rate_ratio() const;  // processor reads/s over raw reads/s
   double cpu_ratio() const;   // processor CPU per read over raw CPU per read
+  double kept_ratio_median() const;  // the median of the rounds' own ratios
   double kept_ratio() const;  // reads/s keeping passages over reads/s keeping nothing
   double image_ratio() const; // compare_images: processor reads/s over the same with images off
   std::string table() const;  // the human-readable report
