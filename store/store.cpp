@@ -425,6 +425,8 @@ struct Store::Impl {
   // Appends a frame at the end of the segment's whole frames (not O_APPEND: a write that failed
   // half-way is overwritten by the next one). The caller holds write_mu.
   void append(Segment& s, const std::string& frame) {
+    if (options.fault)
+      if (const int e = options.fault("write")) fail("cannot write " + s.data.string(), e);
     if (s.direct) {
       const uint64_t start = s.bytes - s.tail.size();
       const std::size_t len = s.tail.size() + frame.size();
@@ -858,9 +860,12 @@ std::size_t Store::write(std::span<const RecordBatch* const> batches) {
       finish_frame(p.frame, static_cast<uint32_t>(p.entries.size()));
       d.append(*p.segment, p.frame);
     }
-    if (d.options.sync)
-      for (Pending& p : pending)
-        if (::fdatasync(p.segment->fd) != 0) fail("cannot sync " + p.segment->data.string(), errno);
+    for (Pending& p : pending) {
+      if (d.options.fault)
+        if (const int e = d.options.fault("sync")) fail("cannot sync " + p.segment->data.string(), e);
+      if (d.options.sync && ::fdatasync(p.segment->fd) != 0)
+        fail("cannot sync " + p.segment->data.string(), errno);
+    }
   } catch (...) {
     // Nothing of the call is kept: every segment is cut back to its whole frames (the next
     // write would overwrite the rest anyway). If even that fails, the segment takes no more

@@ -172,6 +172,9 @@ struct Options {
   uint64_t segment_bytes = 64 << 20;           // a segment is sealed once it holds this much
   bool direct_io = true;                       // write active segments with O_DIRECT where the
                                                // file system allows it (else through the cache)
+  // Tests: called before each segment write ("write") and sync ("sync"); a non-zero errno makes
+  // it fail as the system call would (a full or failing disk).
+  std::function<int(std::string_view)> fault;
 };
 
 class Store {

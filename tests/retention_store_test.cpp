@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <thread>
 #include <filesystem>
@@ -46,6 +48,7 @@ class RetentionStore : public ::testing::Test {
     o.dir = dir_;
     o.segment_bytes = segment_bytes;
     o.direct_io = direct_;
+    o.fault = [this](std::string_view what) { return what == fail_at_ ? fail_errno_.load() : 0; };
     o.clock = [this] { return now_.load(); };
     store_ = std::make_unique<Store>(std::move(o), std::move(p));
   }
@@ -98,6 +101,8 @@ class RetentionStore : public ::testing::Test {
 
   fs::path dir_;
   bool direct_ = true;  // O_DIRECT writes (the file systems of the tests allow them)
+  std::string fail_at_;               // "write" or "sync": that step fails with fail_errno_
+  std::atomic<int> fail_errno_{0};
   std::atomic<TimestampMs> now_{kT};
   std::unique_ptr<Store> store_;
 };
@@ -466,6 +471,51 @@ TEST_F(RetentionStore, WritesThroughThePageCacheWhenDirectIoIsOff) {
   put({rec(Kind::passage, kNL, kT + 500, "AB123C", "after")});
   open(config::default_retention_policies(), 4096);
   EXPECT_EQ(found("AB123C") + found("XY99ZZ"), 117u);
+}
+
+// A write whose sync fails (disk full, I/O error) keeps nothing, not even the bytes it had
+// written: a later write and a reopened store see only whole, reported writes.
+TEST_F(RetentionStore, AFailedWriteKeepsNothingOfItself) {
+  for (const char* step : {"sync", "write"}) {
+    SCOPED_TRACE(step);
+    fail_at_ = step;
+    fail_errno_ = 0;
+    open();
+    const std::size_t before = found("AB123C");
+    put({rec(Kind::passage, kNL, kT, "AB123C", std::string(step) + "-a")});
+    fail_errno_ = ENOSPC;
+    try {
+      put({rec(Kind::passage, kNL, kT + 1, "AB123C", std::string(step) + "-b"),
+           rec(Kind::passage, kBE, kT + 2, "AB123C", std::string(step) + "-c")});
+      ADD_FAILURE() << "a failing disk did not fail the write";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(strerror(ENOSPC)), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(found("AB123C"), before + 1) << "only the write before";
+    fail_errno_ = 0;
+    put({rec(Kind::passage, kNL, kT + 3, "AB123C", std::string(step) + "-d")});
+    EXPECT_EQ(found("AB123C"), before + 2);
+    open();
+    EXPECT_EQ(found("AB123C"), before + 2) << "after reopening: no trace of the failed write";
+    EXPECT_EQ(store_->stats()[kBE].stored, 0u);
+  }
+}
+
+// The group-commit writer retries a failing store until it can write, and only then reports the
+// records durable: nothing is skipped.
+TEST_F(RetentionStore, TheWriterRetriesUntilTheDiskTakesTheWrite) {
+  fail_at_ = "sync";
+  fail_errno_ = EIO;
+  std::atomic<int> done{0};
+  {
+    Writer w(*store_);
+    w.submit(std::vector<Record>{rec(Kind::passage, kNL, kT, "AB123C", "e1")}, [&] { ++done; });
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    EXPECT_EQ(done.load(), 0) << "reported durable while the disk failed";
+    fail_errno_ = 0;
+  }  // the writer writes what it holds before it stops
+  EXPECT_EQ(done.load(), 1);
+  EXPECT_EQ(found("AB123C"), 1u);
 }
 
 TEST_F(RetentionStore, AStoreOfAnEarlierFormatIsAClearError) {
