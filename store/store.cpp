@@ -57,10 +57,10 @@ std::string& RecordBatch::add(Kind kind, CountryCode camera_country, TimestampMs
   return bytes_;
 }
 
-void RecordBatch::drop_last() {
-  if (heads_.empty()) return;
-  bytes_.resize(heads_.back().at);
-  heads_.pop_back();
+void RecordBatch::add(const Record& r) {
+  add(r.kind, r.camera_country, r.captured, r.plate, r.id_hash ? r.id_hash : id_hash(r.id),
+      r.camera_id)
+      .append(r.json);
 }
 
 namespace fs = std::filesystem;
@@ -116,10 +116,6 @@ struct IndexHeader {
 static_assert(sizeof(IndexHeader) == 56);
 
 template <class T>
-void put(std::string& out, T v) {
-  out.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-template <class T>
 T get(const char* p) {
   T v;
   std::memcpy(&v, p, sizeof v);
@@ -130,18 +126,6 @@ int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 
 
 [[noreturn]] void fail(const std::string& what, int err) {
   throw std::runtime_error("retention store: " + what + ": " + std::strerror(err));
-}
-
-void write_all(int fd, const char* p, std::size_t n, const fs::path& file) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      fail("cannot write " + file.string(), errno);
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
 }
 
 void pwrite_all(int fd, const char* p, std::size_t n, uint64_t off, const fs::path& file) {
@@ -212,38 +196,24 @@ bool parse_record(const char* p, std::size_t avail, Parsed& r) {
   return true;
 }
 
-void encode_record(std::string& out, uint64_t ckey, const RecordBatch& rb, std::size_t i,
-                   TimestampMs base, TimestampMs deadline) {
-  const RecordBatch::Head& h = rb.head(i);
-  const std::string_view cam = rb.camera_id(i), payload = rb.payload(i);
+// Appends one record (the layout above parse_record).
+void put_record(std::string& out, uint64_t ckey, uint64_t plate_key, TimestampMs captured,
+                TimestampMs base, TimestampMs deadline, uint64_t id_hash, std::string_view cam,
+                std::string_view payload) {
   char head[kRecordHead];
-  const uint64_t plate_key = h.plate.key();
-  const int64_t captured = h.captured, b = base, dl = deadline;
+  const int64_t c = captured, b = base, dl = deadline;
   const uint32_t n = static_cast<uint32_t>(payload.size());
   std::memcpy(head, &ckey, 8);
   std::memcpy(head + 8, &plate_key, 8);
-  std::memcpy(head + 16, &captured, 8);
+  std::memcpy(head + 16, &c, 8);
   std::memcpy(head + 24, &b, 8);
   std::memcpy(head + 32, &dl, 8);
-  std::memcpy(head + 40, &h.id_hash, 8);
+  std::memcpy(head + 40, &id_hash, 8);
   head[48] = static_cast<char>(cam.size());
   std::memcpy(head + 49, &n, 4);
   out.append(head, kRecordHead);
   append_bytes(out, cam);
   append_bytes(out, payload);
-}
-
-void encode_parsed(std::string& out, const Parsed& r) {
-  put(out, r.ckey);
-  put(out, r.plate_key);
-  put(out, static_cast<int64_t>(r.captured));
-  put(out, static_cast<int64_t>(r.base));
-  put(out, static_cast<int64_t>(r.deadline));
-  put(out, r.id_hash);
-  out.push_back(static_cast<char>(r.camera_id.size()));
-  put(out, static_cast<uint32_t>(r.json.size()));
-  append_bytes(out, r.camera_id);
-  append_bytes(out, r.json);
 }
 
 // Fills in the header of a frame whose payload follows its first kFrameHead bytes.
@@ -327,9 +297,26 @@ struct AlignedBuffer {
   ~AlignedBuffer() { std::free(data); }
 };
 
+// Bounds of the retention bases and stored deadlines of some records.
+struct Bounds {
+  TimestampMs min_base = INT64_MAX, max_base = INT64_MIN;
+  TimestampMs min_deadline = INT64_MAX, max_deadline = INT64_MIN;
+
+  void add(TimestampMs base, TimestampMs deadline) {
+    min_base = std::min(min_base, base);
+    max_base = std::max(max_base, base);
+    min_deadline = std::min(min_deadline, deadline);
+    max_deadline = std::max(max_deadline, deadline);
+  }
+  void add(const Bounds& o) {
+    add(o.min_base, o.min_deadline);
+    add(o.max_base, o.max_deadline);
+  }
+};
+
 // One file of records of a bucket. The active segment of a bucket takes its writes (appended
 // frames) and keeps its index in memory; a sealed one has its sorted index file beside it.
-struct Segment {
+struct Segment : Bounds {
   uint64_t seq = 0;
   fs::path data, index;
   bool sealed = false;
@@ -338,17 +325,9 @@ struct Segment {
   std::string tail;        // direct: the whole frames' bytes in their last, partial block
   uint64_t bytes = 0;      // length of the whole frames
   uint64_t count = 0;      // records
-  TimestampMs min_base = INT64_MAX, max_base = INT64_MIN;
-  TimestampMs min_deadline = INT64_MAX, max_deadline = INT64_MIN;
   std::vector<IndexEntry> entries;  // active only
   std::chrono::steady_clock::time_point last_write{};
 
-  void add(TimestampMs base, TimestampMs deadline) {
-    min_base = std::min(min_base, base);
-    max_base = std::max(max_base, base);
-    min_deadline = std::min(min_deadline, deadline);
-    max_deadline = std::max(max_deadline, deadline);
-  }
   // Closes an active segment, cut back to its whole frames (direct writes leave zeros after
   // them up to the end of their last block).
   void close() {
@@ -551,9 +530,9 @@ struct Store::Impl {
     tmp += ".tmp";
     Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
     if (fd.fd < 0) fail("cannot create " + tmp.string(), errno);
-    write_all(fd.fd, reinterpret_cast<const char*>(&h), sizeof h, tmp);
-    write_all(fd.fd, reinterpret_cast<const char*>(entries.data()),
-              entries.size() * sizeof(IndexEntry), tmp);
+    pwrite_all(fd.fd, reinterpret_cast<const char*>(&h), sizeof h, 0, tmp);
+    pwrite_all(fd.fd, reinterpret_cast<const char*>(entries.data()),
+               entries.size() * sizeof(IndexEntry), sizeof h, tmp);
     if (::fdatasync(fd.fd) != 0) fail("cannot sync " + tmp.string(), errno);
     if (::rename(tmp.c_str(), s.index.c_str()) != 0) fail("cannot rename " + tmp.string(), errno);
     sync_dir(options.dir);
@@ -761,10 +740,7 @@ int Store::days_for(Kind k, CountryCode c) const { return impl_->days(k, c); }
 
 std::size_t Store::write(std::span<const Record> records) {
   RecordBatch rb;
-  for (const Record& r : records)
-    rb.add(r.kind, r.camera_country, r.captured, r.plate, r.id_hash ? r.id_hash : id_hash(r.id),
-           r.camera_id)
-        .append(r.json);
+  for (const Record& r : records) rb.add(r);
   const RecordBatch* one[1] = {&rb};
   return write(std::span<const RecordBatch* const>(one));
 }
@@ -779,8 +755,7 @@ std::size_t Store::write(std::span<const RecordBatch* const> batches) {
     Segment* segment;
     std::string frame;
     std::vector<IndexEntry> entries;
-    TimestampMs min_base = INT64_MAX, max_base = INT64_MIN;  // of the frame's records
-    TimestampMs min_deadline = INT64_MAX, max_deadline = INT64_MIN;
+    Bounds bounds;  // of the frame's records
   };
   std::vector<Pending> pending;
   struct Count {
@@ -839,11 +814,9 @@ std::size_t Store::write(std::span<const RecordBatch* const> batches) {
         Pending* p = &pending[last];
         const uint64_t ckey = d.options.confusion.canonical_key(r.plate);
         p->entries.push_back({ckey, r.captured, p->segment->bytes + p->frame.size()});
-        encode_record(p->frame, ckey, *rb, i, base, deadline);
-        p->min_base = std::min(p->min_base, base);
-        p->max_base = std::max(p->max_base, base);
-        p->min_deadline = std::min(p->min_deadline, deadline);
-        p->max_deadline = std::max(p->max_deadline, deadline);
+        put_record(p->frame, ckey, r.plate.key(), r.captured, base, deadline, r.id_hash,
+                   rb->camera_id(i), rb->payload(i));
+        p->bounds.add(base, deadline);
         ++count_for(r.camera_country).stored;
         ++written;
       }
@@ -886,12 +859,12 @@ std::size_t Store::write(std::span<const RecordBatch* const> batches) {
       s.advance_tail(p.frame);
       s.bytes += p.frame.size();
       s.count += p.entries.size();
-      s.add(p.min_base, p.min_deadline);
-      s.add(p.max_base, p.max_deadline);
+      s.add(p.bounds);
       s.entries.insert(s.entries.end(), p.entries.begin(), p.entries.end());
       s.last_write = t;
       CountryStats& cs = d.stats[p.bucket->country];
-      if (cs.oldest_base == 0 || p.min_base < cs.oldest_base) cs.oldest_base = p.min_base;
+      if (cs.oldest_base == 0 || p.bounds.min_base < cs.oldest_base)
+        cs.oldest_base = p.bounds.min_base;
       if (s.bytes >= d.options.segment_bytes) full.emplace_back(p.bucket, &s);
     }
     for (const Count& c : counts) {
@@ -1056,7 +1029,8 @@ PurgeResult Store::purge() {
           return;
         }
         entries.push_back({rec.ckey, rec.captured, frame.size()});
-        encode_parsed(frame, rec);
+        put_record(frame, rec.ckey, rec.plate_key, rec.captured, rec.base, rec.deadline,
+                   rec.id_hash, rec.camera_id, rec.json);
         fresh->add(rec.base, rec.deadline);
       });
     }
@@ -1065,7 +1039,7 @@ PurgeResult Store::purge() {
       finish_frame(frame, static_cast<uint32_t>(entries.size()));
       Fd fd(::open(fresh->data.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
       if (fd.fd < 0) fail("cannot create " + fresh->data.string(), errno);
-      write_all(fd.fd, frame.data(), frame.size(), fresh->data);
+      pwrite_all(fd.fd, frame.data(), frame.size(), 0, fresh->data);
       if (::fdatasync(fd.fd) != 0) fail("cannot sync " + fresh->data.string(), errno);
       fresh->bytes = frame.size();
       d.write_index(*fresh, entries);

@@ -101,8 +101,8 @@ class RecordBatch {
   // add() (the processor writes JSON objects or its compact passage form).
   std::string& add(Kind kind, CountryCode camera_country, TimestampMs captured, const Plate& plate,
                    uint64_t id_hash, std::string_view camera_id, uint32_t tag = 0);
-  // Removes the record being added (the last one).
-  void drop_last();
+  // Appends a Record as it is (its id hashed when id_hash is 0).
+  void add(const Record& r);
 
   std::size_t size() const { return heads_.size(); }
   bool empty() const { return heads_.empty(); }

@@ -1,10 +1,10 @@
 #include "store/writer.h"
 #include "logging/log.h"
 
-#include <algorithm>
-#include <chrono>
 #include <pthread.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 namespace anpr::store {
@@ -30,10 +30,7 @@ Writer::~Writer() {
 
 void Writer::submit(const std::vector<Record>& records, std::function<void()> durable) {
   RecordBatch rb = take();
-  for (const Record& r : records)
-    rb.add(r.kind, r.camera_country, r.captured, r.plate, r.id_hash ? r.id_hash : id_hash(r.id),
-           r.camera_id)
-        .append(r.json);
+  for (const Record& r : records) rb.add(r);
   submit(std::move(rb), std::move(durable));
 }
 
@@ -53,8 +50,7 @@ void Writer::submit(RecordBatch records, std::function<void()> durable) {
     queued_records_ += records.size();
     queue_.push_back(Job{std::move(records), std::move(durable)});
     // The writer waits for the first hand-over, then lingers until enough are there.
-    wake = queue_.size() == 1 || queued_records_ >= group_records_ ||
-           queue_.size() * 2 >= max_queued_;
+    wake = queue_.size() == 1 || group_ready();
   }
   if (wake) cv_.notify_one();
 }
@@ -82,9 +78,7 @@ void Writer::loop() {
       cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, everything written
       if (linger_.count() > 0)
-        cv_.wait_for(lock, linger_, [&] {
-          return stop_ || queued_records_ >= group_records_ || queue_.size() * 2 >= max_queued_;
-        });
+        cv_.wait_for(lock, linger_, [&] { return stop_ || group_ready(); });
       jobs.swap(queue_);
       queued_records_ = 0;
       in_write_ += jobs.size();

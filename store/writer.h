@@ -52,6 +52,10 @@ class Writer {
     std::function<void()> durable;
   };
   void loop();
+  // Enough waits for one synced write (the caller holds mu_).
+  bool group_ready() const {
+    return queued_records_ >= group_records_ || queue_.size() * 2 >= max_queued_;
+  }
 
   Store& store_;
   mutable std::mutex mu_;
