@@ -14,6 +14,7 @@
 #include "config/settings.h"
 #include "lists/registry.h"
 #include "match/plate.h"
+#include "tests/index_refs.h"
 #include "match/time.h"
 
 namespace anpr::lists {
@@ -63,13 +64,7 @@ struct Fixture {
   std::size_t entries() const { return live.read()->entry_count(); }
   // The references matched by plate `p` (any country), in the current snapshot.
   std::vector<std::string> refs(std::string_view plate) const {
-    auto r = live.read();
-    Plate p = *Plate::from_normalized(plate);
-    std::vector<IndexHit> hits;
-    r->match(MatchQuery{CountryCode{}, now.load(), std::span<const Plate>(&p, 1)}, hits);
-    std::vector<std::string> out;
-    for (const IndexHit& h : hits) out.emplace_back(r->entry_reference(h.entry));
-    return out;
+    return testing::matched_references(live, plate, now.load());
   }
 
   fs::path dir;

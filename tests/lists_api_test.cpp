@@ -17,6 +17,7 @@
 #include "http/server.h"
 #include "lists/registry.h"
 #include "match/plate.h"
+#include "tests/index_refs.h"
 
 namespace anpr::app {
 namespace {
@@ -86,13 +87,7 @@ class ListsApi : public ::testing::Test {
     return n;
   }
   std::vector<std::string> refs(std::string_view plate) {
-    auto r = live.read();
-    Plate p = *Plate::from_normalized(plate);
-    std::vector<IndexHit> hits;
-    r->match(MatchQuery{CountryCode{}, lists::system_now(), std::span<const Plate>(&p, 1)}, hits);
-    std::vector<std::string> out;
-    for (const IndexHit& h : hits) out.emplace_back(r->entry_reference(h.entry));
-    return out;
+    return testing::matched_references(live, plate, lists::system_now());
   }
   // The audit records of outcomes; with `requests`, also the ".requested" record written before
   // each change.

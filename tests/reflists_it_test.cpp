@@ -22,6 +22,7 @@
 #include "kafka/client.h"
 #include "lists/registry.h"
 #include "match/plate.h"
+#include "tests/index_refs.h"
 #include "match/time.h"
 #include "tests/process.h"
 
@@ -103,13 +104,7 @@ struct Instance {
     follower->start();
   }
   std::vector<std::string> refs(std::string_view plate, CountryCode c = {}) {
-    auto r = live.read();
-    Plate p = *Plate::from_normalized(plate);
-    std::vector<IndexHit> hits;
-    r->match(MatchQuery{c, lists::system_now(), std::span<const Plate>(&p, 1)}, hits);
-    std::vector<std::string> out;
-    for (const IndexHit& h : hits) out.emplace_back(r->entry_reference(h.entry));
-    return out;
+    return testing::matched_references(live, plate, lists::system_now(), c);
   }
   std::size_t entries() { return live.read()->entry_count(); }
 };

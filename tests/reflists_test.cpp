@@ -16,6 +16,7 @@
 #include "http/audit.h"
 #include "lists/registry.h"
 #include "match/plate.h"
+#include "tests/index_refs.h"
 
 namespace anpr::app {
 namespace {
@@ -89,13 +90,7 @@ struct Follower {
     applier->on_record(reflist_marker_key("shared"), v.data(), v.size());
   }
   std::vector<std::string> refs(std::string_view plate) {
-    auto r = live.read();
-    Plate p = *Plate::from_normalized(plate);
-    std::vector<IndexHit> hits;
-    r->match(MatchQuery{CountryCode{}, lists::system_now(), std::span<const Plate>(&p, 1)}, hits);
-    std::vector<std::string> out;
-    for (const IndexHit& h : hits) out.emplace_back(r->entry_reference(h.entry));
-    return out;
+    return testing::matched_references(live, plate, lists::system_now());
   }
   std::string active_checksum() {
     auto v = registry->show("shared");
