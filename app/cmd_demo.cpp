@@ -79,14 +79,19 @@ int run_live(const DemoArgs& args) {
   broker.create_topic(s.settings.topics.deadletter, 1);
   for (const auto& p : s.settings.countries) broker.create_topic(s.settings.route_topic(p.country), 1);
 
-  const Snapshot& snap = *s.index->read();
-  std::cout << "Embedded Kafka-protocol broker on " << broker.bootstrap() << "\n";
-  std::cout << "Loaded " << snap.entry_count() << " reference entries from " << snap.list_count()
-            << " lists, " << s.cameras.size() << " cameras in "
-            << s.settings.countries.size() << " countries:\n";
-  for (std::size_t l = 0; l < snap.list_count(); ++l) {
-    const ListMeta& m = snap.list(static_cast<uint16_t>(l));
-    std::cout << "  " << m.id << " (owner " << m.owner.str() << ", " << to_string(m.mode) << ")\n";
+  {
+    // The start version, held only for this summary: a list change replaces it while the demo
+    // runs, and whatever reads the index later reads its current version (the feed included).
+    const std::shared_ptr<const Snapshot> snap = s.index->current();
+    std::cout << "Embedded Kafka-protocol broker on " << broker.bootstrap() << "\n";
+    std::cout << "Loaded " << snap->entry_count() << " reference entries from "
+              << snap->list_count() << " lists, " << s.cameras.size() << " cameras in "
+              << s.settings.countries.size() << " countries:\n";
+    for (std::size_t l = 0; l < snap->list_count(); ++l) {
+      const ListMeta& m = snap->list(static_cast<uint16_t>(l));
+      std::cout << "  " << m.id << " (owner " << m.owner.str() << ", " << to_string(m.mode)
+                << ")\n";
+    }
   }
   std::cout << "Streaming " << args.rate << " camera reads/s into " << s.settings.topics.reads
             << " (about " << args.listed * 100 << " % listed plates, with OCR noise); hits from "
@@ -145,7 +150,7 @@ int run_live(const DemoArgs& args) {
     fo.listed_share = args.listed;
     fo.broken_share = 0.002;
     fo.seed = static_cast<uint64_t>(now_ms());
-    SyntheticFeed feed(s.cameras, snap, fo);
+    SyntheticFeed feed(s.cameras, *s.index, fo);  // follows list changes
     std::string json, key;
     const auto start = std::chrono::steady_clock::now();
     while (!feed_stop.load()) {

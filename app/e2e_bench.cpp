@@ -357,7 +357,7 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
   // The embedded broker keeps at most 5 MiB per partition and silently drops older data: a run
   // that would overflow it could never consume every read. Refuse it up front.
   if (o.brokers.empty()) {
-    SyntheticFeed sample(registry, *index.read(), fo);
+    SyntheticFeed sample(registry, index, fo);
     std::string json, key;
     std::size_t bytes = 0;
     for (int i = 0; i < 64; ++i) {
@@ -384,7 +384,7 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
                           {"batch.num.messages", "10000"},
                           {"log_level", "3"}},
                          nullptr);
-    SyntheticFeed feed(registry, *index.read(), fo);
+    SyntheticFeed feed(registry, index, fo);
     std::string json, key;
     const int64_t t0 = wall_us() / 1000;
     for (std::size_t i = 0; i < o.reads; ++i) {
@@ -512,7 +512,7 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
     });
     FeedOptions lfo = fo;
     lfo.seed = 99;
-    SyntheticFeed feed(registry, *index.read(), lfo);
+    SyntheticFeed feed(registry, index, lfo);
     std::string json, key;
     for (std::size_t step = 0; step < rates.size(); ++step) {
       const double rate = rates[step];

@@ -8,7 +8,7 @@
 
 namespace anpr::app {
 
-SyntheticFeed::SyntheticFeed(const CameraRegistry& cameras, const Snapshot& index,
+SyntheticFeed::SyntheticFeed(const CameraRegistry& cameras, const LiveIndex& index,
                              FeedOptions options)
     : cameras_(cameras), index_(index), opt_(options), rng_(options.seed) {}
 
@@ -27,10 +27,20 @@ void SyntheticFeed::next(TimestampMs ts, std::string& json, std::string& key) {
   if (country != kNL && country != kBE && country != kLU) country = bench::random_country(rng_);
 
   Plate plate;
-  if (index_.entry_count() > 0 && chance(opt_.listed_share)) {
-    const auto e = static_cast<uint32_t>(rng_.below(index_.entry_count()));
-    plate = index_.entry_plate(e);
-    if (index_.entry_country(e).known()) country = index_.entry_country(e);
+  bool listed = false;
+  {
+    // The current version, only while the plate is picked: a list change frees the snapshot it
+    // replaces once this section has closed (Plate and CountryCode are values, nothing taken
+    // from the snapshot outlives the section).
+    const LiveIndex::Reader index = index_.read();
+    if (index->entry_count() > 0 && chance(opt_.listed_share)) {
+      listed = true;
+      const auto e = static_cast<uint32_t>(rng_.below(index->entry_count()));
+      plate = index->entry_plate(e);
+      if (index->entry_country(e).known()) country = index->entry_country(e);
+    }
+  }
+  if (listed) {
     Plate misread;
     if (chance(opt_.misread_share) && bench::confusable_substitution(rng_, plate, misread))
       plate = misread;

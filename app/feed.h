@@ -3,7 +3,12 @@
 // BE 1-ABC-123, LU AB 1234) written as cameras send them, OCR candidates, OCR noise, and a chosen
 // share of listed plates (taken from the index, sometimes misread by one confusable character).
 //
-// Deterministic for a seed. Thread safety: one feed per thread.
+// Listed plates come from the index's current version: each read event opens a reader section
+// of the LiveIndex for as long as it takes to pick its plate, so a list change (which publishes a
+// new snapshot and frees the old one once no reader section can see it) is followed from the
+// next read event on, and the feed never holds a snapshot past its lifetime.
+//
+// Deterministic for a seed and a sequence of index versions. Thread safety: one feed per thread.
 #pragma once
 
 #include <cstdint>
@@ -25,8 +30,8 @@ struct FeedOptions {
 
 class SyntheticFeed {
  public:
-  // `cameras` and `index` must outlive the feed; `index` may be empty.
-  SyntheticFeed(const CameraRegistry& cameras, const Snapshot& index, FeedOptions options = {});
+  // `cameras` and `index` must outlive the feed; `index` may be empty (no listed plates then).
+  SyntheticFeed(const CameraRegistry& cameras, const LiveIndex& index, FeedOptions options = {});
 
   // Writes the next read event's JSON into `json` (cleared first) and its camera id into `key`.
   void next(TimestampMs ts, std::string& json, std::string& key);
@@ -34,7 +39,7 @@ class SyntheticFeed {
 
  private:
   const CameraRegistry& cameras_;
-  const Snapshot& index_;
+  const LiveIndex& index_;
   FeedOptions opt_;
   bench::Rng rng_;
   uint64_t seq_ = 0;
