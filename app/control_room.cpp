@@ -110,8 +110,10 @@ struct ControlRoom::Streams {
   }
 };
 
-ControlRoom::ControlRoom(const config::Settings& settings, HttpService& service)
-    : settings_(settings), service_(service), feed_(settings.http.feed_hits),
+ControlRoom::ControlRoom(const config::Settings& settings, HttpService& service,
+                         HitFeed::Clock clock)
+    : settings_(settings), service_(service),
+      feed_(settings.http.feed_hits, settings.retention.policies, std::move(clock)),
       acks_(std::make_unique<Acks>(settings)), streams_(std::make_unique<Streams>()) {
   http::Server& server = service.server();
   using http::Role;

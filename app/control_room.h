@@ -10,7 +10,9 @@
 //                                      {"note": "..."}; audited, published to topics.hit_acks
 //
 // A control-room token sees only the hits of its own control room (camera registry) unless its
-// control room is "*". Each open stream holds one of the server's worker threads, so at most
+// control room is "*". Nothing past its deadline is served, streamed or acknowledged: the feed
+// holds each hit only until its capture time plus its camera country's `hit_days` (see
+// app/hit_feed.h for hits of a country that keeps none). Each open stream holds one of the server's worker threads, so at most
 // kMaxStreamsPerToken streams per token and kMaxStreams in all are open at once (503 beyond),
 // which keeps workers free for the API.
 //
@@ -30,7 +32,8 @@ inline constexpr int kMaxStreams = 20;  // of the server's 32 worker threads
 class ControlRoom {
  public:
   // Adds the routes to `service` (before its start()). Throws on a Kafka configuration error.
-  ControlRoom(const config::Settings& settings, HttpService& service);
+  // `clock`: the feed's clock for hit deadlines (tests); the system clock by default.
+  ControlRoom(const config::Settings& settings, HttpService& service, HitFeed::Clock clock = {});
   ~ControlRoom();
 
   // Starts following the hits and acknowledgements topics.

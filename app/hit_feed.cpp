@@ -4,20 +4,63 @@
 #include <simdjson.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "kafka/client.h"
 #include "logging/log.h"
+#include "match/time.h"
 
 namespace anpr::app {
 
-HitFeed::HitFeed(std::size_t capacity) : capacity_(capacity < 1 ? 1 : capacity) {}
+namespace {
+
+int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+HitFeed::HitFeed(std::size_t capacity, std::vector<config::RetentionPolicy> policies, Clock clock)
+    : capacity_(capacity < 1 ? 1 : capacity), policies_(std::move(policies)),
+      clock_(clock ? std::move(clock) : Clock(system_now_ms)) {}
 
 HitFeed::~HitFeed() { stop(); }
 
+int64_t HitFeed::deadline(std::string_view camera_country, int64_t capture_ms,
+                          int64_t arrival_ms) const {
+  // A camera clock in the future gains nothing (docs/retention.md, "Deadline").
+  const int64_t capture = std::min(capture_ms, arrival_ms);
+  int hit_days = 0;  // no policy: no legal ground to keep the hit
+  if (auto country = CountryCode::parse(camera_country); country && country->known())
+    for (const config::RetentionPolicy& p : policies_)
+      if (p.country == *country) hit_days = p.hit_days;
+  if (hit_days <= 0) return capture + kUnkeptHitAlertMs;
+  return capture + static_cast<int64_t>(hit_days) * kMsPerDay;
+}
+
+void HitFeed::expire(int64_t now) const {
+  if (now < next_deadline_) return;
+  int64_t next = kNever;
+  // Events stay in seq order: erase_if keeps the order of what remains.
+  std::erase_if(events_, [&](const FeedEvent& e) {
+    if (e.deadline_ms > now) {
+      next = std::min(next, e.deadline_ms);
+      return false;
+    }
+    if (e.kind == FeedEvent::Kind::hit) hits_.erase(e.hit_id);
+    return true;
+  });
+  next_deadline_ = next;
+}
+
 bool HitFeed::add(FeedEvent ev) {
   ev.seq = ++seq_;
-  if (ev.kind == FeedEvent::Kind::hit) hits_[ev.hit_id] = HitState{ev.control_room, false};
+  if (ev.kind == FeedEvent::Kind::hit)
+    hits_[ev.hit_id] = HitState{ev.control_room, ev.deadline_ms, false, false};
+  next_deadline_ = std::min(next_deadline_, ev.deadline_ms);
   events_.push_back(std::move(ev));
   while (events_.size() > capacity_) {
     const FeedEvent& old = events_.front();
@@ -27,20 +70,30 @@ bool HitFeed::add(FeedEvent ev) {
   return true;
 }
 
-bool HitFeed::add_hit(std::string_view json) {
+bool HitFeed::add_hit(std::string_view json, std::optional<int64_t> arrival_ms) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (parser.parse(json.data(), json.size()).get(doc)) return false;
-  std::string_view id, room;
+  std::string_view id, room, ts, country;
   if (!doc.is_object()) return false;
   if (doc["hit_id"].get_string().get(id) || id.empty() || id.size() > 128) return false;
   if (doc["control_room"].get_string().get(room)) room = {};
+  // Without its capture time a hit's deadline is unknown: it is not shown at all.
+  if (doc["ts"].get_string().get(ts)) return false;
+  const std::optional<TimestampMs> captured = parse_rfc3339(ts);
+  if (!captured) return false;
+  if (doc["camera_country"].get_string().get(country)) country = {};
+  const int64_t now = clock_();
+  const int64_t due = deadline(country, *captured, arrival_ms.value_or(now));
+  if (due <= now) return false;
   // Minified: the event stream frames events by lines, so the text must hold no line break.
   std::string text = simdjson::minify(doc);
   {
     std::lock_guard lock(mu_);
+    expire(now);
     if (hits_.count(std::string(id))) return false;
-    add(FeedEvent{0, FeedEvent::Kind::hit, std::string(id), std::string(room), std::move(text)});
+    add(FeedEvent{0, FeedEvent::Kind::hit, std::string(id), std::string(room), std::move(text),
+                  due});
   }
   cv_.notify_all();
   return true;
@@ -56,12 +109,14 @@ bool HitFeed::add_ack(std::string_view json) {
   std::string text = simdjson::minify(doc);
   {
     std::lock_guard lock(mu_);
+    expire(clock_());
     auto it = hits_.find(std::string(id));
     if (it == hits_.end() || it->second.acked) return false;  // unknown here, or seen already
     it->second.acked = true;
     it->second.reserved = false;
+    // The acknowledgement goes with its hit: it names the hit and may say what was done.
     add(FeedEvent{0, FeedEvent::Kind::ack, std::string(id), it->second.control_room,
-                  std::move(text)});
+                  std::move(text), it->second.deadline_ms});
   }
   cv_.notify_all();
   return true;
@@ -72,12 +127,16 @@ std::vector<FeedEvent> HitFeed::events_after(uint64_t after, std::string_view ro
   std::vector<FeedEvent> out;
   std::unique_lock lock(mu_);
   const auto collect = [&] {
-    // Events are in sequence order: skip to the first after `after`.
+    // Checked at every serve, not only when added: a hit held since before its deadline is not
+    // served from that moment on, also to a page resuming after an older Last-Event-ID.
+    expire(clock_());
+    // Events are in sequence order (with gaps where events expired): skip to the first after
+    // `after`.
     if (events_.empty() || events_.back().seq <= after) return false;
-    std::size_t i = 0;
-    if (events_.front().seq <= after) i = static_cast<std::size_t>(after - events_.front().seq + 1);
-    for (; i < events_.size() && out.size() < max; ++i)
-      if (room_sees(room, events_[i].control_room)) out.push_back(events_[i]);
+    auto it = std::partition_point(events_.begin(), events_.end(),
+                                   [&](const FeedEvent& e) { return e.seq <= after; });
+    for (; it != events_.end() && out.size() < max; ++it)
+      if (room_sees(room, it->control_room)) out.push_back(*it);
     // Nothing visible to this room: still done when the scan reached the end.
     return true;
   };
@@ -93,6 +152,7 @@ std::vector<FeedEvent> HitFeed::events_after(uint64_t after, std::string_view ro
 
 HitFeed::Lookup HitFeed::lookup(std::string_view hit_id, std::string_view room) const {
   std::lock_guard lock(mu_);
+  expire(clock_());
   auto it = hits_.find(std::string(hit_id));
   if (it == hits_.end()) return Lookup::unknown;
   if (!room_sees(room, it->second.control_room)) return Lookup::not_visible;
@@ -101,6 +161,7 @@ HitFeed::Lookup HitFeed::lookup(std::string_view hit_id, std::string_view room) 
 
 HitFeed::Lookup HitFeed::reserve_ack(std::string_view hit_id, std::string_view room) {
   std::lock_guard lock(mu_);
+  expire(clock_());  // a hit past its deadline can no longer be acknowledged
   auto it = hits_.find(std::string(hit_id));
   if (it == hits_.end()) return Lookup::unknown;
   if (!room_sees(room, it->second.control_room)) return Lookup::not_visible;
@@ -122,6 +183,7 @@ uint64_t HitFeed::last_seq() const {
 
 std::size_t HitFeed::size() const {
   std::lock_guard lock(mu_);
+  expire(clock_());
   return events_.size();
 }
 
@@ -181,10 +243,17 @@ void HitFeed::start(const config::Settings& settings) {
       kafka::Message m(rd_kafka_consumer_poll(rk->get(), 200));
       if (!m || m->err) continue;
       const std::string_view value(static_cast<const char*>(m->payload), m->len);
-      if (rd_kafka_topic_name(m->rkt) == topics[0])
-        add_hit(value);
-      else
+      if (rd_kafka_topic_name(m->rkt) == topics[0]) {
+        // The message's time is when the hit was published: a refill after a restart judges a
+        // future capture time against it, not against the refill.
+        rd_kafka_timestamp_type_t type;
+        const int64_t published = rd_kafka_message_timestamp(m.get(), &type);
+        add_hit(value, type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || published < 0
+                           ? std::nullopt
+                           : std::optional<int64_t>(published));
+      } else {
         add_ack(value);
+      }
     }
     rd_kafka_consumer_close(rk->get());
   });

@@ -14,6 +14,18 @@
 // Visibility: a control room sees the hits of the cameras whose `control_room` is its own; a
 // token whose control room is "*" sees all.
 //
+// Deadlines (DESIGN §2, §6; docs/retention.md): nothing is served past its deadline, also after
+// a restart refills the buffer from the hits topic. A hit's deadline is its capture time (`ts`)
+// plus the `hit_days` of its camera country's retention policy (`camera_country`); a capture
+// time later than the hit's arrival (the hits topic's message time, or the clock) counts as the
+// arrival, so a camera clock in the future gains nothing. A hit of a country that keeps no hits
+// (no policy, or hit_days = 0) is still shown for alerting, but only while it is fresh: its
+// deadline is capture + kUnkeptHitAlertMs. A hit at or past its deadline is not added (live or
+// on a refill); one that reaches its deadline in the buffer is dropped, with its
+// acknowledgement, before anything is served (events_after, lookup, reserve_ack), so it is
+// gone from memory, not merely hidden. A hit without a readable `ts` is not added: its
+// deadline is unknown.
+//
 // Thread safety: every public member may be called from any thread.
 #pragma once
 
@@ -22,7 +34,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -34,6 +49,11 @@
 
 namespace anpr::app {
 
+// How long a hit of a camera country that keeps no hits (no retention policy, or hit_days = 0)
+// stays on the live feed after its capture: long enough for a control room to act on it and for
+// a page to resume after a reconnection or a restart, short enough not to amount to keeping it.
+inline constexpr int64_t kUnkeptHitAlertMs = 60 * 60 * 1000;
+
 struct FeedEvent {
   enum class Kind { hit, ack };
   uint64_t seq = 0;
@@ -41,12 +61,18 @@ struct FeedEvent {
   std::string hit_id;
   std::string control_room;  // of the hit's camera ("" when the registry named none)
   std::string json;          // the hit as published, or the acknowledgement record
+  int64_t deadline_ms = 0;   // the hit's (an acknowledgement's is its hit's): not served from then
 };
 
 class HitFeed {
  public:
-  // `capacity`: events kept (older ones are forgotten, oldest first).
-  explicit HitFeed(std::size_t capacity);
+  // Milliseconds since the epoch (UTC); the system clock unless a test injects one.
+  using Clock = std::function<int64_t()>;
+
+  // `capacity`: events kept (older ones are forgotten, oldest first). `policies`: the camera
+  // countries' retention (config `[retention.XX]`), which sets each hit's deadline.
+  explicit HitFeed(std::size_t capacity, std::vector<config::RetentionPolicy> policies = {},
+                   Clock clock = {});
   ~HitFeed();
   HitFeed(const HitFeed&) = delete;
   HitFeed& operator=(const HitFeed&) = delete;
@@ -55,11 +81,16 @@ class HitFeed {
   void start(const config::Settings& settings);
   void stop();
 
-  // Adds a hit (its JSON as published) or an acknowledgement record; malformed JSON and
-  // duplicates are ignored. Returns whether an event was added. Called by the consumer thread,
-  // and by tests.
-  bool add_hit(std::string_view json);
+  // Adds a hit (its JSON as published) or an acknowledgement record; malformed JSON, duplicates,
+  // hits past their deadline and acknowledgements of hits not (or no longer) held are ignored.
+  // Returns whether an event was added. `arrival_ms`: when the hit was published (the hits
+  // topic's message time), else the clock. Called by the consumer thread, and by tests.
+  bool add_hit(std::string_view json, std::optional<int64_t> arrival_ms = std::nullopt);
   bool add_ack(std::string_view json);
+
+  // The deadline of a hit of `camera_country` captured at `capture_ms` that arrived at
+  // `arrival_ms` (see the header comment).
+  int64_t deadline(std::string_view camera_country, int64_t capture_ms, int64_t arrival_ms) const;
 
   // The events after `after` that `room` may see ("*" = all), at most `max`; waits up to
   // `timeout` for one when there are none yet. An empty result means none arrived in time (or
@@ -78,25 +109,33 @@ class HitFeed {
   void release(std::string_view hit_id);
 
   uint64_t last_seq() const;
-  std::size_t size() const;
+  std::size_t size() const;  // events held, none past its deadline
   bool stopping() const { return stop_.load(); }
   // Wakes every waiting reader (server shutdown).
   void wake_all();
 
  private:
   bool add(FeedEvent ev);  // requires mu_
+  // Drops every event at or past its deadline at `now` (requires mu_). Cheap when none is due.
+  void expire(int64_t now) const;
 
   struct HitState {
     std::string control_room;
+    int64_t deadline_ms = 0;
     bool acked = false;
     bool reserved = false;  // an acknowledgement is being published
   };
+  static constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
   const std::size_t capacity_;
+  const std::vector<config::RetentionPolicy> policies_;
+  const Clock clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<FeedEvent> events_;                       // guarded by mu_
-  std::unordered_map<std::string, HitState> hits_;     // guarded by mu_; hits in events_
-  uint64_t seq_ = 0;                                   // guarded by mu_
+  // Expiry happens on reads too, hence mutable.
+  mutable std::deque<FeedEvent> events_;                    // guarded by mu_; in seq order
+  mutable std::unordered_map<std::string, HitState> hits_;  // guarded by mu_; hits in events_
+  mutable int64_t next_deadline_ = kNever;  // guarded by mu_; <= every deadline in events_
+  uint64_t seq_ = 0;                        // guarded by mu_
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

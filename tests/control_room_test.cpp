@@ -8,6 +8,7 @@
 #include <httplib.h>
 #include <simdjson.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "app/http_service.h"
 #include "http/auth.h"
 #include "kafka/client.h"
+#include "match/time.h"
 
 namespace anpr::app {
 namespace {
@@ -24,9 +26,18 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string hit_json(const std::string& id, const std::string& room, int priority = 20) {
-  return R"({"hit_id":")" + id + R"(","camera_id":"c1","control_room":")" + room +
-         R"(","ts":"2026-11-24T08:00:00.000Z","plate":"AB12CD","priority":)" +
+int64_t system_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A hit of a `camera_country` camera captured at `ts_ms` (now by default).
+std::string hit_json(const std::string& id, const std::string& room, int priority = 20,
+                     const std::string& camera_country = "NL", int64_t ts_ms = -1) {
+  return R"({"hit_id":")" + id + R"(","camera_id":"c1","camera_country":")" + camera_country +
+         R"(","control_room":")" + room + R"(","ts":")" +
+         format_rfc3339(ts_ms < 0 ? system_now() : ts_ms) + R"(","plate":"AB12CD","priority":)" +
          std::to_string(priority) + "}";
 }
 
@@ -44,6 +55,7 @@ class ControlRoomApi : public ::testing::Test {
     settings_.kafka.brokers = broker_.bootstrap();
     settings_.state_dir = dir_;
     settings_.http.listen = "127.0.0.1:0";
+    settings_.retention.policies = config::default_retention_policies();  // LU hits: 28 days
     settings_.http.max_body_bytes = 4096;
     settings_.http.tokens = {
         {"carl", "controlroom", http::sha256_hex("cr-all"), "*"},
@@ -51,7 +63,8 @@ class ControlRoomApi : public ::testing::Test {
         {"olga", "operator", http::sha256_hex("op"), "*"},
     };
     service_ = std::make_unique<HttpService>(settings_);
-    room_ = std::make_unique<ControlRoom>(settings_, *service_);
+    now_ = system_now();
+    room_ = std::make_unique<ControlRoom>(settings_, *service_, [this] { return now_.load(); });
     service_->start();
     client_ = std::make_unique<httplib::Client>("127.0.0.1", service_->server().port());
     client_->set_read_timeout(15, 0);
@@ -76,6 +89,7 @@ class ControlRoomApi : public ::testing::Test {
   std::unique_ptr<HttpService> service_;
   std::unique_ptr<ControlRoom> room_;
   std::unique_ptr<httplib::Client> client_;
+  std::atomic<int64_t> now_{0};  // the feed's clock
 };
 
 TEST_F(ControlRoomApi, EveryEndpointRejectsMissingOrWrongTokensAndWrongRoles) {
@@ -201,7 +215,8 @@ TEST_F(ControlRoomApi, MalformedAndOversizedAckBodiesAreRejected) {
 // Reads the event stream until `want` events arrived; returns their "id: N" lines and types.
 std::vector<std::pair<uint64_t, std::string>> read_stream(int port, const std::string& token,
                                                           const std::string& last_id,
-                                                          std::size_t want) {
+                                                          std::size_t want,
+                                                          std::vector<std::string>* bodies = nullptr) {
   httplib::Client c("127.0.0.1", port);
   c.set_read_timeout(10, 0);
   httplib::Headers h{{"Authorization", "Bearer " + token}};
@@ -219,6 +234,8 @@ std::vector<std::pair<uint64_t, std::string>> read_stream(int port, const std::s
       if (id == std::string::npos || ev == std::string::npos) continue;
       out.emplace_back(std::stoull(block.substr(id + 4)),
                        block.substr(ev + 7, block.find('\n', ev) - ev - 7));
+      if (const auto d = block.find("data: "); bodies && d != std::string::npos)
+        bodies->push_back(block.substr(d + 6, block.find('\n', d) - d - 6));
     }
     return out.size() < want;
   });
@@ -255,6 +272,60 @@ TEST_F(ControlRoomApi, HitsProducedIntoKafkaReachTheStream) {
   auto ev = read_stream(service_->server().port(), "cr-all", "", 1);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(room_->feed().lookup("fromkafka", "R1"), HitFeed::Lookup::open);
+}
+
+// The hit_id of each event's data.
+std::vector<std::string> hit_ids(const std::vector<std::string>& data) {
+  std::vector<std::string> ids;
+  simdjson::dom::parser p;
+  for (const std::string& d : data) ids.emplace_back(std::string_view(p.parse(d)["hit_id"]));
+  return ids;
+}
+
+// A restart refills the feed from the hits topic: hits past their camera country's retention
+// (an LU hit captured 40 days ago; LU keeps hits 28 days) are not among them.
+TEST_F(ControlRoomApi, ARefillFromTheHitsTopicSkipsHitsPastTheirDeadline) {
+  kafka::Producer prod({{"bootstrap.servers", broker_.bootstrap()}}, nullptr);
+  const int64_t now = system_now();
+  prod.produce("anpr.hits", "k", hit_json("lu40", "R1", 20, "LU", now - 40 * kMsPerDay));
+  prod.produce("anpr.hits", "k", hit_json("nl40", "R1", 20, "NL", now - 40 * kMsPerDay));
+  prod.produce("anpr.hits", "k", hit_json("lu27", "R1", 20, "LU", now - 27 * kMsPerDay));
+  prod.flush(10000);
+  room_->start();  // as after a restart: the topic already holds them
+  std::vector<std::string> data;
+  auto ev = read_stream(service_->server().port(), "cr-all", "", 2, &data);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(hit_ids(data), (std::vector<std::string>{"nl40", "lu27"}));
+  EXPECT_EQ(room_->feed().lookup("lu40", "*"), HitFeed::Lookup::unknown);
+  auto r = client_->Post("/api/v1/hits/lu40/ack", bearer("cr-all"), "", "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+}
+
+// A hit held since before its deadline: from the deadline on it is neither streamed (also not to
+// a page resuming with Last-Event-ID) nor acknowledged.
+TEST_F(ControlRoomApi, AHitPastItsDeadlineIsNeitherStreamedNorAcknowledged) {
+  const int64_t t0 = now_.load();
+  ASSERT_TRUE(room_->feed().add_hit(hit_json("a1", "R1", 20, "LU", t0 - 28 * kMsPerDay + 60'000)));
+  const int port = service_->server().port();
+  std::vector<std::string> data;
+  auto ev = read_stream(port, "cr-r1", "", 1, &data);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(hit_ids(data), (std::vector<std::string>{"a1"}));
+  now_ = t0 + 60'000;  // a1's deadline
+  ASSERT_TRUE(room_->feed().add_hit(hit_json("b1", "R1", 20, "LU", t0)));
+  data.clear();
+  ev = read_stream(port, "cr-r1", "", 1, &data);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(hit_ids(data), (std::vector<std::string>{"b1"}));
+  data.clear();
+  ev = read_stream(port, "cr-r1", "1", 1, &data);  // resuming after a1's id
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(hit_ids(data), (std::vector<std::string>{"b1"}));
+  auto r = client_->Post("/api/v1/hits/a1/ack", bearer("cr-r1"), "", "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_TRUE(audit_lines().empty());
 }
 
 // Opens an event stream on a raw connection and returns its status line; the connection stays
