@@ -46,10 +46,12 @@ lists::Policy list_policy(const config::Settings& s) {
 }
 
 RunSetup prepare_run(const std::string& config_file, const std::string& brokers_override,
-                     std::ostream& err, bool keep_list_versions) {
+                     std::ostream& err, bool keep_list_versions,
+                     const std::function<void(const config::Settings&)>& on_settings) {
   RunSetup s;
   s.settings = config::load_settings(config_file);
   if (!brokers_override.empty()) s.settings.kafka.brokers = brokers_override;
+  if (on_settings) on_settings(s.settings);
   try {
     s.cameras = CameraRegistry::load(s.settings.cameras);
   } catch (const std::exception& e) {
@@ -107,7 +109,8 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
       configure_logging(*args, nullptr);
       try {
         log::LineStream report(log::Level::warn, "run");  // rejected list rows
-        s = prepare_run(args->config, args->brokers, report);
+        s = prepare_run(args->config, args->brokers, report, true,
+                        [&](const config::Settings& st) { configure_logging(*args, &st); });
       } catch (const config::ConfigError& e) {
         log::error("run", e.what());
         return kExitUsage;

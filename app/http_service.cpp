@@ -28,16 +28,30 @@ void HttpService::start() {
   server_->get_public("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     const std::size_t lists = ctx_.index ? ctx_.index->read()->list_count() : 0;
     const int parts = ctx_.processor ? ctx_.processor->assigned_partitions() : 0;
-    const bool ready = lists > 0 && parts > 0;
+    const ProcessorHealth h = ctx_.processor ? ctx_.processor->health() : ProcessorHealth{};
+    // The first reason that applies, most urgent first.
+    std::string reason;
+    if (lists == 0) reason = "no reference list is loaded";
+    else if (!h.broker_answering)
+      reason = "the Kafka cluster has not answered for " +
+               std::to_string(static_cast<int64_t>(h.broker_unanswered_seconds)) + " s";
+    else if (h.store_failing)
+      reason = "the retention store cannot write (" + h.store_error +
+               "); hits are still published, the kept reads' offsets wait";
+    else if (parts == 0) reason = "no partition of the reads topic is assigned yet";
+    const bool ready = reason.empty();
     std::string body;
     JsonWriter w(body);
     w.begin_object();
     w.field("ready", ready);
     w.field("lists", static_cast<uint64_t>(lists));
     w.field("partitions", parts);
-    if (!ready)
-      w.field("reason", lists == 0 ? "no reference list is loaded"
-                                   : "no partition of the reads topic is assigned yet");
+    if (ctx_.processor) {
+      w.field("kafka_answering", h.broker_answering);
+      if (ctx_.processor->retention_store()) w.field("retention_store_writing", !h.store_failing);
+      if (h.consumption_paused) w.field("consumption_paused", true);
+    }
+    if (!ready) w.field("reason", reason);
     w.end_object();
     http::send_json(res, ready ? 200 : 503, std::move(body));
   });

@@ -4,8 +4,10 @@
 // Each capability adds its routes in its own file (add_*_routes); this file owns the server,
 // the audit log and the health endpoints:
 //   GET /healthz  200 while the process serves requests
-//   GET /readyz   200 {"ready":true,...} once reference lists are loaded and the consumer owns
-//                 partitions of the reads topic; 503 with the reason otherwise
+//   GET /readyz   200 {"ready":true,...} once reference lists are loaded, the consumer owns
+//                 partitions of the reads topic, the Kafka cluster answers (within
+//                 kafka.unanswered_after_ms) and the retention store can write; 503 with the
+//                 reason otherwise
 //   GET /metrics  every metric in the Prometheus text format (metrics/metrics.h; the processor's
 //                 and the index's collectors are registered by start() from the context).
 //                 Public like the health routes: it holds counts, list ids and versions, never

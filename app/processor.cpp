@@ -5,6 +5,7 @@
 #include <tbb/task_arena.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <thread>
@@ -149,6 +150,18 @@ struct Processor::Impl {
   std::deque<Retry> retries;  // guarded by retry_mu
   std::atomic<bool> poll_stop{false};
   std::atomic<bool> failed{false};
+
+  // Bound on unfinished reads (pipeline.max_unfinished_reads): the consume stage pauses the
+  // assignment when it is reached. Only the consume stage's thread changes it.
+  std::atomic<bool> paused{false};
+  // Set once the drain at shutdown is over: a revoke during close does not wait again.
+  std::atomic<bool> closing{false};
+
+  // The broker prober (probe_loop): when the cluster last answered, in steady-clock nanoseconds.
+  std::atomic<int64_t> broker_answered_at{0};
+  std::mutex probe_mu;
+  std::condition_variable probe_cv;
+  bool probe_stop = false;  // guarded by probe_mu
 
   Impl(const config::Settings& s, LiveIndex& i, const CameraRegistry& c, std::atomic<bool>& st)
       : settings(s),
@@ -374,15 +387,21 @@ struct Processor::Impl {
         rd_kafka_assign(rk, parts);
         self->assigned.store(parts->cnt);
       }
+      // Consumption is paused by the bound on unfinished reads: new partitions wait too.
+      if (self->paused.load()) rd_kafka_pause_partitions(rk, parts);
       return;
     }
     // Revoked: let what was consumed from these partitions finish and be delivered (bounded),
     // then commit, so the next owner starts after it.
+    // Not during close: run() has drained already, within the shutdown timeout. While the
+    // retention store cannot write, only the hits in flight are waited for: the reads whose
+    // records wait for the store are consumed again by the next owner.
     const auto deadline = Clock::now() + std::chrono::seconds(30);
-    for (;;) {
+    while (!self->closing.load()) {
       std::size_t busy = 0;
       for (int i = 0; i < parts->cnt; ++i) busy += self->tracker.in_flight(parts->elems[i].partition);
       if (busy == 0 || Clock::now() > deadline) break;
+      if (self->store_failing() && self->producer->outstanding() == 0) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     self->store_ready();
@@ -400,6 +419,41 @@ struct Processor::Impl {
 
   // ---- stage 1: consume ----
 
+  bool store_failing() const { return retention && retention->health().failing; }
+
+  // Pauses the assignment while pipeline.max_unfinished_reads reads are unfinished, resumes it
+  // below nine tenths of that. The consumer keeps polling meanwhile, so it stays in its group
+  // and serves rebalances; paused partitions hand out nothing.
+  void regulate() {
+    const std::size_t max = settings.pipeline.max_unfinished_reads;
+    const std::size_t unfinished = tracker.in_flight();
+    const bool pause = !paused && unfinished >= max;
+    const bool resume = paused && unfinished < max - max / 10;
+    if (!pause && !resume) return;
+    rd_kafka_topic_partition_list_t* parts = nullptr;
+    if (rd_kafka_assignment(consumer.get(), &parts) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    kafka::PartitionList own(parts);
+    if (pause) {
+      rd_kafka_pause_partitions(consumer.get(), parts);
+      paused = true;
+      const store::Writer::Health h = retention ? retention->health() : store::Writer::Health{};
+      log::warn("run",
+                "consumption paused: " + std::to_string(unfinished) +
+                    " reads are unfinished (pipeline.max_unfinished_reads = " +
+                    std::to_string(max) + ")" +
+                    "; it resumes once their messages are delivered and their records "
+                    "stored" +
+                    (h.failing ? "; the retention store cannot write: " + h.error : std::string()),
+                {{"unfinished", unfinished}, {"max", max}});
+    } else {
+      rd_kafka_resume_partitions(consumer.get(), parts);
+      paused = false;
+      log::info("run",
+                "consumption resumed: " + std::to_string(unfinished) + " reads are unfinished",
+                {{"unfinished", unfinished}});
+    }
+  }
+
   bool consume(Batch& b) {
     b.n = 0;
     const std::size_t max = settings.pipeline.batch;
@@ -409,6 +463,7 @@ struct Processor::Impl {
     // Wait for the first message (this also serves rebalance callbacks), then take what else is
     // already fetched in one call.
     while (got == 0 && !stop.load(std::memory_order_relaxed)) {
+      regulate();
       rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), 100);
       if (!m) continue;
       b.raw[got++] = m;
@@ -735,9 +790,76 @@ struct Processor::Impl {
     }
   }
 
+  // ---- the broker prober ----
+
+  static int64_t steady_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+        .count();
+  }
+
+  double broker_unanswered_seconds() const {
+    return static_cast<double>(steady_ns() - broker_answered_at.load()) / 1e9;
+  }
+
+  // Asks the cluster for metadata every second. A broker that is stopped, unreachable or frozen
+  // (its connections open but nothing answered) stops the answers; readiness and the log say so
+  // once kafka.unanswered_after_ms passed.
+  void probe_loop() {
+    bool warned = false;
+    std::string last_error;
+    const double limit = static_cast<double>(settings.kafka.unanswered_after_ms) / 1000.0;
+    for (;;) {
+      const rd_kafka_metadata_t* md = nullptr;
+      const rd_kafka_resp_err_t e = rd_kafka_metadata(producer->get(), 0, nullptr, &md, 2000);
+      if (md) rd_kafka_metadata_destroy(md);
+      if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (warned)
+          log::info("run",
+                    "the Kafka cluster at " + settings.kafka.brokers + " answers again after " +
+                        std::to_string(static_cast<int64_t>(broker_unanswered_seconds())) + " s",
+                    {{"brokers", settings.kafka.brokers}});
+        warned = false;
+        broker_answered_at = steady_ns();
+      } else {
+        last_error = rd_kafka_err2str(e);
+        const double silent = broker_unanswered_seconds();
+        if (!warned && silent >= limit) {
+          warned = true;
+          log::warn("run",
+                    "the Kafka cluster at " + settings.kafka.brokers + " has not answered for " +
+                        std::to_string(static_cast<int64_t>(silent)) + " s (" + last_error +
+                        "); reads and hits wait, nothing is lost; /readyz answers 503 until it "
+                        "answers",
+                    {{"brokers", settings.kafka.brokers}, {"error", last_error}});
+        }
+      }
+      std::unique_lock lock(probe_mu);
+      if (probe_cv.wait_for(lock, std::chrono::seconds(1), [&] { return probe_stop; })) return;
+    }
+  }
+
+  // Waits until everything consumed is delivered and stored, at most the shutdown timeout. While
+  // the retention store cannot write, only for the messages in flight: the reads whose records
+  // wait for the store are processed again at the next start.
+  void drain() {
+    const auto deadline =
+        Clock::now() + std::chrono::milliseconds(settings.pipeline.shutdown_timeout_ms);
+    auto retries_left = [this] {
+      std::lock_guard lock(retry_mu);
+      return !retries.empty();
+    };
+    while (Clock::now() < deadline) {
+      const bool sending = producer->outstanding() > 0 || retries_left();
+      if (!sending && (tracker.in_flight() == 0 || store_failing())) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
   int run() {
     start_clients();
+    broker_answered_at = steady_ns();
     std::thread poller([this] { poll_loop(); });
+    std::thread prober([this] { probe_loop(); });
 
     const int threads = settings.pipeline.threads > 0
                             ? settings.pipeline.threads
@@ -791,13 +913,19 @@ struct Processor::Impl {
               }));
     });
 
-    // Drain: every produced message delivered (or given up after a bound), offsets stored.
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    while ((tracker.in_flight() > 0 || producer->outstanding() > 0) && Clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // Drain: every produced message delivered and every kept record stored (or given up after
+    // the shutdown timeout), offsets stored.
+    drain();
     const bool drained = tracker.in_flight() == 0;
+    closing = true;
     poll_stop = true;
     poller.join();
+    {
+      std::lock_guard lock(probe_mu);
+      probe_stop = true;
+    }
+    probe_cv.notify_all();
+    prober.join();
     store_ready();
     if (rd_kafka_resp_err_t e = rd_kafka_commit(consumer.get(), nullptr, 0);
         e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
@@ -829,6 +957,28 @@ Processor::~Processor() = default;
 int Processor::run() { return impl_->run(); }
 
 int Processor::assigned_partitions() const { return impl_->assigned.load(); }
+
+ProcessorHealth Processor::health() const {
+  ProcessorHealth h;
+  if (impl_->broker_answered_at.load() != 0) {
+    h.broker_unanswered_seconds = impl_->broker_unanswered_seconds();
+    h.broker_answering = h.broker_unanswered_seconds * 1000.0 <
+                         static_cast<double>(impl_->settings.kafka.unanswered_after_ms);
+  }
+  if (impl_->retention) {
+    const store::Writer::Health w = impl_->retention->health();
+    h.store_failing = w.failing;
+    h.store_error = w.error;
+    h.store_errno = w.error_code;
+    if (w.failing)
+      h.store_failing_seconds =
+          std::chrono::duration<double>(Clock::now() - w.failing_since).count();
+    h.store_failed_writes = w.failed_writes;
+    h.store_pending_records = w.pending_records;
+  }
+  h.consumption_paused = impl_->paused.load();
+  return h;
+}
 
 store::Store* Processor::retention_store() const {
   return impl_->retention ? impl_->retention->store() : nullptr;

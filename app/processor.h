@@ -19,7 +19,14 @@
 // order of its reads; stage 2 scales over the cores.
 //
 // Shutdown: request_stop() (e.g. from SIGTERM) ends consumption; every batch in flight is finished
-// and delivered, offsets are stored and committed, then the consumer leaves its group.
+// and delivered (for at most pipeline.shutdown_timeout_ms), offsets are stored and committed,
+// then the consumer leaves its group.
+//
+// When the retention store cannot write (disk full, read-only), hits are still published: only
+// the kept reads' offsets wait. Consumption pauses (rd_kafka_pause_partitions, so the consumer
+// stays in its group) while pipeline.max_unfinished_reads reads are unfinished, and resumes below
+// nine tenths of it. A prober thread asks the cluster for metadata every second, so readiness
+// can say when the brokers stop answering.
 //
 // Thread safety: construct and run() on one thread; request_stop(), counters(), consumer_lag() and
 // the histograms from any.
@@ -67,6 +74,25 @@ struct ProcessorCounters {
   std::map<std::string, uint64_t> image_error_reasons;
 };
 
+// What readiness and the metrics say about the processor's dependencies (DESIGN §6: alerting
+// comes first, and readiness says within a minute when the store or the brokers fail).
+struct ProcessorHealth {
+  // The Kafka cluster: seconds since it last answered the processor's probe (a metadata request
+  // every second), and whether that is within kafka.unanswered_after_ms.
+  double broker_unanswered_seconds = 0;
+  bool broker_answering = true;
+  // The retention store (sink "store"): whether its last write failed, why (naming the errno),
+  // for how long, and how many records wait for it.
+  bool store_failing = false;
+  std::string store_error;
+  int store_errno = 0;
+  double store_failing_seconds = 0;
+  uint64_t store_failed_writes = 0;
+  uint64_t store_pending_records = 0;
+  // Consumption is paused: pipeline.max_unfinished_reads reads are unfinished.
+  bool consumption_paused = false;
+};
+
 // A partition of the reads topic and how many reads wait in it: the broker's high watermark
 // minus the offset this instance would resume from (every read before it is finished).
 struct PartitionLag {
@@ -87,6 +113,7 @@ class Processor {
   ProcessorCounters counters() const;
   // Partitions of the reads topic currently assigned to this instance.
   int assigned_partitions() const;
+  ProcessorHealth health() const;
   // The retention store the processor writes (retention.sink "store"), or null.
   store::Store* retention_store() const;
   // Consumer lag of each assigned partition whose high watermark is known (no broker round trip).

@@ -55,6 +55,8 @@ class RetentionSink {
   }
 
   store::Store* store() { return store_.get(); }
+  // The writer's state (sink "store"); a healthy default for sink "kafka".
+  store::Writer::Health health() const { return writer_ ? writer_->health() : store::Writer::Health{}; }
 
   // A found record as JSON: hits are stored as published; passages in the store have a compact
   // form (encoded by encode_passage), rendered here with the fields kept in the record.

@@ -65,6 +65,27 @@ metrics::Collector collect_processor(const Processor& p, std::string reads_topic
         .add({}, static_cast<double>(c.unfinished));
     out.gauge("anpr_partitions_assigned", "Partitions of the reads topic assigned to this instance")
         .add({}, static_cast<double>(p.assigned_partitions()));
+    const ProcessorHealth h = p.health();
+    out.gauge("anpr_kafka_unanswered_seconds",
+              "Seconds since the Kafka cluster last answered the processor's probe (a metadata "
+              "request every second)")
+        .add({}, h.broker_unanswered_seconds);
+    out.gauge("anpr_consumption_paused",
+              "1 while consumption is paused because pipeline.max_unfinished_reads reads are "
+              "unfinished")
+        .add({}, h.consumption_paused ? 1.0 : 0.0);
+    if (p.retention_store()) {
+      out.gauge("anpr_retention_store_failing",
+                "1 while the retention store cannot write (its last write failed: disk full, "
+                "read-only, I/O error); hits are still published, the kept reads' offsets wait")
+          .add({}, h.store_failing ? 1.0 : 0.0);
+      out.counter("anpr_retention_write_failures_total",
+                  "Writes of the retention store that failed (each is tried again)")
+          .add({}, static_cast<double>(h.store_failed_writes));
+      out.gauge("anpr_retention_pending_records",
+                "Records handed to the retention store and not yet durable")
+          .add({}, static_cast<double>(h.store_pending_records));
+    }
     {
       auto f = out.gauge("anpr_consumer_lag",
                          "Reads waiting in a partition: high watermark minus the offset this "

@@ -586,6 +586,16 @@ const std::vector<KeyDecl>& decls() {
              if (auto v = c.name_value(it, "a non-empty consumer group name"))
                c.s.kafka.group_id = *v;
            }},
+      {.doc = {"kafka.unanswered_after_ms", "integer 1000..3600000", "15000",
+               "The processor asks the Kafka cluster for metadata every second; once it has not "
+               "answered for this long (stopped, unreachable or frozen), `/readyz` answers 503 and "
+               "a warning is logged. Nothing is lost meanwhile."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.s.kafka.unanswered_after_ms = *v;
+           },
+       .lo = 1000,
+       .hi = 3'600'000},
       {.doc = {"kafka.properties.*", "string, integer, float or boolean", "",
                "Any librdkafka property (TLS, SASL, timeouts, ...) for every client, passed "
                "through as text. Not `bootstrap.servers` or `group.id` (use `brokers`, "
@@ -742,6 +752,29 @@ const std::vector<KeyDecl>& decls() {
            },
        .lo = 0,
        .hi = 1 << 20},
+      {.doc = {"pipeline.max_unfinished_reads", "integer 1000..100000000", "2000000",
+               "Consumption pauses while this many consumed reads are unfinished (a hit not yet "
+               "acknowledged by the brokers, or a kept passage not yet durable in the retention "
+               "store). Until then hits keep flowing to the control rooms while the retention "
+               "store cannot write; the bound keeps memory in check (a few hundred bytes per "
+               "read)."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it))
+               c.s.pipeline.max_unfinished_reads = static_cast<std::size_t>(*v);
+           },
+       .lo = 1000,
+       .hi = 100'000'000},
+      {.doc = {"pipeline.shutdown_timeout_ms", "integer 1000..600000", "30000",
+               "How long a stop (SIGTERM, SIGINT) waits for the reads in flight to be delivered "
+               "and stored before the processor commits what is finished and exits. Unfinished "
+               "reads are consumed again at the next start."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.integer(it)) c.s.pipeline.shutdown_timeout_ms = *v;
+           },
+       .lo = 1000,
+       .hi = 600'000},
       {.doc = {"log.level", "string", "\"info\"",
                "Least severe diagnostics written to stderr: `debug`, `info`, `warn` or `error`. "
                "`anpr run --log-level` overrides it."},

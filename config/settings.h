@@ -40,6 +40,9 @@ struct KafkaSettings {
   std::map<std::string, std::string> common;
   std::map<std::string, std::string> consumer;
   std::map<std::string, std::string> producer;
+  // The processor asks the cluster for metadata every second; once no answer came for this long,
+  // readiness turns 503 and a warning is logged (a stopped, unreachable or frozen broker).
+  int64_t unanswered_after_ms = 15'000;
 };
 
 struct TopicSettings {
@@ -66,6 +69,13 @@ struct PipelineSettings {
   std::size_t batch = 256;                 // reads consumed per pipeline token
   std::size_t max_message_bytes = 1 << 20; // larger reads go to the dead-letter topic
   std::size_t deadletter_payload_bytes = 4096;  // how much of a bad payload a dead letter keeps
+  // Consumption pauses while this many consumed reads are unfinished (their messages or their
+  // kept records not yet durable): it bounds memory while the retention store or the brokers
+  // cannot take writes. Hits keep flowing until then.
+  std::size_t max_unfinished_reads = 2'000'000;
+  // A stop (SIGTERM, SIGINT) waits at most this long for the reads in flight to be delivered and
+  // stored; what is not finished by then is consumed again at the next start.
+  int64_t shutdown_timeout_ms = 30'000;
 };
 
 // Diagnostics on stderr (logging/log.h).

@@ -3,11 +3,33 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <chrono>
+#include <string>
+
+#include "logging/log.h"
 
 namespace anpr::kafka {
 
+namespace {
+
+// librdkafka's own diagnostics (syslog levels) as the product's log lines, so `log.format =
+// "json"` gives JSON Lines only. librdkafka's lines name brokers, topics and partitions, never
+// message contents.
+void log_line(const rd_kafka_t* rk, int level, const char* facility, const char* text) {
+  const log::Level l = level <= 3 ? log::Level::error
+                       : level == 4 ? log::Level::warn
+                       : level <= 6 ? log::Level::info
+                                    : log::Level::debug;
+  if (!log::enabled(l)) return;
+  const char* client = rk ? rd_kafka_name(rk) : "";
+  log::write(l, "kafka", std::string(client) + ": " + facility + ": " + text,
+             {{"client", client}, {"facility", facility}});
+}
+
+}  // namespace
+
 rd_kafka_conf_t* make_conf(const Properties& props) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set_log_cb(conf, &log_line);
   char err[512];
   for (const auto& [k, v] : props) {
     if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {

@@ -25,6 +25,13 @@ std::string_view to_string(Kind k) { return k == Kind::passage ? "passage" : "hi
 
 void append_bytes(std::string& out, std::string_view bytes) { out.append(bytes.data(), bytes.size()); }
 
+std::string errno_text(int err) {
+  const char* name = ::strerrordesc_np(err) ? ::strerrorname_np(err) : nullptr;
+  std::string t = std::strerror(err);
+  if (name) t += std::string(" (") + name + ")";
+  return t;
+}
+
 namespace {
 // 8 bytes at a time (ids are 20-60 bytes; a byte-wise hash would cost a multiply per byte).
 uint64_t hash_bytes(std::string_view s, uint64_t h) {
@@ -125,7 +132,7 @@ T get(const char* p) {
 int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 [[noreturn]] void fail(const std::string& what, int err) {
-  throw std::runtime_error("retention store: " + what + ": " + std::strerror(err));
+  throw IoError("retention store: " + what + ": " + errno_text(err), err);
 }
 
 void pwrite_all(int fd, const char* p, std::size_t n, uint64_t off, const fs::path& file) {
@@ -417,7 +424,14 @@ struct Store::Impl {
       std::memset(b + len, 0, padded - len);
       const ssize_t w = ::pwrite(s.fd, b, padded, static_cast<off_t>(start));
       if (w == static_cast<ssize_t>(padded)) return;
-      if (w >= 0 || errno != EINVAL) fail("cannot write " + s.data.string(), w < 0 ? errno : EIO);
+      if (w >= 0) {
+        // A short write: the file system took part of it (a full disk does that). Writing the
+        // rest names the real cause; a frame written in part is cut off by the caller.
+        const ssize_t r = ::pwrite(s.fd, b + w, padded - static_cast<std::size_t>(w),
+                                   static_cast<off_t>(start) + w);
+        fail("cannot write " + s.data.string(), r < 0 && errno != EINVAL ? errno : ENOSPC);
+      }
+      if (errno != EINVAL) fail("cannot write " + s.data.string(), errno);
       // The file system refuses direct writes after all: on through the page cache.
       const int fd = ::open(s.data.c_str(), O_WRONLY | O_CLOEXEC);
       if (fd < 0) fail("cannot open " + s.data.string(), errno);
@@ -501,7 +515,11 @@ struct Store::Impl {
     s->fd = options.direct_io ? ::open(s->data.c_str(), flags | O_DIRECT, 0640) : -1;
     s->direct = s->fd >= 0;
     if (!s->direct) {
-      if (options.direct_io) std::filesystem::remove(s->data);  // (if the refusal created it)
+      // Only a file system that refuses direct I/O (EINVAL) gets a second try through the page
+      // cache; any other error (ENOSPC, EROFS, EACCES) is the answer.
+      if (options.direct_io && errno != EINVAL) fail("cannot create " + s->data.string(), errno);
+      std::error_code ec;  // the refusal may have created the file
+      if (options.direct_io) std::filesystem::remove(s->data, ec);
       s->fd = ::open(s->data.c_str(), flags, 0640);
     }
     if (s->fd < 0) fail("cannot create " + s->data.string(), errno);
@@ -711,7 +729,9 @@ Store::Store(Options options, std::vector<config::RetentionPolicy> policies)
                              (ec ? ec.message() : std::string("not a folder")));
   // One process per store: a second one would delete the files the first is writing.
   const fs::path lock = d.options.dir / "LOCK";
-  d.lock_fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  // Read-only: an flock needs no more, and an idle store then holds no file open for writing
+  // (so the file system can be remounted read-only under it; the writes then fail with EROFS).
+  d.lock_fd = ::open(lock.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0640);
   if (d.lock_fd < 0) fail("cannot open " + lock.string(), errno);
   if (::flock(d.lock_fd, LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK)

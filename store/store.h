@@ -164,6 +164,21 @@ struct PurgeResult {
   uint64_t records_deleted = 0;
 };
 
+// A system call of the store failed; what() names the file, the cause and the errno's name
+// ("No space left on device (ENOSPC)"), and code() is the errno, so callers can tell a full disk
+// (ENOSPC, EDQUOT) or a read-only one (EROFS) from a failing one (EIO).
+class IoError : public std::runtime_error {
+ public:
+  IoError(const std::string& what, int code) : std::runtime_error(what), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
+// "No space left on device (ENOSPC)": the errno's text and its name.
+std::string errno_text(int err);
+
 struct Options {
   std::filesystem::path dir;                   // created if missing
   std::function<TimestampMs()> clock;          // default: the system clock

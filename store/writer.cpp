@@ -24,7 +24,6 @@ Writer::~Writer() {
     stop_ = true;
   }
   cv_.notify_all();
-  room_.notify_all();
   for (auto& t : threads_) t.join();
 }
 
@@ -45,8 +44,7 @@ RecordBatch Writer::take() {
 void Writer::submit(RecordBatch records, std::function<void()> durable) {
   bool wake;
   {
-    std::unique_lock lock(mu_);
-    room_.wait(lock, [&] { return stop_ || queue_.size() < max_queued_; });
+    std::lock_guard lock(mu_);
     queued_records_ += records.size();
     queue_.push_back(Job{std::move(records), std::move(durable)});
     // The writer waits for the first hand-over, then lingers until enough are there.
@@ -65,15 +63,24 @@ uint64_t Writer::batches() const {
   return batches_;
 }
 
+Writer::Health Writer::health() const {
+  std::lock_guard lock(mu_);
+  Health h = health_;
+  h.pending_records = queued_records_ + in_write_records_;
+  return h;
+}
+
 void Writer::loop() {
   pthread_setname_np(pthread_self(), "anpr-store");  // in top -H and perf
   std::vector<Job> jobs;
   std::vector<const RecordBatch*> groups;
+  std::size_t records = 0;
   auto next_report = std::chrono::steady_clock::time_point{};
   for (;;) {
     {
       std::unique_lock lock(mu_);
       in_write_ -= jobs.size();
+      in_write_records_ -= records;
       jobs.clear();
       cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, everything written
@@ -83,51 +90,76 @@ void Writer::loop() {
       queued_records_ = 0;
       in_write_ += jobs.size();
     }
-    room_.notify_all();
     groups.clear();
-    std::size_t records = 0;
+    records = 0;
     for (const Job& j : jobs) {
       groups.push_back(&j.records);
       records += j.records.size();
     }
+    {
+      std::lock_guard lock(mu_);
+      in_write_records_ += records;
+    }
     bool written = false;
-    for (int attempt = 1;; ++attempt) {
+    for (;;) {
       try {
         store_.write(std::span<const RecordBatch* const>(groups));
         written = true;
         break;
       } catch (const std::exception& e) {
+        const auto* io = dynamic_cast<const IoError*>(&e);
+        const auto now = std::chrono::steady_clock::now();
         bool stopping;
         {
           std::lock_guard lock(mu_);
           stopping = stop_;
+          if (!health_.failing) health_.failing_since = now;
+          health_.failing = true;
+          health_.error = e.what();
+          health_.error_code = io ? io->code() : 0;
+          ++health_.failed_writes;
         }
-        if (stopping && attempt >= 5) {
-          // Shutting down and the store still cannot be written (disk full, read-only): give
-          // up rather than hang. These reads' offsets are never stored, so they are consumed
+        if (stopping) {
+          // Shutting down and the store cannot be written (disk full, read-only): give up rather
+          // than hold the stop. These reads' offsets were never stored, so they are consumed
           // again after the restart: nothing is lost.
           log::error("run", std::string(e.what()) + "; stopping without storing " +
                                 std::to_string(records) + " records (their reads will be "
-                                "processed again)",
+                                "processed again at the next start)",
                      {{"error", e.what()}, {"records", records}});
           break;
         }
-        const auto now = std::chrono::steady_clock::now();
         if (now >= next_report) {
-          log::warn("run",
-                    std::string(e.what()) +
-                        "; trying again every second (the reads' offsets wait until their "
-                        "records are stored)",
-                    {{"error", e.what()}});
+          log::error("run",
+                     std::string(e.what()) + "; " + std::to_string(records) +
+                         " records wait and the write is tried again every second (hits are "
+                         "still published; the reads' offsets wait until their records are "
+                         "stored)",
+                     {{"error", e.what()}, {"records", records}});
           next_report = now + std::chrono::seconds(10);
         }
-        std::this_thread::sleep_for(std::chrono::seconds(1));
+        // A second, or at once when asked to stop.
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
       }
     }
     if (!written) continue;
     {
       std::lock_guard lock(mu_);
       ++batches_;
+      if (health_.failing) {
+        const auto secs = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::steady_clock::now() - health_.failing_since)
+                              .count();
+        log::info("run",
+                  "the retention store writes again after " + std::to_string(secs) +
+                      " s of failures; the waiting records are stored",
+                  {{"seconds", static_cast<int64_t>(secs)}});
+        health_.failing = false;
+        health_.error.clear();
+        health_.error_code = 0;
+        next_report = {};
+      }
     }
     for (Job& j : jobs)
       if (j.durable) j.durable();

@@ -4,8 +4,14 @@
 // reads' offsets advance). Written batches are emptied and handed out again by take(), so the
 // steady state allocates nothing per record.
 //
-// A failed write (disk full, I/O error) is retried every second and reported at most once per
-// 10 s; nothing is skipped, so offsets simply stop advancing until the store is writable again.
+// A failed write (disk full, read-only, I/O error) is retried every second and reported at most
+// once per 10 s, naming the errno; nothing is skipped, so offsets simply stop advancing until the
+// store is writable again. submit() never waits: while the store cannot write, hand-overs queue
+// up and the caller (the processor) bounds them by pausing consumption, so hits keep flowing to
+// the control rooms meanwhile. health() says whether the last write failed, since when and why
+// (readiness and the metrics show it). Once stopping, a write that fails is given up at once:
+// those records' reads never had their offsets stored, so they are processed again at the next
+// start and nothing is lost.
 //
 // Purger: calls Store::purge() every interval on a thread of its own.
 //
@@ -16,6 +22,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -25,11 +32,10 @@ namespace anpr::store {
 
 class Writer {
  public:
-  // `threads` write concurrently; submit() waits while `max_queued` hand-overs are waiting
-  // (back-pressure on the pipeline when the disk cannot keep up). A writer that finds fewer than
-  // `group_records` records waiting waits up to `linger` for more, so a busy pipeline pays one
-  // synced write per few thousand records rather than per batch (only the reads' offsets wait
-  // for it, never their hits).
+  // `threads` write concurrently. A writer that finds fewer than `group_records` records (or
+  // fewer than half of `max_queued` hand-overs) waiting waits up to `linger` for more, so a busy
+  // pipeline pays one synced write per few thousand records rather than per batch (only the
+  // reads' offsets wait for it, never their hits).
   explicit Writer(Store& store, int threads = 1, std::size_t max_queued = 64,
                   std::chrono::microseconds linger = std::chrono::milliseconds(5),
                   std::size_t group_records = 16384);
@@ -46,6 +52,16 @@ class Writer {
   std::size_t pending() const;
   uint64_t batches() const;  // synced writes so far
 
+  struct Health {
+    bool failing = false;   // the last write failed (the store cannot write now)
+    int error_code = 0;     // its errno (ENOSPC, EROFS, EIO, ...), 0 when not an I/O error
+    std::string error;      // its message, naming the file and the errno
+    std::chrono::steady_clock::time_point failing_since{};  // first failure of this episode
+    uint64_t failed_writes = 0;  // failed attempts since start
+    std::size_t pending_records = 0;  // handed over and not yet durable
+  };
+  Health health() const;
+
  private:
   struct Job {
     RecordBatch records;
@@ -59,7 +75,7 @@ class Writer {
 
   Store& store_;
   mutable std::mutex mu_;
-  std::condition_variable cv_, room_;
+  std::condition_variable cv_;
   std::vector<Job> queue_;
   std::vector<RecordBatch> free_;  // written batches, emptied, for take()
   std::size_t max_queued_;
@@ -68,6 +84,8 @@ class Writer {
   std::size_t queued_records_ = 0;
   std::size_t in_write_ = 0;
   uint64_t batches_ = 0;
+  std::size_t in_write_records_ = 0;
+  Health health_;  // guarded by mu_
   bool stop_ = false;
   std::vector<std::thread> threads_;
 };
