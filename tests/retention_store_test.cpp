@@ -213,6 +213,52 @@ TEST_F(RetentionStore, PartlyExpiredBucketsLoseOnlyTheirExpiredRecords) {
   EXPECT_GE(store_->stats()[kNL].purged, 1u);
 }
 
+// Every record is filtered by its own deadline, not only by its segment's: a record past its
+// deadline is not served while a later record of the same segment still lives and no purge ran.
+// Checked on the active segment, on a sealed one, and after reopening the store.
+TEST_F(RetentionStore, ARecordPastItsDeadlineIsNotServedBesideALiveOneBeforeAPurge) {
+  auto check = [&](const char* where) {
+    now_ = kT + 28 * kDayMs - 1;
+    EXPECT_EQ(found("AA11BB"), 1u) << where << ": a millisecond before its deadline";
+    now_ = kT + 28 * kDayMs;  // AA11BB's deadline; CC22DD lives six hours more
+    EXPECT_EQ(found("CC22DD"), 1u) << where;
+    EXPECT_EQ(found("AA11BB"), 0u) << where << ": served at its deadline, no purge having run";
+    EXPECT_EQ(found("AA11BB", true), 0u) << where << ": served (OCR-tolerant search)";
+    now_ = kT + 28 * kDayMs + 5 * kHour;
+    EXPECT_EQ(found("AA11BB"), 0u) << where << ": served hours after its deadline";
+    EXPECT_EQ(found("CC22DD"), 1u) << where;
+  };
+  put({rec(Kind::passage, kNL, kT, "AA11BB", "e1")});
+  now_ = kT + 6 * kHour;
+  put({rec(Kind::passage, kNL, kT + 6 * kHour, "CC22DD", "e2")});
+  ASSERT_EQ(files(".seg").size(), 1u) << "both records in one segment";
+  check("active segment");
+  now_ = kT + 6 * kHour;
+  open();
+  check("after reopening");
+}
+
+TEST_F(RetentionStore, ARecordPastItsDeadlineIsNotServedFromASealedSegmentBeforeAPurge) {
+  open(config::default_retention_policies(), 4096);
+  put({rec(Kind::passage, kNL, kT, "AA11BB", "e1")});
+  now_ = kT + 6 * kHour;
+  // The same plate six hours later, and enough other records to seal the segment.
+  std::vector<Record> rs{rec(Kind::passage, kNL, kT + 6 * kHour, "AA11BB", "e2")};
+  for (int i = 0; i < 60; ++i)
+    rs.push_back(rec(Kind::passage, kNL, kT + 6 * kHour + i, "XY99ZZ", "f" + std::to_string(i)));
+  put(rs);
+  ASSERT_GE(files(".idx").size(), 1u) << "no segment was sealed";
+  Query q;
+  q.plate = plate("AA11BB");
+  now_ = kT + 28 * kDayMs - 1;
+  ASSERT_EQ(store_->search(q).records.size(), 2u) << "both there before the first deadline";
+  now_ = kT + 28 * kDayMs;
+  const auto r = store_->search(q).records;
+  ASSERT_EQ(r.size(), 1u) << "the record past its deadline was served, no purge having run";
+  EXPECT_EQ(r[0].captured, kT + 6 * kHour);
+  EXPECT_EQ(r[0].json, "{\"id\":\"e2\"}");
+}
+
 TEST_F(RetentionStore, FutureCaptureTimesDoNotExtendRetention) {
   // A camera whose clock runs a year ahead: the record's deadline counts from when it was written.
   put({rec(Kind::passage, kNL, kT + 365 * kDayMs, "AB123C", "e1")});
