@@ -17,6 +17,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/it_support.h"
 #include "tests/process.h"
 
 namespace anpr::testing {
@@ -24,24 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/app/anpr";
-
-void write(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-template <class F>
-bool eventually(F done, int seconds = 60) {
-  for (int i = 0; i < seconds * 10; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
-}
 
 class BrokerHealthIt : public ::testing::Test {
  protected:
@@ -54,13 +37,13 @@ class BrokerHealthIt : public ::testing::Test {
     broker_ = Child({kAnpr, "broker", "--partitions", "2"}, true, (dir_ / "broker.err").string());
     bootstrap_ = broker_.read_line(20'000);
     ASSERT_FALSE(bootstrap_.empty());
-    write(dir_ / "cameras.csv",
+    write_file(dir_ / "cameras.csv",
           "camera_id,country,site,lat,lon,control_room\nnl-cam-1,NL,A2 Utrecht,52.1,5.1,NL-1\n");
-    write(dir_ / "nl.csv", "plate,plate_country,reference\n12-BDF-3,NL,r1\n12ABC3,NL,r2\n");
-    write(dir_ / "nl.toml",
+    write_file(dir_ / "nl.csv", "plate,plate_country,reference\n12-BDF-3,NL,r1\n12ABC3,NL,r2\n");
+    write_file(dir_ / "nl.toml",
           "id = \"nl-stolen\"\nowner_country = \"NL\"\nmatch_mode = \"exact\"\n"
           "category = \"stolen_vehicle\"\n");
-    write(dir_ / "anpr.toml",
+    write_file(dir_ / "anpr.toml",
           "[kafka]\nbrokers = \"" + bootstrap_ +
               "\"\ngroup_id = \"anpr-bh\"\nunanswered_after_ms = 3000\n"
               "[cameras]\nregistry = \"cameras.csv\"\n"
@@ -98,7 +81,7 @@ class BrokerHealthIt : public ::testing::Test {
            "\",\"camera_id\":\"nl-cam-1\",\"ts\":\"2026-12-01T10:00:00.000Z\",\"plate\":\"12-BDF-3\","
            "\"plate_country\":\"NL\"}\n";
     const fs::path f = dir_ / ("reads-" + std::to_string(from) + ".txt");
-    write(f, s);
+    write_file(f, s);
     const std::string out = shell("kcat -P -b " + bootstrap_ + " -t anpr.reads -K '\t' -l " +
                                   f.string() + " 2>&1");
     ASSERT_TRUE(out.empty()) << out;
@@ -190,7 +173,7 @@ TEST_F(BrokerHealthIt, JsonLogHasOnlyJsonLinesLibrdkafkasOwnIncluded) {
 TEST(Replay, AClusterThatDoesNotAnswerIsExit3WithAClearMessage) {
   const fs::path dir = fs::temp_directory_path() / ("anpr-replay-" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  write(dir / "reads.jsonl", "{\"event_id\":\"e1\",\"camera_id\":\"c1\"}\n");
+  write_file(dir / "reads.jsonl", "{\"event_id\":\"e1\",\"camera_id\":\"c1\"}\n");
   // Nothing listens on port 1.
   const std::string out = shell(kAnpr + " replay " + (dir / "reads.jsonl").string() +
                                 " --brokers 127.0.0.1:1 --timeout 3 2>&1; echo rc=$?");

@@ -33,6 +33,7 @@
 #include "match/plate.h"
 #include "match/time.h"
 #include "store/store.h"
+#include "tests/it_support.h"
 #include "tests/process.h"
 
 namespace anpr::testing {
@@ -41,31 +42,6 @@ namespace {
 namespace fs = std::filesystem;
 const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/app/anpr";
 constexpr int kPartitions = 2;
-
-TimestampMs wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-void write(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Polls `done` every 100 ms for up to `seconds`; true once it holds.
-template <class F>
-bool eventually(F done, int seconds = 60) {
-  for (int i = 0; i < seconds * 10; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
-}
 
 struct Read {
   std::string event_id, payload;
@@ -90,7 +66,7 @@ class StoreFaultIt : public ::testing::Test {
                     (dir_ / "broker.err").string());
     bootstrap_ = broker_.read_line(20'000);
     ASSERT_FALSE(bootstrap_.empty());
-    write(dir_ / "cameras.csv",
+    write_file(dir_ / "cameras.csv",
           "camera_id,country,site,lat,lon,control_room\nnl-cam-1,NL,A2 Utrecht,52.1,5.1,NL-1\n"
           "nl-cam-2,NL,A12 Gouda,52.0,4.7,NL-1\n");
     bench::Rng rng(11);
@@ -101,11 +77,11 @@ class StoreFaultIt : public ::testing::Test {
       listed_.push_back(p);
       csv += p.str() + ",NL,ref-" + std::to_string(listed_.size()) + "\n";
     }
-    write(dir_ / "nl-stolen.csv", csv);
-    write(dir_ / "nl-stolen.toml",
+    write_file(dir_ / "nl-stolen.csv", csv);
+    write_file(dir_ / "nl-stolen.toml",
           "id = \"nl-stolen\"\nowner_country = \"NL\"\nmatch_mode = \"exact\"\n"
           "category = \"stolen_vehicle\"\n");
-    write(dir_ / "anpr.toml",
+    write_file(dir_ / "anpr.toml",
           "[state]\ndir = \"" + (dir_ / "state").string() + "\"\n[kafka]\nbrokers = \"" +
               bootstrap_ +
               "\"\ngroup_id = \"anpr-storefault\"\n[cameras]\nregistry = \"cameras.csv\"\n"
@@ -149,7 +125,7 @@ class StoreFaultIt : public ::testing::Test {
     for (std::size_t i = from; i < to; ++i)
       s += std::string(i % 2 ? "nl-cam-1" : "nl-cam-2") + "\t" + reads_[i].payload + "\n";
     const fs::path f = dir_ / ("produce-" + std::to_string(from) + ".txt");
-    write(f, s);
+    write_file(f, s);
     const std::string out = shell("kcat -P -b " + bootstrap_ + " -t anpr.reads -K '\t' -l " +
                                   f.string() + " 2>&1");
     ASSERT_TRUE(out.empty()) << out;
@@ -173,20 +149,8 @@ class StoreFaultIt : public ::testing::Test {
     return shell("curl -s -w '\\nstatus=%{http_code}' http://127.0.0.1:" + port_ + path);
   }
 
-  // Committed offset of each partition of anpr.reads for the processor's group (-1: none),
-  // asked with a consumer of the test's own.
   std::map<int, int64_t> committed() {
-    kafka::Handle c = kafka::make_client(
-        RD_KAFKA_CONSUMER, kafka::make_conf({{"bootstrap.servers", bootstrap_},
-                                             {"group.id", "anpr-storefault"},
-                                             {"log_level", "0"}}));
-    kafka::PartitionList l(rd_kafka_topic_partition_list_new(kPartitions));
-    for (int p = 0; p < kPartitions; ++p) rd_kafka_topic_partition_list_add(l.get(), "anpr.reads", p);
-    std::map<int, int64_t> out;
-    if (rd_kafka_committed(c.get(), l.get(), 10'000) != RD_KAFKA_RESP_ERR_NO_ERROR) return out;
-    for (int i = 0; i < l->cnt; ++i) out[l->elems[i].partition] = l->elems[i].offset;
-    rd_kafka_consumer_close(c.get());
-    return out;
+    return committed_offsets(bootstrap_, "anpr-storefault", "anpr.reads", kPartitions);
   }
   int64_t committed_total() {
     int64_t sum = 0;

@@ -1,0 +1,67 @@
+// Helpers shared by the end-to-end tests that run `anpr` as a process against a broker: files,
+// waiting for a condition, the wall clock, and the committed offsets of a consumer group asked
+// with a client of the test's own.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "kafka/client.h"
+#include "match/types.h"
+
+namespace anpr::testing {
+
+inline void write_file(const std::filesystem::path& p, const std::string& s) {
+  std::ofstream(p, std::ios::binary) << s;
+}
+
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline TimestampMs wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Polls `done` every 100 ms for up to `seconds`; true once it holds. The bound only tells a hang
+// from progress: it is no timing threshold.
+template <class F>
+bool eventually(F done, int seconds = 60) {
+  for (int i = 0; i < seconds * 10; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return done();
+}
+
+// Committed offset of each of `partitions` partitions of `topic` for `group` (-1: none); empty
+// when the cluster did not answer.
+inline std::map<int, int64_t> committed_offsets(const std::string& bootstrap,
+                                                const std::string& group,
+                                                const std::string& topic, int partitions) {
+  kafka::Handle c = kafka::make_client(
+      RD_KAFKA_CONSUMER, kafka::make_conf({{"bootstrap.servers", bootstrap},
+                                           {"group.id", group},
+                                           {"log_level", "0"}}));
+  kafka::PartitionList l(rd_kafka_topic_partition_list_new(partitions));
+  for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(l.get(), topic.c_str(), p);
+  std::map<int, int64_t> out;
+  if (rd_kafka_committed(c.get(), l.get(), 10'000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+    for (int i = 0; i < l->cnt; ++i) out[l->elems[i].partition] = l->elems[i].offset;
+  rd_kafka_consumer_close(c.get());
+  return out;
+}
+
+}  // namespace anpr::testing
