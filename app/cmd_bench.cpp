@@ -65,45 +65,45 @@ void add_bench_command(CLI::App& app, std::function<int()>& run) {
       "CPU per read, read-to-hit latency percentiles and peak memory, as a table with the ratios "
       "(docs/benchmarks.md). Starts the embedded broker unless --brokers is given.");
   cmd->add_flag("--quick", a->quick, "CI size: 100 k reads, 100 k entries, 2 rounds, 8 s of latency");
-  cmd->add_option("--reads", a->o.reads, "reads produced and consumed per round (default 400000)")
+  cmd->add_option("--reads", a->o.reads, "reads produced and consumed per round")
       ->check(CLI::Range(std::size_t{1000}, std::size_t{100'000'000}));
-  cmd->add_option("--entries", a->o.entries, "reference entries (default 1000000)")
+  cmd->add_option("--entries", a->o.entries, "reference entries")
       ->check(CLI::Range(std::size_t{1}, std::size_t{200'000'000}));
-  cmd->add_option("--rounds", a->o.rounds, "throughput rounds; the best is reported (default 3)")
+  cmd->add_option("--rounds", a->o.rounds, "throughput rounds; the best is reported")
       ->check(CLI::Range(1, 100));
-  cmd->add_option("--hit-rate", a->o.hit_rate, "share of reads whose plate is listed (default 0.01)")
+  cmd->add_option("--hit-rate", a->o.hit_rate, "share of reads whose plate is listed")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--ocr-noise", a->o.ocr_noise,
-                  "share of listed reads read with one confusable character changed (default 0.3)")
+                  "share of listed reads read with one confusable character changed")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--candidates", a->o.candidates,
-                  "share of reads that carry an OCR candidate (default 0.2)")
+                  "share of reads that carry an OCR candidate")
       ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--broken", a->o.broken, "share of reads sent broken: dead letters (default 0)")
+  cmd->add_option("--broken", a->o.broken, "share of reads sent broken: dead letters")
       ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--mix", a->mix, "country mix of cameras and list entries (default NL:60,BE:30,LU:10)");
+  cmd->add_option("--mix", a->mix, "country mix of cameras and list entries");
   cmd->add_option("--image", a->o.image_file, "a JPEG file sent as every read's plate_jpeg")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--threads", a->o.threads, "processor threads (default 2)")->check(CLI::Range(1, 256));
-  cmd->add_option("--batch", a->o.batch, "reads per pipeline step (default 256)")
+  cmd->add_option("--threads", a->o.threads, "processor threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--batch", a->o.batch, "reads per pipeline step")
       ->check(CLI::Range(std::size_t{1}, std::size_t{65536}));
   cmd->add_option("--partitions", a->o.partitions,
-                  "partitions of the embedded broker's topics (default 32; reads x ~250 B / "
-                  "partitions must stay under 5 MiB)")
+                  "partitions of the embedded broker's topics (reads x ~250 B / partitions must "
+                  "stay under 5 MiB)")
       ->check(CLI::Range(1, 256));
-  cmd->add_option("--latency-seconds", a->o.latency_seconds, "duration of the latency steps (default 20)")
+  cmd->add_option("--latency-seconds", a->o.latency_seconds, "duration of the latency steps")
       ->check(CLI::Range(1.0, 3600.0));
   cmd->add_flag("--retention", a->o.retention,
                 "also rounds keeping passages and hits in the retention store, with the ratio to "
                 "keeping nothing (target >= 0.80)");
   cmd->add_option("--state-dir", a->o.state_dir,
-                  "where --retention keeps its store, on the disk to measure (default "
-                  "./anpr-bench-state)");
+                  "where --retention keeps its store, on the disk to measure")
+      ->default_str("./anpr-bench-state");
   cmd->add_flag("--no-latency", [a](int64_t) { a->o.latency = false; }, "skip the latency steps");
   cmd->add_option("--brokers", a->o.brokers,
                   "a Kafka cluster instead of the embedded broker (topics <prefix>reads, hits, "
                   "lat.reads, lat.hits)");
-  cmd->add_option("--topic-prefix", a->o.topic_prefix, "prefix of the benchmark's topics (default bench.)");
+  cmd->add_option("--topic-prefix", a->o.topic_prefix, "prefix of the benchmark's topics");
   cmd->add_option("--json", a->json_file, "also write the results as JSON to this file (- = stdout, "
                                           "instead of the table)");
   cmd->callback([a, &run] {
