@@ -36,18 +36,38 @@ struct DemoArgs {
   std::string http = "127.0.0.1:8080";
 };
 
+// The samples folder has what the demo reads; else says which is missing and how to point at
+// them (the default "samples" is relative to the working directory: the repository's root).
+bool samples_present(const DemoArgs& args) {
+  const std::filesystem::path dir(args.samples);
+  const std::vector<std::filesystem::path> needed =
+      args.offline ? std::vector<std::filesystem::path>{dir / "lists", dir / "reads.jsonl"}
+                   : std::vector<std::filesystem::path>{dir / "anpr.toml"};
+  std::error_code ec;
+  for (const auto& p : needed) {
+    if (std::filesystem::exists(p, ec)) continue;
+    std::cerr << "anpr demo: " << (std::filesystem::exists(dir, ec) ? p : dir).string()
+              << ": not found: the demo needs the sample folder of the repository (anpr.toml, "
+                 "cameras.csv, lists/, reads.jsonl); run it from the repository's root or give "
+                 "--samples DIR\n";
+    return false;
+  }
+  return true;
+}
+
 int run_offline(const DemoArgs& args) {
   const std::filesystem::path dir(args.samples);
   std::vector<std::filesystem::path> files;
   for (const auto& f : std::filesystem::directory_iterator(dir / "lists"))
     if (f.path().extension() == ".csv") files.push_back(f.path());
   std::sort(files.begin(), files.end());
-  ListSetLoad lists = load_lists(files, std::cerr);
-  if (lists.fatal) return kExitUsage;
+  ListSetLoad lists = load_lists(files, offline_list_policy("", -1), "anpr demo", std::cerr);
+  if (lists.unreadable) return kExitUsage;
+  if (lists.refused) return kExitRejected;
   const std::filesystem::path reads = dir / "reads.jsonl";
   std::ifstream in(reads, std::ios::binary);
   if (!in) {
-    std::cerr << reads.string() << ": cannot open\n";
+    std::cerr << "anpr demo: " << reads.string() << ": cannot open\n";
     return kExitUsage;
   }
   std::string out;
@@ -56,7 +76,7 @@ int run_offline(const DemoArgs& args) {
     append_hit_text(out, r, s, h);
     std::cout << out << "\n\n";
   };
-  MatchCounts c = match_stream(*lists.snapshot, in, reads.string(), sink, std::cerr);
+  MatchCounts c = match_stream(*lists.snapshot, in, reads.string(), sink, "anpr demo", std::cerr);
   std::cout << c.reads << " reads, " << c.hits << " hits, " << c.rejected << " reads rejected.\n";
   return kExitOk;
 }
@@ -231,6 +251,7 @@ void add_demo_command(CLI::App& app, std::function<int()>& run) {
                 "no Kafka: match <samples>/reads.jsonl against the sample lists and exit");
   cmd->callback([args, &run] {
     run = [args] {
+      if (!samples_present(*args)) return kExitUsage;
       if (args->offline) return run_offline(*args);
       try {
         return run_live(*args);

@@ -7,20 +7,25 @@
 //   delete ID
 //   publish FILE          writes a list to the reflists topic (app/reflists.h), audited in
 //                         state.dir/audit.jsonl (or --audit-log)
-// API commands take the server from --server (or ANPR_SERVER, default http://127.0.0.1:8080) and
-// the bearer token from --token-file (or ANPR_TOKEN; never from the command line, where `ps` and
-// the shell history would show it). Exit codes: 0 done, 1 input (partly) rejected or
-// refused, 2 usage error or a token the server does not accept, 3 the server cannot be reached or
-// failed.
+// API commands take the server from --url (or ANPR_SERVER, default http://127.0.0.1:8080; --server
+// is its old, hidden name) and the bearer token from --token-file (or ANPR_TOKEN; never from the
+// command line, where `ps` and the shell history would show it). Exit codes (README.md,
+// "Command-line conventions", app/api_client.h): 0 done, 1 input (partly) rejected or refused,
+// 2 usage error, a file that cannot be read or a token the server does not accept, 3 the server
+// cannot be reached or failed.
 #include <httplib.h>
 #include <simdjson.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "app/commands.h"
+#include "app/api_client.h"
+#include "app/offline.h"
 #include "app/token_file.h"
 #include "app/reflists.h"
 #include "config/settings.h"
@@ -37,7 +42,7 @@ struct ListsArgs {
   std::string id;
   std::string add, remove;
   std::string config;
-  std::string server;
+  std::string url;
   std::string token;
   std::string brokers;
   uint64_t to = 0;
@@ -48,11 +53,6 @@ struct ListsArgs {
 // Optional fields of the server's answers: absent ones keep their defaults.
 void ignore(simdjson::error_code) {}
 
-std::string env_or(const char* name, std::string fallback) {
-  const char* v = std::getenv(name);
-  return (v && *v) ? std::string(v) : std::move(fallback);
-}
-
 bool read_file(const std::string& path, std::string& out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return false;
@@ -62,34 +62,28 @@ bool read_file(const std::string& path, std::string& out) {
   return true;
 }
 
-lists::Policy policy_from(const ListsArgs& a) {
-  lists::Policy p;
-  p.countries = config::default_country_policies();
-  if (!a.config.empty()) {
-    config::Settings s = config::load_settings(a.config);
-    p.countries = s.countries;
-    p.max_rejected_percent = s.list_policy.max_rejected_percent;
-  }
-  if (a.max_rejected_percent >= 0) p.max_rejected_percent = a.max_rejected_percent;
-  return p;
-}
-
 int validate(const ListsArgs& a) {
   lists::Policy p;
   try {
-    p = policy_from(a);
+    p = offline_list_policy(a.config, a.max_rejected_percent);
   } catch (const config::ConfigError& e) {
     std::cerr << "anpr lists validate: " << e.what() << "\n";
     return kExitUsage;
   }
-  p.max_reported_rows = 100'000;
-  bool rejected = false;
+  bool unreadable = false;
+  std::size_t rejected = 0;
   std::string out;
   JsonWriter w(out);
   if (a.json) w.begin_array();
   for (const std::string& f : a.files) {
+    // A file that cannot be read is a usage error (exit 2), reported on stderr; the reports
+    // (stdout) are of the files that were read.
+    if (!list_files_readable(f, "anpr lists validate", std::cerr)) {
+      unreadable = true;
+      continue;
+    }
     lists::Report r = lists::validate_file(f, p, lists::system_now());
-    rejected |= r.fatal || r.rejected > 0 || r.over_threshold;
+    rejected += r.fatal || r.rejected > 0 || r.over_threshold;
     if (a.json)
       lists::write_report_json(w, r);
     else
@@ -99,7 +93,10 @@ int validate(const ListsArgs& a) {
     w.end_array();
     std::cout << out << "\n";
   }
-  return rejected ? kExitRejected : kExitOk;
+  if (rejected > 0)
+    std::cerr << "anpr lists validate: " << rejected << " of " << a.files.size()
+              << " files with rejected rows or refused (the reports are on stdout)\n";
+  return unreadable ? kExitUsage : rejected > 0 ? kExitRejected : kExitOk;
 }
 
 // ---- API client ----
@@ -107,6 +104,7 @@ int validate(const ListsArgs& a) {
 struct Api {
   std::unique_ptr<httplib::Client> cli;
   httplib::Headers headers;
+  std::string url;
 };
 
 std::optional<Api> connect(const ListsArgs& a, const char* cmd) {
@@ -116,12 +114,17 @@ std::optional<Api> connect(const ListsArgs& a, const char* cmd) {
     std::cerr << "anpr lists " << cmd << ": " << err << " (a token of role operator)\n";
     return std::nullopt;
   }
-  const std::string server =
-      a.server.empty() ? env_or("ANPR_SERVER", "http://127.0.0.1:8080") : a.server;
   Api api;
-  api.cli = std::make_unique<httplib::Client>(server);
+  api.url = a.url;
+  try {
+    api.cli = std::make_unique<httplib::Client>(a.url);
+  } catch (const std::exception& e) {
+    std::cerr << "anpr lists " << cmd << ": --url " << a.url << ": " << e.what() << "\n";
+    return std::nullopt;
+  }
   if (!api.cli->is_valid()) {
-    std::cerr << "anpr lists " << cmd << ": cannot use the server address " << server << "\n";
+    std::cerr << "anpr lists " << cmd << ": --url " << a.url
+              << ": expected http://host:port or https://host:port\n";
     return std::nullopt;
   }
   api.cli->set_connection_timeout(10, 0);
@@ -193,18 +196,19 @@ void print_list(simdjson::dom::element l, bool versions) {
 }
 
 // Prints the answer and returns the exit code.
-int finish(const char* cmd, const httplib::Result& r, bool json) {
+int finish(const char* cmd, const Api& api, const httplib::Result& r, bool json) {
   if (!r) {
-    std::cerr << "anpr lists " << cmd << ": cannot reach the server: " << httplib::to_string(r.error())
-              << "\n";
+    std::cerr << "anpr lists " << cmd << ": cannot reach " << api.url << ": "
+              << describe(r.error()) << "\n";
     return kExitRuntime;
   }
   if (json) std::cout << r->body << "\n";
   simdjson::dom::parser p;
   simdjson::dom::element doc;
   if (p.parse(r->body).get(doc) != simdjson::SUCCESS) {
-    std::cerr << "anpr lists " << cmd << ": HTTP " << r->status << " without a JSON answer\n";
-    return r->status >= 500 ? kExitRuntime : kExitUsage;
+    std::cerr << "anpr lists " << cmd << ": " << api.url << ": HTTP " << r->status
+              << " without a JSON answer\n";
+    return r->status < 400 ? kExitRuntime : refusal_exit_code(r->status, "");
   }
   std::string_view error, detail;
   const bool failed = doc["error"].get_string().get(error) == simdjson::SUCCESS;
@@ -212,9 +216,9 @@ int finish(const char* cmd, const httplib::Result& r, bool json) {
   if (!report.error()) print_rows(report.value_unsafe());
   if (failed) {
     ignore(doc["detail"].get_string().get(detail));
-    std::cerr << "anpr lists " << cmd << ": " << error << ": " << detail << "\n";
-    if (r->status == 401 || r->status == 403) return kExitUsage;
-    return r->status >= 500 ? kExitRuntime : kExitRejected;
+    std::cerr << "anpr lists " << cmd << ": " << api.url << ": refused (" << r->status << " "
+              << error << "): " << detail << "\n";
+    return refusal_exit_code(r->status, error);
   }
   uint64_t rejected = 0;
   if (!report.error()) ignore(report["rejected"].get_uint64().get(rejected));
@@ -257,18 +261,15 @@ httplib::MultipartFormData file_part(const std::string& name, const std::string&
 int load(const ListsArgs& a) {
   std::string rows, side;
   const std::string side_path = sidecar_path(a.file).string();
-  if (!lists::format_of_name(a.file)) {
-    std::cerr << "anpr lists load: " << a.file << ": expected a .csv or .jsonl file\n";
-    return kExitUsage;
-  }
+  if (!list_files_readable(a.file, "anpr lists load", std::cerr)) return kExitUsage;
   if (!read_file(a.file, rows) || !read_file(side_path, side)) {
-    std::cerr << "anpr lists load: cannot read " << a.file << " and its sidecar " << side_path
+    std::cerr << "anpr lists load: cannot read " << a.file << " or its sidecar " << side_path
               << "\n";
     return kExitUsage;
   }
   SidecarParse meta = parse_sidecar(side, side_path);
   if (meta.error) {
-    std::cerr << to_string(*meta.error) << "\n";
+    std::cerr << "anpr lists load: " << to_string(*meta.error) << "\n";
     return kExitRejected;
   }
   auto api = connect(a, "load");
@@ -276,7 +277,7 @@ int load(const ListsArgs& a) {
   httplib::MultipartFormDataItems items = {
       {"sidecar", side, std::filesystem::path(side_path).filename().string(), "application/toml"},
       file_part("rows", a.file, std::move(rows))};
-  return finish("load", api->cli->Put(list_path(meta.meta->id).c_str(), api->headers, items),
+  return finish("load", *api, api->cli->Put(list_path(meta.meta->id).c_str(), api->headers, items),
                 a.json);
 }
 
@@ -291,14 +292,15 @@ int delta(const ListsArgs& a) {
     if (path.empty()) continue;
     std::string content;
     if (!read_file(path, content)) {
-      std::cerr << "anpr lists delta: cannot read " << path << "\n";
+      std::cerr << "anpr lists delta: " << path << ": cannot read: " << std::strerror(errno)
+                << "\n";
       return kExitUsage;
     }
     items.push_back(file_part(name, path, std::move(content)));
   }
   auto api = connect(a, "delta");
   if (!api) return kExitUsage;
-  return finish("delta", api->cli->Post((list_path(a.id) + "/delta").c_str(), api->headers, items),
+  return finish("delta", *api, api->cli->Post((list_path(a.id) + "/delta").c_str(), api->headers, items),
                 a.json);
 }
 
@@ -307,7 +309,7 @@ int show(const ListsArgs& a) {
   auto api = connect(a, "show");
   if (!api) return kExitUsage;
   const std::string path = a.id.empty() ? "/api/v1/lists" : list_path(a.id);
-  return finish("show", api->cli->Get(path.c_str(), api->headers), a.json);
+  return finish("show", *api, api->cli->Get(path.c_str(), api->headers), a.json);
 }
 
 int rollback(const ListsArgs& a) {
@@ -315,7 +317,7 @@ int rollback(const ListsArgs& a) {
   auto api = connect(a, "rollback");
   if (!api) return kExitUsage;
   const std::string body = a.to ? "{\"to\":" + std::to_string(a.to) + "}" : "";
-  return finish("rollback",
+  return finish("rollback", *api,
                 api->cli->Post((list_path(a.id) + "/rollback").c_str(), api->headers, body,
                                "application/json"),
                 a.json);
@@ -325,16 +327,13 @@ int remove(const ListsArgs& a) {
   if (!valid_id(a.id, "delete")) return kExitUsage;
   auto api = connect(a, "delete");
   if (!api) return kExitUsage;
-  return finish("delete", api->cli->Delete(list_path(a.id).c_str(), api->headers), a.json);
+  return finish("delete", *api, api->cli->Delete(list_path(a.id).c_str(), api->headers), a.json);
 }
 
 void api_options(CLI::App* c, ListsArgs& a) {
-  c->add_option("--server", a.server,
-                "processor HTTP address, e.g. http://127.0.0.1:8080 (default: $ANPR_SERVER or "
-                "http://127.0.0.1:8080)");
+  add_url_option(c, a.url);
   c->add_option("--token-file", a.token,
-                 "file whose first line is a bearer token of role operator (default: "
-                 "$ANPR_TOKEN)");
+                "file whose first line is a bearer token of role operator (else $ANPR_TOKEN)");
   c->add_flag("--json", a.json, "print the server's JSON answer on stdout");
 }
 
@@ -350,12 +349,14 @@ void add_lists_command(CLI::App& app, std::function<int()>& run) {
   CLI::App* v = cmd->add_subcommand(
       "validate", "Validate list files (CSV or JSON Lines, each with its .toml sidecar) and print "
                   "the report: every rejected row with line, column and reason, then counts.\n"
-                  "Exit code: 0 every row valid, 1 some row or file rejected, 2 usage error.");
+                  "Exit code: 0 every row valid, 1 some row or list rejected, 2 usage error or a "
+                  "file (list or sidecar) that cannot be read.");
   v->add_option("files", a->files, "list files (.csv or .jsonl)")->required();
   v->add_option("--config", a->config,
                 "processor configuration: its country policies and lists.max_rejected_percent");
   v->add_option("--max-rejected-percent", a->max_rejected_percent,
-                "refusal threshold to report against (default 1, or the configuration's)")
+                "refusal threshold to report against")
+      ->default_str("1, or the configuration's")
       ->check(CLI::Range(0.0, 100.0));
   v->add_flag("--json", a->json, "print the reports as a JSON array on stdout");
   v->callback([a, &run] { run = [a] { return validate(*a); }; });
@@ -377,7 +378,7 @@ void add_lists_command(CLI::App& app, std::function<int()>& run) {
   d->callback([a, &run] { run = [a] { return delta(*a); }; });
 
   CLI::App* s = cmd->add_subcommand("show", "Show the lists, or one list with its versions.");
-  s->add_option("id", a->id, "list id (default: every list)");
+  s->add_option("id", a->id, "list id")->default_str("every list");
   api_options(s, *a);
   s->callback([a, &run] { run = [a] { return show(*a); }; });
 

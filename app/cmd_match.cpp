@@ -1,10 +1,13 @@
 // `anpr match`: check a batch of camera reads against reference list files, offline.
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 
 #include "app/commands.h"
 #include "app/hit_text.h"
 #include "app/offline.h"
+#include "config/settings.h"
 
 namespace anpr::app {
 
@@ -13,6 +16,8 @@ struct MatchArgs {
   std::vector<std::string> lists;
   std::string reads;
   std::string format = "json";
+  std::string config;
+  double max_rejected_percent = -1;
 };
 }  // namespace
 
@@ -22,8 +27,11 @@ void add_match_command(CLI::App& app, std::function<int()>& run) {
       "match",
       "Match camera reads (JSON Lines) against reference lists (CSV + TOML sidecar).\n"
       "Writes one hit per line to stdout; rejected reads and list rows go to stderr.\n"
-      "Exit code: 0 all input accepted, 1 some input rejected, 2 usage error or a list that\n"
-      "cannot be loaded.");
+      "Lists are validated as `anpr lists validate` does (same checks, same threshold, same\n"
+      "report), except that expiry is judged by each read's capture time; a list refused as a\n"
+      "whole stops the command before anything is matched.\n"
+      "Exit code: 0 all input accepted, 1 some input rejected or a list refused, 2 usage error\n"
+      "or a file that cannot be read, 3 runtime failure.");
   cmd->add_option("--list", args->lists, "reference list CSV file (its .toml sidecar beside it)")
       ->required()
       ->allow_extra_args(false);
@@ -31,12 +39,19 @@ void add_match_command(CLI::App& app, std::function<int()>& run) {
       ->required();
   cmd->add_option("--format", args->format, "hit output: json (one object per line) or text")
       ->check(CLI::IsMember({"json", "text"}));
+  cmd->add_option("--config", args->config,
+                  "processor configuration: its country policies and lists.max_rejected_percent");
+  cmd->add_option("--max-rejected-percent", args->max_rejected_percent,
+                  "refuse a list whose rejected rows exceed this percentage of its rows")
+      ->default_str("1, or the configuration's")
+      ->check(CLI::Range(0.0, 100.0));
   cmd->callback([args, &run] {
     run = [args] {
-      std::vector<std::filesystem::path> files(args->lists.begin(), args->lists.end());
-      ListSetLoad lists = load_lists(files, std::cerr);
-      if (lists.fatal) {
-        std::cerr << "anpr match: a reference list could not be loaded; nothing was matched\n";
+      lists::Policy policy;
+      try {
+        policy = offline_list_policy(args->config, args->max_rejected_percent);
+      } catch (const config::ConfigError& e) {
+        std::cerr << "anpr match: " << e.what() << "\n";
         return kExitUsage;
       }
       std::ifstream file;
@@ -45,11 +60,23 @@ void add_match_command(CLI::App& app, std::function<int()>& run) {
       if (args->reads != "-") {
         file.open(args->reads, std::ios::binary);
         if (!file) {
-          std::cerr << args->reads << ": cannot open the reads file\n";
+          std::cerr << "anpr match: " << args->reads << ": cannot open the reads file: "
+                    << std::strerror(errno) << "\n";
           return kExitUsage;
         }
         in = &file;
         source = args->reads;
+      }
+      std::vector<std::filesystem::path> files(args->lists.begin(), args->lists.end());
+      ListSetLoad lists = load_lists(files, policy, "anpr match", std::cerr);
+      if (lists.unreadable) {
+        std::cerr << "anpr match: a list file could not be read; nothing was matched\n";
+        return kExitUsage;
+      }
+      if (lists.refused) {
+        std::cerr << "anpr match: a reference list was refused (see its report above); nothing "
+                     "was matched\n";
+        return kExitRejected;
       }
       std::string out;
       const bool text = args->format == "text";
@@ -63,7 +90,7 @@ void add_match_command(CLI::App& app, std::function<int()>& run) {
         out.push_back('\n');
         std::cout << out;
       };
-      MatchCounts c = match_stream(*lists.snapshot, *in, source, sink, std::cerr);
+      MatchCounts c = match_stream(*lists.snapshot, *in, source, sink, "anpr match", std::cerr);
       std::cout.flush();
       std::cerr << "anpr match: " << c.reads << " reads, " << c.hits << " hits, " << c.rejected
                 << " reads rejected; " << lists.snapshot->entry_count() << " entries in "

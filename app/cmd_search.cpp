@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "app/commands.h"
+#include "app/api_client.h"
 #include "app/token_file.h"
 #include "export/json_writer.h"
 
@@ -20,7 +21,7 @@ namespace anpr::app {
 namespace {
 
 struct SearchArgs {
-  std::string url = "http://127.0.0.1:8080";
+  std::string url;
   std::string token_file;
   std::string plate;
   bool ocr = false;
@@ -100,21 +101,24 @@ void add_search_command(CLI::App& app, std::function<int()>& run) {
       "Search kept passages and hits of one plate through a running processor's API (role "
       "investigator), with the legal reference the camera country requires. Every search, "
       "allowed or refused, is written to the processor's audit log.");
-  cmd->add_option("--url", a->url, "the processor's HTTP address")->capture_default_str();
+  add_url_option(cmd, a->url);
   cmd->add_option("--token-file", a->token_file,
-                  "file holding the investigator's bearer token (else $ANPR_TOKEN)");
+                  "file whose first line is a bearer token of role investigator (else "
+                  "$ANPR_TOKEN)");
   cmd->add_option("--plate", a->plate, "the plate, as written (e.g. AB-123-C)")->required();
   cmd->add_flag("--ocr", a->ocr, "also plates that differ within OCR confusion classes (0/O/D/Q, 1/I, ...)");
   cmd->add_option("--from", a->from, "earliest capture time, RFC 3339 (2026-11-01T00:00:00Z)");
   cmd->add_option("--to", a->to, "latest capture time, RFC 3339");
   cmd->add_option("--camera", a->cameras, "only this camera (repeatable)");
   cmd->add_option("--country", a->countries, "only this camera country, e.g. NL (repeatable)");
-  cmd->add_option("--kind", a->kinds, "passage or hit (repeatable; default both)");
+  cmd->add_option("--kind", a->kinds, "passage or hit (repeatable)")
+      ->default_str("both")
+      ->check(CLI::IsMember({"passage", "hit"}));
   cmd->add_option("--reference", a->reference,
                   "the prosecutor's order (NL) or decision (BE) reference");
   cmd->add_option("--justification", a->justification,
                   "why the search is needed (BE data of the last 30 days)");
-  cmd->add_option("--limit", a->limit, "at most this many records");
+  cmd->add_option("--limit", a->limit, "at most this many records (0: the server's limit)");
   cmd->add_flag("--json", a->json, "print the API's JSON answer");
   cmd->add_flag("--insecure", a->insecure, "HTTPS: do not verify the server's certificate");
   cmd->callback([a, &run] {
@@ -143,14 +147,23 @@ void add_search_command(CLI::App& app, std::function<int()>& run) {
       auto res = client->Post("/api/v1/search", {{"Authorization", "Bearer " + token}},
                               request_body(*a), "application/json");
       if (!res) {
-        std::cerr << "anpr search: cannot reach " << a->url << ": "
-                  << httplib::to_string(res.error()) << "\n";
+        std::cerr << "anpr search: cannot reach " << a->url << ": " << describe(res.error())
+                  << "\n";
         return kExitRuntime;
       }
       if (res->status != 200) {
-        std::cerr << "anpr search: refused (" << res->status << "): " << res->body << "\n";
-        if (res->status == 401) return kExitUsage;
-        return res->status == 400 || res->status == 403 ? kExitRejected : kExitRuntime;
+        // {"error": code, "detail": text}; anything else is shown as it came.
+        simdjson::dom::parser p;
+        simdjson::dom::element doc;
+        std::string_view error, detail = res->body;
+        if (!p.parse(res->body).get(doc)) {
+          if (doc["error"].get(error)) error = {};
+          if (doc["detail"].get(detail)) detail = res->body;
+        }
+        std::cerr << "anpr search: " << a->url << ": refused (" << res->status
+                  << (error.empty() ? "" : " ") << error << "): " << detail << "\n";
+        if (a->json) std::cout << res->body << "\n";
+        return res->status < 400 ? kExitRuntime : refusal_exit_code(res->status, error);
       }
       if (a->json)
         std::cout << res->body << "\n";

@@ -1,8 +1,15 @@
 #include "app/offline.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <istream>
+#include <sstream>
 #include <ostream>
 
+#include "config/settings.h"
 #include "ingest/list_file.h"
 #include "ingest/read_event.h"
 #include "match/plate.h"
@@ -10,22 +17,74 @@
 
 namespace anpr::app {
 
-ListSetLoad load_lists(const std::vector<std::filesystem::path>& files, std::ostream& err) {
+lists::Policy offline_list_policy(const std::string& config_file, double max_rejected_percent) {
+  lists::Policy p;
+  p.countries = config::default_country_policies();
+  if (!config_file.empty()) {
+    config::Settings s = config::load_settings(config_file);
+    p.countries = s.countries;
+    p.max_rejected_percent = s.list_policy.max_rejected_percent;
+  }
+  if (max_rejected_percent >= 0) p.max_rejected_percent = max_rejected_percent;
+  p.max_reported_rows = 100'000;
+  return p;
+}
+
+namespace {
+// "" when `file` can be opened for reading, else why not.
+std::string unreadable(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) return "it is a folder";
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::strerror(errno);
+  ::close(fd);
+  return {};
+}
+}  // namespace
+
+bool list_files_readable(const std::filesystem::path& file, std::string_view cmd,
+                         std::ostream& err) {
+  if (!lists::format_of_name(file.string())) {
+    err << cmd << ": " << file.string() << ": expected a list file ending in .csv or .jsonl\n";
+    return false;
+  }
+  if (std::string why = unreadable(file); !why.empty()) {
+    err << cmd << ": " << file.string() << ": cannot read the list: " << why << "\n";
+    return false;
+  }
+  const std::filesystem::path side = sidecar_path(file);
+  if (std::string why = unreadable(side); !why.empty()) {
+    err << cmd << ": " << side.string() << ": cannot read the sidecar of " << file.string()
+        << ": " << why << " (every list needs NAME.toml next to it, with at least id and "
+        << "owner_country)\n";
+    return false;
+  }
+  return true;
+}
+
+ListSetLoad load_lists(const std::vector<std::filesystem::path>& files, const lists::Policy& policy,
+                       std::string_view cmd, std::ostream& err) {
   ListSetLoad out;
   IndexBuilder builder;
   for (const auto& f : files) {
-    ListLoad load = load_list(f);
-    if (load.fatal) {
-      err << to_string(*load.fatal) << "\n";
-      out.fatal = true;
+    if (!list_files_readable(f, cmd, err)) {
+      out.unreadable = true;
       continue;
     }
-    for (const RowError& r : load.rejected) err << to_string(r) << "\n";
-    if (load.rejected_count > load.rejected.size())
-      err << f.string() << ": " << (load.rejected_count - load.rejected.size())
-          << " more rejected rows not shown\n";
-    out.rows += load.rows;
-    out.rejected_rows += load.rejected_count;
+    lists::FileLoad load = lists::load_file(f, policy, kNoStart);
+    const lists::Report& r = load.report;
+    if (r.fatal || r.rejected > 0) {  // the report of `anpr lists validate`, as diagnostics
+      std::ostringstream text;
+      lists::write_report_text(text, r);
+      std::istringstream lines(text.str());
+      for (std::string line; std::getline(lines, line);) err << cmd << ": " << line << "\n";
+    }
+    if (!r.ok()) {
+      out.refused = true;
+      continue;
+    }
+    out.rows += r.rows;
+    out.rejected_rows += r.rejected;
     builder.add(*load.list);
   }
   out.snapshot = builder.build();
@@ -51,7 +110,7 @@ HitReadView hit_view(const ReadEvent& ev, std::string_view ts_text, std::span<co
 }
 
 MatchCounts match_stream(const Snapshot& s, std::istream& in, const std::string& source,
-                         const HitSink& sink, std::ostream& err) {
+                         const HitSink& sink, std::string_view cmd, std::ostream& err) {
   MatchCounts counts;
   ReadEventDecoder decoder;
   std::string ts_text;
@@ -68,13 +127,13 @@ MatchCounts match_stream(const Snapshot& s, std::istream& in, const std::string&
     ++counts.reads;
     if (!decoder.decode(line, ev, derr)) {
       ++counts.rejected;
-      err << source << ":" << lineno << ": " << derr.reason << ": " << derr.detail << "\n";
+      err << cmd << ": " << source << ":" << lineno << ": " << derr.reason << ": " << derr.detail << "\n";
       continue;
     }
     auto normalized = normalized_plates(ev, plates, raw);
     if (!normalized) {
       ++counts.rejected;
-      err << source << ":" << lineno << ": " << to_string(normalized.error())
+      err << cmd << ": " << source << ":" << lineno << ": " << to_string(normalized.error())
           << ": the plate cannot be normalised (event " << ev.event_id << ")\n";
       continue;
     }

@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "app/commands.h"
+#include "app/offline.h"
 #include "config/settings.h"
 #include "export/json_writer.h"
 #include "match/time.h"
@@ -513,12 +514,14 @@ void add_lists_publish_command(CLI::App* lists_cmd, std::function<int()>& run) {
                 "processor configuration: brokers, Kafka properties, topics.reflists, threshold "
                 "and country policies");
   c->add_option("--brokers", a->brokers, "bootstrap servers (overrides the configuration)");
-  c->add_option("--topic", a->topic, "topic (default: topics.reflists, anpr.reflists)");
+  c->add_option("--topic", a->topic, "topic")
+      ->default_str("topics.reflists of the configuration, else anpr.reflists");
   c->add_option("--by", a->who,
-                "who publishes, recorded in the version and the audit log (default: $USER)");
-  c->add_option("--audit-log", a->audit_log,
-                "audit log the publish is recorded in (default: audit.jsonl in the "
-                "configuration's state.dir; without --config, state/audit.jsonl here)");
+                "who publishes, recorded in the version and the audit log")
+      ->default_str("$USER");
+  c->add_option("--audit-log", a->audit_log, "audit log the publish is recorded in")
+      ->default_str("audit.jsonl in the configuration's state.dir; without --config, "
+                    "state/audit.jsonl here");
   c->add_flag("--json", a->json, "print the validation report as JSON on stdout");
   c->callback([a, &run] {
     run = [a] {
@@ -540,6 +543,8 @@ void add_lists_publish_command(CLI::App* lists_cmd, std::function<int()>& run) {
         std::cerr << "anpr lists publish: give --config or --brokers\n";
         return kExitUsage;
       }
+      // A file that cannot be read is a usage error (exit 2), as in every command.
+      if (!list_files_readable(a->file, "anpr lists publish", std::cerr)) return kExitUsage;
       const std::string topic = a->topic.empty() ? s.topics.reflists : a->topic;
       kafka::Properties props{{"bootstrap.servers", s.kafka.brokers}, {"log_level", "3"}};
       for (const auto& kv : s.kafka.common) props.emplace_back(kv);

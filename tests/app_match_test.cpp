@@ -183,8 +183,17 @@ TEST(AppMatchTest, MalformedRowsNameFileAndLine) {
                                      "GB-123-X,NL,R3\n"
                                      "QQ-11-QQ,NL,R4\n"
                                      "HK-471-N,NL\n";
-  CmdRun r = anpr("match --list " + (dir / "bad.csv").string() + " --list " +
-               (dir / "bad2.csv").string() + " --reads " + kSamples + "/reads.jsonl");
+  // Both lists are over the refusal threshold of `anpr lists validate`: refused, nothing matched.
+  CmdRun refused = anpr("match --list " + (dir / "bad.csv").string() + " --list " +
+                        (dir / "bad2.csv").string() + " --reads " + kSamples + "/reads.jsonl");
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_TRUE(refused.out.empty()) << refused.out;
+  EXPECT_NE(refused.err.find((dir / "bad2.csv").string() + ": refused"), std::string::npos)
+      << refused.err;
+  // With the threshold raised, the same rows are reported and the good rows match.
+  CmdRun r = anpr("match --max-rejected-percent 100 --list " + (dir / "bad.csv").string() +
+                  " --list " + (dir / "bad2.csv").string() + " --reads " + kSamples +
+                  "/reads.jsonl");
   EXPECT_EQ(r.exit_code, 1) << r.err;
   const std::string bad2 = (dir / "bad2.csv").string();
   EXPECT_NE(r.err.find((dir / "bad.csv").string() + ":3"), std::string::npos) << r.err;

@@ -399,7 +399,7 @@ TEST_F(ListsApi, CommandLineValidateLoadDeltaShowRollbackDelete) {
   EXPECT_EQ(v.exit_code, 1);
   EXPECT_NE(v.out.find("\"reason\":\"field_type\""), std::string::npos) << v.out;
   v = anpr("lists validate " + (dir / "missing.csv").string(), dir);
-  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_EQ(v.exit_code, 2) << "a file that cannot be read is a usage error (README.md)";
   v = anpr("lists validate", dir);
   EXPECT_EQ(v.exit_code, 2);
 
