@@ -19,6 +19,8 @@
 #include "ingest/cameras.h"
 #include "logging/log.h"
 
+#include <toml++/toml.h>
+
 namespace anpr::app {
 
 namespace {
@@ -27,6 +29,19 @@ struct RunArgs {
   std::string brokers;
   std::string log_level, log_format;  // override log.level / log.format when not empty
 };
+
+// The line of `table.key` in the configuration file, for messages in the "file:line: key: "
+// form of config::ConfigError; 0 when it cannot be found. Only called on a file load_settings has
+// accepted (so it has passed the TOML guard of config/toml_guard.h).
+std::size_t config_line(const std::filesystem::path& file, std::string_view table,
+                        std::string_view key) {
+  try {
+    const toml::table doc = toml::parse_file(file.string());
+    if (const toml::node* n = doc[table][key].node()) return n->source().begin.line;
+  } catch (const std::exception&) {
+  }
+  return 0;
+}
 
 // Applies log.level / log.format, the command line winning over the config file.
 void configure_logging(const RunArgs& a, const config::Settings* s) {
@@ -55,7 +70,10 @@ RunSetup prepare_run(const std::string& config_file, const std::string& brokers_
   try {
     s.cameras = CameraRegistry::load(s.settings.cameras);
   } catch (const std::exception& e) {
-    throw StartupError(e.what());
+    // Like every configuration problem: the file, line and key that named the registry.
+    const std::size_t line = config_line(s.settings.file, "cameras", "registry");
+    throw StartupError(s.settings.file.string() + ":" + std::to_string(line == 0 ? 1 : line) +
+                       ": cameras.registry: " + e.what());
   }
   try {
     bool overviews = false;
@@ -73,6 +91,23 @@ RunSetup prepare_run(const std::string& config_file, const std::string& brokers_
     throw StartupError(s.settings.file.string() +
                        ": the camera registry has cameras in countries without a policy (" + m +
                        "): add a [countries.XX] table with their allowed categories");
+  }
+  // Every list the configuration names is read and checked before the registry touches the
+  // state folder: a start that fails on a list writes nothing into state.dir (README.md,
+  // "Command-line conventions"). The registry reads them again to import them.
+  {
+    std::string unusable;
+    const lists::Policy policy = list_policy(s.settings);
+    for (const auto& f : s.settings.lists) {
+      const lists::Report r = lists::validate_file(f, policy, lists::system_now());
+      if (r.fatal) unusable += (unusable.empty() ? "" : "; ") + to_string(*r.fatal);
+    }
+    if (!unusable.empty()) {
+      const std::size_t line = config_line(s.settings.file, "lists", "files");
+      throw StartupError(s.settings.file.string() + ":" + std::to_string(line == 0 ? 1 : line) +
+                         ": lists.files: a reference list could not be loaded, nothing was "
+                         "started or stored: " + unusable);
+    }
   }
   s.index = std::make_unique<LiveIndex>();
   try {
