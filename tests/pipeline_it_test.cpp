@@ -1233,5 +1233,33 @@ TEST_F(DeliveryTest, SigtermWaitsForUndeliveredHitsThenCommitsEveryRead) {
   EXPECT_EQ(summary_count(summary_line("run.err"), "reads,"), static_cast<long>(total_));
 }
 
+// A stop is honoured within the shutdown timeout even while hits cannot be delivered, and the
+// hits that reach the brokers after the processor gave up waiting (while it closes) neither
+// crash it nor corrupt it: it exits 0.
+TEST_F(DeliveryTest, HitsDeliveredAfterTheShutdownTimeoutDoNotCrashTheStoppingProcessor) {
+  make_reads(300, 15);
+  {
+    std::ifstream in(dir_ / "anpr.toml");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string conf = text.str();
+    const std::size_t at = conf.find("batch = 64\n");
+    ASSERT_NE(at, std::string::npos);
+    conf.insert(at, "shutdown_timeout_ms = 1000\n");
+    write(dir_ / "anpr.toml", conf);
+  }
+  const int port = enable_metrics();
+  hold("anpr.hits", true);
+  Child proc = start_processor();
+  produce_all();
+  ASSERT_EQ(settled_offsets(port, total_).size(), 3u);
+  proc.signal(SIGTERM);
+  // It gives up waiting after the shutdown timeout and prints its summary...
+  ASSERT_TRUE(wait_for([&] { return !summary_line("run.err").empty(); }, 30));
+  // ...then, while it closes, the hits can be delivered.
+  hold("anpr.hits", false);
+  EXPECT_EQ(proc.wait(60'000), 0);
+}
+
 }  // namespace
 }  // namespace anpr::testing
