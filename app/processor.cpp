@@ -14,6 +14,7 @@
 #include "app/hit_images.h"
 #include "app/offline.h"
 #include "app/offset_tracker.h"
+#include "app/read_matcher.h"
 #include "app/retention_sink.h"
 #include "export/deadletter.h"
 #include "export/hit_json.h"
@@ -36,67 +37,22 @@ TimestampMs wall_now_ms() {
       .count();
 }
 
-// One message the publish stage will produce.
-struct Output {
-  bool deadletter = false;
-  std::string payload;
-  std::string list_id;      // hits: for suppression and counters
-  uint64_t entry_key = 0;   // hits: the listed plate, for suppression
-  TimestampMs ts = 0;       // hits: capture time, for suppression
-  std::string route_topic;  // hits: also publish here ("" = no route copy)
-  std::string reason;       // dead letters: for counters
-  Category category{};      // hits: for counters
-  MatchKind kind{};         // hits: for counters
-};
+using Output = ReadOutput;
 
-struct Item {
+// One consumed read: the per-read work's slot (app/read_matcher.h) and the message it came from.
+struct Item : ReadSlot {
   rd_kafka_message_t* msg = nullptr;
   OffsetTracker::Ticket ticket{};
-  std::vector<Output> outs;
-  std::size_t used = 0;  // outs[0 .. used) are this message's outputs (the rest keep capacity)
-  uint32_t dropped_by_rules = 0;
-  // Decoded by stage 2 (kept per item so a whole batch can be matched at once).
-  ReadEvent ev;
-  std::vector<Plate> plates;            // the plate, then the usable candidates
-  std::vector<std::string_view> raw;    // their raw text (views into ev)
-  const Camera* cam = nullptr;          // null: the read was dead-lettered
-  CountryCode country;                  // the camera's country, when the camera is known
-  bool held_by_store = false;           // its processing hold is released once its records
-                                        // are durable in the retention store, not at publish
-
-  Output& next_out() {
-    if (used == outs.size()) outs.emplace_back();
-    Output& o = outs[used++];
-    o.deadletter = false;
-    o.payload.clear();
-    o.list_id.clear();
-    o.route_topic.clear();
-    o.reason.clear();
-    return o;
-  }
+  bool held_by_store = false;  // its processing hold is released once its records are durable
+                               // in the retention store, not at publish
 };
 
 struct Batch {
   std::vector<rd_kafka_message_t*> raw;
   std::vector<Item> items;
+  std::vector<ReadSlot*> slots;  // items[0 .. n), for the matcher
   std::size_t n = 0;
   store::RecordBatch keep;  // what the retention store keeps of the reads (tag: item index)
-};
-
-// Per-thread scratch of the decode + match stage.
-struct Worker {
-  ReadEventDecoder decoder;
-  DecodeError err;
-  std::vector<MatchQuery> queries;
-  std::vector<Item*> matched;  // the item of each query
-  std::vector<IndexHit> hits;
-  std::vector<uint32_t> ends;
-  std::string ts_text;
-  std::string detail;
-  HitImages images;  // thumbnails and overview images of reads that hit
-
-  Worker(std::size_t max_bytes, const image::Options& io, ImageCounters& ic)
-      : decoder(DecoderOptions{max_bytes, 64}), images(io, ic) {}
 };
 
 // What a produced message's delivery report needs: the read it belongs to and, for a hit, the
@@ -118,7 +74,6 @@ struct Processor::Impl {
   const config::Settings& settings;
   LiveIndex& index;
   const CameraRegistry& cameras;
-  MatchRules rules;
   std::atomic<bool>& stop;
 
   OffsetTracker tracker;
@@ -136,6 +91,7 @@ struct Processor::Impl {
   std::atomic<uint64_t> reads{0};
   std::atomic<int> assigned{0};  // partitions of the reads topic this instance owns
   ImageCounters image_counters;
+  ReadMatcher matcher{settings, cameras, image_counters};
 
   // Metrics kept on the hot path (the rest are counters above, exported at scrape time).
   metrics::Histogram batch_seconds{metrics::batch_time_buckets()};
@@ -150,6 +106,7 @@ struct Processor::Impl {
   std::deque<Retry> retries;  // guarded by retry_mu
   std::atomic<bool> poll_stop{false};
   std::atomic<bool> failed{false};
+  std::atomic<bool> giving_up{false};  // shutdown: undelivered messages are purged, not retried
 
   // Bound on unfinished reads (pipeline.max_unfinished_reads): the consume stage pauses the
   // assignment when it is reached. Only the consume stage's thread changes it.
@@ -167,7 +124,6 @@ struct Processor::Impl {
       : settings(s),
         index(i),
         cameras(c),
-        rules(s.countries),
         stop(st),
         retention(RetentionSink::open(s)),
         suppressor(make_suppressor(s)) {}
@@ -273,6 +229,10 @@ struct Processor::Impl {
   void on_delivery(rd_kafka_resp_err_t err, void* opaque, const rd_kafka_message_t& m) {
     auto* t = static_cast<Sent*>(opaque);
     if (!t) return;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && giving_up.load()) {  // purged at shutdown
+      delete t;
+      return;
+    }
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (t->capture_ts)
         read_to_hit_seconds.observe(static_cast<double>(wall_now_ms() - t->capture_ts) / 1000.0);
@@ -405,7 +365,14 @@ struct Processor::Impl {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     self->store_ready();
-    rd_kafka_commit(rk, nullptr, 0);
+    // A commit refused here (a broker that refuses commits during a rebalance, as the embedded
+    // one does) only means the next owner reads some finished reads again: say so.
+    if (const rd_kafka_resp_err_t e = rd_kafka_commit(rk, nullptr, 0);
+        e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+      log::warn("run",
+                std::string("commit on revoke failed: ") + rd_kafka_err2str(e) +
+                    "; the next owner of these partitions reads their last reads again",
+                {{"error", rd_kafka_err2str(e)}});
     for (int i = 0; i < parts->cnt; ++i) self->tracker.reset(parts->elems[i].partition);
     self->track_assignment(parts, false);
     if (cooperative) {
@@ -486,10 +453,16 @@ struct Processor::Impl {
       }
       Item& it = b.items[b.n++];
       it.msg = m;
+      it.payload = std::string_view(static_cast<const char*>(m->payload), m->len);
+      it.key = std::string_view(static_cast<const char*>(m->key), m->key_len);
+      it.partition = m->partition;
+      it.offset = m->offset;
       it.used = 0;
       it.dropped_by_rules = 0;
       it.held_by_store = false;
     }
+    b.slots.clear();
+    for (std::size_t i = 0; i < b.n; ++i) b.slots.push_back(&b.items[i]);
     // Register the reads, each with the processing hold, under one lock.
     tracker.add_batch(
         b.n, [&](std::size_t i) { return b.items[i].msg->partition; },
@@ -501,98 +474,38 @@ struct Processor::Impl {
 
   // ---- stage 2: decode and match ----
 
-  void deadletter(Item& it, std::string_view reason, std::string_view detail) {
-    Output& o = it.next_out();
-    o.deadletter = true;
-    o.reason = reason;
-    const rd_kafka_message_t* m = it.msg;
-    DeadLetterSource src{settings.topics.reads, m->partition, m->offset,
-                         std::string_view(static_cast<const char*>(m->key), m->key_len)};
-    append_deadletter_json(o.payload, reason, detail, src,
-                           std::string_view(static_cast<const char*>(m->payload), m->len),
-                           settings.pipeline.deadletter_payload_bytes, wall_now_ms());
-  }
-
-  // Decodes one read into its item, or dead-letters it (it.cam stays null).
-  void decode(Item& it, Worker& w) {
-    it.cam = nullptr;
-    it.country = CountryCode{};
-    const rd_kafka_message_t* m = it.msg;
-    const std::string_view payload(static_cast<const char*>(m->payload), m->len);
-    if (!w.decoder.decode(payload, it.ev, w.err)) {
-      deadletter(it, w.err.reason, w.err.detail);
-      return;
-    }
-    const Camera* cam = cameras.find(it.ev.camera_id);
-    if (!cam) {
-      deadletter(it, "unknown_camera", "camera_id is not in the camera registry");
-      return;
-    }
-    it.country = cam->country;
-    auto normalized = normalized_plates(it.ev, it.plates, it.raw);
-    if (!normalized) {
-      w.detail = "the plate cannot be normalised to 1..10 characters A-Z 0-9 (";
-      w.detail += to_string(normalized.error());
-      w.detail += ")";
-      deadletter(it, to_string(normalized.error()), w.detail);
-      return;
-    }
-    it.cam = cam;
-  }
-
-  // Stage 2 for a whole batch: decode every read, match them together (match_batch overlaps the
-  // index's memory accesses across reads), then encode the hits.
-  void process(Batch& b, Worker& w, const Snapshot& snap) {
-    w.queries.clear();
-    w.matched.clear();
+  // Stage 2 for a whole batch: the per-read work (app/read_matcher.h), then the records the
+  // retention store keeps of each read.
+  void process(Batch& b, ReadMatcher::Scratch& w, const Snapshot& snap) {
     b.keep.clear();
-    for (std::size_t i = 0; i < b.n; ++i) {
-      Item& it = b.items[i];
-      decode(it, w);
-      if (!it.cam) continue;
-      w.queries.push_back(MatchQuery{it.ev.plate_country, it.ev.ts, it.plates});
-      w.matched.push_back(&it);
-    }
-    w.hits.clear();
-    snap.match_batch(w.queries, w.hits, w.ends);
-    uint32_t begin = 0;
-    for (std::size_t q = 0; q < w.queries.size(); ++q) {
-      const uint32_t end = w.ends[q];
-      if (end > begin)
-        encode_hits(*w.matched[q], w, snap,
-                    std::span<const IndexHit>(w.hits.data() + begin, end - begin));
-      begin = end;
-    }
+    matcher.match(std::span<ReadSlot* const>(b.slots), w, snap, wall_now_ms());
     if (retention)
-      for (Item* it : w.matched)
-        encode_keep(*it, w, b.keep, static_cast<uint32_t>(it - b.items.data()));
-  }
-
-  bool keeps_images(CountryCode camera_country) const {
-    const config::RetentionPolicy* p = settings.retention.policy(camera_country);
-    return p && p->keep_images;
+      for (std::size_t i = 0; i < b.n; ++i)
+        if (b.items[i].cam) encode_keep(b.items[i], w, b.keep, static_cast<uint32_t>(i));
   }
 
   // The records the retention store keeps of a decoded read: its hits, or its passage.
-  void encode_keep(Item& it, Worker& w, store::RecordBatch& keep, uint32_t tag) {
+  void encode_keep(Item& it, ReadMatcher::Scratch& w, store::RecordBatch& keep, uint32_t tag) {
     bool hit = false;
     for (std::size_t k = 0; k < it.used; ++k) {
       const Output& o = it.outs[k];
       hit = true;
-      w.detail.assign(it.ev.camera_id);
-      w.detail += '/';
-      w.detail += it.ev.event_id;
-      w.detail += '/';
-      w.detail += o.list_id;
-      w.detail += '/';
-      w.detail += std::to_string(o.entry_key);
-      retention->encode_hit(it.ev, *it.cam, it.plates[0], w.detail, o.payload, keep, tag);
+      std::string& id = w.text();
+      id.assign(it.ev.camera_id);
+      id += '/';
+      id += it.ev.event_id;
+      id += '/';
+      id += o.list_id;
+      id += '/';
+      id += std::to_string(o.entry_key);
+      retention->encode_hit(it.ev, *it.cam, it.plates[0], id, o.payload, keep, tag);
     }
     if (hit) return;
     // A kept passage keeps its images only made safe (app/hit_images.h); never decoded otherwise.
-    if (keeps_images(it.cam->country) && (!it.ev.plate_jpeg.empty() || !it.ev.overview_jpeg.empty())) {
+    if (matcher.keeps_images(it.cam->country) &&
+        (!it.ev.plate_jpeg.empty() || !it.ev.overview_jpeg.empty())) {
       const config::RetentionPolicy* p = settings.retention.policy(it.cam->country);
-      if (p && p->keep_passages) w.images.sanitize(it.ev);
+      if (p && p->keep_passages) w.images().sanitize(it.ev);
     }
     retention->encode_passage(it.ev, *it.cam, it.plates[0], keep, tag);
   }
@@ -631,48 +544,6 @@ struct Processor::Impl {
                               [&](std::size_t i) -> const OffsetTracker::Ticket& { return held[i]; });
     });
     keep = retention->take();
-  }
-
-  void encode_hits(Item& it, Worker& w, const Snapshot& snap, std::span<const IndexHit> hits) {
-    const Camera* cam = it.cam;
-    w.ts_text = format_rfc3339(it.ev.ts);
-    HitReadView view = hit_view(it.ev, w.ts_text, it.plates, it.raw);
-    if (!it.ev.lat) {  // the camera's position when the read has none
-      view.lat = cam->lat;
-      view.lon = cam->lon;
-    }
-    view.site = cam->site;
-    view.camera_country = cam->country;
-    view.control_room = cam->control_room;
-    bool images = false;
-    for (const IndexHit& h : hits) {
-      const ListMeta& list = snap.list(snap.entry_list(h.entry));
-      if (!rules.applies(cam->country, list.owner, snap.entry_category(h.entry))) {
-        ++it.dropped_by_rules;
-        continue;
-      }
-      if (!images) {  // once per read, and only for a read with a hit to publish
-        images = true;
-        w.images.attach(it.ev, keeps_images(cam->country), view);
-      }
-      Output& o = it.next_out();
-      std::string owner;
-      std::string_view routes[1];
-      std::span<const std::string_view> route_span;
-      if (MatchRules::route_to_owner(cam->country, list.owner)) {
-        owner = list.owner.str();
-        routes[0] = owner;
-        route_span = std::span<const std::string_view>(routes, 1);
-        o.route_topic = settings.route_topic(list.owner);
-      }
-      append_hit_json(o.payload, view, snap, h, route_span);
-      o.list_id = list.id;
-      o.entry_key = (snap.entry_plate(h.entry).key() << CountryCode::kBits) |
-                    snap.entry_country(h.entry).raw();
-      o.ts = it.ev.ts;
-      o.category = snap.entry_category(h.entry);
-      o.kind = h.kind;
-    }
   }
 
   // ---- stage 3: publish ----
@@ -855,6 +726,22 @@ struct Processor::Impl {
     }
   }
 
+  // What is still undelivered after the drain is given up: those reads' offsets were never
+  // stored, so they are consumed again at the next start. The producer is closed here, while
+  // everything its delivery callback touches is alive (a report served by its destructor would
+  // find the histograms and the retry queue gone).
+  void close_producer() {
+    giving_up = true;
+    rd_kafka_purge(producer->get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (producer->outstanding() > 0 && Clock::now() < deadline) producer->poll(10);
+    producer->poll(0);
+    producer.reset();
+    std::lock_guard lock(retry_mu);
+    for (Retry& r : retries) delete static_cast<Sent*>(r.opaque);
+    retries.clear();
+  }
+
   int run() {
     start_clients();
     broker_answered_at = steady_ns();
@@ -869,8 +756,8 @@ struct Processor::Impl {
     const std::size_t tokens = static_cast<std::size_t>(std::max(2, threads)) * 2;
     std::vector<std::unique_ptr<Batch>> pool;
     std::mutex pool_mu;
-    tbb::enumerable_thread_specific<Worker> workers(
-        [this] { return Worker(settings.pipeline.max_message_bytes, settings.images, image_counters); });
+    tbb::enumerable_thread_specific<ReadMatcher::Scratch> workers(
+        [this] { return ReadMatcher::Scratch(matcher); });
 
     arena.execute([&] {
       tbb::parallel_pipeline(
@@ -896,7 +783,7 @@ struct Processor::Impl {
               tbb::make_filter<Batch*, Batch*>(
                   tbb::filter_mode::parallel,
                   [&](Batch* b) {
-                    Worker& w = workers.local();
+                    ReadMatcher::Scratch& w = workers.local();
                     const auto t0 = Clock::now();
                     {
                       LiveIndex::Reader r = index.read();
@@ -916,7 +803,8 @@ struct Processor::Impl {
     // Drain: every produced message delivered and every kept record stored (or given up after
     // the shutdown timeout), offsets stored.
     drain();
-    const bool drained = tracker.in_flight() == 0;
+    const std::size_t unfinished = tracker.in_flight();  // before the revoke at close resets it
+    const bool drained = unfinished == 0;
     closing = true;
     poll_stop = true;
     poller.join();
@@ -938,12 +826,13 @@ struct Processor::Impl {
     }
     consumer_queue.reset();
     rd_kafka_consumer_close(consumer.get());
+    close_producer();
     if (!drained)
       log::warn("run",
-                std::to_string(tracker.in_flight()) +
-                    " reads were not fully delivered before shutdown; they will be consumed again "
-                    "at the next start",
-                {{"reads", tracker.in_flight()}});
+                std::to_string(unfinished) +
+                    " reads were not fully delivered or stored before shutdown; they will be "
+                    "consumed again at the next start",
+                {{"reads", unfinished}});
     return failed ? 3 : 0;
   }
 };

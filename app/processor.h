@@ -5,11 +5,11 @@
 // Pipeline (tbb::parallel_pipeline, one token = one batch of consumed messages):
 //   1. consume (serial, in order): poll up to `batch` messages; register each with the
 //      OffsetTracker, which keeps one "processing" hold on it.
-//   2. decode + match (parallel): decode the event, look the camera up, normalise the plate and
-//      its candidates, match them against the current index snapshot, apply the camera country's
-//      rules (match/rules.h), encode hits and dead letters. Pure work: no Kafka calls. A read
-//      with a hit to publish also gets its plate thumbnail (and overview image where the camera
-//      country keeps it) here (app/hit_images.h); no-hit reads' images are never decoded.
+//   2. decode + match (parallel): the per-read work of app/read_matcher.h (decode the event,
+//      look the camera up, normalise the plate and its candidates, match them against the
+//      current index snapshot, apply the camera country's rules, encode hits and dead letters,
+//      attach a hit's images), then encode what the retention store keeps. Pure work: no Kafka
+//      calls; `anpr match --cameras` runs the same ReadMatcher offline.
 //   3. publish (serial, in order): suppress repeats (match/suppression.h), produce every message
 //      with a ticket naming its read, then release the processing hold. A read whose messages are
 //      all delivered (delivery reports arrive on the producer's poll thread) lets its partition's
