@@ -31,6 +31,7 @@
 #include "config/settings.h"
 #include "export/json_writer.h"
 #include "lists/registry.h"
+#include "match/ids.h"
 
 namespace anpr::app {
 
@@ -244,11 +245,10 @@ int finish(const char* cmd, const Api& api, const httplib::Result& r, bool json)
 std::string list_path(const std::string& id) { return "/api/v1/lists/" + id; }
 
 bool valid_id(const std::string& id, const char* cmd) {
-  bool ok = !id.empty() && id.size() <= 64 && id[0] != '.' && id[0] != '_' && id[0] != '-';
-  for (char c : id)
-    ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-');
-  if (!ok) std::cerr << "anpr lists " << cmd << ": '" << id << "' is not a list id\n";
-  return ok;
+  if (ListId::valid(id)) return true;
+  std::cerr << "anpr lists " << cmd << ": '" << id << "' is not a list id: expected "
+            << ListId::kRule << "\n";
+  return false;
 }
 
 httplib::MultipartFormData file_part(const std::string& name, const std::string& path,

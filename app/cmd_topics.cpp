@@ -10,6 +10,7 @@
 #include "config/settings.h"
 #include "export/json_writer.h"
 #include "kafka/client.h"
+#include "match/time.h"
 
 namespace anpr::app {
 
@@ -26,7 +27,7 @@ struct TopicsArgs {
 
 std::string days_text(int64_t ms) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f d", static_cast<double>(ms) / 86'400'000.0);
+  std::snprintf(buf, sizeof buf, "%.2f d", static_cast<double>(ms) / static_cast<double>(kMsPerDay));
   return buf;
 }
 

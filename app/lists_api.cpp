@@ -4,12 +4,23 @@
 #include <simdjson.h>
 
 #include "export/json_writer.h"
+#include "match/ids.h"
 
 namespace anpr::app {
 
 namespace {
 
-constexpr const char* kId = R"(/api/v1/lists/([a-z0-9][a-z0-9._-]{0,63}))";
+// Any path segment of a bounded length (std::regex matches recursively, so an unbounded one
+// would let a long path exhaust the stack); whether it is a list id is ListId's to say.
+constexpr const char* kId = R"(/api/v1/lists/([^/]{1,128}))";
+
+// The list id of the path, or 404 naming the rule (docs/operators.md, section 10).
+std::string list_id(const httplib::Request& req) {
+  std::string id = req.matches[1];
+  if (!ListId::valid(id))
+    throw http::NotFound("'" + id + "' is not a list id: expected " + std::string(ListId::kRule));
+  return id;
+}
 
 lists::Actor actor(const http::Principal& p) {
   return lists::Actor{p.name, std::string(http::role_name(p.role))};
@@ -124,7 +135,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
 
   server.get(kId, op, [reg](const httplib::Request& req, httplib::Response& res,
                             const http::Principal&) {
-    const std::string id = req.matches[1];
+    const std::string id = list_id(req);
     auto v = reg->show(id);
     if (!v) throw http::NotFound("no list '" + id + "'");
     std::string body;
@@ -136,7 +147,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
   server.put(kId, op, [reg, log, read_only](const httplib::Request& req, httplib::Response& res,
                                             const http::Principal& who) {
     refuse_if_read_only(read_only);
-    const std::string id = req.matches[1];
+    const std::string id = list_id(req);
     need_multipart(req);
     if (!req.has_file("sidecar") || !req.has_file("rows"))
       throw http::BadRequest("a full load needs the parts 'sidecar' (TOML) and 'rows' (CSV or "
@@ -152,7 +163,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
 
   server.post(std::string(kId) + "/validate", op,
               [reg](const httplib::Request& req, httplib::Response& res, const http::Principal&) {
-                const std::string id = req.matches[1];
+                const std::string id = list_id(req);
                 need_multipart(req);
                 if (!req.has_file("sidecar") || !req.has_file("rows"))
                   throw http::BadRequest(
@@ -175,7 +186,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
               [reg, log, read_only](const httplib::Request& req, httplib::Response& res,
                                     const http::Principal& who) {
                 refuse_if_read_only(read_only);
-                const std::string id = req.matches[1];
+                const std::string id = list_id(req);
                 need_multipart(req);
                 if (!req.has_file("add") && !req.has_file("remove"))
                   throw http::BadRequest("a delta needs a part 'add', 'remove' or both");
@@ -203,7 +214,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
               [reg, log, read_only](const httplib::Request& req, httplib::Response& res,
                                     const http::Principal& who) {
                 refuse_if_read_only(read_only);
-                const std::string id = req.matches[1];
+                const std::string id = list_id(req);
                 uint64_t to = 0;
                 if (req.body.find_first_not_of(" \t\r\n") != std::string::npos) {
                   simdjson::dom::parser p;
@@ -228,7 +239,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
   server.del(kId, op, [reg, log, read_only](const httplib::Request& req, httplib::Response& res,
                                             const http::Principal& who) {
     refuse_if_read_only(read_only);
-    const std::string id = req.matches[1];
+    const std::string id = list_id(req);
     intend(*log, who, "list.delete", id);
     lists::ChangeResult r = reg->remove(id, actor(who));
     audit(*log, who, "list.delete", id, r);

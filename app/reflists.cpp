@@ -15,6 +15,7 @@
 #include "app/offline.h"
 #include "config/settings.h"
 #include "export/json_writer.h"
+#include "match/ids.h"
 #include "match/time.h"
 
 namespace anpr::app {
@@ -411,6 +412,8 @@ void ReflistApplier::on_record(std::string_view key, const char* value, std::siz
     const std::size_t slash = key.find('/', 2);
     if (slash == std::string_view::npos) return void(++malformed_);
     const std::string id(key.substr(2, slash - 2));
+    // The topic is outside input: an id that is not a ListId ("..", "a/b") names no list.
+    if (!ListId::valid(id)) return void(++malformed_);
     if (!value) {
       auto it = lists_.find(id);
       if (it != lists_.end()) it->second.erase(std::string(key));
@@ -421,6 +424,7 @@ void ReflistApplier::on_record(std::string_view key, const char* value, std::siz
     lists_[id][std::string(key)] = std::move(*e);
   } else if (key.starts_with("v/")) {
     const std::string id(key.substr(2));
+    if (!ListId::valid(id)) return void(++malformed_);
     Marker m;
     if (!value) {
       m.deleted = true;

@@ -134,7 +134,7 @@ bool RetentionSink::encode_passage(const ReadEvent& ev, const Camera& cam, const
     const TimestampMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
-    if (std::min(ev.ts, now) + p->passage_days * store::kDayMs <= now) return false;
+    if (std::min(ev.ts, now) + p->passage_days * kMsPerDay <= now) return false;
   }
   std::string& o = out.add(store::Kind::passage, cam.country, ev.ts, plate,
                            store::id_hash(ev.camera_id, ev.event_id), ev.camera_id, tag);

@@ -90,8 +90,9 @@ Request parse_request(const std::string& body, const config::Settings& settings)
       for (auto c : a) {
         const std::string t = text_field(c, "countries[]", 2);
         auto code = CountryCode::parse(t);
-        if (!code || !code->known() || t != code->str())
-          throw http::BadRequest("countries: expected upper-case ISO 3166-1 alpha-2 codes");
+        if (!code)
+          throw http::BadRequest("countries: expected " + std::string(CountryCode::kRule) +
+                                 ", got " + CountryCode::why_not(t));
         if (std::find(r.q.countries.begin(), r.q.countries.end(), *code) == r.q.countries.end())
           r.q.countries.push_back(*code);
       }
@@ -139,7 +140,7 @@ std::string missing_reference(const Request& r, const config::Settings& settings
     if (!r.q.countries.empty() &&
         std::find(r.q.countries.begin(), r.q.countries.end(), p.country) == r.q.countries.end())
       continue;
-    const TimestampMs boundary = now - p.order_after_days * store::kDayMs;
+    const TimestampMs boundary = now - p.order_after_days * kMsPerDay;
     const bool needs_order = p.order_after_days == 0 || r.q.from < boundary;
     std::string need;
     if (needs_order && !has_ref)

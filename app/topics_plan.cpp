@@ -2,15 +2,16 @@
 
 #include <algorithm>
 
+#include "match/time.h"
+
 namespace anpr::app {
 
 namespace {
 constexpr int64_t kHourMs = 3'600'000;
-constexpr int64_t kDayMs = 24 * kHourMs;
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> topic_configs(int64_t bound_ms) {
-  const int64_t segment = std::clamp<int64_t>(bound_ms / 28, kHourMs, kDayMs);
+  const int64_t segment = std::clamp<int64_t>(bound_ms / 28, kHourMs, kMsPerDay);
   const int64_t retention = std::max<int64_t>(bound_ms - segment - kRetentionCheckMs, 60'000);
   return {{"cleanup.policy", "delete"},
           {"retention.ms", std::to_string(retention)},
@@ -51,9 +52,9 @@ std::vector<TopicPlan> plan_topics(const config::Settings& s) {
   if (hit_days > 0) {
     const std::string why = "hits: the strictest hit policy (" + strictest + ", " +
                             std::to_string(hit_days) + " days)";
-    add(s.topics.hits, why, hit_days * kDayMs);
-    for (const auto& c : s.countries) add(s.route_topic(c.country), why, hit_days * kDayMs);
-    add(s.topics.hit_acks, "acknowledgements of hits: " + why.substr(6), hit_days * kDayMs);
+    add(s.topics.hits, why, hit_days * kMsPerDay);
+    for (const auto& c : s.countries) add(s.route_topic(c.country), why, hit_days * kMsPerDay);
+    add(s.topics.hit_acks, "acknowledgements of hits: " + why.substr(6), hit_days * kMsPerDay);
   }
   // The lists' source of truth: compacted (the latest record of every entry and list stays),
   // never aged out, one partition.
@@ -68,7 +69,7 @@ std::vector<TopicPlan> plan_topics(const config::Settings& s) {
         add(s.retention.passages_topic(p.country),
             p.country.str() + " passages: at most " + std::to_string(p.passage_days) +
                 " days after capture",
-            p.passage_days * kDayMs);
+            p.passage_days * kMsPerDay);
   return out;
 }
 

@@ -1,5 +1,6 @@
 #include "config/settings.h"
 #include "config/toml_guard.h"
+#include "match/ids.h"
 
 #include <fcntl.h>
 #include <toml++/toml.h>
@@ -25,7 +26,6 @@ constexpr std::size_t kMaxErrorsKept = 1000;
 // Limits of the syntax guard (see find_toml_hazard): far above anything this format needs.
 constexpr int kMaxKeyParts = 16;
 constexpr std::size_t kMaxNesting = 32;
-constexpr std::size_t kMaxListIdBytes = 64;  // as ingest/list_file.h (config may not use ingest/)
 constexpr std::size_t kMaxTopicBytes = 249;
 
 // ---- text helpers ----
@@ -130,33 +130,17 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 
 // ---- countries ----
 
-// ISO 3166-1 alpha-2: the 249 officially assigned codes, plus XK (Kosovo), which the EU and
-// vehicle registration authorities use.
-constexpr std::string_view kIsoAlpha2 =
-    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ "
-    "BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM "
-    "DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS "
-    "GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN "
-    "KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ "
-    "MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM "
-    "PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV "
-    "SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI "
-    "VN VU WF WS XK YE YT ZA ZM ZW";
-
-// "NL" -> NL; nullopt unless two upper-case letters forming an assigned code.
-std::optional<CountryCode> parse_country(std::string_view s) {
-  if (s.size() != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z') return std::nullopt;
-  for (std::size_t i = 0; i + 2 <= kIsoAlpha2.size(); i += 3)
-    if (kIsoAlpha2.substr(i, 2) == s) return CountryCode::from_letters(s[0], s[1]);
-  return std::nullopt;
+// A table named by a country ([countries.NL], [retention.BE]): the code as CountryCode::parse
+// takes it, spelt in upper case, so that one country never has two tables.
+std::optional<CountryCode> parse_country_table(std::string_view s) {
+  auto c = CountryCode::parse(s);
+  if (!c || c->str() != s) return std::nullopt;
+  return c;
 }
 
-std::string why_not_country(std::string_view s) {
-  if (s.size() == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z')
-    return quote(s) + ", which is not an assigned ISO 3166-1 alpha-2 code";
-  if (s.size() == 2 && CountryCode::parse(s) && CountryCode::parse(s)->known())
-    return quote(s) + " (write it in upper case: " + CountryCode::parse(s)->str() + ")";
-  return quote(s);
+std::string why_not_country_table(std::string_view s) {
+  if (auto c = CountryCode::parse(s)) return quote(s) + " (write it in upper case: " + c->str() + ")";
+  return CountryCode::why_not(s);
 }
 
 constexpr uint32_t bit(Category c) { return uint32_t{1} << static_cast<unsigned>(c); }
@@ -168,13 +152,6 @@ std::string all_categories() {
     out += to_string(static_cast<Category>(i));
   }
   return out;
-}
-
-bool valid_list_id(std::string_view s) {
-  if (s.empty() || s.size() > kMaxListIdBytes) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-  });
 }
 
 bool valid_topic(std::string_view s) {
@@ -540,10 +517,10 @@ struct Ctx {
     return t.first;
   }
   CountryOverride& country(const Item& it) {
-    return countries[*parse_country(it.wild.front())];  // validated on entering the table
+    return countries[*parse_country_table(it.wild.front())];  // validated on entering the table
   }
   RetentionOverride& retention_of(const Item& it) {
-    return retention[*parse_country(it.wild.front())];  // validated on entering the table
+    return retention[*parse_country_table(it.wild.front())];  // validated on entering the table
   }
   std::optional<bool> boolean(const Item& it) {
     const auto* v = it.node.as_boolean();
@@ -814,10 +791,10 @@ const std::vector<KeyDecl>& decls() {
        .set =
            [](Ctx& c, const Item& it) {
              const std::string& id = it.wild.back();
-             if (!valid_list_id(id))
-               return c.error(
-                   it.line, it.path(),
-                   "expected a list id (1..64 characters of a-z 0-9 . _ -), got " + quote(id));
+             if (!ListId::valid(id))
+               return c.error(it.line, it.path(),
+                              "expected a list id (" + std::string(ListId::kRule) + "), got " +
+                                  quote(id));
              if (auto v = c.integer(it)) c.s.suppression.per_list_ms[id] = *v * 1000;
            },
        .lo = 0,
@@ -1009,23 +986,22 @@ const std::vector<KeyDecl>& decls() {
            {"countries.*.accepts", "array of country codes",
             "NL: `[\"BE\"]`, BE: `[\"NL\"]`, LU and others: `[]`",
             "Partner countries whose lists apply to this country's cameras (its own lists always "
-            "do). Upper-case ISO 3166-1 alpha-2 codes."},
+            "do). ISO 3166-1 alpha-2 codes (lower case is read as upper case)."},
        .set =
            [](Ctx& c, const Item& it) {
              CountryOverride& o = c.country(it);
-             const CountryCode self = *parse_country(it.wild.front());
+             const CountryCode self = *parse_country_table(it.wild.front());
              std::vector<CountryCode> out;
              bool ok = true;
-             const std::string expected =
-                 "an upper-case ISO 3166-1 alpha-2 country code such as \"BE\"";
+             const std::string expected(CountryCode::kRule);
              for_each_element(c, it, "country codes", [&](const Item& e) {
                const auto* v = e.node.as_string();
-               const auto code = v ? parse_country(v->get()) : std::nullopt;
+               const auto code = v ? CountryCode::parse(v->get()) : std::nullopt;
                if (!code) {
                  ok = false;
                  if (v)
                    c.error(e.line, e.path(),
-                           "expected " + expected + ", got " + why_not_country(v->get()));
+                           "expected " + expected + ", got " + CountryCode::why_not(v->get()));
                  else
                    c.error(e, expected);
                  return;
@@ -1240,12 +1216,12 @@ class Walker {
   // [countries.XX]: XX must be a country; records the table for the checks at the end.
   bool enter_country(const toml::node& node, std::size_t line,
                      const std::vector<std::string>& segs) {
-    const auto code = parse_country(segs[1]);
+    const auto code = parse_country_table(segs[1]);
     if (!code) {
       c_.error(line, show_path(segs),
                "expected a table named by an upper-case ISO 3166-1 alpha-2 code such as NL, BE "
                "or LU, got " +
-                   why_not_country(segs[1]));
+                   why_not_country_table(segs[1]));
       return false;
     }
     const std::size_t at = node.source().begin.line;
@@ -1256,12 +1232,12 @@ class Walker {
   // [retention.XX]: XX must be a country.
   bool enter_retention(const toml::node& node, std::size_t line,
                        const std::vector<std::string>& segs) {
-    const auto code = parse_country(segs[1]);
+    const auto code = parse_country_table(segs[1]);
     if (!code) {
       c_.error(line, show_path(segs),
                "expected a table named by an upper-case ISO 3166-1 alpha-2 code such as NL, BE "
                "or LU, got " +
-                   why_not_country(segs[1]));
+                   why_not_country_table(segs[1]));
       return false;
     }
     const std::size_t at = node.source().begin.line;

@@ -32,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   const anpr::ListMeta& m = *p.meta;
-  if (m.id.empty() || m.id.size() > anpr::kMaxListIdBytes || !m.owner.known()) std::abort();
+  if (!anpr::ListId::valid(m.id) || !m.owner.assigned()) std::abort();
   if (m.max_substitutions < 1 || m.max_substitutions > anpr::kMaxSubstitutionsLimit) std::abort();
   if (m.default_priority > anpr::kMaxPriority || m.valid_from >= m.valid_until) std::abort();
   if (!have_csv) return 0;

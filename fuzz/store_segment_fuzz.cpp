@@ -53,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     q.from = 0;
     q.to = now;
     (void)s.search(q);
-    now += 30 * anpr::store::kDayMs;
+    now += 30 * anpr::kMsPerDay;
     (void)s.purge();
     (void)s.search(q);
   } catch (const std::runtime_error&) {

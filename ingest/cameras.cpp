@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "ingest/csv.h"
+#include "match/ids.h"
 #include <simdjson.h>
 
 namespace anpr {
@@ -84,11 +85,12 @@ CameraRegistry CameraRegistry::parse(std::string_view text, const std::string& n
     auto get = [&](std::size_t k) { return trim(f[static_cast<std::size_t>(col[k])]); };
     Camera c;
     const std::string_view id = get(0);
-    if (id.empty() || id.size() > 64 || has_control(id) || !simdjson::validate_utf8(id.data(), id.size()))
-      fail(name, line, "camera_id", "expected 1..64 bytes of UTF-8 text without control characters");
+    if (!CameraId::valid(id)) fail(name, line, "camera_id", "expected " + std::string(CameraId::kRule));
     c.id = id;
     auto cc = CountryCode::parse(get(1));
-    if (!cc || !cc->known()) fail(name, line, "country", "expected an ISO 3166-1 alpha-2 code such as NL");
+    if (!cc)
+      fail(name, line, "country",
+           "expected " + std::string(CountryCode::kRule) + ", got " + CountryCode::why_not(get(1)));
     c.country = *cc;
     const std::string_view site = get(2);
     if (site.empty() || site.size() > 200 || has_control(site) || !simdjson::validate_utf8(site.data(), site.size()))

@@ -2,7 +2,7 @@
 // file with the header `camera_id,country,site,lat,lon,control_room` (any column order; every
 // column required in the header; lat/lon may be empty).
 //
-// Rules: camera_id 1..64 bytes without control characters, unique; country ISO 3166-1 alpha-2;
+// Rules: camera_id a CameraId (match/ids.h), unique; country as CountryCode::parse (match/types.h);
 // site 1..200 bytes; lat -90..90 and lon -180..180, both or neither; control_room 0..64 bytes.
 // Any bad row makes the whole registry fatal: running with a half-read registry would send the
 // reads of the missing cameras to the dead-letter topic, which is worse than not starting.

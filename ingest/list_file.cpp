@@ -22,6 +22,7 @@
 
 #include "ingest/csv.h"
 #include "match/formats.h"
+#include "match/ids.h"
 #include "match/plate.h"
 #include "match/time.h"
 
@@ -88,24 +89,6 @@ std::optional<uint8_t> parse_priority(std::string_view s) {
   }
   if (v > kMaxPriority) return std::nullopt;
   return static_cast<uint8_t>(v);
-}
-
-bool valid_list_id(std::string_view s) {
-  // Starting with a letter or digit: ids name folders of the state folder, so "." and ".." and
-  // hidden names are out.
-  if (s.empty() || s.size() > kMaxListIdBytes) return false;
-  if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9'))) return false;
-  for (char c : s)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-      return false;
-  return true;
-}
-
-std::optional<CountryCode> parse_alpha2(std::string_view s) {
-  if (s.size() != 2) return std::nullopt;
-  auto c = CountryCode::parse(s);
-  if (!c || !c->known()) return std::nullopt;
-  return c;
 }
 
 std::string_view format_examples(CountryCode c) {
@@ -388,20 +371,19 @@ SidecarParse parse_sidecar(std::string_view toml_text, std::string_view file) {
     if (k == "id") {
       const auto* s = node.as_string();
       if (!s) return want("a string");
-      if (!valid_list_id(s->get()))
-        return fail(at, "'id' " + show_value(s->get()) +
-                            " is not a list id: expected 1..64 characters of a-z 0-9 . _ -, starting with a "
-                            "letter or digit");
+      if (!ListId::valid(s->get()))
+        return fail(at, "'id' " + show_value(s->get()) + " is not a list id: expected " +
+                            std::string(ListId::kRule));
       meta.id = s->get();
       have_id = true;
     } else if (k == "owner_country") {
       const auto* s = node.as_string();
       if (!s) return want("a string");
-      auto c = parse_alpha2(s->get());
+      auto c = CountryCode::parse(s->get());
       if (!c)
         return fail(at, "'owner_country' " + show_value(s->get()) +
-                            " is not an ISO 3166-1 alpha-2 code: expected two letters such as "
-                            "NL, BE or LU");
+                            " is not an ISO 3166-1 alpha-2 code: expected " +
+                            std::string(CountryCode::kRule));
       meta.owner = *c;
       have_owner = true;
     } else if (k == "match_mode") {
@@ -508,12 +490,12 @@ class RowParser {
     if (!plate) return RowProblem{kPlate, to_string(plate.error()), plate_detail(plate.error())};
 
     const std::string_view country_text = trim(get(kPlateCountry));
-    auto country = CountryCode::parse(country_text);
-    if (!country || (!country_text.empty() && country_text.size() != 2))
+    auto country = CountryCode::parse_or_unknown(country_text);
+    if (!country)
       return RowProblem{kPlateCountry, "country_invalid",
-                        show_value(country_text) +
-                            " is not an ISO 3166-1 alpha-2 code: expected two letters such as "
-                            "NL, BE or LU, or empty for a plate of any country"};
+                        show_value(country_text) + " is not an ISO 3166-1 alpha-2 code: expected " +
+                            std::string(CountryCode::kRule) +
+                            ", or empty for a plate of any country"};
     if (country->known() && !formats::valid(*country, *plate))
       return RowProblem{kPlate, "plate_format",
                         "not a valid " + country->str() + " plate: expected " +

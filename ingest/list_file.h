@@ -2,8 +2,8 @@
 // `NAME.toml` (same folder, same base name) with its metadata.
 //
 // Sidecar keys (unknown keys are errors, so a typo never passes silently):
-//   id                 required  [a-z0-9][a-z0-9._-]{0,63}
-//   owner_country      required  ISO 3166-1 alpha-2, e.g. "NL"
+//   id                 required  a ListId (match/ids.h): [a-z0-9][a-z0-9._-]{0,63}
+//   owner_country      required  CountryCode::parse (match/types.h), e.g. "NL"
 //   match_mode         "exact" (default) | "ocr" | "ocr+edit"
 //   max_substitutions  1 (default) or 2
 //   category           default category for rows that leave theirs empty
@@ -49,13 +49,13 @@
 #include <string_view>
 #include <vector>
 
+#include "match/ids.h"
 #include "match/list.h"
 
 namespace anpr {
 
 inline constexpr std::size_t kMaxReferenceBytes = 128;
 inline constexpr std::size_t kMaxNoteBytes = 1024;
-inline constexpr std::size_t kMaxListIdBytes = 64;
 
 // One rejected row.
 struct RowError {

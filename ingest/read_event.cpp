@@ -294,7 +294,9 @@ struct ReadEventDecoder::Impl {
                         "'" + std::string(name) + "' is " + std::to_string(s.size()) +
                             " bytes: expected at most " + std::to_string(limit));
           if (f == kEventId || f == kCameraId) {
-            if (has_control(s))
+            // Length and emptiness are checked above and simdjson has checked the UTF-8, so
+            // for a camera id only a control character is left for CameraId to refuse.
+            if (f == kCameraId ? !CameraId::valid(s) : has_control(s))
               return fail(err, "bad_id",
                           "'" + std::string(name) + "' contains a control character");
             (f == kEventId ? out.event_id : out.camera_id).assign(s);
@@ -316,11 +318,11 @@ struct ReadEventDecoder::Impl {
             return fail(
                 err, "bad_country",
                 "'plate_country' must be a string, got " + std::string(type_name(v.type())));
-          auto c = CountryCode::parse(s);
-          if (!c || (!s.empty() && s.size() != 2))
+          auto c = CountryCode::parse_or_unknown(s);
+          if (!c)
             return fail(err, "bad_country",
-                        "'plate_country' is not an ISO 3166-1 alpha-2 code: expected two "
-                        "letters such as NL, or \"\" when unknown");
+                        "'plate_country' is not an ISO 3166-1 alpha-2 code: expected " +
+                            std::string(CountryCode::kRule) + ", or \"\" when unknown");
           out.plate_country = *c;
           break;
         }

@@ -36,13 +36,14 @@
 #include <string_view>
 #include <vector>
 
+#include "match/ids.h"
 #include "match/plate.h"
 #include "match/types.h"
 
 namespace anpr {
 
 inline constexpr std::size_t kMaxEventIdBytes = 128;
-inline constexpr std::size_t kMaxCameraIdBytes = 64;
+inline constexpr std::size_t kMaxCameraIdBytes = CameraId::kMaxBytes;
 inline constexpr std::size_t kMaxRawPlateBytes = 64;
 inline constexpr std::size_t kMaxCandidates = 16;
 inline constexpr std::size_t kMaxDirectionBytes = 32;

@@ -252,7 +252,7 @@ namespace {
 std::size_t count_expiring(const std::vector<ListEntry>& entries, TimestampMs now) {
   std::size_t n = 0;
   for (const ListEntry& e : entries)
-    if (e.valid_until > now && e.valid_until <= now + kDayMs) ++n;
+    if (e.valid_until > now && e.valid_until <= now + kMsPerDay) ++n;
   return n;
 }
 
@@ -445,9 +445,8 @@ Registry::Registry(LiveIndex& index, Policy policy, fs::path state_dir, Clock cl
 Registry::~Registry() = default;
 
 fs::path Registry::list_dir(std::string_view id) const {
-  // Ids come from validated sidecars ([a-z0-9][a-z0-9._-]*); never leave the state folder.
-  if (id.empty() || id[0] == '.' || id.find('/') != std::string_view::npos)
-    throw std::invalid_argument("not a list id");
+  // Ids come from validated sidecars; a ListId never leaves the state folder.
+  if (!ListId::valid(id)) throw std::invalid_argument("not a list id");
   return dir_ / std::string(id);
 }
 
@@ -692,11 +691,11 @@ void parse_removals(std::string_view text, Format fmt, const std::string& name,
     if (!plate)
       return reject(line, "plate", std::string(to_string(plate.error())),
                     "the plate cannot be normalised to 1..10 letters and digits");
-    auto country = CountryCode::parse(country_text);
-    if (!country || (!country_text.empty() && country_text.size() != 2))
+    auto country = CountryCode::parse_or_unknown(country_text);
+    if (!country)
       return reject(line, "plate_country", "country_invalid",
-                    "not an ISO 3166-1 alpha-2 code: expected two letters such as NL, or empty "
-                    "for an entry of any country");
+                    "not an ISO 3166-1 alpha-2 code: expected " + std::string(CountryCode::kRule) +
+                        ", or empty for an entry of any country");
     out.push_back(Removal{key_of(*country, *plate), line});
   };
   if (fmt == Format::csv) {
@@ -1215,7 +1214,7 @@ ListView Registry::view_of(const ListState& st, const Snapshot& s, TimestampMs n
       const TimestampMs until = s.entry_valid_until(e);
       if (until <= now) continue;
       ++v.entries;
-      if (until <= now + kDayMs) ++v.expiring_24h;
+      if (until <= now + kMsPerDay) ++v.expiring_24h;
     }
   return v;
 }
@@ -1231,7 +1230,7 @@ std::vector<ListView> Registry::lists() const {
     const TimestampMs until = snap->entry_valid_until(e);
     if (until <= now) continue;
     ++entries[snap->entry_list(e)];
-    if (until <= now + kDayMs) ++expiring[snap->entry_list(e)];
+    if (until <= now + kMsPerDay) ++expiring[snap->entry_list(e)];
   }
   for (const auto& [id, st] : lists_) {
     ListView v;

@@ -41,6 +41,7 @@
 #include "ingest/list_file.h"
 #include "match/index.h"
 #include "match/rules.h"
+#include "match/time.h"
 
 namespace anpr {
 class JsonWriter;
@@ -50,8 +51,6 @@ namespace anpr::lists {
 
 using Clock = std::function<TimestampMs()>;
 TimestampMs system_now();
-
-inline constexpr TimestampMs kDayMs = 24 * 3600 * 1000;
 
 struct Policy {
   double max_rejected_percent = 1.0;  // a change rejecting more of its rows is refused

@@ -4,16 +4,70 @@
 
 namespace anpr {
 
+namespace {
+
+// ISO 3166-1 alpha-2: the 249 officially assigned codes, plus XK (Kosovo).
+constexpr std::string_view kIsoAlpha2 =
+    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ "
+    "BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM "
+    "DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS "
+    "GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN "
+    "KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ "
+    "MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM "
+    "PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV "
+    "SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI "
+    "VN VU WF WS XK YE YT ZA ZM ZW";
+
+// One bit per packed code (1..676): assigned or not.
+constexpr std::array<bool, 26 * 26 + 1> kAssigned = [] {
+  std::array<bool, 26 * 26 + 1> t{};
+  for (std::size_t i = 0; i + 2 <= kIsoAlpha2.size(); i += 3)
+    t[CountryCode::from_letters(kIsoAlpha2[i], kIsoAlpha2[i + 1]).raw()] = true;
+  return t;
+}();
+
+constexpr char upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
+constexpr bool letter(char c) { return c >= 'A' && c <= 'Z'; }
+
+std::string shown(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size() && i < 16; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (s.size() > 16) out += "...";
+  return out + "\"";
+}
+
+}  // namespace
+
 std::optional<CountryCode> CountryCode::parse(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  if (s.empty()) return CountryCode{};
   if (s.size() != 2) return std::nullopt;
-  char a = s[0], b = s[1];
-  if (a >= 'a' && a <= 'z') a = static_cast<char>(a - 'a' + 'A');
-  if (b >= 'a' && b <= 'z') b = static_cast<char>(b - 'a' + 'A');
-  if (a < 'A' || a > 'Z' || b < 'A' || b > 'Z') return std::nullopt;
-  return from_letters(a, b);
+  const char a = upper(s[0]), b = upper(s[1]);
+  if (!letter(a) || !letter(b)) return std::nullopt;
+  const CountryCode c = from_letters(a, b);
+  if (!kAssigned[c.raw()]) return std::nullopt;
+  return c;
+}
+
+std::optional<CountryCode> CountryCode::parse_or_unknown(std::string_view s) {
+  if (s.empty()) return CountryCode{};
+  return parse(s);
+}
+
+bool CountryCode::assigned() const { return v_ < kAssigned.size() && kAssigned[v_]; }
+
+std::string CountryCode::why_not(std::string_view s) {
+  if (s.size() == 2 && letter(upper(s[0])) && letter(upper(s[1])))
+    return shown(s) + ", which is not an assigned ISO 3166-1 alpha-2 code";
+  return shown(s) + " (not two letters)";
 }
 
 std::string CountryCode::str() const {

@@ -42,9 +42,23 @@ class CountryCode {
   static constexpr unsigned kBits = 10;
   constexpr CountryCode() = default;
 
-  // "" (or all-space) gives the unknown code; two ASCII letters (any case) give a code; anything
-  // else is rejected.
+  // The one rule for a country code from outside (configuration, list sidecars and rows, the
+  // camera registry, camera reads, the APIs): exactly two ASCII letters forming an officially
+  // assigned ISO 3166-1 alpha-2 code, or XK (Kosovo), which the EU and vehicle registration
+  // authorities use. Lower case is accepted and normalised ("nl" gives NL); anything else,
+  // including "", "XX", "NLD", " NL" and non-ASCII lookalikes, gives nullopt.
   static std::optional<CountryCode> parse(std::string_view s);
+  // The same, except that "" gives the unknown code: for a list row's or a read's plate_country,
+  // where empty means "any country" or "unknown".
+  static std::optional<CountryCode> parse_or_unknown(std::string_view s);
+  // What parse accepts, for error messages: "... expected <kRule>".
+  static constexpr std::string_view kRule = "an ISO 3166-1 alpha-2 code such as NL, BE or LU";
+  // Why `s` is not accepted by parse, to follow "got ": "\"XX\", which is not an assigned ISO
+  // 3166-1 alpha-2 code", "\"NLD\" (not two letters)". Non-printable bytes are shown as \xNN.
+  static std::string why_not(std::string_view s);
+  // True if parse accepts the code's letters. Any two letters can be packed (from_letters); only
+  // assigned codes come from outside.
+  bool assigned() const;
   static constexpr CountryCode from_letters(char a, char b) {
     return CountryCode(static_cast<uint16_t>((a - 'A') * 26 + (b - 'A') + 1));
   }

@@ -362,7 +362,7 @@ struct Store::Bucket {
   std::vector<std::unique_ptr<Segment>> segments;
   Segment* active = nullptr;
 
-  TimestampMs start_ms() const { return start_day * kDayMs; }
+  TimestampMs start_ms() const { return start_day * kMsPerDay; }
   static std::string make_name(Kind k, CountryCode c, int64_t start, int64_t width) {
     return std::string(1, static_cast<char>(k)) + "." + c.str() + "." + std::to_string(start) +
            "." + std::to_string(width);
@@ -370,8 +370,10 @@ struct Store::Bucket {
   // Parses "p.NL.20412.1".
   static bool parse_name(const std::string& n, Bucket& b) {
     if (n.size() < 8 || (n[0] != 'p' && n[0] != 'h') || n[1] != '.' || n[4] != '.') return false;
-    auto c = CountryCode::parse(n.substr(2, 2));
-    if (!c || !c->known()) return false;
+    // The store's own names: any two upper-case letters, so that a segment is found (and
+    // purged) whatever code it was written under.
+    if (n[2] < 'A' || n[2] > 'Z' || n[3] < 'A' || n[3] > 'Z') return false;
+    const CountryCode c = CountryCode::from_letters(n[2], n[3]);
     const std::size_t dot = n.find('.', 5);
     if (dot == std::string::npos) return false;
     try {
@@ -386,7 +388,7 @@ struct Store::Bucket {
     }
     b.name = n;
     b.kind = static_cast<Kind>(n[0]);
-    b.country = *c;
+    b.country = c;
     return b.end_day > b.start_day;
   }
 };
@@ -460,16 +462,16 @@ struct Store::Impl {
     return p->hit_days;
   }
   TimestampMs effective(const Bucket& b, TimestampMs base, TimestampMs stored) const {
-    return std::min(stored, base + days(b.kind, b.country) * kDayMs);
+    return std::min(stored, base + days(b.kind, b.country) * kMsPerDay);
   }
   // Every record of the segment is past its effective deadline from then on.
   TimestampMs latest(const Bucket& b, const Segment& s) const {
     if (s.count == 0) return INT64_MIN;
-    return std::min(s.max_deadline, s.max_base + days(b.kind, b.country) * kDayMs);
+    return std::min(s.max_deadline, s.max_base + days(b.kind, b.country) * kMsPerDay);
   }
   TimestampMs earliest(const Bucket& b, const Segment& s) const {
     if (s.count == 0) return INT64_MAX;
-    return std::min(s.min_deadline, s.min_base + days(b.kind, b.country) * kDayMs);
+    return std::min(s.min_deadline, s.min_base + days(b.kind, b.country) * kMsPerDay);
   }
 
   fs::path path_of(const Bucket& b, uint64_t seq, const char* ext) const {
@@ -798,12 +800,12 @@ std::size_t Store::write(std::span<const RecordBatch* const> batches) {
         const RecordBatch::Head& r = rb->head(i);
         const int days = d.days(r.kind, r.camera_country);
         const TimestampMs base = std::min(r.captured, now);
-        const TimestampMs deadline = base + days * kDayMs;
+        const TimestampMs deadline = base + days * kMsPerDay;
         if (days <= 0 || deadline <= now || !r.plate.size()) {
           ++count_for(r.camera_country).skipped;
           continue;
         }
-        const int64_t day = floor_div(base, kDayMs);
+        const int64_t day = floor_div(base, kMsPerDay);
         const auto holds = [&](const Bucket* b) {
           return b->kind == r.kind && b->country == r.camera_country && b->start_day <= day &&
                  day < b->end_day;

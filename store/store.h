@@ -57,7 +57,9 @@ namespace anpr::store {
 enum class Kind : char { passage = 'p', hit = 'h' };
 std::string_view to_string(Kind k);
 
-constexpr TimestampMs kDayMs = 86'400'000;
+// Deprecated spelling of kMsPerDay (match/time.h), the one day constant; kept only while
+// tests/retention_store_test.cpp still says kDayMs.
+inline constexpr TimestampMs kDayMs = kMsPerDay;
 
 // One record to keep.
 struct Record {

@@ -261,8 +261,8 @@ TEST(LoadList, EveryRowRejectionReasonWithItsLine) {
                 "rejects.csv:19: field_count: 7 fields, expected 8 as in the header "
                 "(plate,plate_country,category,reference,valid_until,priority,action,note)");
   EXPECT_EQ(r.rejected[5].detail,
-            "'NLD' is not an ISO 3166-1 alpha-2 code: expected two letters such as NL, BE or "
-            "LU, or empty for a plate of any country");
+            "'NLD' is not an ISO 3166-1 alpha-2 code: expected an ISO 3166-1 alpha-2 code such "
+            "as NL, BE or LU, or empty for a plate of any country");
   EXPECT_EQ(r.rejected[18].detail.rfind("garbage_after_quote: ", 0), 0u) << r.rejected[18].detail;
   for (const RowError& x : r.rejected) {
     EXPECT_EQ(x.detail.find("GB"), std::string::npos) << x.detail;

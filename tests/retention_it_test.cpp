@@ -116,7 +116,7 @@ class RetentionIt : public ::testing::Test {
         r.listed = true;
       }
       r.old = r.country == kNL && !r.listed && i % 97 == 0;
-      const TimestampMs ts = r.old ? now - 29 * store::kDayMs : now - 3'600'000 + i;
+      const TimestampMs ts = r.old ? now - 29 * kMsPerDay : now - 3'600'000 + i;
       JsonWriter w(r.payload);
       w.begin_object();
       w.field("event_id", r.event_id);
@@ -318,12 +318,12 @@ TEST_F(RetentionIt, KilledDuringHeavyWritesLosesNoCommittedPassageAndServesNothi
   }
   // Nothing is readable past its deadline: NL passages at 28 days, everything at 365 days.
   {
-    auto st = open_store(28 * store::kDayMs);
+    auto st = open_store(28 * kMsPerDay);
     for (const Read& r : reads_)
       if (r.country == kNL && !r.listed) EXPECT_EQ(stored(*st, r), "") << r.event_id;
   }
   {
-    auto st = open_store(365 * store::kDayMs);
+    auto st = open_store(365 * kMsPerDay);
     for (const Read& r : reads_) EXPECT_EQ(stored(*st, r), "") << r.event_id;
   }
 }
@@ -405,13 +405,13 @@ TEST_F(RetentionIt, TopicsPlanAndApplyThroughTheAdminApi) {
   ASSERT_TRUE(got.count("anpr.passages.nl")) << plan;
   ASSERT_TRUE(got.count("anpr.passages.be")) << plan;
   EXPECT_FALSE(got.count("anpr.passages.lu")) << "LU keeps no passages";
-  EXPECT_EQ(bound["anpr.passages.nl"], 14 * store::kDayMs);
-  EXPECT_EQ(bound["anpr.passages.be"], 365 * store::kDayMs);
+  EXPECT_EQ(bound["anpr.passages.nl"], 14 * kMsPerDay);
+  EXPECT_EQ(bound["anpr.passages.be"], 365 * kMsPerDay);
   EXPECT_EQ(bound["anpr.reads"], 24 * 3'600'000);
   // Hits of every country share these topics: the strictest hit policy (LU, 28 days) bounds them.
-  EXPECT_EQ(bound["anpr.hits"], 28 * store::kDayMs);
-  EXPECT_EQ(bound["anpr.route.be"], 28 * store::kDayMs);
-  EXPECT_EQ(bound["anpr.hit-acks"], 28 * store::kDayMs);
+  EXPECT_EQ(bound["anpr.hits"], 28 * kMsPerDay);
+  EXPECT_EQ(bound["anpr.route.be"], 28 * kMsPerDay);
+  EXPECT_EQ(bound["anpr.hit-acks"], 28 * kMsPerDay);
   // The bound holds: retention + segment + the broker's 5-minute check stays within it.
   for (const auto& [topic, rs] : got)
     EXPECT_LE(rs.first + rs.second + 300'000, bound[topic]) << topic;
