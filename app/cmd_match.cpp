@@ -7,7 +7,14 @@
 #include "app/commands.h"
 #include "app/hit_text.h"
 #include "app/offline.h"
+#include "app/read_matcher.h"
 #include "config/settings.h"
+#include "ingest/cameras.h"
+#include "match/time.h"
+
+#include <simdjson.h>
+
+#include <chrono>
 
 namespace anpr::app {
 
@@ -17,8 +24,73 @@ struct MatchArgs {
   std::string reads;
   std::string format = "json";
   std::string config;
+  std::string cameras;
   double max_rejected_percent = -1;
 };
+
+// With a camera registry: the processor's per-read work (app/read_matcher.h) on each line, so
+// the hits are those `anpr run` would publish for the same reads (camera, country rules, routes,
+// images), but for suppression, which depends on what was published before. Dead letters are
+// reported on stderr. Returns (reads, hits, rejected).
+struct StreamCounts {
+  std::size_t reads = 0, hits = 0, rejected = 0;
+};
+StreamCounts match_with_cameras(const config::Settings& settings, const CameraRegistry& cameras,
+                                const Snapshot& snap, std::istream& in, const std::string& source,
+                                bool text) {
+  ImageCounters images;
+  ReadMatcher matcher(settings, cameras, images);
+  ReadMatcher::Scratch scratch(matcher);
+  constexpr std::size_t kBatch = 256;
+  std::vector<std::string> lines(kBatch);
+  std::vector<ReadSlot> slots(kBatch);
+  std::vector<std::size_t> linenos(kBatch);
+  StreamCounts c;
+  std::size_t lineno = 0;
+  std::string out;
+  simdjson::dom::parser parser;
+  auto flush = [&](std::size_t n) {
+    const TimestampMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+    matcher.match(std::span<ReadSlot>(slots.data(), n), scratch, snap, now);
+    for (std::size_t i = 0; i < n; ++i)
+      for (const ReadOutput& o : slots[i].outputs()) {
+        if (o.deadletter) {
+          ++c.rejected;
+          simdjson::dom::element d;
+          std::string_view detail;
+          if (parser.parse(o.payload).get(d) || d["detail"].get(detail)) detail = "";
+          std::cerr << "anpr match: " << source << ":" << linenos[i] << ": " << o.reason << ": "
+                    << detail << "\n";
+          continue;
+        }
+        ++c.hits;
+        out.clear();
+        if (!text || !append_hit_text_from_json(out, o.payload)) out.assign(o.payload);
+        out.push_back('\n');
+        std::cout << out;
+      }
+  };
+  std::size_t n = 0;
+  while (std::getline(in, lines[n])) {
+    ++lineno;
+    if (lines[n].find_first_not_of(" \t\r") == std::string::npos) continue;
+    ++c.reads;
+    ReadSlot& r = slots[n];
+    r.payload = lines[n];
+    r.key = {};
+    r.partition = 0;
+    r.offset = static_cast<int64_t>(lineno);
+    linenos[n] = lineno;
+    if (++n == kBatch) {
+      flush(n);
+      n = 0;
+    }
+  }
+  flush(n);
+  return c;
+}
 }  // namespace
 
 void add_match_command(CLI::App& app, std::function<int()>& run) {
@@ -41,6 +113,10 @@ void add_match_command(CLI::App& app, std::function<int()>& run) {
       ->check(CLI::IsMember({"json", "text"}));
   cmd->add_option("--config", args->config,
                   "processor configuration: its country policies and lists.max_rejected_percent");
+  cmd->add_option("--cameras", args->cameras,
+                  "camera registry CSV: match as `anpr run` does (unknown cameras rejected, the "
+                  "camera country's rules applied, hits as published on the hits topic; no "
+                  "suppression of repeats)");
   cmd->add_option("--max-rejected-percent", args->max_rejected_percent,
                   "refuse a list whose rejected rows exceed this percentage of its rows")
       ->default_str("1, or the configuration's")
@@ -78,8 +154,36 @@ void add_match_command(CLI::App& app, std::function<int()>& run) {
                      "was matched\n";
         return kExitRejected;
       }
-      std::string out;
       const bool text = args->format == "text";
+      if (!args->cameras.empty()) {
+        config::Settings settings;
+        try {
+          if (!args->config.empty()) settings = config::load_settings(args->config);
+          else {
+            settings.countries = config::default_country_policies();
+            settings.retention.policies = config::default_retention_policies();
+          }
+        } catch (const config::ConfigError& e) {
+          std::cerr << "anpr match: " << e.what() << "\n";
+          return kExitUsage;
+        }
+        CameraRegistry cameras;
+        try {
+          cameras = CameraRegistry::load(args->cameras);
+        } catch (const std::exception& e) {
+          std::cerr << "anpr match: " << args->cameras << ": " << e.what() << "\n";
+          return kExitUsage;
+        }
+        const StreamCounts c =
+            match_with_cameras(settings, cameras, *lists.snapshot, *in, source, text);
+        std::cout.flush();
+        std::cerr << "anpr match: " << c.reads << " reads, " << c.hits << " hits, " << c.rejected
+                  << " reads rejected; " << lists.snapshot->entry_count() << " entries in "
+                  << lists.snapshot->list_count() << " lists, " << lists.rejected_rows
+                  << " list rows rejected; " << cameras.size() << " cameras\n";
+        return (c.rejected > 0 || lists.rejected_rows > 0) ? kExitRejected : kExitOk;
+      }
+      std::string out;
       auto sink = [&](const HitReadView& r, const Snapshot& s, const IndexHit& h) {
         out.clear();
         if (text) {
