@@ -5,6 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
+  ccache                              # rebuilds of a fresh clone on the same machine hit the cache
   clang libclang-rt-14-dev            # sanitizers and libFuzzer with clang
   librdkafka-dev                      # Kafka client and the embedded test broker
   libtbb-dev                          # parallel pipeline, parallel sort

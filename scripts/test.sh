@@ -22,9 +22,15 @@ failures=()
 
 step() { printf '\n=== %s\n' "$*"; }
 
+# ccache keyed on paths relative to the checkout: a fresh clone on a machine that built the
+# project before compiles only what changed.
+export CCACHE_BASEDIR=$ROOT CCACHE_NOHASHDIR=1
+LAUNCHER=()
+command -v ccache >/dev/null && LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+
 configure() {  # dir, cmake args...
   local dir=$1; shift
-  cmake -S "$ROOT" -B "$dir" -G Ninja "$@" >"$dir/configure.log" 2>&1 || {
+  cmake -S "$ROOT" -B "$dir" -G Ninja "${LAUNCHER[@]}" "$@" >"$dir/configure.log" 2>&1 || {
     cat "$dir/configure.log"; return 1; }
 }
 
