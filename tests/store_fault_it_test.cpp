@@ -234,7 +234,12 @@ TEST_F(StoreFaultIt, FullDiskHitsFlowOffsetsWaitStopIsHonouredAndRestartStoresEv
       << get("/readyz") << slurp(dir_ / "run1.err");
 
   fill_disk();
-  produce(0, reads_.size());
+  // A first half; once the store has failed to write it, the second half: its hits must not
+  // wait for the store either.
+  produce(0, 300);
+  ASSERT_TRUE(eventually([&] { return metric("anpr_retention_store_failing") == 1.0; }))
+      << slurp(dir_ / "run1.err");
+  produce(300, reads_.size());
 
   // Every hit reaches the hits topic although no record can be stored.
   const std::set<std::string> want = listed_events(0, reads_.size());
