@@ -1,5 +1,5 @@
 // Sub-commands of the `anpr` executable. Each registers its options on the CLI11 app and returns
-// the process exit code (DESIGN §8): 0 success, 1 input (partly) rejected, 2 usage or
+// the process exit code (docs/design.md §8): 0 success, 1 input (partly) rejected, 2 usage or
 // configuration error, 3 runtime failure.
 #pragma once
 

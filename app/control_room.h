@@ -1,4 +1,4 @@
-// The control rooms' side of the HTTP server (DESIGN §1, §6): the pages (built into the binary),
+// The control rooms' side of the HTTP server (docs/design.md §1, §6): the pages (built into the binary),
 // the live hit stream and acknowledgements.
 //
 //   GET  /, /status, /lists, /<asset>  the pages (public: they hold no data; the API does)

@@ -1,4 +1,4 @@
-// The control rooms' live feed (DESIGN §1, §6): the recent hits and acknowledgements, read from
+// The control rooms' live feed (docs/design.md §1, §6): the recent hits and acknowledgements, read from
 // the hits topic and the acknowledgements topic, for the control-room page's event stream.
 //
 // The feed is a plain Kafka consumer of both topics without a consumer group: every processor
@@ -14,7 +14,7 @@
 // Visibility: a control room sees the hits of the cameras whose `control_room` is its own; a
 // token whose control room is "*" sees all.
 //
-// Deadlines (DESIGN §2, §6; docs/retention.md): nothing is served past its deadline, also after
+// Deadlines (docs/design.md §2, §6; docs/retention.md): nothing is served past its deadline, also after
 // a restart refills the buffer from the hits topic. A hit's deadline is its capture time (`ts`)
 // plus the `hit_days` of its camera country's retention policy (`camera_country`); a capture
 // time later than the hit's arrival (the hits topic's message time, or the clock) counts as the

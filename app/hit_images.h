@@ -1,4 +1,4 @@
-// The images of a read, for what leaves the processor (DESIGN §2, §3): a hit's plate thumbnail
+// The images of a read, for what leaves the processor (docs/design.md §2, §3): a hit's plate thumbnail
 // and, where the camera country's retention policy keeps images (keep_images), its overview image
 // with faces blurred; and the images of a kept passage, made safe to store. Called by the
 // processor's parallel stage: attach() once per read that has a hit to publish, sanitize() only

@@ -15,7 +15,7 @@ void append_hit_text(std::string& out, const HitReadView& r, const Snapshot& s,
 
 namespace anpr::app {
 
-// The same description rendered from a hit message as published on the hits topic (DESIGN §3).
+// The same description rendered from a hit message as published on the hits topic (docs/design.md §3).
 // Returns false (and leaves `out` unchanged) when `json` is not a hit.
 bool append_hit_text_from_json(std::string& out, std::string_view json);
 

@@ -1,4 +1,4 @@
-// The operators' HTTP API for reference lists (DESIGN §3, §6), under /api/v1/lists, on the
+// The operators' HTTP API for reference lists (docs/design.md §3, §6), under /api/v1/lists, on the
 // processor's server (app/http_service.h). Every route needs a bearer token of role `operator`
 // (401 without a valid token, 403 for another role). docs/operators.md documents it with examples.
 //

@@ -1,4 +1,4 @@
-// The `anpr` command: one executable, one sub-command per job (DESIGN §8). The conventions every
+// The `anpr` command: one executable, one sub-command per job (docs/design.md §8). The conventions every
 // sub-command follows (README.md, "Command-line conventions"; tests/cli_conventions_test.cpp):
 // exit codes 0/1/2/3 (app/commands.h), data on stdout, diagnostics on stderr starting with
 // "anpr <sub-command>: ", defaults shown the same way in every --help.

@@ -1,4 +1,4 @@
-// At-least-once bookkeeping for consumed reads (DESIGN §6, and librdkafka's INTRODUCTION.md on
+// At-least-once bookkeeping for consumed reads (docs/design.md §6, and librdkafka's INTRODUCTION.md on
 // `enable.auto.offset.store=false`).
 //
 // For each partition, reads are added in offset order with the number of messages (hits, route

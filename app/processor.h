@@ -1,4 +1,4 @@
-// The stream processor behind `anpr run` (DESIGN §1, §3, §6): consumes camera reads from Kafka in
+// The stream processor behind `anpr run` (docs/design.md §1, §3, §6): consumes camera reads from Kafka in
 // a consumer group, decodes and matches them in parallel, and publishes hits, route copies and
 // dead letters, storing each read's offset only once everything it produced is delivered.
 //
@@ -74,7 +74,7 @@ struct ProcessorCounters {
   std::map<std::string, uint64_t> image_error_reasons;
 };
 
-// What readiness and the metrics say about the processor's dependencies (DESIGN §6: alerting
+// What readiness and the metrics say about the processor's dependencies (docs/design.md §6: alerting
 // comes first, and readiness says within a minute when the store or the brokers fail).
 struct ProcessorHealth {
   // The Kafka cluster: seconds since it last answered the processor's probe (a metadata request

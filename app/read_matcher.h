@@ -1,4 +1,4 @@
-// The per-read work of the stream processor as a pure function over bytes (DESIGN §3, §4): decode
+// The per-read work of the stream processor as a pure function over bytes (docs/design.md §3, §4): decode
 // the camera read event, look its camera up, normalise the plate and its candidates, match them
 // against an index snapshot, apply the camera country's rules (match/rules.h), attach the hit's
 // images, and encode the hits (with their partner route) and the dead-letter records. No Kafka

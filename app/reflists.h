@@ -1,5 +1,5 @@
 // Reference lists distributed through the compacted Kafka topic `anpr.reflists` (topics.reflists),
-// so that every processor instance holds every list (DESIGN §3, scale-out).
+// so that every processor instance holds every list (docs/design.md §3, scale-out).
 //
 // Records (all on partition 0, so their order is the order they were written):
 //   key "e/LIST/CC/PLATE"  (CC = plate_country, "-" for any country; PLATE normalised)

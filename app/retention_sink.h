@@ -1,4 +1,4 @@
-// What the stream processor keeps of each read (DESIGN §2, §6; docs/retention.md). Sink "store":
+// What the stream processor keeps of each read (docs/design.md §2, §6; docs/retention.md). Sink "store":
 // no-hit passages and hits, by the policy of the camera's country, written to the retention
 // store by a group-commit writer; the store is purged on schedule. Sink "kafka": passages only,
 // which the processor produces to the camera country's passages topic (hits are on the hits

@@ -1,4 +1,4 @@
-// Passage and hit search (DESIGN §2, §6; docs/retention.md): `POST /api/v1/search`, role
+// Passage and hit search (docs/design.md §2, §6; docs/retention.md): `POST /api/v1/search`, role
 // investigator, over the retention store.
 //
 // Request (JSON object; unknown keys are refused):

@@ -1,5 +1,5 @@
 // Kafka topic settings that bound how long data stays on a cluster by the retention policies
-// (DESIGN §2; docs/retention.md, "Kafka"): `anpr topics plan` prints them, `anpr topics apply`
+// (docs/design.md §2; docs/retention.md, "Kafka"): `anpr topics plan` prints them, `anpr topics apply`
 // creates or alters the topics through the Admin API.
 //
 // Kafka deletes a log segment once its newest record is older than `retention.ms`; a segment

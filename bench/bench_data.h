@@ -90,7 +90,7 @@ inline uint64_t combined(CountryCode c, uint64_t plate_key) {
 
 // ---- mutations a camera's OCR makes ----
 
-// The default confusion classes (DESIGN §4); checked against ConfusionClasses at start-up.
+// The default confusion classes (docs/design.md §4); checked against ConfusionClasses at start-up.
 inline constexpr std::array<std::string_view, 6> kConfusable = {"0ODQ", "1I", "2Z",
                                                                 "5S",   "8B", "6G"};
 

@@ -1,4 +1,4 @@
-// The operators' list load (DESIGN §5: a 10 M-row list parsed, validated, built and swapped in
+// The operators' list load (docs/design.md §5: a 10 M-row list parsed, validated, built and swapped in
 // ≤ 10 s): generates a realistic CSV (NL/BE/LU plates as printed, in their real formats; some
 // rows with their own category, validity or note), then times, in one process,
 //   baseline   tokenising the CSV (CsvReader over every field, nothing else)

@@ -1,4 +1,4 @@
-// Benchmarks of the match core (DESIGN §5): normalisation; exact, ocr and ocr+edit lookups at
+// Benchmarks of the match core (docs/design.md §5): normalisation; exact, ocr and ocr+edit lookups at
 // two list sizes with a 1 % hit rate; index build time and bytes per entry; lookup latency on
 // reader threads while a writer swaps snapshots. Every throughput row has a baseline measured
 // in the same run on the same queries (std::unordered_set<std::string> of the normalised plates,
@@ -663,7 +663,7 @@ void BM_SwapLatency(benchmark::State& st, std::size_t n, int readers) {
 // ---- what the memory system allows: a plain open-addressing probe of 64-bit keys ----
 
 // (country, plate) keys of the listed plates in a power-of-two linear-probing table at load
-// <= 0.5, probed with the exact queries' keys: the "plain probe" of DESIGN §5.
+// <= 0.5, probed with the exact queries' keys: the "plain probe" of docs/design.md §5.
 void BM_PlainProbe(benchmark::State& st, std::size_t n) {
   Dataset& ds = data_for(n);
   std::vector<uint64_t> table(std::bit_ceil(2 * n), 0);

@@ -1,4 +1,4 @@
-// End-to-end benchmark of the stream processor through the embedded broker (DESIGN §5): the same
+// End-to-end benchmark of the stream processor through the embedded broker (docs/design.md §5): the same
 // harness as `anpr bench` (app/e2e_bench.h), kept under its old name and flags for scripts.
 // Figures are printed, never asserted. `--quick` for CI.
 #include <unistd.h>

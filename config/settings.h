@@ -61,7 +61,7 @@ struct ListPolicySettings {
   bool follow_topic = false;          // read the lists from topics.reflists (every instance)
 };
 
-// What one camera country's law allows (DESIGN §2): config builds match's type directly.
+// What one camera country's law allows (docs/design.md §2): config builds match's type directly.
 using CountryPolicy = CountryRule;
 
 struct PipelineSettings {
@@ -89,7 +89,7 @@ struct SuppressionSettings {
   std::map<std::string, int64_t> per_list_ms;  // list id -> window
 };
 
-// One bearer token of the HTTP API (DESIGN §6). Only its SHA-256 is kept in the config.
+// One bearer token of the HTTP API (docs/design.md §6). Only its SHA-256 is kept in the config.
 struct TokenSettings {
   std::string name;          // who: the table name, written to the audit log
   std::string role;          // operator | controlroom | investigator | engineer
@@ -106,7 +106,7 @@ struct HttpSettings {
 };
 
 // How long one camera country's law lets passages and hits be kept, and who may search them
-// (DESIGN §2; docs/retention.md gives the legal sources). The law of the camera's country decides.
+// (docs/design.md §2; docs/retention.md gives the legal sources). The law of the camera's country decides.
 struct RetentionPolicy {
   CountryCode country;
   bool keep_passages = false;  // no-hit passages are stored at all
@@ -127,7 +127,7 @@ struct RetentionSettings {
   std::string topic_prefix = "anpr.passages.";
   std::size_t max_results = 1000;  // a search returns at most this many records
   int input_hours = 24;  // how long the reads and dead-letter topics keep messages (topics plan)
-  // NL, BE and LU have the defaults of DESIGN §2; [retention.XX] overrides them or adds a
+  // NL, BE and LU have the defaults of docs/design.md §2; [retention.XX] overrides them or adds a
   // country. Cameras of a country without a policy keep nothing.
   std::vector<RetentionPolicy> policies;
 
@@ -150,7 +150,7 @@ struct Settings {
   SuppressionSettings suppression;
   LogSettings log;
   image::Options images;  // [images]: limits, thumbnails, blurring, which images are kept
-  // NL, BE and LU have the defaults of DESIGN §2; [countries.XX] overrides them or adds a country.
+  // NL, BE and LU have the defaults of docs/design.md §2; [countries.XX] overrides them or adds a country.
   std::vector<CountryPolicy> countries;
   RetentionSettings retention;
 
@@ -165,10 +165,10 @@ Settings load_settings(const std::filesystem::path& file);
 Settings parse_settings(std::string_view toml, const std::string& name,
                         const std::filesystem::path& base_dir);
 
-// The default per-country policies of DESIGN §2 (NL, BE, LU).
+// The default per-country policies of docs/design.md §2 (NL, BE, LU).
 std::vector<CountryPolicy> default_country_policies();
 
-// The default retention policies of DESIGN §2: NL passages 28 days, BE 365 days, LU not kept;
+// The default retention policies of docs/design.md §2: NL passages 28 days, BE 365 days, LU not kept;
 // hits NL 365, BE 365, LU 28 days; no images.
 std::vector<RetentionPolicy> default_retention_policies();
 

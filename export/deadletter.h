@@ -1,4 +1,4 @@
-// Dead-letter records (DESIGN §3): what the processor publishes for every input it cannot use.
+// Dead-letter records (docs/design.md §3): what the processor publishes for every input it cannot use.
 //
 //   {"reason":"missing_plate","detail":"required field plate is missing",
 //    "source":{"topic":"anpr.reads","partition":3,"offset":1042},"key":"nl-a2-hmr-01",

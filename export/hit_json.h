@@ -1,4 +1,4 @@
-// Hit records (DESIGN §3): the JSON a control room receives for each match, and its
+// Hit records (docs/design.md §3): the JSON a control room receives for each match, and its
 // deterministic id.
 //
 // Thread safety: pure functions.

@@ -1,4 +1,4 @@
-// The audit log (DESIGN §6): one JSON object per line for every list change, search and
+// The audit log (docs/design.md §6): one JSON object per line for every list change, search and
 // acknowledgement: who, with which role, when, what, and the action's own fields.
 //
 //   {"ts":"2026-11-24T10:12:03.512Z","who":"alice","role":"operator","action":"list.load",...}

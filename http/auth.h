@@ -1,4 +1,4 @@
-// Bearer tokens and roles of the HTTP API (DESIGN §6).
+// Bearer tokens and roles of the HTTP API (docs/design.md §6).
 //
 // A token is a random secret handed to one person or system; the config keeps only its SHA-256
 // (`http.tokens.NAME.sha256`), with the role it grants:

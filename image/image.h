@@ -1,4 +1,4 @@
-// Plate and overview images (DESIGN §3, §6): decoding under limits, thumbnails, re-encoding
+// Plate and overview images (docs/design.md §3, §6): decoding under limits, thumbnails, re-encoding
 // without metadata, and blurring faces before an overview image leaves the processor.
 //
 // Every decode goes through probe_jpeg() first (image/jpeg.h), so a file is refused from its

@@ -1,5 +1,5 @@
 // Reading a JPEG's structure without decoding it, and base64 (the form images have in camera
-// read events, DESIGN §3).
+// read events, docs/design.md §3).
 //
 // probe_jpeg() walks the marker segments and the entropy-coded data between them (a memchr for
 // 0xFF per scan) and returns the declared size, the number of scans and how many bytes are

@@ -1,4 +1,4 @@
-// The camera registry (DESIGN §3): which cameras may send reads, and where they stand. A CSV
+// The camera registry (docs/design.md §3): which cameras may send reads, and where they stand. A CSV
 // file with the header `camera_id,country,site,lat,lon,control_room` (any column order; every
 // column required in the header; lat/lon may be empty).
 //

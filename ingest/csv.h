@@ -1,4 +1,4 @@
-// A small, strict RFC 4180 CSV reader over a whole buffer in memory (reference lists, DESIGN §3).
+// A small, strict RFC 4180 CSV reader over a whole buffer in memory (reference lists, docs/design.md §3).
 //
 // - fields are separated by ',' and records by LF or CRLF; the last record may lack a newline;
 // - a field may be quoted with '"'; inside quotes, "" is one quote and ',' CR LF are data;

@@ -1,4 +1,4 @@
-// Loading a reference list from files (DESIGN §3): `NAME.csv` with its rows and the TOML sidecar
+// Loading a reference list from files (docs/design.md §3): `NAME.csv` with its rows and the TOML sidecar
 // `NAME.toml` (same folder, same base name) with its metadata.
 //
 // Sidecar keys (unknown keys are errors, so a typo never passes silently):
@@ -34,7 +34,7 @@
 //   or note), duplicate (same plate_country and plate as an earlier row; the first is kept),
 //   and, when LoadOptions asks for them, category_not_allowed (the category is not allowed on
 //   the cameras of the list's owner country) and expired (valid_until is not after `now`).
-// Details never quote a row's plate, reference or note (personal data, DESIGN §6): the file and
+// Details never quote a row's plate, reference or note (personal data, docs/design.md §6): the file and
 // line locate the row.
 //
 // Thread safety: pure functions; loads of different lists may run concurrently.

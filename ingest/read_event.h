@@ -1,4 +1,4 @@
-// Decoding one camera read event (DESIGN §3) from its JSON message.
+// Decoding one camera read event (docs/design.md §3) from its JSON message.
 //
 //   {"event_id": "...", "camera_id": "...", "ts": "2026-11-23T19:31:49.123Z", "plate": "AB-12-CD",
 //    "plate_country": "NL", "confidence": 0.93, "candidates": [{"plate": "AB-12-C0",

@@ -1,4 +1,4 @@
-// Kafka clients as RAII types over librdkafka's C API (DESIGN §7: a plain Kafka client, so a real
+// Kafka clients as RAII types over librdkafka's C API (docs/design.md §7: a plain Kafka client, so a real
 // cluster works unchanged), and the embedded Kafka-protocol broker used by the demo and the tests.
 //
 // Properties are librdkafka's (CONFIGURATION.md of librdkafka); they pass through unchanged, so
@@ -92,7 +92,7 @@ class Producer {
 };
 
 // Librdkafka's Kafka-protocol test broker (rdkafka_mock.h), running on localhost threads inside
-// this process. Limits (DESIGN §7): each partition keeps at most 5 MiB / 100 000 message sets
+// this process. Limits (docs/design.md §7): each partition keeps at most 5 MiB / 100 000 message sets
 // and silently drops older data; no compaction; no time retention.
 class EmbeddedBroker {
  public:

@@ -1,4 +1,4 @@
-// Reference lists as operators manage them (DESIGN §3, docs/operators.md): validation reports,
+// Reference lists as operators manage them (docs/design.md §3, docs/operators.md): validation reports,
 // atomic versioned loads (full replace and deltas), delete, rollback and expiry, all compiled into
 // the LiveIndex the processor reads.
 //

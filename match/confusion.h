@@ -1,4 +1,4 @@
-// OCR confusion classes (DESIGN §4): characters a camera's OCR mistakes for each other. Two
+// OCR confusion classes (docs/design.md §4): characters a camera's OCR mistakes for each other. Two
 // plates of equal length whose differing positions all hold characters of one class are an
 // OCR-tolerant match. Classes form a partition: a character is in at most one class.
 //

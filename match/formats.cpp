@@ -1,4 +1,4 @@
-// Country plate formats for NL, BE and LU (formats.h, DESIGN §4).
+// Country plate formats for NL, BE and LU (formats.h, docs/design.md §4).
 //
 // A plate is matched by its shape (which positions hold letters and which digits) and then by the
 // letters a series allows. Digits are never restricted: no source gives digit ranges precise

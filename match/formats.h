@@ -1,4 +1,4 @@
-// Country plate formats for NL, BE and LU (DESIGN §4): which normalised plates can exist in a
+// Country plate formats for NL, BE and LU (docs/design.md §4): which normalised plates can exist in a
 // country, which series a plate belongs to, and how to print it for a person.
 //
 // Used to validate reference-list rows, to format plates for display, and to prune fuzzy

@@ -1,5 +1,5 @@
 // The reference index: an immutable snapshot compiled from reference lists, answering "which
-// list entries does this read match, and how" (DESIGN §4), and LiveIndex, which swaps snapshots
+// list entries does this read match, and how" (docs/design.md §4), and LiveIndex, which swaps snapshots
 // under running readers.
 //
 // Layout (see docs/matching.md for the semantics, ARCHITECTURE.md for the invariants)

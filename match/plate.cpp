@@ -1,4 +1,4 @@
-// Plate normalisation (plate.h, DESIGN §4).
+// Plate normalisation (plate.h, docs/design.md §4).
 //
 // One pass over the bytes, left to right, no allocation. Each code point is decoded strictly and
 // classified as kept (it becomes one of [A-Z0-9]), dropped (a separator) or a problem; the first

@@ -1,4 +1,4 @@
-// Plate normalisation (DESIGN §4): raw OCR text as a camera or an operator wrote it, in UTF-8,
+// Plate normalisation (docs/design.md §4): raw OCR text as a camera or an operator wrote it, in UTF-8,
 // becomes a Plate of 1..10 characters [A-Z0-9], or a reason why it cannot.
 //
 // Rules, in order, per code point:

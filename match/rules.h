@@ -1,4 +1,4 @@
-// Benelux rules at match time (DESIGN §2): which list entries apply to a camera's reads.
+// Benelux rules at match time (docs/design.md §2): which list entries apply to a camera's reads.
 //
 // A list entry applies to a read of a camera in country C only if
 //   (a) the list's owner country is C, or a partner that C accepts, and

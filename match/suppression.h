@@ -1,4 +1,4 @@
-// Suppression of repeated hits (DESIGN §4): the same listed plate on the same list is not
+// Suppression of repeated hits (docs/design.md §4): the same listed plate on the same list is not
 // re-published within the list's window. Time is the reads' capture time, so a replay of the same
 // stream suppresses the same hits.
 //

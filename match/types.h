@@ -153,7 +153,7 @@ class PlateBuilder {
   Plate p_;
 };
 
-// ---- Reference-list vocabulary (DESIGN §3) ----
+// ---- Reference-list vocabulary (docs/design.md §3) ----
 
 enum class Category : uint8_t {
   stolen_vehicle,

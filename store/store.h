@@ -1,4 +1,4 @@
-// The retention store (DESIGN §2, §6; docs/retention.md): kept passages and hits of camera reads,
+// The retention store (docs/design.md §2, §6; docs/retention.md): kept passages and hits of camera reads,
 // in files of our own format under one folder, deleted on time, searchable by plate only.
 //
 // Buckets. Records are grouped by (kind, camera country, time bucket): bucket `p.NL.20412.1`

@@ -1,5 +1,5 @@
 // End-to-end tests of what `anpr run` and `anpr replay` do when the Kafka cluster stops answering
-// (DESIGN §6: readiness says so, the log says so, nothing hangs):
+// (docs/design.md §6: readiness says so, the log says so, nothing hangs):
 //  - the broker frozen mid-stream (SIGSTOP: its connections stay open, nothing answers): /readyz
 //    turns 503 once kafka.unanswered_after_ms passed, a warning is logged, the metric shows the
 //    silence; thawed, readiness returns and the reads produced meanwhile are all matched;

@@ -1,4 +1,4 @@
-// The Benelux rules of DESIGN §2 ("reference-list categories allowed on this country's cameras"
+// The Benelux rules of docs/design.md §2 ("reference-list categories allowed on this country's cameras"
 // and "lists accepted from partners"), written out here from the design's table, independently
 // of the product's rules (match/rules.h) and of its default policies (config/settings.cpp). Tests
 // compute what must happen from this table, so a wrong default or a wrong rule in the product
@@ -48,7 +48,7 @@ inline bool design_applies(CountryCode camera, CountryCode owner, Category categ
   return design_applies(camera.str(), owner.str(), std::string(to_string(category)));
 }
 
-// Every category of DESIGN §3's vocabulary.
+// Every category of docs/design.md §3's vocabulary.
 inline const std::set<std::string>& design_categories() {
   static const std::set<std::string> all = {
       "stolen_vehicle", "stolen_plate", "wanted_person", "missing_person", "custodial_order",

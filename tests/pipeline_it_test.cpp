@@ -2,7 +2,7 @@
 // write) as producer and consumer. The embedded broker runs as a separate process (`anpr broker`).
 //
 // The expected hits are the reference matcher's answer on the test's own lists and reads,
-// filtered by the Benelux rules of DESIGN §2 as the tests write them (tests/design_rules.h, not
+// filtered by the Benelux rules of docs/design.md §2 as the tests write them (tests/design_rules.h, not
 // the product's rules); suppression is off so every match is published, but in the suppression
 // test. Volumes stay far below the embedded broker's 5 MiB per partition, so a lost message is
 // the processor's fault.
@@ -319,7 +319,7 @@ class PipelineTest : public ::testing::Test {
       if (!design_applies(cam.country, l.meta.owner, e.category)) continue;
       expected_.insert({event_id, l.meta.id, e.reference});
       expected_ts_[event_id] = ts;
-      // DESIGN §2: a hit on a partner's list is also reported back to that partner.
+      // docs/design.md §2: a hit on a partner's list is also reported back to that partner.
       if (l.meta.owner != cam.country)
         expected_routes_[l.meta.owner.str()].insert({event_id, l.meta.id, e.reference});
     }
@@ -644,7 +644,7 @@ TEST_F(PipelineTest, EveryExpectedHitArrivesAndEveryBadInputIsDeadLettered) {
   EXPECT_EQ(proc.wait(60'000), 0) << "the processor did not stop cleanly on SIGTERM";
 }
 
-// The Benelux rules of DESIGN §2, each on a read made for it.
+// The Benelux rules of docs/design.md §2, each on a read made for it.
 TEST_F(PipelineTest, BeneluxRules) {
   auto entry_of = [&](const std::string& list_id, CountryCode want) -> const ListEntry& {
     for (const auto& l : lists_)
@@ -944,7 +944,7 @@ TEST_F(PipelineTest, JsonLogLinesAreObjectsWithCounts) {
   EXPECT_TRUE(summary) << "no exit summary with counts";
 }
 
-// ---- suppression in the running pipeline (DESIGN §4) ----
+// ---- suppression in the running pipeline (docs/design.md §4) ----
 
 // The same listed plate on the same list is published once per window of capture time (300 s;
 // lu-crime has a window of 0, so it is never suppressed); repeats are counted, not published and
@@ -1054,7 +1054,7 @@ TEST_F(PipelineTest, RepeatedPlatesArePublishedOncePerWindowAndCounted) {
   EXPECT_EQ(summary_count(summary, "hits ("), static_cast<long>(published.size())) << summary;
 }
 
-// ---- delivery guarantees (DESIGN §6), the embedded broker in the test process ----
+// ---- delivery guarantees (docs/design.md §6), the embedded broker in the test process ----
 
 class DeliveryTest : public PipelineTest {
  protected:
@@ -1129,7 +1129,7 @@ TEST_F(DeliveryTest, NoOffsetIsCommittedPastAnUndeliveredHitAndAKillLosesNone) {
   EXPECT_EQ(again.wait(60'000), 0);
 }
 
-// Duplicates keep their hit_id (DESIGN §3, §6). The route topics have no leader, so the reads
+// Duplicates keep their hit_id (docs/design.md §3, §6). The route topics have no leader, so the reads
 // whose hits also go to a partner stay unfinished while every hit reaches the hits topic: the
 // reads after them in their partition are done but cannot be committed. Killed then, the
 // restarted processor reads those reads again and publishes their hits a second time, each with

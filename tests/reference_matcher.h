@@ -1,4 +1,4 @@
-// The reference matcher: a slow, obviously correct statement of DESIGN §4, used to check the index.
+// The reference matcher: a slow, obviously correct statement of docs/design.md §4, used to check the index.
 // It scans every entry of every list for every plate of a read and applies the rules as written,
 // on plate text, with no hashing, packing or pruning.
 #pragma once

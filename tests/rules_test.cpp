@@ -1,4 +1,4 @@
-// Benelux rules at match time (DESIGN §2) with the default policies.
+// Benelux rules at match time (docs/design.md §2) with the default policies.
 #include "match/rules.h"
 
 #include <gtest/gtest.h>
@@ -55,7 +55,7 @@ TEST(MatchRules, AnAllowedCategoryFromAnOwnerNotAcceptedDoesNotApply) {
   EXPECT_FALSE(r.applies(kLU, kNL, Category::stolen_vehicle));
 }
 
-// The whole of DESIGN §2's table: every camera country, owner and category, against the table as
+// The whole of docs/design.md §2's table: every camera country, owner and category, against the table as
 // the tests write it (tests/design_rules.h), not as the product's default policies do.
 TEST(MatchRules, DefaultPoliciesAreDesignTable) {
   MatchRules r = defaults();

@@ -1,6 +1,6 @@
 // End-to-end tests of `anpr run` while its retention store cannot write, on a real file system:
 // the state folder's retention store lives on a small tmpfs of the test's own, filled to the last
-// byte (ENOSPC) or remounted read-only (EROFS). What DESIGN §6 asks ("alerting comes first"):
+// byte (ENOSPC) or remounted read-only (EROFS). What docs/design.md §6 asks ("alerting comes first"):
 //  - hits keep reaching the hits topic while the store fails;
 //  - no read's offset is committed before its kept records are durable (checked with a client of
 //    the test's own while the store is failing, so the reads are provably in flight);

@@ -1,5 +1,5 @@
 // Reads a hits topic with KafkaJS in a consumer group and checks that every message is a hit
-// (DESIGN §3): valid JSON with the contract's fields and types. Prints one line per hit,
+// (docs/design.md §3): valid JSON with the contract's fields and types. Prints one line per hit,
 // "event_id list_id reference hit_id", then "OK <count>" and exits 0 once `expected` hits have
 // been read; exits 1 on the first message that is not a valid hit, 2 on timeout.
 //
