@@ -980,8 +980,9 @@ TEST_F(PipelineTest, RepeatedPlatesArePublishedOncePerWindowAndCounted) {
   const TimestampMs t0 = 1'795'500'000'000;
   for (const auto& [list_id, country, cam_id] : repeated) {
     const ListEntry& e = entry_of(list_id, country);
+    const std::string& wanted_cam = cam_id;  // a structured binding cannot be captured (C++20)
     const Camera& cam = *std::find_if(kCameras.begin(), kCameras.end(),
-                                      [&](const Camera& c) { return c.id == cam_id; });
+                                      [&](const Camera& c) { return c.id == wanted_cam; });
     int k = 0;
     for (int s : {0, 60, 120, 400, 500, 800}) {
       const std::string id = list_id + "-" + std::to_string(k++);
