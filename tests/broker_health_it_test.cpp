@@ -87,18 +87,8 @@ class BrokerHealthIt : public ::testing::Test {
     ASSERT_TRUE(out.empty()) << out;
   }
   std::set<std::string> hit_events() {
-    const std::string out = shell("kcat -C -b " + bootstrap_ +
-                                  " -t anpr.hits -o beginning -e -q -f '%s\\n' 2>/dev/null");
-    std::set<std::string> ids;
-    std::istringstream in(out);
-    std::string line;
-    simdjson::dom::parser parser;
-    while (std::getline(in, line)) {
-      simdjson::dom::element d;
-      std::string_view id;
-      if (!parser.parse(line).get(d) && !d["event_id"].get(id)) ids.insert(std::string(id));
-    }
-    return ids;
+    const std::multiset<std::string> ids = topic_event_ids(bootstrap_, "anpr.hits");
+    return {ids.begin(), ids.end()};
   }
 
   fs::path dir_;

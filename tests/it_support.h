@@ -5,16 +5,20 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <simdjson.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 
 #include "kafka/client.h"
 #include "match/types.h"
+#include "tests/process.h"
 
 namespace anpr::testing {
 
@@ -62,6 +66,23 @@ inline std::map<int, int64_t> committed_offsets(const std::string& bootstrap,
     for (int i = 0; i < l->cnt; ++i) out[l->elems[i].partition] = l->elems[i].offset;
   rd_kafka_consumer_close(c.get());
   return out;
+}
+
+// The event_id of every message on `topic` (read from the beginning with kcat), once per message.
+inline std::multiset<std::string> topic_event_ids(const std::string& bootstrap,
+                                                  const std::string& topic) {
+  const std::string out = shell("kcat -C -b " + bootstrap + " -t " + topic +
+                                " -o beginning -e -q -f '%s\\n' 2>/dev/null");
+  std::multiset<std::string> ids;
+  std::istringstream in(out);
+  std::string line;
+  simdjson::dom::parser parser;
+  while (std::getline(in, line)) {
+    simdjson::dom::element d;
+    std::string_view id;
+    if (!parser.parse(line).get(d) && !d["event_id"].get(id)) ids.insert(std::string(id));
+  }
+  return ids;
 }
 
 }  // namespace anpr::testing

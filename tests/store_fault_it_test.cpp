@@ -158,22 +158,7 @@ class StoreFaultIt : public ::testing::Test {
     return sum;
   }
 
-  // Event ids of the hits on the hits topic (kcat).
-  std::multiset<std::string> hit_events() {
-    const std::string out = shell("kcat -C -b " + bootstrap_ +
-                                  " -t anpr.hits -o beginning -e -q -f '%s\\n' 2>/dev/null");
-    std::multiset<std::string> ids;
-    std::istringstream in(out);
-    std::string line;
-    simdjson::dom::parser parser;
-    while (std::getline(in, line)) {
-      simdjson::dom::element d;
-      std::string_view id;
-      if (parser.parse(line).get(d) || d["event_id"].get(id)) continue;
-      ids.insert(std::string(id));
-    }
-    return ids;
-  }
+  std::multiset<std::string> hit_events() { return topic_event_ids(bootstrap_, "anpr.hits"); }
 
   std::set<std::string> listed_events(std::size_t from, std::size_t to) const {
     std::set<std::string> s;
