@@ -16,7 +16,7 @@
 
 #include "image/image.h"
 #include "image/jpeg.h"
-#include "tests/image_samples.h"
+#include "testing/image_samples.h"
 
 namespace {
 

@@ -18,7 +18,7 @@
 #include <filesystem>
 #include <string>
 
-#include "bench/bench_data.h"
+#include "synth/plates.h"
 #include "ingest/csv.h"
 #include "config/settings.h"
 #include "lists/registry.h"

@@ -34,7 +34,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "bench/bench_data.h"
+#include "synth/plates.h"
 #include "match/confusion.h"
 #include "match/index.h"
 #include "match/plate.h"

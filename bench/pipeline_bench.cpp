@@ -1,5 +1,5 @@
 // End-to-end benchmark of the stream processor through the embedded broker (docs/design.md §5): the same
-// harness as `anpr bench` (app/e2e_bench.h), kept under its old name and flags for scripts.
+// harness as `anpr bench` (bench/e2e/e2e_bench.h), kept under its old name and flags for scripts.
 // Figures are printed, never asserted. `--quick` for CI.
 #include <unistd.h>
 
@@ -10,8 +10,8 @@
 #include <iostream>
 #include <string>
 
-#include "app/e2e_bench.h"
-#include "tests/image_samples.h"
+#include "bench/e2e/e2e_bench.h"
+#include "testing/image_samples.h"
 
 int main(int argc, char** argv) {
   anpr::app::E2eBenchOptions o;
@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  o.anpr_binary = std::string(ANPR_BINARY_DIR) + "/app/anpr";
+  o.anpr_binary = std::string(ANPR_BINARY_DIR) + "/anpr";
   std::filesystem::path image_file;
   if (images) {
     // The plate patch of an infrared ANPR camera: grey, 240 x 54, JPEG quality 80 (about 2 KB).

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "app/retention_sink.h"
+#include "pipeline/retention_sink.h"
 #include "config/settings.h"
 #include "store/store.h"
 #include "store/writer.h"

@@ -20,9 +20,11 @@
 #include <string_view>
 #include <vector>
 
+#include "http/token.h"
 #include "image/options.h"
 #include "match/rules.h"
 #include "match/types.h"
+#include "store/policy.h"
 
 namespace anpr::config {
 
@@ -89,13 +91,8 @@ struct SuppressionSettings {
   std::map<std::string, int64_t> per_list_ms;  // list id -> window
 };
 
-// One bearer token of the HTTP API (docs/design.md §6). Only its SHA-256 is kept in the config.
-struct TokenSettings {
-  std::string name;          // who: the table name, written to the audit log
-  std::string role;          // operator | controlroom | investigator | engineer
-  std::string sha256;        // lower-case hex SHA-256 of the token
-  std::string control_room;  // controlroom tokens: the room whose hits it sees ("*" = all)
-};
+// One bearer token of the HTTP API (http/token.h).
+using TokenSettings = http::TokenSettings;
 
 struct HttpSettings {
   std::string listen;  // "host:port"; "" = no HTTP server
@@ -107,16 +104,8 @@ struct HttpSettings {
 
 // How long one camera country's law lets passages and hits be kept, and who may search them
 // (docs/design.md §2; docs/retention.md gives the legal sources). The law of the camera's country decides.
-struct RetentionPolicy {
-  CountryCode country;
-  bool keep_passages = false;  // no-hit passages are stored at all
-  int passage_days = 28;       // max days after capture a passage is kept (when keep_passages)
-  int hit_days = 0;            // max days after capture a hit is kept; 0 = hits are not kept
-  bool keep_images = false;    // the reads' images are kept with the records
-  // Searching data older than this many days needs a prosecutor's order reference; younger data
-  // needs a justification (or the order reference). 0: the order reference always.
-  int order_after_days = 0;
-};
+// The retention rules of one camera country (store/policy.h).
+using RetentionPolicy = store::RetentionPolicy;
 
 struct RetentionSettings {
   // Where passages and hits go: "store" (the embedded store under state.dir/retention), "kafka"

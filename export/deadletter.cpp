@@ -2,7 +2,7 @@
 
 #include <simdjson.h>
 
-#include "export/json_writer.h"
+#include "base/json_writer.h"
 #include "match/time.h"
 
 namespace anpr {

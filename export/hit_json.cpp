@@ -1,8 +1,8 @@
 #include "export/hit_json.h"
 
-#include "export/json_writer.h"
+#include "base/json_writer.h"
 #include "match/formats.h"
-#include "match/hash.h"
+#include "base/hash.h"
 #include "match/time.h"
 
 namespace anpr {

@@ -1,13 +1,13 @@
 // Differential fuzzing of the index: the fuzzer's bytes drive the random list and read generator
-// (tests/match_gen.h); the index and the reference matcher must find the same hits.
+// (testing/match_gen.h); the index and the reference matcher must find the same hits.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 
 #include "match/index.h"
-#include "tests/match_gen.h"
-#include "tests/reference_matcher.h"
+#include "testing/match_gen.h"
+#include "testing/reference_matcher.h"
 
 namespace {
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "export/json_writer.h"
+#include "base/json_writer.h"
 
 namespace anpr::http {
 

@@ -66,7 +66,7 @@ std::string new_token() {
   return out;
 }
 
-TokenStore::TokenStore(const std::vector<config::TokenSettings>& tokens) {
+TokenStore::TokenStore(const std::vector<TokenSettings>& tokens) {
   for (const auto& t : tokens) {
     const auto role = parse_role(t.role);
     if (!role) throw std::invalid_argument("unknown role " + t.role);

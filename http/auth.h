@@ -18,7 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "config/settings.h"
+#include "http/token.h"
 
 namespace anpr::http {
 
@@ -49,7 +49,7 @@ std::string new_token();
 class TokenStore {
  public:
   TokenStore() = default;
-  explicit TokenStore(const std::vector<config::TokenSettings>& tokens);
+  explicit TokenStore(const std::vector<TokenSettings>& tokens);
   void add(Principal who, std::string sha256);
   bool empty() const { return by_hash_.empty(); }
 

@@ -6,7 +6,7 @@
 #include <chrono>
 #include <cstdio>
 
-#include "export/json_writer.h"
+#include "base/json_writer.h"
 #include "logging/log.h"
 
 namespace anpr::http {

@@ -13,7 +13,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include "export/json_writer.h"
+#include "base/json_writer.h"
 #include "ingest/csv.h"
 #include "match/plate.h"
 #include "match/time.h"

@@ -1,6 +1,6 @@
 #include "match/ids.h"
 
-#include "match/utf8.h"
+#include "base/utf8.h"
 
 namespace anpr {
 

@@ -1,7 +1,7 @@
 #include "match/index.h"
 
 #include "match/formats.h"
-#include "match/hash.h"
+#include "base/hash.h"
 
 #include <tbb/parallel_for.h>
 #include <tbb/parallel_sort.h>

@@ -25,7 +25,7 @@
 // the BOM) is an invalid character.
 #include "match/plate.h"
 
-#include "match/utf8.h"
+#include "base/utf8.h"
 
 #include <array>
 #include <cstdint>

@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "match/hash.h"
+#include "base/hash.h"
 #include "match/types.h"
 
 namespace anpr {

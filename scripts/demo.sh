@@ -11,4 +11,4 @@ if [ ! -f build/build.ninja ]; then
 fi
 echo "building anpr ..." >&2
 ninja -C build anpr >build/demo-build.log 2>&1 || { cat build/demo-build.log; exit 2; }
-exec build/app/anpr demo --samples samples "$@"
+exec build/anpr demo --samples samples "$@"

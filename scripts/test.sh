@@ -67,7 +67,7 @@ else
 fi
 
 step "end-to-end benchmark smoke run: anpr bench --quick (figures are printed, not asserted)"
-if build/app/anpr bench --quick --json build/bench-quick.json >build/bench-quick.log 2>&1; then
+if build/anpr bench --quick --json build/bench-quick.json >build/bench-quick.log 2>&1; then
   grep -v '^\[bench\]' build/bench-quick.log | tail -n 20
   passed=$((passed + 1))
 else

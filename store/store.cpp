@@ -16,7 +16,7 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "match/hash.h"
+#include "base/hash.h"
 #include "store/crc32c.h"
 
 namespace anpr::store {
@@ -400,7 +400,7 @@ struct Store::Impl {
   std::mutex write_mu;              // one writer at a time; purges take it to close segments
   mutable std::shared_mutex mu;     // buckets, segments, policies, stats
   std::vector<std::unique_ptr<Bucket>> buckets;
-  std::vector<config::RetentionPolicy> policies;
+  std::vector<RetentionPolicy> policies;
   std::map<CountryCode, CountryStats> stats;
   uint64_t next_seq = 1;
   // Buffers of earlier writes (guarded by write_mu): a group commit's frames are megabytes, and
@@ -450,13 +450,13 @@ struct Store::Impl {
     if (lock_fd >= 0) ::close(lock_fd);
   }
 
-  const config::RetentionPolicy* policy(CountryCode c) const {
+  const RetentionPolicy* policy(CountryCode c) const {
     for (const auto& p : policies)
       if (p.country == c) return &p;
     return nullptr;
   }
   int days(Kind k, CountryCode c) const {
-    const config::RetentionPolicy* p = policy(c);
+    const RetentionPolicy* p = policy(c);
     if (!p) return 0;
     if (k == Kind::passage) return p->keep_passages ? p->passage_days : 0;
     return p->hit_days;
@@ -713,7 +713,7 @@ struct Store::Impl {
   }
 };
 
-Store::Store(Options options, std::vector<config::RetentionPolicy> policies)
+Store::Store(Options options, std::vector<RetentionPolicy> policies)
     : impl_(std::make_unique<Impl>()) {
   clock_ = options.clock ? options.clock : [] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -753,7 +753,7 @@ Store::Store(Options options, std::vector<config::RetentionPolicy> policies)
 
 Store::~Store() = default;
 
-void Store::set_policies(std::vector<config::RetentionPolicy> policies) {
+void Store::set_policies(std::vector<RetentionPolicy> policies) {
   std::unique_lock lock(impl_->mu);
   impl_->policies = std::move(policies);
 }

@@ -47,7 +47,7 @@
 #include <string>
 #include <vector>
 
-#include "config/settings.h"
+#include "store/policy.h"
 #include "match/confusion.h"
 #include "match/time.h"
 #include "match/types.h"
@@ -197,14 +197,14 @@ struct Options {
 class Store {
  public:
   // Opens or creates the store. Throws std::runtime_error naming the folder and the reason.
-  Store(Options options, std::vector<config::RetentionPolicy> policies);
+  Store(Options options, std::vector<RetentionPolicy> policies);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
   // Replaces the policies in force (a configuration change). Shorter periods apply at once on
   // read and to existing data at the next purge; longer ones never extend a stored deadline.
-  void set_policies(std::vector<config::RetentionPolicy> policies);
+  void set_policies(std::vector<RetentionPolicy> policies);
 
   // Writes the records that their country's policy keeps and that are not already past their
   // deadline, durably (one synced batch). Returns how many were written. Throws

@@ -10,10 +10,10 @@
 #include <filesystem>
 #include <set>
 
-#include "app/control_room.h"
-#include "app/http_service.h"
-#include "app/lists_api.h"
-#include "app/search_api.h"
+#include "serve/control_room.h"
+#include "serve/http_service.h"
+#include "serve/lists_api.h"
+#include "serve/search_api.h"
 #include "http/auth.h"
 #include "lists/registry.h"
 #include "store/store.h"

@@ -15,7 +15,7 @@
 #include "ingest/list_file.h"
 #include "ingest/read_event.h"
 #include "match/plate.h"
-#include "tests/reference_matcher.h"
+#include "testing/reference_matcher.h"
 
 namespace anpr {
 namespace {
@@ -46,7 +46,7 @@ fs::path temp_dir() {
 CmdRun anpr(const std::string& args) {
   const fs::path dir = fs::temp_directory_path() / ("anpr-app-run-" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  const std::string cmd = std::string(ANPR_BINARY_DIR) + "/app/anpr " + args + " >" +
+  const std::string cmd = std::string(ANPR_BINARY_DIR) + "/anpr " + args + " >" +
                           (dir / "out").string() + " 2>" + (dir / "err").string();
   CmdRun r;
   const int status = std::system(cmd.c_str());

@@ -10,7 +10,7 @@
 namespace anpr::testing {
 namespace {
 
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/app/anpr";
+const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
 
 int exit_code(const std::string& args, std::string* out = nullptr) {
   const std::string o = shell(kAnpr + " bench " + args + " 2>&1; echo \"rc=$?\"");

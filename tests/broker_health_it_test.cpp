@@ -24,7 +24,7 @@ namespace anpr::testing {
 namespace {
 
 namespace fs = std::filesystem;
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/app/anpr";
+const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
 
 class BrokerHealthIt : public ::testing::Test {
  protected:

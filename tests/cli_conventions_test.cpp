@@ -7,7 +7,7 @@
 //
 // One table, one row per behaviour. The servers are a stand-in HTTP server in this process that
 // answers as the processor's API does (http/server.cpp: 401 "unauthorized", 403 "forbidden";
-// app/search_api.cpp: 403 "legal_reference_required") and a closed port; no broker is needed.
+// serve/search_api.cpp: 403 "legal_reference_required") and a closed port; no broker is needed.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <sys/wait.h>
@@ -26,7 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/app/anpr";
+const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
 const std::string kSamples = std::string(ANPR_SOURCE_DIR) + "/samples";
 const std::string kClosed = "http://127.0.0.1:1";  // nothing listens on port 1
 

@@ -1,4 +1,4 @@
-// The control rooms' live feed (app/hit_feed.h) and its HTTP API (app/control_room.h): event
+// The control rooms' live feed (serve/hit_feed.h) and its HTTP API (serve/control_room.h): event
 // order and resumption, deduplication, room visibility, acknowledgements (audited and published
 // to Kafka), and every way a request can be wrong.
 #include <arpa/inet.h>
@@ -13,9 +13,9 @@
 #include <fstream>
 #include <thread>
 
-#include "app/control_room.h"
-#include "app/hit_feed.h"
-#include "app/http_service.h"
+#include "serve/control_room.h"
+#include "serve/hit_feed.h"
+#include "serve/http_service.h"
 #include "http/auth.h"
 #include "kafka/client.h"
 #include "match/time.h"

@@ -19,7 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::Child;
 
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/app/anpr";
+const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
 
 int free_port() {
   const int s = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -1,4 +1,4 @@
-// The demo's synthetic camera feed (app/feed.h) across list changes: the listed plates it sends
+// The demo's synthetic camera feed (synth/feed.h) across list changes: the listed plates it sends
 // come from the index's current version, and a version replaced (and freed) by a list change is
 // never read again. ASan builds report a read of a freed snapshot; every build checks that the
 // listed plates after a change are the new version's.
@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "app/feed.h"
+#include "synth/feed.h"
 #include "ingest/cameras.h"
 #include "match/index.h"
 #include "match/plate.h"

@@ -1,4 +1,4 @@
-// The control rooms' live feed (app/hit_feed.h): event order and resumption, deduplication,
+// The control rooms' live feed (serve/hit_feed.h): event order and resumption, deduplication,
 // room visibility, acknowledgements, capacity, deadlines (per camera country, at insertion and
 // at every serve, against a fake clock), and concurrent writers and readers (run under TSan).
 #include <gtest/gtest.h>
@@ -6,7 +6,7 @@
 #include <atomic>
 #include <thread>
 
-#include "app/hit_feed.h"
+#include "serve/hit_feed.h"
 #include "match/time.h"
 
 namespace anpr::app {

@@ -14,15 +14,15 @@
 
 #include <opencv2/imgcodecs.hpp>
 
-#include "app/processor.h"
-#include "app/retention_sink.h"
+#include "pipeline/processor.h"
+#include "pipeline/retention_sink.h"
 #include "config/settings.h"
 #include "image/image.h"
 #include "image/jpeg.h"
 #include "kafka/client.h"
 #include "match/plate.h"
 #include "store/store.h"
-#include "tests/image_samples.h"
+#include "testing/image_samples.h"
 
 namespace anpr::testing {
 namespace {

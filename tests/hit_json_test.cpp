@@ -8,7 +8,7 @@
 #include <limits>
 #include <string>
 
-#include "export/json_writer.h"
+#include "base/json_writer.h"
 
 namespace anpr {
 namespace {

@@ -1,6 +1,6 @@
 // Plate and overview images (image/): base64, the header probe, decoding under limits, hostile
 // files, thumbnails, metadata stripping and face blurring. Every image is made here with OpenCV
-// (tests/image_samples.h).
+// (testing/image_samples.h).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,7 +11,7 @@
 
 #include "image/image.h"
 #include "image/jpeg.h"
-#include "tests/image_samples.h"
+#include "testing/image_samples.h"
 
 namespace anpr::testing {
 namespace {

@@ -1,7 +1,7 @@
 // The index against the reference matcher, plus the cases that matter most spelled out.
 #include "match/index.h"
 #include "match/formats.h"
-#include "match/hash.h"
+#include "base/hash.h"
 
 #include <gtest/gtest.h>
 
@@ -11,8 +11,8 @@
 #include <set>
 #include <tuple>
 
-#include "tests/match_gen.h"
-#include "tests/reference_matcher.h"
+#include "testing/match_gen.h"
+#include "testing/reference_matcher.h"
 
 namespace anpr {
 namespace {
@@ -360,7 +360,7 @@ namespace anpr {
 namespace {
 
 // The table keeps only 32 bits of each plate's hash. Plates whose hashes share those bits must
-// still be told apart: build such plates by inverting the hash (match/hash.h) and check each is found, and a third one is not.
+// still be told apart: build such plates by inverting the hash (base/hash.h) and check each is found, and a third one is not.
 uint64_t unxorshift33(uint64_t x) { return x ^ (x >> 33); }  // x ^ (x>>33) is its own inverse
 uint64_t unmix64(uint64_t h) {
   auto inv = [](uint64_t a) {  // inverse of an odd number modulo 2^64 (Newton's iteration)

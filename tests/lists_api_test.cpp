@@ -1,4 +1,4 @@
-// The operators' list API (app/lists_api.h) over HTTP, its audit records, and the `anpr lists`
+// The operators' list API (serve/lists_api.h) over HTTP, its audit records, and the `anpr lists`
 // commands that call it.
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "app/lists_api.h"
+#include "serve/lists_api.h"
 #include "config/settings.h"
 #include "http/audit.h"
 #include "http/auth.h"
@@ -374,7 +374,7 @@ struct CmdRun {
 };
 
 CmdRun anpr(const std::string& args, const fs::path& dir, const std::string& env = "") {
-  const std::string cmd = env + " " + std::string(ANPR_BINARY_DIR) + "/app/anpr " + args + " >" +
+  const std::string cmd = env + " " + std::string(ANPR_BINARY_DIR) + "/anpr " + args + " >" +
                           (dir / "out").string() + " 2>" + (dir / "err").string();
   CmdRun r;
   const int status = std::system(cmd.c_str());

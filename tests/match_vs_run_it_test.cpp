@@ -1,6 +1,6 @@
 // `anpr match --cameras` gives the processor's answer: the same reads, matched offline and
 // streamed through `anpr run` with the embedded broker, give the same hits byte for byte (the
-// per-read work is one ReadMatcher, app/read_matcher.h). Suppression is off in the processor,
+// per-read work is one ReadMatcher, pipeline/read_matcher.h). Suppression is off in the processor,
 // since it depends on what was published before and `anpr match` does not apply it.
 #include <gtest/gtest.h>
 
@@ -9,8 +9,8 @@
 #include <sstream>
 #include <vector>
 
-#include "bench/bench_data.h"
-#include "export/json_writer.h"
+#include "synth/plates.h"
+#include "base/json_writer.h"
 #include "match/formats.h"
 #include "match/time.h"
 #include "tests/it_support.h"
@@ -20,7 +20,7 @@ namespace anpr::testing {
 namespace {
 
 namespace fs = std::filesystem;
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/app/anpr";
+const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
 const fs::path kSamples = ANPR_SOURCE_DIR "/samples";
 
 std::vector<std::string> lines_of(const std::string& text) {

@@ -1,6 +1,6 @@
 // OffsetTracker: a partition's offset advances only past reads whose every message is delivered,
 // and never past an earlier read that is still pending.
-#include "app/offset_tracker.h"
+#include "pipeline/offset_tracker.h"
 
 #include <gtest/gtest.h>
 

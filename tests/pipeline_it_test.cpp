@@ -25,9 +25,9 @@
 #include <set>
 #include <sstream>
 
-#include "bench/bench_data.h"
+#include "synth/plates.h"
 #include "config/settings.h"
-#include "export/json_writer.h"
+#include "base/json_writer.h"
 #include "ingest/list_file.h"
 #include "kafka/client.h"
 #include "match/formats.h"
@@ -35,13 +35,13 @@
 #include "match/time.h"
 #include "tests/design_rules.h"
 #include "tests/process.h"
-#include "tests/reference_matcher.h"
+#include "testing/reference_matcher.h"
 
 namespace anpr::testing {
 namespace {
 
 namespace fs = std::filesystem;
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/app/anpr";
+const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
 // The broker may come from another build: under TSan the processor is checked, while the
 // embedded broker (librdkafka's own code, not instrumented) runs from the release build.
 std::string broker_binary() {
@@ -1100,7 +1100,7 @@ class DeliveryTest : public PipelineTest {
   std::size_t total_ = 0;  // reads produced
 };
 
-// At least once (app/offset_tracker.h): a read's offset is stored only once every message it
+// At least once (pipeline/offset_tracker.h): a read's offset is stored only once every message it
 // produced, and those of every earlier read of its partition, is acknowledged. The hits topic has
 // no leader, so every hit stays in flight: the committed offsets (KafkaJS) must stop at each
 // partition's first read with a hit. Killed then, and restarted once the topic takes writes

@@ -1,4 +1,4 @@
-// Distribution of reference lists through the reflists topic (app/reflists.h) over the embedded
+// Distribution of reference lists through the reflists topic (reflists/reflists.h) over the embedded
 // broker: followers in this process (a late one included), and two `anpr run` instances in one
 // consumer group that both apply what `anpr lists publish` writes. Volumes stay far below the
 // embedded broker's 5 MiB per partition.
@@ -14,9 +14,9 @@
 #include <thread>
 #include <tuple>
 
-#include "app/reflists.h"
+#include "reflists/reflists.h"
 #include "config/settings.h"
-#include "export/json_writer.h"
+#include "base/json_writer.h"
 #include "http/audit.h"
 #include "http/auth.h"
 #include "kafka/client.h"
@@ -34,7 +34,7 @@ using anpr::testing::Child;
 using anpr::testing::shell;
 using Clock = std::chrono::steady_clock;
 
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/app/anpr";
+const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
 
 fs::path fresh_dir(const std::string& name) {
   fs::path d = fs::temp_directory_path() / ("anpr-reflists-" + std::to_string(::getpid()) + "-" + name);

@@ -1,4 +1,4 @@
-// The reflists follower's bookkeeping without a broker (app/reflists.h, ReflistApplier): records
+// The reflists follower's bookkeeping without a broker (reflists/reflists.h, ReflistApplier): records
 // are fed in topic order as the follower reads them. A version marker whose entry count does not
 // match the entries on the topic is refused (no mix of two versions) and audited as refused; the
 // previous version stays active until a complete marker arrives.
@@ -10,9 +10,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "app/reflists.h"
+#include "reflists/reflists.h"
 #include "config/settings.h"
-#include "export/json_writer.h"
+#include "base/json_writer.h"
 #include "http/audit.h"
 #include "lists/registry.h"
 #include "match/plate.h"

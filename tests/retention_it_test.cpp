@@ -17,10 +17,10 @@
 #include <set>
 #include <sstream>
 
-#include "app/retention_sink.h"
-#include "bench/bench_data.h"
+#include "pipeline/retention_sink.h"
+#include "synth/plates.h"
 #include "config/settings.h"
-#include "export/json_writer.h"
+#include "base/json_writer.h"
 #include "http/auth.h"
 #include "kafka/client.h"
 #include "match/formats.h"
@@ -33,7 +33,7 @@ namespace anpr::testing {
 namespace {
 
 namespace fs = std::filesystem;
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/app/anpr";
+const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
 constexpr int kPartitions = 3;
 
 TimestampMs wall_ms() {

@@ -1,10 +1,10 @@
-// POST /api/v1/search (app/search_api.h) over a retention store with a fake clock: the legal
+// POST /api/v1/search (serve/search_api.h) over a retention store with a fake clock: the legal
 // reference each country requires (403 without it), the audit record of every search allowed
 // or refused, results only within their deadline, hostile request bodies.
-#include "app/search_api.h"
+#include "serve/search_api.h"
 
-#include "app/retention_sink.h"
-#include "app/run_metrics.h"
+#include "pipeline/retention_sink.h"
+#include "pipeline/run_metrics.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>

@@ -24,10 +24,10 @@
 #include <set>
 #include <sstream>
 
-#include "app/retention_sink.h"
-#include "bench/bench_data.h"
+#include "pipeline/retention_sink.h"
+#include "synth/plates.h"
 #include "config/settings.h"
-#include "export/json_writer.h"
+#include "base/json_writer.h"
 #include "kafka/client.h"
 #include "match/formats.h"
 #include "match/plate.h"
@@ -40,7 +40,7 @@ namespace anpr::testing {
 namespace {
 
 namespace fs = std::filesystem;
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/app/anpr";
+const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
 constexpr int kPartitions = 2;
 
 struct Read {

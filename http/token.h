@@ -1,0 +1,19 @@
+// One bearer token of the HTTP API as the server checks it (http/auth.h). The configuration
+// builds them from its [http.tokens.NAME] tables (config/settings.h).
+//
+// Thread safety: a plain value.
+#pragma once
+
+#include <string>
+
+namespace anpr::http {
+
+// One bearer token of the HTTP API (docs/design.md §6). Only its SHA-256 is kept in the config.
+struct TokenSettings {
+  std::string name;          // who: the table name, written to the audit log
+  std::string role;          // operator | controlroom | investigator | engineer
+  std::string sha256;        // lower-case hex SHA-256 of the token
+  std::string control_room;  // controlroom tokens: the room whose hits it sees ("*" = all)
+};
+
+}  // namespace anpr::http

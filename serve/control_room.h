@@ -1,0 +1,57 @@
+// The control rooms' side of the HTTP server (docs/design.md §1, §6): the pages (built into the binary),
+// the live hit stream and acknowledgements.
+//
+//   GET  /, /status, /lists, /<asset>  the pages (public: they hold no data; the API does)
+//   GET  /api/v1/me                    any role: who the token is {name, role, control_room}
+//   GET  /api/v1/hits/stream           controlroom: Server-Sent Events, `event: hit` with the
+//                                      hit's JSON and `event: ack` with an acknowledgement;
+//                                      `Last-Event-ID` (header or ?last_event_id=) resumes
+//   POST /api/v1/hits/{hit_id}/ack     controlroom: acknowledge a hit, optional JSON body
+//                                      {"note": "..."}; audited, published to topics.hit_acks
+//
+// A control-room token sees only the hits of its own control room (camera registry) unless its
+// control room is "*". Nothing past its deadline is served, streamed or acknowledged: the feed
+// holds each hit only until its capture time plus its camera country's `hit_days` (see
+// serve/hit_feed.h for hits of a country that keeps none). Each open stream holds one of the server's worker threads, so at most
+// kMaxStreamsPerToken streams per token and kMaxStreams in all are open at once (503 beyond),
+// which keeps workers free for the API.
+//
+// Thread safety: construct, then start() once; handlers run on the server's threads.
+#pragma once
+
+#include <memory>
+
+#include "serve/hit_feed.h"
+#include "serve/http_service.h"
+
+namespace anpr::app {
+
+inline constexpr int kMaxStreamsPerToken = 8;
+inline constexpr int kMaxStreams = 20;  // of the server's 32 worker threads
+
+class ControlRoom {
+ public:
+  // Adds the routes to `service` (before its start()). Throws on a Kafka configuration error.
+  // `clock`: the feed's clock for hit deadlines (tests); the system clock by default.
+  ControlRoom(const config::Settings& settings, HttpService& service, HitFeed::Clock clock = {});
+  ~ControlRoom();
+
+  // Starts following the hits and acknowledgements topics.
+  void start();
+  void stop();
+  HitFeed& feed() { return feed_; }
+
+ private:
+  struct Acks;
+  struct Streams;
+  const config::Settings& settings_;
+  HttpService& service_;
+  HitFeed feed_;
+  std::unique_ptr<Acks> acks_;
+  std::unique_ptr<Streams> streams_;
+};
+
+// Adds the pages and their files (public routes) to `server`.
+void add_page_routes(http::Server& server);
+
+}  // namespace anpr::app

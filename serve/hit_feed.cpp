@@ -1,0 +1,262 @@
+#include "serve/hit_feed.h"
+
+#include <librdkafka/rdkafka.h>
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "kafka/client.h"
+#include "logging/log.h"
+#include "match/time.h"
+
+namespace anpr::app {
+
+namespace {
+
+int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+HitFeed::HitFeed(std::size_t capacity, std::vector<config::RetentionPolicy> policies, Clock clock)
+    : capacity_(capacity < 1 ? 1 : capacity), policies_(std::move(policies)),
+      clock_(clock ? std::move(clock) : Clock(system_now_ms)) {}
+
+HitFeed::~HitFeed() { stop(); }
+
+int64_t HitFeed::deadline(std::string_view camera_country, int64_t capture_ms,
+                          int64_t arrival_ms) const {
+  // A camera clock in the future gains nothing (docs/retention.md, "Deadline").
+  const int64_t capture = std::min(capture_ms, arrival_ms);
+  int hit_days = 0;  // no policy: no legal ground to keep the hit
+  if (auto country = CountryCode::parse(camera_country); country && country->known())
+    for (const config::RetentionPolicy& p : policies_)
+      if (p.country == *country) hit_days = p.hit_days;
+  if (hit_days <= 0) return capture + kUnkeptHitAlertMs;
+  return capture + static_cast<int64_t>(hit_days) * kMsPerDay;
+}
+
+void HitFeed::expire(int64_t now) const {
+  if (now < next_deadline_) return;
+  int64_t next = kNever;
+  // Events stay in seq order: erase_if keeps the order of what remains.
+  std::erase_if(events_, [&](const FeedEvent& e) {
+    if (e.deadline_ms > now) {
+      next = std::min(next, e.deadline_ms);
+      return false;
+    }
+    if (e.kind == FeedEvent::Kind::hit) hits_.erase(e.hit_id);
+    return true;
+  });
+  next_deadline_ = next;
+}
+
+bool HitFeed::add(FeedEvent ev) {
+  ev.seq = ++seq_;
+  if (ev.kind == FeedEvent::Kind::hit)
+    hits_[ev.hit_id] = HitState{ev.control_room, ev.deadline_ms, false, false};
+  next_deadline_ = std::min(next_deadline_, ev.deadline_ms);
+  events_.push_back(std::move(ev));
+  while (events_.size() > capacity_) {
+    const FeedEvent& old = events_.front();
+    if (old.kind == FeedEvent::Kind::hit) hits_.erase(old.hit_id);
+    events_.pop_front();
+  }
+  return true;
+}
+
+bool HitFeed::add_hit(std::string_view json, std::optional<int64_t> arrival_ms) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(json.data(), json.size()).get(doc)) return false;
+  std::string_view id, room, ts, country;
+  if (!doc.is_object()) return false;
+  if (doc["hit_id"].get_string().get(id) || id.empty() || id.size() > 128) return false;
+  if (doc["control_room"].get_string().get(room)) room = {};
+  // Without its capture time a hit's deadline is unknown: it is not shown at all.
+  if (doc["ts"].get_string().get(ts)) return false;
+  const std::optional<TimestampMs> captured = parse_rfc3339(ts);
+  if (!captured) return false;
+  if (doc["camera_country"].get_string().get(country)) country = {};
+  const int64_t now = clock_();
+  const int64_t due = deadline(country, *captured, arrival_ms.value_or(now));
+  if (due <= now) return false;
+  // Minified: the event stream frames events by lines, so the text must hold no line break.
+  std::string text = simdjson::minify(doc);
+  {
+    std::lock_guard lock(mu_);
+    expire(now);
+    if (hits_.count(std::string(id))) return false;
+    add(FeedEvent{0, FeedEvent::Kind::hit, std::string(id), std::string(room), std::move(text),
+                  due});
+  }
+  cv_.notify_all();
+  return true;
+}
+
+bool HitFeed::add_ack(std::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(json.data(), json.size()).get(doc)) return false;
+  std::string_view id;
+  if (!doc.is_object()) return false;
+  if (doc["hit_id"].get_string().get(id) || id.empty()) return false;
+  std::string text = simdjson::minify(doc);
+  {
+    std::lock_guard lock(mu_);
+    expire(clock_());
+    auto it = hits_.find(std::string(id));
+    if (it == hits_.end() || it->second.acked) return false;  // unknown here, or seen already
+    it->second.acked = true;
+    it->second.reserved = false;
+    // The acknowledgement goes with its hit: it names the hit and may say what was done.
+    add(FeedEvent{0, FeedEvent::Kind::ack, std::string(id), it->second.control_room,
+                  std::move(text), it->second.deadline_ms});
+  }
+  cv_.notify_all();
+  return true;
+}
+
+std::vector<FeedEvent> HitFeed::events_after(uint64_t after, std::string_view room,
+                                             std::chrono::milliseconds timeout, std::size_t max) {
+  std::vector<FeedEvent> out;
+  std::unique_lock lock(mu_);
+  const auto collect = [&] {
+    // Checked at every serve, not only when added: a hit held since before its deadline is not
+    // served from that moment on, also to a page resuming after an older Last-Event-ID.
+    expire(clock_());
+    // Events are in sequence order (with gaps where events expired): skip to the first after
+    // `after`.
+    if (events_.empty() || events_.back().seq <= after) return false;
+    auto it = std::partition_point(events_.begin(), events_.end(),
+                                   [&](const FeedEvent& e) { return e.seq <= after; });
+    for (; it != events_.end() && out.size() < max; ++it)
+      if (room_sees(room, it->control_room)) out.push_back(*it);
+    // Nothing visible to this room: still done when the scan reached the end.
+    return true;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!stop_.load()) {
+    if (collect() && !out.empty()) return out;
+    // Advance past invisible events so a room's wait does not spin on them.
+    if (!events_.empty() && events_.back().seq > after) after = events_.back().seq;
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) break;
+  }
+  return out;
+}
+
+HitFeed::Lookup HitFeed::lookup(std::string_view hit_id, std::string_view room) const {
+  std::lock_guard lock(mu_);
+  expire(clock_());
+  auto it = hits_.find(std::string(hit_id));
+  if (it == hits_.end()) return Lookup::unknown;
+  if (!room_sees(room, it->second.control_room)) return Lookup::not_visible;
+  return it->second.acked ? Lookup::acknowledged : Lookup::open;
+}
+
+HitFeed::Lookup HitFeed::reserve_ack(std::string_view hit_id, std::string_view room) {
+  std::lock_guard lock(mu_);
+  expire(clock_());  // a hit past its deadline can no longer be acknowledged
+  auto it = hits_.find(std::string(hit_id));
+  if (it == hits_.end()) return Lookup::unknown;
+  if (!room_sees(room, it->second.control_room)) return Lookup::not_visible;
+  if (it->second.acked || it->second.reserved) return Lookup::acknowledged;
+  it->second.reserved = true;
+  return Lookup::open;
+}
+
+void HitFeed::release(std::string_view hit_id) {
+  std::lock_guard lock(mu_);
+  auto it = hits_.find(std::string(hit_id));
+  if (it != hits_.end()) it->second.reserved = false;
+}
+
+uint64_t HitFeed::last_seq() const {
+  std::lock_guard lock(mu_);
+  return seq_;
+}
+
+std::size_t HitFeed::size() const {
+  std::lock_guard lock(mu_);
+  expire(clock_());
+  return events_.size();
+}
+
+void HitFeed::wake_all() { cv_.notify_all(); }
+
+void HitFeed::stop() {
+  stop_.store(true);
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void HitFeed::start(const config::Settings& settings) {
+  kafka::Properties props{{"bootstrap.servers", settings.kafka.brokers}, {"log_level", "4"}};
+  for (const auto& kv : settings.kafka.common) props.emplace_back(kv);
+  for (const auto& kv : settings.kafka.consumer) props.emplace_back(kv);
+  // No consumer group: every instance reads everything and commits nothing.
+  props.emplace_back("group.id", "anpr-hit-feed-" + std::to_string(::getpid()));
+  props.emplace_back("enable.auto.commit", "false");
+  props.emplace_back("enable.auto.offset.store", "false");
+  props.emplace_back("fetch.wait.max.ms", "50");
+  auto rk = std::make_shared<kafka::Handle>(
+      kafka::make_client(RD_KAFKA_CONSUMER, kafka::make_conf(props)));
+  rd_kafka_poll_set_consumer(rk->get());
+  const std::vector<std::string> topics = {settings.topics.hits, settings.topics.hit_acks};
+  const int64_t tail = static_cast<int64_t>(capacity_);
+  thread_ = std::thread([this, rk, topics, tail] {
+    std::vector<bool> assigned(topics.size(), false);
+    auto next_check = std::chrono::steady_clock::now();
+    while (!stop_.load()) {
+      if (std::chrono::steady_clock::now() >= next_check) {
+        next_check = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        for (std::size_t t = 0; t < topics.size(); ++t) {
+          if (assigned[t]) continue;
+          rd_kafka_topic_t* th = rd_kafka_topic_new(rk->get(), topics[t].c_str(), nullptr);
+          const rd_kafka_metadata_t* md = nullptr;
+          if (rd_kafka_metadata(rk->get(), 0, th, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+              md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0) {
+            kafka::PartitionList parts(
+                rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt));
+            for (int p = 0; p < md->topics[0].partition_cnt; ++p)
+              rd_kafka_topic_partition_list_add(parts.get(), topics[t].c_str(),
+                                                md->topics[0].partitions[p].id)
+                  ->offset = RD_KAFKA_OFFSET_TAIL(tail);
+            if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk->get(), parts.get())) {
+              log::warn("run",
+                        "hit feed: cannot follow " + topics[t] + ": " + rd_kafka_error_string(e),
+                        {{"topic", topics[t]}, {"error", rd_kafka_error_string(e)}});
+              rd_kafka_error_destroy(e);
+            } else {
+              assigned[t] = true;
+            }
+          }
+          if (md) rd_kafka_metadata_destroy(md);
+          rd_kafka_topic_destroy(th);
+        }
+      }
+      kafka::Message m(rd_kafka_consumer_poll(rk->get(), 200));
+      if (!m || m->err) continue;
+      const std::string_view value(static_cast<const char*>(m->payload), m->len);
+      if (rd_kafka_topic_name(m->rkt) == topics[0]) {
+        // The message's time is when the hit was published: a refill after a restart judges a
+        // future capture time against it, not against the refill.
+        rd_kafka_timestamp_type_t type;
+        const int64_t published = rd_kafka_message_timestamp(m.get(), &type);
+        add_hit(value, type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || published < 0
+                           ? std::nullopt
+                           : std::optional<int64_t>(published));
+      } else {
+        add_ack(value);
+      }
+    }
+    rd_kafka_consumer_close(rk->get());
+  });
+}
+
+}  // namespace anpr::app

@@ -1,0 +1,76 @@
+#include "serve/http_service.h"
+
+#include <httplib.h>
+
+#include "pipeline/processor.h"
+#include "pipeline/run_metrics.h"
+#include "base/json_writer.h"
+
+namespace anpr::app {
+
+HttpService::HttpService(const config::Settings& settings) {
+  ctx_.settings = &settings;
+  audit_ = std::make_unique<http::AuditLog>(settings.state_dir / "audit.jsonl");
+  http::ServerOptions o;
+  o.listen = settings.http.listen;
+  o.tls_cert = settings.http.tls_cert;
+  o.tls_key = settings.http.tls_key;
+  o.max_body_bytes = settings.http.max_body_bytes;
+  server_ = std::make_unique<http::Server>(std::move(o), http::TokenStore(settings.http.tokens));
+}
+
+HttpService::~HttpService() { stop(); }
+
+void HttpService::start() {
+  server_->get_public("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    http::send_json(res, 200, R"({"status":"ok"})");
+  });
+  server_->get_public("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    const std::size_t lists = ctx_.index ? ctx_.index->read()->list_count() : 0;
+    const int parts = ctx_.processor ? ctx_.processor->assigned_partitions() : 0;
+    const ProcessorHealth h = ctx_.processor ? ctx_.processor->health() : ProcessorHealth{};
+    // The first reason that applies, most urgent first.
+    std::string reason;
+    if (lists == 0) reason = "no reference list is loaded";
+    else if (!h.broker_answering)
+      reason = "the Kafka cluster has not answered for " +
+               std::to_string(static_cast<int64_t>(h.broker_unanswered_seconds)) + " s";
+    else if (h.store_failing)
+      reason = "the retention store cannot write (" + h.store_error +
+               "); hits are still published, the kept reads' offsets wait";
+    else if (parts == 0) reason = "no partition of the reads topic is assigned yet";
+    const bool ready = reason.empty();
+    std::string body;
+    JsonWriter w(body);
+    w.begin_object();
+    w.field("ready", ready);
+    w.field("lists", static_cast<uint64_t>(lists));
+    w.field("partitions", parts);
+    if (ctx_.processor) {
+      w.field("kafka_answering", h.broker_answering);
+      if (ctx_.processor->retention_store()) w.field("retention_store_writing", !h.store_failing);
+      if (h.consumption_paused) w.field("consumption_paused", true);
+    }
+    if (!ready) w.field("reason", reason);
+    w.end_object();
+    http::send_json(res, ready ? 200 : 503, std::move(body));
+  });
+  if (ctx_.processor) {
+    collectors_.push_back(collect_processor(*ctx_.processor, ctx_.settings->topics.reads));
+    if (const store::Store* st = ctx_.processor->retention_store())
+      collectors_.push_back(collect_retention(*st, *ctx_.settings));
+  }
+  if (ctx_.index) collectors_.push_back(collect_index(*ctx_.index));
+  server_->get_public("/metrics", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(metrics::scrape(), metrics::kContentType);
+  });
+  server_->start();
+}
+
+void HttpService::stop() {
+  if (server_) server_->stop();
+  collectors_.clear();
+}
+
+}  // namespace anpr::app
