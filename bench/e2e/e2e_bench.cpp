@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,10 +23,9 @@
 #include "synth/plates.h"
 #include "config/settings.h"
 #include "export/deadletter.h"
+#include "base/child_process.h"
 #include "base/json_writer.h"
 #include "kafka/client.h"
-
-extern char** environ;
 
 namespace anpr::app {
 
@@ -64,51 +62,6 @@ std::string machine_text() {
   return (model.empty() ? std::string("unknown CPU") : model) + ", " +
          std::to_string(std::thread::hardware_concurrency()) + " cores";
 }
-
-// `anpr broker` as a child process: its first line on stdout is the bootstrap servers.
-class BrokerProcess {
- public:
-  BrokerProcess(const std::vector<std::string>& argv) {
-    int fds[2];
-    if (pipe(fds) != 0) return;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    if (posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    out_ = fds[0];
-  }
-  ~BrokerProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (out_ >= 0) close(out_);
-  }
-  std::string read_line(int timeout_ms) {
-    std::string line;
-    const auto end = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (pid_ > 0 && Clock::now() < end) {
-      pollfd p{out_, POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      char c;
-      if (read(out_, &c, 1) != 1) break;
-      if (c == '\n') return line;
-      line.push_back(c);
-    }
-    return "";
-  }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-};
 
 class Progress {
  public:
@@ -290,13 +243,20 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
                     t_lat_hits = o.topic_prefix + "lat.hits";
   const std::string run_id = std::to_string(::getpid()) + "-" + std::to_string(wall_us());
 
-  std::unique_ptr<BrokerProcess> broker;
+  // `anpr broker` as a child process: its first line on stdout is the bootstrap servers.
+  std::unique_ptr<ChildProcess> broker;
   std::string bootstrap = o.brokers;
   if (bootstrap.empty()) {
-    broker = std::make_unique<BrokerProcess>(std::vector<std::string>{
-        o.anpr_binary, "broker", "--partitions", std::to_string(o.partitions), "--topic", t_reads,
-        "--topic", t_hits, "--topic", t_lat_reads, "--topic", t_lat_hits});
-    bootstrap = broker->read_line(20'000);
+    try {
+      broker = std::make_unique<ChildProcess>(
+          std::vector<std::string>{o.anpr_binary, "broker", "--partitions",
+                                   std::to_string(o.partitions), "--topic", t_reads, "--topic",
+                                   t_hits, "--topic", t_lat_reads, "--topic", t_lat_hits},
+          true, "/dev/null", SIGTERM);
+      bootstrap = broker->read_line(20'000);
+    } catch (const std::exception&) {
+      bootstrap.clear();
+    }
     if (bootstrap.empty()) {
       std::fprintf(stderr, "anpr bench: the embedded broker (%s broker) did not start\n",
                    o.anpr_binary.c_str());
