@@ -1,6 +1,6 @@
 // The processor's configuration: one TOML file (`anpr run --config FILE`).
 //
-// Every key is declared once, in settings.cpp's declaration table, with its type, default and
+// Every key is declared once, in settings_keys.cpp's declaration table, with its type, default and
 // meaning; parsing, validation, `anpr config keys` and docs/configuration.md all come from that
 // table. Unknown keys are errors (a typo never passes silently). Errors name the file, the line,
 // the key and what was expected:

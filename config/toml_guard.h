@@ -1,6 +1,6 @@
 // A guard for TOML text before it reaches toml++ 3.3 (Debian 12's libtomlplusplus-dev), which has
 // undefined behaviour, failed preconditions or unbounded recursion on some malformed input
-// (config/settings.cpp lists them; marzer/tomlplusplus#294). Every TOML file the product reads
+// (config/toml_guard.cpp lists them; marzer/tomlplusplus#294). Every TOML file the product reads
 // from outside (the configuration file, list sidecars) passes through it first.
 //
 // Thread safety: pure function.

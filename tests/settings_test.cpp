@@ -957,7 +957,7 @@ TEST(SettingsDocs, ConfigurationGuideKeyTableIsInSync) {
     GTEST_SKIP() << "rewrote the key reference in " << doc;
   }
   FAIL() << "The key reference in " << doc
-         << " differs from keys_markdown() (config/settings.cpp's declaration table).\n"
+         << " differs from keys_markdown() (config/settings_keys.cpp's declaration table).\n"
             "Regenerate it with:\n  ANPR_UPDATE_DOCS=1 <build>/tests/settings_test "
             "--gtest_filter=SettingsDocs.ConfigurationGuideKeyTableIsInSync\n"
             "Expected between the markers:\n"
