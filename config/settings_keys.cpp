@@ -25,10 +25,7 @@ const std::vector<KeyDecl>& decls() {
                "The processor asks the Kafka cluster for metadata every second; once it has not "
                "answered for this long (stopped, unreachable or frozen), `/readyz` answers 503 and "
                "a warning is logged. Nothing is lost meanwhile."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it)) c.s.kafka.unanswered_after_ms = *v;
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.kafka.unanswered_after_ms); },
        .lo = 1000,
        .hi = 3'600'000},
       {.doc = {"kafka.properties.*", "string, integer, float or boolean", "",
@@ -139,51 +136,32 @@ const std::vector<KeyDecl>& decls() {
       {.doc = {"lists.keep_versions", "integer 1..1000", "5",
                "Versions kept per list in `state.dir/lists` (metadata and entries): how far back "
                "a rollback can go."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it)) c.s.list_policy.keep_versions = static_cast<std::size_t>(*v);
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.list_policy.keep_versions); },
        .lo = 1,
        .hi = 1000},
       {.doc = {"lists.follow_topic", "boolean", "false",
                "Read the reference lists from `topics.reflists` (written by `anpr lists publish`): "
                "every instance reads the whole topic, builds its index at the end and follows "
                "updates. For several instances sharing the reads."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             const auto* b = it.node.as_boolean();
-             if (!b) return c.error(it, "true or false");
-             c.s.list_policy.follow_topic = b->get();
-           }},
+       .set = [](Ctx& c, const Item& it) { c.set_boolean(it, c.s.list_policy.follow_topic); }},
       {.doc = {"pipeline.threads", "integer 0..256", "0", "Matching threads; 0 = one per core."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it)) c.s.pipeline.threads = static_cast<int>(*v);
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.pipeline.threads); },
        .lo = 0,
        .hi = 256},
       {.doc = {"pipeline.batch", "integer 1..65536", "256", "Reads consumed per pipeline step."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it)) c.s.pipeline.batch = static_cast<std::size_t>(*v);
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.pipeline.batch); },
        .lo = 1,
        .hi = 65536},
       {.doc = {"pipeline.max_message_bytes", "integer 1024..67108864", "1048576",
                "Larger read messages go to the dead-letter topic."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it))
-               c.s.pipeline.max_message_bytes = static_cast<std::size_t>(*v);
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.pipeline.max_message_bytes); },
        .lo = 1024,
        .hi = 64 << 20},
       {.doc = {"pipeline.deadletter_payload_bytes", "integer 0..1048576", "4096",
                "How many bytes of a rejected payload its dead letter keeps."},
        .set =
            [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it))
-               c.s.pipeline.deadletter_payload_bytes = static_cast<std::size_t>(*v);
+             c.set_integer(it, c.s.pipeline.deadletter_payload_bytes);
            },
        .lo = 0,
        .hi = 1 << 20},
@@ -193,21 +171,14 @@ const std::vector<KeyDecl>& decls() {
                "store). Until then hits keep flowing to the control rooms while the retention "
                "store cannot write; the bound keeps memory in check (a few hundred bytes per "
                "read)."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it))
-               c.s.pipeline.max_unfinished_reads = static_cast<std::size_t>(*v);
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.pipeline.max_unfinished_reads); },
        .lo = 1000,
        .hi = 100'000'000},
       {.doc = {"pipeline.shutdown_timeout_ms", "integer 1000..600000", "30000",
                "How long a stop (SIGTERM, SIGINT) waits for the reads in flight to be delivered "
                "and stored before the processor commits what is finished and exits. Unfinished "
                "reads are consumed again at the next start."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it)) c.s.pipeline.shutdown_timeout_ms = *v;
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.pipeline.shutdown_timeout_ms); },
        .lo = 1000,
        .hi = 600'000},
       {.doc = {"log.level", "string", "\"info\"",
@@ -300,19 +271,13 @@ const std::vector<KeyDecl>& decls() {
            }},
       {.doc = {"http.max_body_bytes", "integer 1024..4294967296", "268435456",
                "Largest request body accepted (list uploads); larger requests get 413."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it)) c.s.http.max_body_bytes = static_cast<std::size_t>(*v);
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.http.max_body_bytes); },
        .lo = 1024,
        .hi = int64_t{1} << 32},
       {.doc = {"http.feed_hits", "integer 1..1000000", "10000",
                "Recent hits (and acknowledgements) the control-room page shows and a "
                "reconnecting page resumes from."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it)) c.s.http.feed_hits = static_cast<std::size_t>(*v);
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.http.feed_hits); },
        .lo = 1,
        .hi = 1000000},
       {.doc = {"http.tokens.*.role", "string", "(required)",
@@ -354,83 +319,53 @@ const std::vector<KeyDecl>& decls() {
       {.doc = {"images.enabled", "boolean", "true",
                "Whether read images are used at all. `false`: images are never decoded and hits "
                "carry none."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.boolean(it)) c.s.images.enabled = *v;
-           }},
+       .set = [](Ctx& c, const Item& it) { c.set_boolean(it, c.s.images.enabled); }},
       {.doc = {"images.max_bytes", "integer 1024..67108864", "1048576",
                "Largest JPEG (after base64) that is decoded; larger ones give `image_error` "
                "`too_large` without being decoded."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it)) c.s.images.limits.max_bytes = static_cast<std::size_t>(*v);
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.images.limits.max_bytes); },
        .lo = 1024,
        .hi = 64 << 20},
       {.doc = {"images.max_width", "integer 1..65535", "8192",
                "Widest image decoded, checked from the JPEG header before decoding."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it)) c.s.images.limits.max_width = static_cast<uint32_t>(*v);
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.images.limits.max_width); },
        .lo = 1,
        .hi = 65535},
       {.doc = {"images.max_height", "integer 1..65535", "8192",
                "Tallest image decoded, checked from the JPEG header before decoding."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it)) c.s.images.limits.max_height = static_cast<uint32_t>(*v);
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.images.limits.max_height); },
        .lo = 1,
        .hi = 65535},
       {.doc = {"images.max_pixels", "integer 1..1073741824", "16000000",
                "Most pixels (width x height) decoded, checked from the JPEG header: a small file "
                "declaring a huge image (a decompression bomb) costs nothing."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it)) c.s.images.limits.max_pixels = static_cast<uint64_t>(*v);
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.images.limits.max_pixels); },
        .lo = 1,
        .hi = int64_t{1} << 30},
       {.doc = {"images.max_scans", "integer 1..1000", "32",
                "Most scans of a progressive JPEG (each costs a pass of the decoder)."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it)) c.s.images.limits.max_scans = static_cast<uint32_t>(*v);
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.images.limits.max_scans); },
        .lo = 1,
        .hi = 1000},
       {.doc = {"images.thumbnail_width", "integer 16..2048", "240",
                "Width in pixels of a hit's plate thumbnail (`thumbnail_jpeg`); the height keeps "
                "the aspect ratio."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it)) c.s.images.thumbnail_width = static_cast<int>(*v);
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.images.thumbnail_width); },
        .lo = 16,
        .hi = 2048},
       {.doc = {"images.thumbnail_quality", "integer 1..100", "80", "JPEG quality of thumbnails."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it)) c.s.images.thumbnail_quality = static_cast<int>(*v);
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.images.thumbnail_quality); },
        .lo = 1,
        .hi = 100},
       {.doc = {"images.overview_quality", "integer 1..100", "80",
                "JPEG quality of whole images that leave or are kept (see "
                "`retention.*.keep_images`)."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it)) c.s.images.overview_quality = static_cast<int>(*v);
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.images.overview_quality); },
        .lo = 1,
        .hi = 100},
       {.doc = {"images.blur_faces", "boolean", "true",
                "Blur faces in overview images before they leave the processor."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.boolean(it)) c.s.images.blur_faces = *v;
-           }},
+       .set = [](Ctx& c, const Item& it) { c.set_boolean(it, c.s.images.blur_faces); }},
       {.doc = {"images.face_cascade", "path",
                "`/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml`",
                "OpenCV cascade that finds faces (Debian package `opencv-data`). Relative to the "
@@ -528,20 +463,14 @@ const std::vector<KeyDecl>& decls() {
            }},
       {.doc = {"retention.max_results", "integer 1..100000", "1000",
                "Most records one search returns (there is no bulk export of passages)."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it)) c.s.retention.max_results = static_cast<std::size_t>(*v);
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.retention.max_results); },
        .lo = 1,
        .hi = 100000},
       {.doc = {"retention.input_hours", "integer 1..672", "24",
                "Hours the reads and dead-letter topics keep messages (`anpr topics plan`): they "
                "hold every read, passages of countries that keep none included, so keep this "
                "short."},
-       .set =
-           [](Ctx& c, const Item& it) {
-             if (auto v = c.integer(it)) c.s.retention.input_hours = static_cast<int>(*v);
-           },
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.retention.input_hours); },
        .lo = 1,
        .hi = 672},
       {.doc = {"retention.*.keep_passages", "boolean", "NL, BE: `true`; LU and others: `false`",

@@ -252,6 +252,14 @@ struct Ctx {
     }
     return v->get();
   }
+  // The setters of plain integer and boolean keys: the value, once valid, into `field`.
+  template <class T>
+  void set_integer(const Item& it, T& field) {
+    if (auto v = integer(it)) field = static_cast<T>(*v);
+  }
+  void set_boolean(const Item& it, bool& field) {
+    if (auto v = boolean(it)) field = *v;
+  }
 };
 
 // Each array element as an Item of its own, named key[i].
