@@ -1,6 +1,6 @@
 // The reference index: an immutable snapshot compiled from reference lists, answering "which
-// list entries does this read match, and how" (docs/design.md §4), and LiveIndex, which swaps snapshots
-// under running readers.
+// list entries does this read match, and how" (docs/design.md §4), and LiveIndex
+// (match/live_index.h), which swaps snapshots under running readers.
 //
 // Layout (see docs/matching.md for the semantics, ARCHITECTURE.md for the invariants)
 // -------------------------------------------------------------------------------------
@@ -57,6 +57,7 @@
 #include "match/epoch.h"
 #include "match/huge_alloc.h"
 #include "match/list.h"
+#include "match/live_index.h"
 #include "match/types.h"
 
 namespace anpr {
@@ -162,7 +163,7 @@ class Snapshot {
 
   // The edit filter (see the layout notes above). The keys and class marks of a deletion whose
   // key hashes to h (mix64) live in block ((h >> 32) * blocks) >> 32; their bits there come from
-  // position_seed(h, position) and class_seed(that, class) (index.cpp).
+  // position_seed(h, position) and class_seed(that, class) (edit_filter.h).
   struct EditFilter {
     BigVector<uint64_t> words;  // `blocks` blocks of 8 words (512 bits, one cache line each)
     uint64_t blocks = 0;
@@ -259,48 +260,17 @@ class IndexBuilder {
   std::unique_ptr<Snapshot> build();
 
  private:
+  // What build_edit_filter() filled the edit filter with, for the stats.
+  struct EditFill {
+    uint64_t variants = 0;  // (deletion, position) keys, with repeats
+    std::size_t keys = 0, class_keys = 0;  // distinct ones and class marks, estimated
+    double fpp = 0, class_fpp = 0;         // expected false-positive rates of a test
+  };
+  // Step 3 of build(): the edit filter of the sorted entries of `s` (edit_filter.cpp).
+  EditFill build_edit_filter(Snapshot* s) const;
+
   std::unique_ptr<Snapshot> s_;
   double edit_filter_bits_ = kDefaultEditFilterBits;
-};
-
-// The index the pipeline reads: the current snapshot, replaced atomically.
-class LiveIndex {
- public:
-  LiveIndex();
-  explicit LiveIndex(std::shared_ptr<const Snapshot> initial);
-  ~LiveIndex();
-
-  // A read-side section pinned to one snapshot. Keep it short (one read, or one batch).
-  class Reader {
-   public:
-    const Snapshot* operator->() const { return s_; }
-    const Snapshot& operator*() const { return *s_; }
-    const Snapshot* get() const { return s_; }
-
-   private:
-    friend class LiveIndex;
-    // seq_cst load: ordered after the guard's slot store (epoch.h).
-    explicit Reader(const std::atomic<const Snapshot*>& p)
-        : s_(p.load(std::memory_order_seq_cst)) {}
-    EpochGuard guard_;  // declared first, so the section is open before the pointer is loaded
-    const Snapshot* s_;
-  };
-  Reader read() const { return Reader(current_); }
-
-  // Makes `next` current. Returns once no reader can still see the previous snapshot, which is
-  // then released (freed if nobody else holds it). Never blocks readers.
-  void publish(std::shared_ptr<const Snapshot> next);
-  // The current snapshot, kept alive by the returned pointer (not for hot paths).
-  std::shared_ptr<const Snapshot> current() const;
-  uint64_t version_count() const { return published_.load(std::memory_order_relaxed); }
-
- private:
-  // On a cache line of its own: publishers write the members below, readers only read this.
-  alignas(64) std::atomic<const Snapshot*> current_;
-  std::mutex publish_mu_;                  // serialises publishers; readers never touch it
-  alignas(64) mutable std::mutex mu_;      // guards owner_, held only briefly (never while waiting)
-  std::shared_ptr<const Snapshot> owner_;  // guarded by mu_
-  std::atomic<uint64_t> published_{0};
 };
 
 }  // namespace anpr
