@@ -10,7 +10,7 @@
 
 #include <tbb/parallel_for.h>
 
-#include "match/hash.h"
+#include "base/hash.h"
 #include "match/index.h"
 
 namespace anpr::detail {
