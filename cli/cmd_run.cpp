@@ -32,7 +32,7 @@ struct RunArgs {
 
 // The line of `table.key` in the configuration file, for messages in the "file:line: key: "
 // form of config::ConfigError; 0 when it cannot be found. Only called on a file load_settings has
-// accepted (so it has passed the TOML guard of config/toml_guard.h).
+// accepted (so it has passed the TOML guard of base/toml_guard.h).
 std::size_t config_line(const std::filesystem::path& file, std::string_view table,
                         std::string_view key) {
   try {

@@ -1,7 +1,6 @@
 // Internals of config/settings.cpp shared by its parts (not a public header): the text helpers,
 // the declaration table's types, the parse context and the steps of parse_settings.
 //   settings_text.cpp    text and country helpers for messages and checks
-//   toml_guard.cpp       the syntax guard in front of toml++ (config/toml_guard.h)
 //   settings_keys.cpp    the declaration table: every key with its type, default, meaning, setter
 //   settings_walk.cpp    the walk over the parsed document
 //   settings_checks.cpp  checks across keys, once the walk is done
@@ -12,6 +11,8 @@
 #include "match/ids.h"
 
 #include <toml++/toml.h>
+
+#include "base/toml_guard.h"
 
 #include <algorithm>
 #include <cmath>
@@ -31,17 +32,10 @@ namespace anpr::config::detail {
 constexpr std::size_t kMaxConfigBytes = std::size_t{1} << 20;
 constexpr std::size_t kMaxErrorsShown = 10;
 constexpr std::size_t kMaxErrorsKept = 1000;
-// Limits of the syntax guard (see find_toml_hazard): far above anything this format needs.
-constexpr int kMaxKeyParts = 16;
-constexpr std::size_t kMaxNesting = 32;
 constexpr std::size_t kMaxTopicBytes = 249;
 
 // ---- text helpers (settings_text.cpp) ----
 
-bool is_bare_key_char(char c);
-// A string from the input for a message: double-quoted, printable ASCII as is, `"` and `\`
-// escaped, other bytes as \xNN, at most 60 bytes.
-std::string quote(std::string_view s);
 // One segment of a dotted key as the operator would write it: bare when it can be, else quoted.
 std::string show_segment(std::string_view s);
 std::string show_path(const std::vector<std::string>& segs);
@@ -63,17 +57,6 @@ constexpr uint32_t bit(Category c) { return uint32_t{1} << static_cast<unsigned>
 std::string all_categories();
 bool valid_topic(std::string_view s);
 bool valid_property_name(std::string_view s);
-
-// ---- syntax guard (toml_guard.cpp) ----
-
-struct Hazard {
-  std::size_t line = 0;
-  std::size_t offset = 0;  // where the statement (key = value, [table]) holding it starts
-  std::string what;
-};
-
-// The first construct toml++ 3.3 cannot be trusted with (toml_guard.cpp lists them), or nullopt.
-std::optional<Hazard> find_toml_hazard(std::string_view s);
 
 // ---- the declaration table ----
 

@@ -7,34 +7,6 @@ namespace anpr::config::detail {
 
 // ---- text helpers ----
 
-bool is_bare_key_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '-';
-}
-
-// A string from the input for a message: double-quoted, printable ASCII as is, `"` and `\`
-// escaped, other bytes as \xNN, at most 60 bytes.
-std::string quote(std::string_view s) {
-  constexpr std::size_t kMax = 60;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size() && i < kMax; ++i) {
-    const auto u = static_cast<unsigned char>(s[i]);
-    if (u == '"' || u == '\\') {
-      out += '\\';
-      out += static_cast<char>(u);
-    } else if (u >= 0x20 && u < 0x7f) {
-      out += static_cast<char>(u);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02X", u);
-      out += buf;
-    }
-  }
-  if (s.size() > kMax) out += "...";
-  out += '"';
-  return out;
-}
-
 // One segment of a dotted key as the operator would write it: bare when it can be, else quoted.
 std::string show_segment(std::string_view s) {
   if (!s.empty() && s.size() <= 60 && std::all_of(s.begin(), s.end(), is_bare_key_char))
@@ -75,18 +47,8 @@ std::string describe(const toml::node& n) {
       return "the float " + format_double(n.as_floating_point()->get());
     case toml::node_type::boolean:
       return n.as_boolean()->get() ? "the boolean true" : "the boolean false";
-    case toml::node_type::date:
-      return "a date";
-    case toml::node_type::time:
-      return "a time";
-    case toml::node_type::date_time:
-      return "a date-time";
-    case toml::node_type::array:
-      return "an array";
-    case toml::node_type::table:
-      return "a table";
     default:
-      return "nothing";
+      return std::string(toml_type_name(n.type()));
   }
 }
 

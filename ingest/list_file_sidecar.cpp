@@ -1,5 +1,5 @@
 #include "ingest/list_file.h"
-#include "config/toml_guard.h"
+#include "base/toml_guard.h"
 #include "ingest/list_file_detail.h"
 
 #include <toml++/toml.h>
@@ -22,31 +22,6 @@ namespace {
 constexpr std::array<std::string_view, 10> kSidecarKeys = {
     "id",     "owner_country", "match_mode", "max_substitutions", "category",
     "action", "priority",      "valid_from", "valid_until",       "version"};
-
-std::string_view toml_type_name(toml::node_type t) {
-  switch (t) {
-    case toml::node_type::string:
-      return "a string";
-    case toml::node_type::integer:
-      return "an integer";
-    case toml::node_type::floating_point:
-      return "a float";
-    case toml::node_type::boolean:
-      return "a boolean";
-    case toml::node_type::date:
-      return "a date";
-    case toml::node_type::time:
-      return "a time";
-    case toml::node_type::date_time:
-      return "a date-time";
-    case toml::node_type::array:
-      return "an array";
-    case toml::node_type::table:
-      return "a table";
-    default:
-      return "nothing";
-  }
-}
 
 LoadError make_error(std::string_view file, const toml::source_region& at, std::string message) {
   return LoadError{std::string(file), at.begin.line, at.begin.column, std::move(message)};
@@ -110,7 +85,7 @@ SidecarParse parse_sidecar(std::string_view toml_text, std::string_view file) {
     }
   }
   // Constructs toml++ 3.3 mishandles (undefined behaviour, deep recursion) are refused first.
-  if (auto h = config::find_toml_hazard_in(toml_text)) {
+  if (auto h = find_toml_hazard(toml_text)) {
     out.error = LoadError{std::string(file), h->line, 1, "invalid TOML: " + h->what};
     return out;
   }

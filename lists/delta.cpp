@@ -141,7 +141,7 @@ ChangeResult Registry::delta(std::string_view id, const DeltaInput& in, const Ac
     std::lock_guard lk(view_mu_);
     auto it = lists_.find(id);
     if (it == lists_.end() || !it->second->meta)
-      return failed("not_found", "no active list '" + std::string(id) + "'");
+      return failed(ChangeError::not_found, "no active list '" + std::string(id) + "'");
     meta = it->second->meta;
     base_checksum = it->second->checksum;
   }
@@ -161,7 +161,7 @@ ChangeResult Registry::delta(std::string_view id, const DeltaInput& in, const Ac
   }
   if (add.fatal) {
     Report r = make_report(add, in.add_name);
-    return failed("invalid", to_string(*add.fatal), std::move(r));
+    return failed(ChangeError::invalid, to_string(*add.fatal), std::move(r));
   }
   std::vector<Removal> removals;
   ListLoad rem;
@@ -171,7 +171,7 @@ ChangeResult Registry::delta(std::string_view id, const DeltaInput& in, const Ac
     r.file = in.remove_name;
     r.fatal = rem.fatal;
     r.threshold_percent = policy_.max_rejected_percent;
-    return failed("invalid", to_string(*rem.fatal), std::move(r));
+    return failed(ChangeError::invalid, to_string(*rem.fatal), std::move(r));
   }
 
   ReferenceList base = entries_of(*index_.current(), id);
@@ -222,7 +222,7 @@ ChangeResult Registry::delta(std::string_view id, const DeltaInput& in, const Ac
                   "refused and the active version stays",
                   report.rejected, report.rows, report.rejected_percent(),
                   report.threshold_percent);
-    return failed("refused", buf, std::move(report));
+    return failed(ChangeError::refused, buf, std::move(report));
   }
 
   std::size_t added = 0, updated = 0;

@@ -237,10 +237,28 @@ void Registry::commit(Pending& p) {
   if (fresh) lists_.emplace(p.id, std::move(fresh));
 }
 
+std::string_view to_string(ChangeError e) {
+  switch (e) {
+    case ChangeError::none:
+      return "";
+    case ChangeError::refused:
+      return "refused";
+    case ChangeError::invalid:
+      return "invalid";
+    case ChangeError::not_found:
+      return "not_found";
+    case ChangeError::conflict:
+      return "conflict";
+    case ChangeError::mismatch:
+      return "mismatch";
+  }
+  return "";
+}
+
 namespace detail {
-ChangeResult failed(std::string error, std::string detail, Report report) {
+ChangeResult failed(ChangeError error, std::string detail, Report report) {
   ChangeResult r;
-  r.error = std::move(error);
+  r.error = error;
   r.detail = std::move(detail);
   r.report = std::move(report);
   return r;
@@ -253,9 +271,9 @@ ChangeResult Registry::load(const ListInput& in, const Actor& who, std::string_v
   uint64_t sum = 0;
   ListLoad load = parse_list(in, policy_, now, &sum);
   Report report = report_of(load, in.name, policy_, now);
-  if (report.fatal) return failed("invalid", to_string(*report.fatal), std::move(report));
+  if (report.fatal) return failed(ChangeError::invalid, to_string(*report.fatal), std::move(report));
   if (!expect_id.empty() && load.list->meta.id != expect_id)
-    return failed("mismatch",
+    return failed(ChangeError::mismatch,
                   "the sidecar's id '" + load.list->meta.id + "' is not the list addressed ('" +
                       std::string(expect_id) + "')",
                   std::move(report));
@@ -266,7 +284,7 @@ ChangeResult Registry::load(const ListInput& in, const Actor& who, std::string_v
                   "refused and the active version stays",
                   report.rejected, report.rows, report.rejected_percent(),
                   report.threshold_percent);
-    return failed("refused", buf, std::move(report));
+    return failed(ChangeError::refused, buf, std::move(report));
   }
   Pending p;
   p.id = load.list->meta.id;
@@ -292,7 +310,7 @@ ChangeResult Registry::remove(std::string_view id, const Actor& who) {
     std::lock_guard lk(view_mu_);
     auto it = lists_.find(id);
     if (it == lists_.end() || !it->second->meta)
-      return failed("not_found", "no active list '" + std::string(id) + "'");
+      return failed(ChangeError::not_found, "no active list '" + std::string(id) + "'");
   }
   Pending p;
   p.id = std::string(id);
@@ -312,7 +330,7 @@ ChangeResult Registry::rollback(std::string_view id, uint64_t to_seq, const Acto
   {
     std::lock_guard lk(view_mu_);
     auto it = lists_.find(id);
-    if (it == lists_.end()) return failed("not_found", "no list '" + std::string(id) + "'");
+    if (it == lists_.end()) return failed(ChangeError::not_found, "no list '" + std::string(id) + "'");
     const ListState& st = *it->second;
     const auto& h = st.history;
     bool found = false;
@@ -323,7 +341,7 @@ ChangeResult Registry::rollback(std::string_view id, uint64_t to_seq, const Acto
           found = true;
         }
       if (!found)
-        return failed("conflict", "version " + std::to_string(to_seq) + " of '" +
+        return failed(ChangeError::conflict, "version " + std::to_string(to_seq) + " of '" +
                                       std::string(id) +
                                       "' is not a stored earlier version (see its versions)");
     } else {
@@ -335,7 +353,7 @@ ChangeResult Registry::rollback(std::string_view id, uint64_t to_seq, const Acto
       if (st.active_seq == 0) i = h.size();
       while (i > 0 && !(h[i - 1].stored && h[i - 1].seq != st.active_seq)) --i;
       if (i == 0)
-        return failed("conflict", "'" + std::string(id) +
+        return failed(ChangeError::conflict, "'" + std::string(id) +
                                       "' has no stored earlier version to roll back to" +
                                       (dir_.empty() ? " (no state folder is configured)" : ""));
       target = h[i - 1];
@@ -346,7 +364,7 @@ ChangeResult Registry::rollback(std::string_view id, uint64_t to_seq, const Acto
   o.now = clock_();  // entries expired since are dropped
   ListLoad load = load_list(file, o);
   if (load.fatal)
-    return failed("conflict", "the stored version " + std::to_string(target.seq) +
+    return failed(ChangeError::conflict, "the stored version " + std::to_string(target.seq) +
                                   " cannot be read: " + to_string(*load.fatal));
   Report report = make_report(load, file.filename().string());
   report.over_threshold = false;
@@ -383,7 +401,7 @@ ChangeResult Registry::apply_published(std::string_view id, std::optional<Refere
       std::lock_guard lk(view_mu_);
       auto it = lists_.find(id);
       if (it == lists_.end() || !it->second->meta)
-        return failed("not_found", "no active list '" + std::string(id) + "'");
+        return failed(ChangeError::not_found, "no active list '" + std::string(id) + "'");
     }
     p.info.kind = "delete";
   } else {

@@ -165,15 +165,25 @@ struct DeltaInput {
   std::string remove_name = "remove";
 };
 
+// Why a change was not applied.
+enum class ChangeError : uint8_t {
+  none,       // applied
+  refused,    // over the rejected-rows threshold
+  invalid,    // a fatal problem in the input
+  not_found,  // no such list
+  conflict,   // e.g. no version to roll back to
+  mismatch,   // the sidecar's id is not the list addressed
+};
+// "refused", "invalid", "not_found", "conflict", "mismatch" ("" for none): the words of the audit
+// log and of the reflists topic's outcomes.
+std::string_view to_string(ChangeError e);
+
 struct ChangeResult {
-  // "" when applied; else refused (over the threshold), invalid (fatal problem in the input),
-  // not_found (no such list), conflict (e.g. no version to roll back to), mismatch (the sidecar's
-  // id is not the list addressed).
-  std::string error;
+  ChangeError error = ChangeError::none;
   std::string detail;
   Report report;
   std::optional<VersionInfo> version;  // the new version when applied
-  bool applied() const { return error.empty(); }
+  bool applied() const { return error == ChangeError::none; }
 };
 
 class Registry {

@@ -43,7 +43,7 @@ Report report_of(const ListLoad& load, std::string_view name, const Policy& poli
 // Parses a sidecar and rows with the registry's checks.
 ListLoad parse_list(const ListInput& in, const Policy& policy, TimestampMs now,
                     uint64_t* checksum);
-ChangeResult failed(std::string error, std::string detail, Report report = {});
+ChangeResult failed(ChangeError error, std::string detail, Report report = {});
 
 }  // namespace detail
 }  // namespace anpr::lists

@@ -390,7 +390,7 @@ void ReflistApplier::apply(const std::string& id, const Marker& m) {
     log_ << "anpr: reflists: list " << id << ": " << r.detail << "\n";
   else
     ++applied_;
-  outcome(r.applied() ? std::string_view("applied") : std::string_view(r.error), r.detail, &r);
+  outcome(r.applied() ? std::string_view("applied") : to_string(r.error), r.detail, &r);
 }
 
 // A version that cannot be applied (the state folder or the audit log cannot be written, ...) is

@@ -50,13 +50,25 @@ void answer(httplib::Response& res, const lists::Registry& reg, std::string_view
   w.begin_object();
   int status = 200;
   if (!r.applied()) {
-    if (r.error == "refused") status = 422;
-    else if (r.error == "invalid") status = 400;
-    else if (r.error == "not_found") status = 404;
-    else status = 409;
-    const std::string code = r.error == "invalid"    ? "invalid_list"
-                             : r.error == "mismatch" ? "id_mismatch"
-                                                     : r.error;
+    std::string_view code = to_string(r.error);
+    switch (r.error) {
+      case lists::ChangeError::refused:
+        status = 422;
+        break;
+      case lists::ChangeError::invalid:
+        status = 400;
+        code = "invalid_list";
+        break;
+      case lists::ChangeError::not_found:
+        status = 404;
+        break;
+      case lists::ChangeError::mismatch:
+        status = 409;
+        code = "id_mismatch";
+        break;
+      default:
+        status = 409;
+    }
     w.field("error", code);
     w.field("detail", r.detail);
   } else {
@@ -86,7 +98,7 @@ void audit(http::AuditLog& log, const http::Principal& who, std::string_view act
            std::string_view id, const lists::ChangeResult& r) {
   log.record(who.name, http::role_name(who.role), action, [&](JsonWriter& w) {
     w.field("list_id", id);
-    w.field("outcome", r.applied() ? std::string_view("applied") : std::string_view(r.error));
+    w.field("outcome", r.applied() ? std::string_view("applied") : to_string(r.error));
     if (!r.applied()) w.field("detail", r.detail);
     if (r.version) {
       w.field("seq", r.version->seq);

@@ -398,7 +398,7 @@ TEST(Sidecar, Table) {
       {"\xff\xfe", 1, 1, "invalid TOML"},
       {std::string("id = \"a\0\"\n", 10), 1, 8, "invalid TOML"},
       {"= 1\n", 1, 1, "invalid TOML"},
-      // Constructs toml++ 3.3 mishandles, refused by config/toml_guard.h before it sees them.
+      // Constructs toml++ 3.3 mishandles, refused by base/toml_guard.h before it sees them.
       {base + "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q = 1\n", 3, 1, "dotted key of more than 16"},
       {base + "x = [}\n", 3, 1, "invalid TOML"},
       {base + "x = 4'a'\n", 3, 1, "invalid TOML"},

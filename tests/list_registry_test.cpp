@@ -216,7 +216,7 @@ TEST(ValidationReport, BadMetadataOrHeaderIsFatalBeforeAnyRow) {
   ChangeResult c = f.reg->load(ListInput{"id = \"x\"\n", "plate,reference\nGB-123-X,r\n",
                                          Format::csv, "x.csv"},
                                Actor{"olga", "operator"});
-  EXPECT_EQ(c.error, "invalid");
+  EXPECT_EQ(c.error, ChangeError::invalid);
   EXPECT_TRUE(f.reg->lists().empty());
 }
 
@@ -265,7 +265,7 @@ TEST(Registry, ThresholdRefusalKeepsTheActiveVersion) {
   EXPECT_EQ(f.refs("P0000005"), std::vector<std::string>{"v2-5"});
   // 2 of 100: refused, version 2 stays.
   ChangeResult bad = f.load("plate,reference\n" + good_rows(98, "v3") + "!!,x\n??,y\n");
-  EXPECT_EQ(bad.error, "refused");
+  EXPECT_EQ(bad.error, ChangeError::refused);
   EXPECT_TRUE(bad.report.over_threshold);
   EXPECT_NE(bad.detail.find("active version stays"), std::string::npos);
   EXPECT_EQ(f.refs("P0000005"), std::vector<std::string>{"v2-5"});
@@ -281,7 +281,7 @@ TEST(Registry, ConfiguredThresholdApplies) {
   p.max_rejected_percent = 10;
   Fixture f("threshold10", true, p);
   EXPECT_TRUE(f.load("plate,reference\n" + good_rows(18) + "!!,x\n??,y\n").applied());
-  EXPECT_EQ(f.load("plate,reference\n" + good_rows(17) + "!!,x\n??,y\n..,z\n").error, "refused");
+  EXPECT_EQ(f.load("plate,reference\n" + good_rows(17) + "!!,x\n??,y\n..,z\n").error, ChangeError::refused);
 }
 
 TEST(Registry, VersionsCarryIdChecksumCountsWhoAndWhen) {
@@ -316,7 +316,7 @@ TEST(Registry, SidecarIdMustBeTheListAddressed) {
   const std::string side = sidecar("other");
   ChangeResult r = f.reg->load(ListInput{side, "plate,reference\nP1,r\n", Format::csv, "x.csv"},
                                Actor{"olga", "operator"}, "nl-test");
-  EXPECT_EQ(r.error, "mismatch");
+  EXPECT_EQ(r.error, lists::ChangeError::mismatch);
   EXPECT_TRUE(f.reg->lists().empty());
 }
 
@@ -363,12 +363,12 @@ TEST(Registry, DeltaRemovalOfAnUnlistedPlateIsRejectedAndCountsTowardsTheThresho
   d.remove = rem;
   d.remove_format = Format::jsonl;
   ChangeResult r = f.reg->delta("nl-test", d, Actor{"olga", "operator"});
-  EXPECT_EQ(r.error, "refused");
+  EXPECT_EQ(r.error, lists::ChangeError::refused);
   ASSERT_EQ(r.report.rejected_rows.size(), 1u);
   EXPECT_EQ(r.report.rejected_rows[0].reason, "not_listed");
   EXPECT_EQ(r.report.rejected_rows[0].line, 1u);
   EXPECT_EQ(f.refs("P1"), std::vector<std::string>{"r1"}) << "refused delta applied";
-  EXPECT_EQ(f.reg->delta("nope", d, Actor{"olga", "operator"}).error, "not_found");
+  EXPECT_EQ(f.reg->delta("nope", d, Actor{"olga", "operator"}).error, ChangeError::not_found);
 }
 
 TEST(Registry, DeltaRowsAreValidatedLikeALoad) {
@@ -406,14 +406,14 @@ TEST(Registry, RollbackReturnsToThePreviousVersionAndDeleteRemoves) {
   // To a named version.
   ASSERT_TRUE(f.reg->rollback("nl-test", 1, Actor{"olga", "operator"}).applied());
   EXPECT_EQ(f.refs("P1"), std::vector<std::string>{"v1"});
-  EXPECT_EQ(f.reg->rollback("nl-test", 99, Actor{"olga", "operator"}).error, "conflict");
+  EXPECT_EQ(f.reg->rollback("nl-test", 99, Actor{"olga", "operator"}).error, ChangeError::conflict);
   // Delete: no entries, history kept, rollback brings it back.
   ChangeResult d = f.reg->remove("nl-test", Actor{"olga", "operator"});
   ASSERT_TRUE(d.applied());
   EXPECT_TRUE(f.refs("P1").empty());
   EXPECT_EQ(f.live.read()->list_count(), 0u);
   EXPECT_FALSE(f.reg->show("nl-test")->active);
-  EXPECT_EQ(f.reg->remove("nl-test", Actor{"olga", "operator"}).error, "not_found");
+  EXPECT_EQ(f.reg->remove("nl-test", Actor{"olga", "operator"}).error, ChangeError::not_found);
   ASSERT_TRUE(f.reg->rollback("nl-test", 0, Actor{"olga", "operator"}).applied());
   EXPECT_EQ(f.refs("P1"), std::vector<std::string>{"v1"});
 }
@@ -421,13 +421,13 @@ TEST(Registry, RollbackReturnsToThePreviousVersionAndDeleteRemoves) {
 TEST(Registry, RollbackWithoutEarlierVersionIsAConflict) {
   Fixture f("rollback-none");
   ASSERT_TRUE(f.load("plate,reference\nP1,v1\n").applied());
-  EXPECT_EQ(f.reg->rollback("nl-test", 0, Actor{"olga", "operator"}).error, "conflict");
-  EXPECT_EQ(f.reg->rollback("nope", 0, Actor{"olga", "operator"}).error, "not_found");
+  EXPECT_EQ(f.reg->rollback("nl-test", 0, Actor{"olga", "operator"}).error, ChangeError::conflict);
+  EXPECT_EQ(f.reg->rollback("nope", 0, Actor{"olga", "operator"}).error, ChangeError::not_found);
   Fixture m("rollback-memory", false);
   ASSERT_TRUE(m.load("plate,reference\nP1,v1\n").applied());
   ASSERT_TRUE(m.load("plate,reference\nP1,v2\n").applied());
   ChangeResult r = m.reg->rollback("nl-test", 0, Actor{"olga", "operator"});
-  EXPECT_EQ(r.error, "conflict");
+  EXPECT_EQ(r.error, lists::ChangeError::conflict);
   EXPECT_NE(r.detail.find("no state folder"), std::string::npos);
 }
 

@@ -1,8 +1,9 @@
-#include "config/toml_guard.h"
-#include "config/settings_keys.h"
+#include "base/toml_guard.h"
 
-namespace anpr::config {
-namespace detail {
+#include <cstdio>
+#include <vector>
+
+namespace anpr {
 
 // ---- syntax guard ----
 
@@ -21,7 +22,7 @@ namespace detail {
 // The guard tracks strings, comments, table headers and [ ] { } nesting like TOML does, and
 // returns the line and reason of the first such construct. All of them but a non-ASCII
 // character starting the line after a line-ending backslash are invalid TOML anyway.
-std::optional<Hazard> find_toml_hazard(std::string_view s) {
+std::optional<TomlHazard> find_toml_hazard(std::string_view s) {
   const std::size_t n = s.size();
   std::size_t i = s.starts_with("\xEF\xBB\xBF") ? 3 : 0;
   std::size_t line = 1, line_offset = 0, statement_offset = 0;
@@ -33,7 +34,7 @@ std::optional<Hazard> find_toml_hazard(std::string_view s) {
   bool in_run = false;        // right after a character of a bare value (number, date, ...)
   int key_parts = 0;
   const auto hazard = [&](std::string what) {
-    return Hazard{line, statement_offset, std::move(what)};
+    return TomlHazard{line, statement_offset, std::move(what)};
   };
   const auto start_key = [&] {
     in_key = true;
@@ -147,13 +148,13 @@ std::optional<Hazard> find_toml_hazard(std::string_view s) {
     ++i;
     if (in_header) {
       if (c == ']') in_key = false;
-      if (in_key && c == '.' && ++key_parts > kMaxKeyParts)
-        return hazard("a dotted key of more than " + std::to_string(kMaxKeyParts) + " parts");
+      if (in_key && c == '.' && ++key_parts > kTomlMaxKeyParts)
+        return hazard("a dotted key of more than " + std::to_string(kTomlMaxKeyParts) + " parts");
       continue;
     }
     if (in_key) {
-      if (c == '.' && ++key_parts > kMaxKeyParts)
-        return hazard("a dotted key of more than " + std::to_string(kMaxKeyParts) + " parts");
+      if (c == '.' && ++key_parts > kTomlMaxKeyParts)
+        return hazard("a dotted key of more than " + std::to_string(kTomlMaxKeyParts) + " parts");
       if (c == '=') {
         in_key = false;
         value_start = true;
@@ -165,8 +166,8 @@ std::optional<Hazard> find_toml_hazard(std::string_view s) {
     in_run = std::string_view("[]{},").find(c) == std::string_view::npos;
     if (c == '[' || c == '{') {
       nesting.push_back(c);
-      if (nesting.size() > kMaxNesting)
-        return hazard("arrays or inline tables nested more than " + std::to_string(kMaxNesting) +
+      if (nesting.size() > kTomlMaxNesting)
+        return hazard("arrays or inline tables nested more than " + std::to_string(kTomlMaxNesting) +
                       " deep");
       if (c == '{') start_key();
       value_start = c == '[';
@@ -187,12 +188,55 @@ std::optional<Hazard> find_toml_hazard(std::string_view s) {
   return std::nullopt;
 }
 
-}  // namespace detail
-
-std::optional<TomlHazard> find_toml_hazard_in(std::string_view text) {
-  std::optional<detail::Hazard> h = detail::find_toml_hazard(text);
-  if (!h) return std::nullopt;
-  return TomlHazard{h->line, h->what};
+std::string_view toml_type_name(toml::node_type t) {
+  switch (t) {
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "nothing";
+  }
 }
 
-}  // namespace anpr::config
+bool is_bare_key_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
+std::string quote(std::string_view s) {
+  constexpr std::size_t kMax = 60;
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size() && i < kMax; ++i) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    if (u == '"' || u == '\\') {
+      out += '\\';
+      out += static_cast<char>(u);
+    } else if (u >= 0x20 && u < 0x7f) {
+      out += static_cast<char>(u);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", u);
+      out += buf;
+    }
+  }
+  if (s.size() > kMax) out += "...";
+  out += '"';
+  return out;
+}
+
+}  // namespace anpr
