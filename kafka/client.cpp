@@ -124,6 +124,34 @@ rd_kafka_resp_err_t Producer::produce(const std::string& topic, std::string_view
   }
 }
 
+Consumer::Consumer(const Properties& props) : Consumer(make_conf(props)) {}
+
+Consumer::Consumer(rd_kafka_conf_t* conf) : rk_(make_client(RD_KAFKA_CONSUMER, conf)) {
+  rd_kafka_poll_set_consumer(rk_.get());
+}
+
+Consumer& Consumer::operator=(Consumer&& other) noexcept {
+  if (this != &other) {
+    close();
+    rk_ = std::move(other.rk_);
+    closed_ = std::exchange(other.closed_, false);
+  }
+  return *this;
+}
+
+rd_kafka_resp_err_t Consumer::subscribe(const std::vector<std::string>& topics) {
+  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
+  for (const std::string& t : topics)
+    rd_kafka_topic_partition_list_add(list.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+  return rd_kafka_subscribe(rk_.get(), list.get());
+}
+
+rd_kafka_resp_err_t Consumer::close() {
+  if (!rk_ || closed_) return RD_KAFKA_RESP_ERR_NO_ERROR;
+  closed_ = true;
+  return rd_kafka_consumer_close(rk_.get());
+}
+
 EmbeddedBroker::EmbeddedBroker(int brokers) {
   // The handle only hosts the cluster's bookkeeping; it never connects anywhere.
   rk_ = make_client(RD_KAFKA_PRODUCER, make_conf({{"log_level", "3"}}));

@@ -91,6 +91,57 @@ class Producer {
   std::vector<std::pair<std::string, rd_kafka_topic_t*>> topics_;  // read-only once prepared
 };
 
+// A consumer that is closed before it is destroyed. The constructor sends the main queue's events
+// to the consumer's queue (rd_kafka_poll_set_consumer), so `poll()` serves them all, callbacks
+// included.
+//
+// `close()` leaves the group: librdkafka revokes the assignment (the rebalance callback runs),
+// commits what was stored when enable.auto.commit is on, and stops fetching. Call it where the
+// order of a shutdown matters (the processor does, before its producer closes). The destructor
+// closes a consumer that was not closed yet, then destroys the handle. It does so always,
+// subscribed, assigned or neither: rd_kafka_destroy() would close a consumer with a group.id
+// anyway, so this only makes that step the same, and visible, for every consumer. The destructor
+// ignores the close's error; `close()` returns it.
+//
+// Move-only; a default-constructed or moved-from Consumer holds no handle (`get()` is null).
+// Thread safety: `poll()`, `subscribe()` and `assign()` as librdkafka's; `close()`, moves and the
+// destructor from one thread, with no other call running.
+class Consumer {
+ public:
+  Consumer() = default;
+  // A consumer with `props` (make_conf). Throws KafkaError.
+  explicit Consumer(const Properties& props);
+  // A consumer from `conf`, which it takes over (for callers that set an opaque or callbacks on
+  // the configuration first). Throws KafkaError.
+  explicit Consumer(rd_kafka_conf_t* conf);
+  ~Consumer() { close(); }
+  Consumer(Consumer&& other) noexcept
+      : rk_(std::move(other.rk_)), closed_(std::exchange(other.closed_, false)) {}
+  // Closes and destroys the consumer this one held, then takes over `other`'s.
+  Consumer& operator=(Consumer&& other) noexcept;
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  rd_kafka_t* get() const { return rk_.get(); }
+  explicit operator bool() const { return rk_ != nullptr; }
+
+  // Joins the consumer group for `topics` (rd_kafka_subscribe); librdkafka's error, if any.
+  rd_kafka_resp_err_t subscribe(const std::vector<std::string>& topics);
+  // Reads exactly `partitions` from their offsets, without the group (rd_kafka_assign).
+  rd_kafka_resp_err_t assign(const rd_kafka_topic_partition_list_t* partitions) {
+    return rd_kafka_assign(rk_.get(), partitions);
+  }
+  // The next message or event, or null after `timeout_ms` (rd_kafka_consumer_poll).
+  Message poll(int timeout_ms) { return Message(rd_kafka_consumer_poll(rk_.get(), timeout_ms)); }
+  // rd_kafka_consumer_close() once: later calls, and calls on an empty Consumer, do nothing and
+  // return no error. The handle stays until the destructor (librdkafka allows queries after close).
+  rd_kafka_resp_err_t close();
+
+ private:
+  Handle rk_;
+  bool closed_ = false;
+};
+
 // Librdkafka's Kafka-protocol test broker (rdkafka_mock.h), running on localhost threads inside
 // this process. Limits (docs/design.md §7): each partition keeps at most 5 MiB / 100 000 message sets
 // and silently drops older data; no compaction; no time retention.
