@@ -10,6 +10,7 @@
 #include "config/settings.h"
 #include "http/audit.h"
 #include "lists/registry.h"
+#include "pipeline/kafka_props.h"
 #include "pipeline/offline.h"
 #include "reflists/reflists.h"
 
@@ -66,8 +67,8 @@ void add_lists_publish_command(CLI::App* lists_cmd, std::function<int()>& run) {
       // A file that cannot be read is a usage error (exit 2), as in every command.
       if (!list_files_readable(a->file, "anpr lists publish", std::cerr)) return kExitUsage;
       const std::string topic = a->topic.empty() ? s.topics.reflists : a->topic;
-      kafka::Properties props{{"bootstrap.servers", s.kafka.brokers}, {"log_level", "3"}};
-      for (const auto& kv : s.kafka.common) props.emplace_back(kv);
+      // One set for the consumer that reads the topic and the producer that writes it.
+      const kafka::Properties props = kafka_properties(s.kafka, KafkaRole::common, "3");
       const char* user = std::getenv("USER");
       const std::string who = !a->who.empty() ? a->who : (user ? user : "unknown");
       // No publish without its record: when the audit log cannot be opened, nothing is written.

@@ -9,6 +9,7 @@
 #include "cli/run_services.h"
 #include "serve/lists_api.h"
 #include "reflists/reflists.h"
+#include "pipeline/kafka_props.h"
 #include "pipeline/offline.h"
 #include "pipeline/processor.h"
 #include "cli/run_setup.h"
@@ -195,10 +196,9 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
       std::unique_ptr<http::AuditLog> own_audit;  // without HTTP; outlives the follower
       std::unique_ptr<ReflistFollower> follower;
       if (s.settings.list_policy.follow_topic) {
-        kafka::Properties props{{"bootstrap.servers", s.settings.kafka.brokers},
-                                {"log_level", "4"}};
-        for (const auto& kv : s.settings.kafka.common) props.emplace_back(kv);
-        for (const auto& kv : s.settings.kafka.consumer) props.emplace_back(kv);
+        // read_topic (reflists/) adds the follower's own consumer properties after these.
+        const kafka::Properties props =
+            kafka_properties(s.settings.kafka, KafkaRole::consumer, "4");
         try {
           // Versions applied from the topic are audited in the same log as the API's changes.
           http::AuditLog* audit = nullptr;

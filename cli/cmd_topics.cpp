@@ -10,6 +10,7 @@
 #include "config/settings.h"
 #include "base/json_writer.h"
 #include "kafka/client.h"
+#include "pipeline/kafka_props.h"
 #include "match/time.h"
 
 namespace anpr::app {
@@ -98,9 +99,8 @@ std::string no_answer(const TopicsArgs& a) {
 
 int apply(const config::Settings& s, const TopicsArgs& a) {
   const std::vector<TopicPlan> plan = plan_topics(s);
-  kafka::Properties props{{"bootstrap.servers", s.kafka.brokers}, {"log_level", "3"}};
-  for (const auto& kv : s.kafka.common) props.emplace_back(kv);
-  kafka::Handle rk = kafka::make_client(RD_KAFKA_PRODUCER, kafka::make_conf(props));
+  kafka::Handle rk = kafka::make_client(
+      RD_KAFKA_PRODUCER, kafka::make_conf(kafka_properties(s.kafka, KafkaRole::common, "3")));
   const int timeout_ms = a.timeout_s * 1000;
 
   // Which topics exist.

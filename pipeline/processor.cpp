@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pipeline/hit_images.h"
+#include "pipeline/kafka_props.h"
 #include "pipeline/offline.h"
 #include "pipeline/offset_tracker.h"
 #include "pipeline/read_matcher.h"
@@ -134,31 +135,8 @@ struct Processor::Impl {
     return Suppressor(s.suppression.window_ms, std::move(per));
   }
 
-  kafka::Properties base_props(const std::map<std::string, std::string>& role) const {
-    kafka::Properties p{{"bootstrap.servers", settings.kafka.brokers}, {"log_level", "4"}};
-    for (const auto& kv : settings.kafka.common) p.emplace_back(kv);
-    for (const auto& kv : role) p.emplace_back(kv);
-    return p;
-  }
-
   void start_clients() {
-    kafka::Properties cp{{"group.id", settings.kafka.group_id},
-                         {"auto.offset.reset", "earliest"},
-                         {"enable.auto.commit", "true"},
-                         {"auto.commit.interval.ms", "1000"},
-                         {"enable.partition.eof", "false"},
-                         // librdkafka 2.0 stops prefetching once this many messages are queued
-                         // and looks again only a second later: a processor catching up would
-                         // stall for that second every 100 000 reads at the default.
-                         {"queued.min.messages", "1000000"},
-                         {"queued.max.messages.kbytes", "131072"},
-                         // Hits are wanted within milliseconds: a broker that holds an empty
-                         // fetch (as the embedded one does) must not hold it for long.
-                         {"fetch.wait.max.ms", "5"}};
-    for (auto& kv : base_props(settings.kafka.consumer)) cp.emplace_back(kv);
-    // At-least-once: offsets are stored by the tracker only, never by librdkafka on poll.
-    cp.emplace_back("enable.auto.offset.store", "false");
-    rd_kafka_conf_t* conf = kafka::make_conf(cp);
+    rd_kafka_conf_t* conf = kafka::make_conf(processor_consumer_properties(settings.kafka));
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_rebalance_cb(conf, &Impl::on_rebalance);
     consumer = kafka::make_client(RD_KAFKA_CONSUMER, conf);
@@ -169,12 +147,9 @@ struct Processor::Impl {
     rd_kafka_poll_set_consumer(consumer.get());
     consumer_queue.reset(rd_kafka_queue_get_consumer(consumer.get()));
 
-    kafka::Properties pp{{"linger.ms", "1"}, {"message.timeout.ms", "120000"}};
-    for (auto& kv : base_props(settings.kafka.producer)) pp.emplace_back(kv);
-    pp.emplace_back("enable.idempotence", "true");
-    pp.emplace_back("acks", "all");
     producer = std::make_unique<kafka::Producer>(
-        pp, [this](rd_kafka_resp_err_t err, void* opaque, const rd_kafka_message_t& m) {
+        processor_producer_properties(settings.kafka),
+        [this](rd_kafka_resp_err_t err, void* opaque, const rd_kafka_message_t& m) {
           on_delivery(err, opaque, m);
         });
 

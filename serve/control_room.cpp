@@ -10,6 +10,7 @@
 #include "serve/web_assets.h"
 #include "base/json_writer.h"
 #include "kafka/client.h"
+#include "pipeline/kafka_props.h"
 
 namespace anpr::app {
 
@@ -62,16 +63,14 @@ struct ControlRoom::Acks {
   std::string topic;
 
   explicit Acks(const config::Settings& s) : topic(s.topics.hit_acks) {
-    kafka::Properties p{{"bootstrap.servers", s.kafka.brokers},
-                        {"log_level", "4"},
-                        {"enable.idempotence", "true"},
-                        {"acks", "all"},
-                        {"linger.ms", "0"},
-                        {"message.timeout.ms", "10000"}};
-    for (const auto& kv : s.kafka.common) p.emplace_back(kv);
-    for (const auto& kv : s.kafka.producer) p.emplace_back(kv);
+    // Defaults only: kafka.properties.* and kafka.producer.* may change each of them.
     producer = std::make_unique<kafka::Producer>(
-        p, [](rd_kafka_resp_err_t err, void* opaque, const rd_kafka_message_t&) {
+        kafka_properties(s.kafka, KafkaRole::producer, "4",
+                         {{"enable.idempotence", "true"},
+                          {"acks", "all"},
+                          {"linger.ms", "0"},
+                          {"message.timeout.ms", "10000"}}),
+        [](rd_kafka_resp_err_t err, void* opaque, const rd_kafka_message_t&) {
           static_cast<std::promise<rd_kafka_resp_err_t>*>(opaque)->set_value(err);
         });
   }

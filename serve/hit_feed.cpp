@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "kafka/client.h"
+#include "pipeline/kafka_props.h"
 #include "logging/log.h"
 #include "match/time.h"
 
@@ -196,14 +197,13 @@ void HitFeed::stop() {
 }
 
 void HitFeed::start(const config::Settings& settings) {
-  kafka::Properties props{{"bootstrap.servers", settings.kafka.brokers}, {"log_level", "4"}};
-  for (const auto& kv : settings.kafka.common) props.emplace_back(kv);
-  for (const auto& kv : settings.kafka.consumer) props.emplace_back(kv);
   // No consumer group: every instance reads everything and commits nothing.
-  props.emplace_back("group.id", "anpr-hit-feed-" + std::to_string(::getpid()));
-  props.emplace_back("enable.auto.commit", "false");
-  props.emplace_back("enable.auto.offset.store", "false");
-  props.emplace_back("fetch.wait.max.ms", "50");
+  const kafka::Properties props =
+      kafka_properties(settings.kafka, KafkaRole::consumer, "4", {},
+                       {{"group.id", "anpr-hit-feed-" + std::to_string(::getpid())},
+                        {"enable.auto.commit", "false"},
+                        {"enable.auto.offset.store", "false"},
+                        {"fetch.wait.max.ms", "50"}});
   auto rk = std::make_shared<kafka::Handle>(
       kafka::make_client(RD_KAFKA_CONSUMER, kafka::make_conf(props)));
   rd_kafka_poll_set_consumer(rk->get());

@@ -1,0 +1,49 @@
+#include "pipeline/kafka_props.h"
+
+#include <string>
+#include <utility>
+
+namespace anpr::app {
+
+kafka::Properties kafka_properties(const config::KafkaSettings& k, KafkaRole role,
+                                   std::string_view log_level, kafka::Properties defaults,
+                                   const kafka::Properties& fixed) {
+  kafka::Properties p = std::move(defaults);
+  p.emplace_back("bootstrap.servers", k.brokers);
+  p.emplace_back("log_level", std::string(log_level));
+  for (const auto& kv : k.common) p.emplace_back(kv);
+  if (role == KafkaRole::consumer)
+    for (const auto& kv : k.consumer) p.emplace_back(kv);
+  if (role == KafkaRole::producer)
+    for (const auto& kv : k.producer) p.emplace_back(kv);
+  for (const auto& kv : fixed) p.emplace_back(kv);
+  return p;
+}
+
+kafka::Properties processor_consumer_properties(const config::KafkaSettings& k) {
+  return kafka_properties(
+      k, KafkaRole::consumer, "4",
+      {{"group.id", k.group_id},
+       {"auto.offset.reset", "earliest"},
+       {"enable.auto.commit", "true"},
+       {"auto.commit.interval.ms", "1000"},
+       {"enable.partition.eof", "false"},
+       // librdkafka 2.0 stops prefetching once this many messages are queued and looks again
+       // only a second later: a processor catching up would stall for that second every 100 000
+       // reads at the default.
+       {"queued.min.messages", "1000000"},
+       {"queued.max.messages.kbytes", "131072"},
+       // Hits are wanted within milliseconds: a broker that holds an empty fetch (as the
+       // embedded one does) must not hold it for long.
+       {"fetch.wait.max.ms", "5"}},
+      // At-least-once: offsets are stored by the tracker only, never by librdkafka on poll.
+      {{"enable.auto.offset.store", "false"}});
+}
+
+kafka::Properties processor_producer_properties(const config::KafkaSettings& k) {
+  return kafka_properties(k, KafkaRole::producer, "4",
+                          {{"linger.ms", "1"}, {"message.timeout.ms", "120000"}},
+                          {{"enable.idempotence", "true"}, {"acks", "all"}});
+}
+
+}  // namespace anpr::app
