@@ -184,17 +184,11 @@ int run_live(const DemoArgs& args) {
   });
 
   // The control room's view: a plain consumer of the hits topic.
-  kafka::Handle viewer = kafka::make_client(
-      RD_KAFKA_CONSUMER,
-      kafka::make_conf({{"bootstrap.servers", broker.bootstrap()},
-                        {"group.id", "anpr-demo-viewer"},
-                        {"auto.offset.reset", "earliest"},
-                        {"log_level", "3"}}));
-  rd_kafka_poll_set_consumer(viewer.get());
-  kafka::PartitionList topics(rd_kafka_topic_partition_list_new(1));
-  rd_kafka_topic_partition_list_add(topics.get(), s.settings.topics.hits.c_str(),
-                                    RD_KAFKA_PARTITION_UA);
-  rd_kafka_subscribe(viewer.get(), topics.get());
+  kafka::Consumer viewer({{"bootstrap.servers", broker.bootstrap()},
+                          {"group.id", "anpr-demo-viewer"},
+                          {"auto.offset.reset", "earliest"},
+                          {"log_level", "3"}});
+  viewer.subscribe({s.settings.topics.hits});
 
   const auto start = std::chrono::steady_clock::now();
   auto last_status = start;
@@ -209,7 +203,7 @@ int run_live(const DemoArgs& args) {
       last_status = now;
       std::cerr << "[demo] " << summary(proc.counters()) << "\n";
     }
-    kafka::Message m(rd_kafka_consumer_poll(viewer.get(), 200));
+    const kafka::Message m = viewer.poll(200);
     if (!m || m->err) continue;
     text.clear();
     if (append_hit_text_from_json(
@@ -218,7 +212,7 @@ int run_live(const DemoArgs& args) {
       ++shown;
     }
   }
-  rd_kafka_consumer_close(viewer.get());
+  viewer.close();  // leaves its group before the feed and the processor stop
   feed_stop = true;
   feeder.join();
   proc.request_stop();

@@ -79,7 +79,7 @@ struct Processor::Impl {
 
   OffsetTracker tracker;
   std::unique_ptr<RetentionSink> retention;  // null: nothing kept (destroyed before the tracker)
-  kafka::Handle consumer;
+  kafka::Consumer consumer;
   struct QueueDeleter {
     void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
   };
@@ -139,12 +139,11 @@ struct Processor::Impl {
     rd_kafka_conf_t* conf = kafka::make_conf(processor_consumer_properties(settings.kafka));
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_rebalance_cb(conf, &Impl::on_rebalance);
-    consumer = kafka::make_client(RD_KAFKA_CONSUMER, conf);
+    consumer = kafka::Consumer(conf);  // its poll serves the rebalance callback
     {
       std::lock_guard lock(lag_mu);
       lag_consumer = consumer.get();
     }
-    rd_kafka_poll_set_consumer(consumer.get());
     consumer_queue.reset(rd_kafka_queue_get_consumer(consumer.get()));
 
     producer = std::make_unique<kafka::Producer>(
@@ -170,10 +169,7 @@ struct Processor::Impl {
                   {{"topic", t}});
     }
 
-    kafka::PartitionList topics(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(topics.get(), settings.topics.reads.c_str(),
-                                      RD_KAFKA_PARTITION_UA);
-    if (rd_kafka_resp_err_t e = rd_kafka_subscribe(consumer.get(), topics.get()))
+    if (rd_kafka_resp_err_t e = consumer.subscribe({settings.topics.reads}))
       throw kafka::KafkaError("cannot subscribe to " + settings.topics.reads + ": " +
                               kafka::error_text(e));
   }
@@ -800,7 +796,9 @@ struct Processor::Impl {
       resume_at.clear();
     }
     consumer_queue.reset();
-    rd_kafka_consumer_close(consumer.get());
+    // Leaves the group here, before the producer closes: the revoke commits the stored offsets.
+    // (The destructor would close it too, later; this is the point of the shutdown it belongs.)
+    consumer.close();
     close_producer();
     if (!drained)
       log::warn("run",

@@ -37,8 +37,7 @@ void read_topic(const kafka::Properties& props, const std::string& topic,
   p.emplace_back("enable.partition.eof", "true");
   p.emplace_back("auto.offset.reset", "earliest");
   p.emplace_back("fetch.wait.max.ms", "100");
-  kafka::Handle rk = kafka::make_client(RD_KAFKA_CONSUMER, kafka::make_conf(p));
-  rd_kafka_poll_set_consumer(rk.get());
+  kafka::Consumer rk(p);  // closed when it goes out of scope, however the reading ends
 
   // The topic's partitions (it may not exist yet: wait for it, a little at a time).
   int partitions = 0;
@@ -64,14 +63,14 @@ void read_topic(const kafka::Properties& props, const std::string& topic,
   for (int i = 0; i < partitions; ++i)
     rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), i)->offset =
         RD_KAFKA_OFFSET_BEGINNING;
-  if (rd_kafka_resp_err_t e = rd_kafka_assign(rk.get(), assignment.get()))
+  if (rd_kafka_resp_err_t e = rk.assign(assignment.get()))
     throw kafka::KafkaError("cannot read " + topic + ": " + kafka::error_text(e));
 
   std::vector<bool> eof(static_cast<std::size_t>(partitions), false);
   std::size_t at_eof = 0;
   bool errors_logged = false;
   while (!stop.load()) {
-    kafka::Message m(rd_kafka_consumer_poll(rk.get(), 100));
+    const kafka::Message m = rk.poll(100);
     if (!m) continue;
     const auto part = static_cast<std::size_t>(m->partition);
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -94,7 +93,6 @@ void read_topic(const kafka::Properties& props, const std::string& topic,
     on_record(std::string_view(static_cast<const char*>(m->key), m->key_len),
               m->len == 0 ? nullptr : static_cast<const char*>(m->payload), m->len);
   }
-  rd_kafka_consumer_close(rk.get());
 }
 
 // Parses an entry record; nullopt when malformed.

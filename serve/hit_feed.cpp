@@ -198,18 +198,16 @@ void HitFeed::stop() {
 
 void HitFeed::start(const config::Settings& settings) {
   // No consumer group: every instance reads everything and commits nothing.
-  const kafka::Properties props =
+  kafka::Consumer consumer(
       kafka_properties(settings.kafka, KafkaRole::consumer, "4", {},
                        {{"group.id", "anpr-hit-feed-" + std::to_string(::getpid())},
                         {"enable.auto.commit", "false"},
                         {"enable.auto.offset.store", "false"},
-                        {"fetch.wait.max.ms", "50"}});
-  auto rk = std::make_shared<kafka::Handle>(
-      kafka::make_client(RD_KAFKA_CONSUMER, kafka::make_conf(props)));
-  rd_kafka_poll_set_consumer(rk->get());
+                        {"fetch.wait.max.ms", "50"}}));
   const std::vector<std::string> topics = {settings.topics.hits, settings.topics.hit_acks};
   const int64_t tail = static_cast<int64_t>(capacity_);
-  thread_ = std::thread([this, rk, topics, tail] {
+  // The thread owns the consumer and closes it when its loop ends.
+  thread_ = std::thread([this, rk = std::move(consumer), topics, tail]() mutable {
     std::vector<bool> assigned(topics.size(), false);
     auto next_check = std::chrono::steady_clock::now();
     while (!stop_.load()) {
@@ -217,9 +215,9 @@ void HitFeed::start(const config::Settings& settings) {
         next_check = std::chrono::steady_clock::now() + std::chrono::seconds(2);
         for (std::size_t t = 0; t < topics.size(); ++t) {
           if (assigned[t]) continue;
-          rd_kafka_topic_t* th = rd_kafka_topic_new(rk->get(), topics[t].c_str(), nullptr);
+          rd_kafka_topic_t* th = rd_kafka_topic_new(rk.get(), topics[t].c_str(), nullptr);
           const rd_kafka_metadata_t* md = nullptr;
-          if (rd_kafka_metadata(rk->get(), 0, th, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+          if (rd_kafka_metadata(rk.get(), 0, th, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
               md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0) {
             kafka::PartitionList parts(
                 rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt));
@@ -227,7 +225,7 @@ void HitFeed::start(const config::Settings& settings) {
               rd_kafka_topic_partition_list_add(parts.get(), topics[t].c_str(),
                                                 md->topics[0].partitions[p].id)
                   ->offset = RD_KAFKA_OFFSET_TAIL(tail);
-            if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk->get(), parts.get())) {
+            if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk.get(), parts.get())) {
               log::warn("run",
                         "hit feed: cannot follow " + topics[t] + ": " + rd_kafka_error_string(e),
                         {{"topic", topics[t]}, {"error", rd_kafka_error_string(e)}});
@@ -240,7 +238,7 @@ void HitFeed::start(const config::Settings& settings) {
           rd_kafka_topic_destroy(th);
         }
       }
-      kafka::Message m(rd_kafka_consumer_poll(rk->get(), 200));
+      const kafka::Message m = rk.poll(200);
       if (!m || m->err) continue;
       const std::string_view value(static_cast<const char*>(m->payload), m->len);
       if (rd_kafka_topic_name(m->rkt) == topics[0]) {
@@ -255,7 +253,7 @@ void HitFeed::start(const config::Settings& settings) {
         add_ack(value);
       }
     }
-    rd_kafka_consumer_close(rk->get());
+    rk.close();
   });
 }
 

@@ -139,21 +139,19 @@ TEST_F(ControlRoomApi, AckIsAuditedPublishedAndShownOnce) {
   EXPECT_EQ(std::string_view(a["action"]), "hit.ack");
   EXPECT_EQ(std::string_view(a["hit_id"]), "abc1");
   // Published: read the acknowledgements topic with a consumer of our own.
-  kafka::Handle c = kafka::make_client(
-      RD_KAFKA_CONSUMER, kafka::make_conf({{"bootstrap.servers", broker_.bootstrap()},
-                                           {"group.id", "t"},
-                                           {"auto.offset.reset", "earliest"}}));
-  rd_kafka_poll_set_consumer(c.get());
+  kafka::Consumer c({{"bootstrap.servers", broker_.bootstrap()},
+                     {"group.id", "t"},
+                     {"auto.offset.reset", "earliest"}});
   kafka::PartitionList parts(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(parts.get(), "anpr.hit-acks", 0)->offset =
       RD_KAFKA_OFFSET_BEGINNING;
-  rd_kafka_assign(c.get(), parts.get());
+  c.assign(parts.get());
   std::string got;
   for (int i = 0; i < 100 && got.empty(); ++i) {
-    kafka::Message m(rd_kafka_consumer_poll(c.get(), 100));
+    const kafka::Message m = c.poll(100);
     if (m && !m->err) got.assign(static_cast<const char*>(m->payload), m->len);
   }
-  rd_kafka_consumer_close(c.get());
+  c.close();
   ASSERT_FALSE(got.empty()) << "no acknowledgement on anpr.hit-acks";
   EXPECT_EQ(got, r->body);
   // A second acknowledgement is a conflict.

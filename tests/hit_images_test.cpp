@@ -128,29 +128,23 @@ class HitImages : public ::testing::Test {
 
   // Every message of the hits topic, by event id (waits up to 10 s for `expected` of them).
   std::map<std::string, std::string> hits(std::size_t expected) {
-    kafka::Handle c = kafka::make_client(
-        RD_KAFKA_CONSUMER,
-        kafka::make_conf({{"bootstrap.servers", broker_.bootstrap()},
-                          {"group.id", "images-test-viewer"},
-                          {"auto.offset.reset", "earliest"},
-                          {"log_level", "3"}}));
-    rd_kafka_poll_set_consumer(c.get());
-    kafka::PartitionList t(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(t.get(), "hits", RD_KAFKA_PARTITION_UA);
-    rd_kafka_subscribe(c.get(), t.get());
+    kafka::Consumer c({{"bootstrap.servers", broker_.bootstrap()},
+                       {"group.id", "images-test-viewer"},
+                       {"auto.offset.reset", "earliest"},
+                       {"log_level", "3"}});
+    c.subscribe({"hits"});
     std::map<std::string, std::string> out;
     simdjson::dom::parser parser;
     const auto deadline = Clock::now() + std::chrono::seconds(expected ? 15 : 6);
     while (Clock::now() < deadline && (expected == 0 || out.size() < expected)) {
-      kafka::Message m(rd_kafka_consumer_poll(c.get(), 100));
+      const kafka::Message m = c.poll(100);
       if (!m || m->err) continue;
       std::string payload(static_cast<const char*>(m->payload), m->len);
       std::string_view id;
       EXPECT_FALSE(parser.parse(payload)["event_id"].get(id));
       out[std::string(id)] = payload;
     }
-    rd_kafka_consumer_close(c.get());
-    return out;
+    return out;  // c is closed here
   }
 
   kafka::EmbeddedBroker broker_;

@@ -55,17 +55,13 @@ bool eventually(F done, int seconds = 60) {
 inline std::map<int, int64_t> committed_offsets(const std::string& bootstrap,
                                                 const std::string& group,
                                                 const std::string& topic, int partitions) {
-  kafka::Handle c = kafka::make_client(
-      RD_KAFKA_CONSUMER, kafka::make_conf({{"bootstrap.servers", bootstrap},
-                                           {"group.id", group},
-                                           {"log_level", "0"}}));
+  kafka::Consumer c({{"bootstrap.servers", bootstrap}, {"group.id", group}, {"log_level", "0"}});
   kafka::PartitionList l(rd_kafka_topic_partition_list_new(partitions));
   for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(l.get(), topic.c_str(), p);
   std::map<int, int64_t> out;
   if (rd_kafka_committed(c.get(), l.get(), 10'000) == RD_KAFKA_RESP_ERR_NO_ERROR)
     for (int i = 0; i < l->cnt; ++i) out[l->elems[i].partition] = l->elems[i].offset;
-  rd_kafka_consumer_close(c.get());
-  return out;
+  return out;  // c is closed here
 }
 
 // The event_id of every message on `topic` (read from the beginning with kcat), once per message.

@@ -90,29 +90,23 @@ kafka::Properties consumer_props(const std::string& bootstrap, const std::string
 // The baseline: consume n messages and do nothing with them.
 Round raw_consume(const std::string& bootstrap, const std::string& topic, uint64_t n,
                   const std::string& group) {
-  kafka::Handle c =
-      kafka::make_client(RD_KAFKA_CONSUMER, kafka::make_conf(consumer_props(bootstrap, group)));
-  rd_kafka_poll_set_consumer(c.get());
-  kafka::PartitionList t(rd_kafka_topic_partition_list_new(1));
-  rd_kafka_topic_partition_list_add(t.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
-  rd_kafka_subscribe(c.get(), t.get());
+  kafka::Consumer c(consumer_props(bootstrap, group));
+  c.subscribe({topic});
   Round r;  // CPU and time count from the first message, so joining the group is not timed
   Clock::time_point start;
   double cpu0 = 0;
   const auto give_up = Clock::now() + std::chrono::minutes(10);
   while (r.reads < n && Clock::now() < give_up) {
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(c.get(), 100);
+    const kafka::Message m = c.poll(100);
     if (!m) continue;
     if (!m->err && r.reads++ == 0) {
       start = Clock::now();
       cpu0 = process_cpu_seconds();
     }
-    rd_kafka_message_destroy(m);
   }
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.cpu_seconds = process_cpu_seconds() - cpu0;
-  rd_kafka_consumer_close(c.get());
-  return r;
+  return r;  // c is closed here
 }
 
 config::Settings settings_for(const E2eBenchOptions& o, const std::string& bootstrap,
@@ -425,14 +419,11 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
     std::thread viewer([&] {
       auto props = consumer_props(bootstrap, "bench-lat-viewer-" + run_id);
       props.emplace_back("fetch.wait.max.ms", "1");
-      kafka::Handle c = kafka::make_client(RD_KAFKA_CONSUMER, kafka::make_conf(props));
-      rd_kafka_poll_set_consumer(c.get());
-      kafka::PartitionList t(rd_kafka_topic_partition_list_new(1));
-      rd_kafka_topic_partition_list_add(t.get(), t_lat_hits.c_str(), RD_KAFKA_PARTITION_UA);
-      rd_kafka_subscribe(c.get(), t.get());
+      kafka::Consumer c(props);  // closed as the thread ends
+      c.subscribe({t_lat_hits});
       simdjson::dom::parser parser;
       while (!stop.load()) {
-        kafka::Message m(rd_kafka_consumer_poll(c.get(), 50));
+        const kafka::Message m = c.poll(50);
         if (!m || m->err) continue;
         const int64_t now = wall_us();
         simdjson::dom::element d;
@@ -451,7 +442,6 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
         const int64_t ack = n < step_total[step] ? acked[step][n].load() : 0;
         if (ack > 0) lat_ack_ms[step].push_back(static_cast<double>(now - ack) / 1000.0);
       }
-      rd_kafka_consumer_close(c.get());
     });
     // Wait for both consumers to join their groups before the clock starts.
     std::this_thread::sleep_for(std::chrono::seconds(4));
