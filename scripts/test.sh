@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs missing Debian packages, then builds and tests
-#   1. the release build (every test, and a quick benchmark smoke run),
+#   1. the release build (every test: `ctest -L unit`, `integration` and `browser`, and a quick
+#      benchmark smoke run),
 #   2. an ASan+UBSan build (every test),
 #   3. a TSan build (the concurrent parts),
 #   4. the libFuzzer targets, each for a bounded time.
@@ -97,11 +98,12 @@ if [ "$FAST" -eq 0 ]; then
   mkdir -p build-tsan
   configure build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
     -DCMAKE_CXX_COMPILER=clang++ -DANPR_SANITIZE=thread -DANPR_BENCH=OFF
-  ninja -C build-tsan -j "$JOBS" live_index_test offset_tracker_test hit_feed_test metrics_test log_test \
-    retention_store_test \
-    list_registry_test
+  # The unit tests of the files with concurrent code, chosen by their per-file ctest labels
+  # (tests/CMakeLists.txt); only their executable is built.
+  ninja -C build-tsan -j "$JOBS" unit_tests
   TSAN_OPTIONS="suppressions=$ROOT/tests/tsan.supp halt_on_error=1" \
-    run_ctest tsan build-tsan -L 'live_index_test|offset_tracker_test|hit_feed_test|metrics_test|log_test|list_registry_test|retention_store_test'
+    run_ctest tsan build-tsan \
+    -L '^(live_index_test|offset_tracker_test|hit_feed_test|metrics_test|log_test|list_registry_test|retention_store_test)$'
 
   step "fuzzing (${FUZZ_SECONDS}s per target)"
   mkdir -p build-fuzz
