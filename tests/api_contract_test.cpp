@@ -17,6 +17,7 @@
 #include "http/auth.h"
 #include "lists/registry.h"
 #include "store/store.h"
+#include "tests/temp_dir.h"
 
 namespace anpr::app {
 namespace {
@@ -62,9 +63,7 @@ const std::map<Role, std::string> kTokens = {{Role::operator_, "op-token"},
 class ApiContract : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("anpr-api-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = tmp_.path();
     std::string toml = "[cameras]\nregistry = \"c.csv\"\n[state]\ndir = \"" + dir_.string() +
                        "\"\n[kafka]\nbrokers = \"127.0.0.1:1\"\n[http]\nlisten = "
                        "\"127.0.0.1:0\"\nmax_body_bytes = 2097152\n";
@@ -91,7 +90,6 @@ class ApiContract : public ::testing::Test {
     client_.reset();
     room_->stop();
     http_->stop();
-    fs::remove_all(dir_);
   }
 
   httplib::Result call(const Endpoint& e, const httplib::Headers& h, const std::string& body,
@@ -103,6 +101,7 @@ class ApiContract : public ::testing::Test {
   }
   static httplib::Headers bearer(const std::string& t) { return {{"Authorization", "Bearer " + t}}; }
 
+  testing::TempDir tmp_{"api"};  // first: removed last
   fs::path dir_;
   config::Settings settings_;
   LiveIndex index_;

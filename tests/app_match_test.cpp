@@ -16,23 +16,17 @@
 #include "ingest/read_event.h"
 #include "match/plate.h"
 #include "testing/reference_matcher.h"
+#include "tests/it_support.h"
+#include "tests/temp_dir.h"
 
 namespace anpr {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CmdRun {
-  int exit_code = -1;
-  std::string out, err;
-};
+using testing::CmdRun;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using testing::slurp;
 
 fs::path temp_dir() {
   fs::path d = fs::temp_directory_path() /
@@ -44,16 +38,8 @@ fs::path temp_dir() {
 }
 
 CmdRun anpr(const std::string& args) {
-  const fs::path dir = fs::temp_directory_path() / ("anpr-app-run-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const std::string cmd = std::string(ANPR_BINARY_DIR) + "/anpr " + args + " >" +
-                          (dir / "out").string() + " 2>" + (dir / "err").string();
-  CmdRun r;
-  const int status = std::system(cmd.c_str());
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(dir / "out");
-  r.err = slurp(dir / "err");
-  return r;
+  const testing::TempDir dir("app-run");
+  return testing::run_anpr(args, dir);
 }
 
 const std::string kSamples = std::string(ANPR_SOURCE_DIR) + "/samples";

@@ -10,8 +10,6 @@
 namespace anpr::testing {
 namespace {
 
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
-
 int exit_code(const std::string& args, std::string* out = nullptr) {
   const std::string o = shell(kAnpr + " bench " + args + " 2>&1; echo \"rc=$?\"");
   if (out) *out = o;

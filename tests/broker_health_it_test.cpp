@@ -19,21 +19,17 @@
 
 #include "tests/it_support.h"
 #include "tests/process.h"
+#include "tests/temp_dir.h"
 
 namespace anpr::testing {
 namespace {
 
 namespace fs = std::filesystem;
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
 
 class BrokerHealthIt : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("anpr-brokerhealth-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = tmp_.path();
     broker_ = Child({kAnpr, "broker", "--partitions", "2"}, true, (dir_ / "broker.err").string());
     bootstrap_ = broker_.read_line(20'000);
     ASSERT_FALSE(bootstrap_.empty());
@@ -56,7 +52,6 @@ class BrokerHealthIt : public ::testing::Test {
   }
   void TearDown() override {
     if (broker_.pid() > 0) ::kill(broker_.pid(), SIGCONT);
-    if (!HasFailure()) fs::remove_all(dir_);
   }
 
   Child start_processor() {
@@ -82,8 +77,7 @@ class BrokerHealthIt : public ::testing::Test {
            "\"plate_country\":\"NL\"}\n";
     const fs::path f = dir_ / ("reads-" + std::to_string(from) + ".txt");
     write_file(f, s);
-    const std::string out = shell("kcat -P -b " + bootstrap_ + " -t anpr.reads -K '\t' -l " +
-                                  f.string() + " 2>&1");
+    const std::string out = kcat_produce(bootstrap_, "anpr.reads", f);
     ASSERT_TRUE(out.empty()) << out;
   }
   std::set<std::string> hit_events() {
@@ -91,6 +85,7 @@ class BrokerHealthIt : public ::testing::Test {
     return {ids.begin(), ids.end()};
   }
 
+  testing::TempDir tmp_{"brokerhealth", testing::TempDir::Keep::on_failure};  // first: removed last
   fs::path dir_;
   Child broker_;
   std::string bootstrap_, port_;

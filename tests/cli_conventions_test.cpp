@@ -21,12 +21,14 @@
 #include <thread>
 #include <vector>
 
+#include "tests/process.h"
+
 namespace anpr {
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
+using testing::kAnpr;
 const std::string kSamples = std::string(ANPR_SOURCE_DIR) + "/samples";
 const std::string kClosed = "http://127.0.0.1:1";  // nothing listens on port 1
 

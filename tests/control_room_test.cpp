@@ -19,6 +19,8 @@
 #include "http/auth.h"
 #include "kafka/client.h"
 #include "match/time.h"
+#include "tests/hits.h"
+#include "tests/temp_dir.h"
 
 namespace anpr::app {
 namespace {
@@ -26,30 +28,14 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-int64_t system_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// A hit of a `camera_country` camera captured at `ts_ms` (now by default).
-std::string hit_json(const std::string& id, const std::string& room, int priority = 20,
-                     const std::string& camera_country = "NL", int64_t ts_ms = -1) {
-  return R"({"hit_id":")" + id + R"(","camera_id":"c1","camera_country":")" + camera_country +
-         R"(","control_room":")" + room + R"(","ts":")" +
-         format_rfc3339(ts_ms < 0 ? system_now() : ts_ms) + R"(","plate":"AB12CD","priority":)" +
-         std::to_string(priority) + "}";
-}
+using testing::hit_json;
+using testing::system_now;
 
 // The API against an embedded broker.
 class ControlRoomApi : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("anpr-cr-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = tmp_.path();
     broker_.create_topic("anpr.hits", 1);
     broker_.create_topic("anpr.hit-acks", 1);
     settings_.kafka.brokers = broker_.bootstrap();
@@ -72,7 +58,6 @@ class ControlRoomApi : public ::testing::Test {
   void TearDown() override {
     room_->stop();
     service_->stop();
-    fs::remove_all(dir_);
   }
   static httplib::Headers bearer(const std::string& t) { return {{"Authorization", "Bearer " + t}}; }
 
@@ -83,6 +68,7 @@ class ControlRoomApi : public ::testing::Test {
     return out;
   }
 
+  testing::TempDir tmp_{"cr"};  // first: removed last
   fs::path dir_;
   kafka::EmbeddedBroker broker_;
   config::Settings settings_;

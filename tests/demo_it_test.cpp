@@ -4,13 +4,12 @@
 // the new version, the hits on them are shown, and Ctrl-C ends it with exit code 0.
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <chrono>
 #include <filesystem>
 #include <string>
 
+#include "tests/it_support.h"
 #include "tests/process.h"
 
 namespace anpr {
@@ -19,19 +18,8 @@ namespace {
 namespace fs = std::filesystem;
 using testing::Child;
 
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
-
-int free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
+using testing::free_port;
+using testing::kAnpr;
 
 // `n` NL plates (sidecode XX-999-X) with references `ref_prefix`0, 1, ...
 std::string rows(int first, int n, const std::string& ref_prefix) {

@@ -8,27 +8,15 @@
 
 #include "serve/hit_feed.h"
 #include "match/time.h"
+#include "tests/hits.h"
 
 namespace anpr::app {
 namespace {
 
 using namespace std::chrono_literals;
 
-int64_t system_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// A hit of an NL camera (hits kept 365 days by default) captured at `ts_ms` (now by default).
-std::string hit_json(const std::string& id, const std::string& room, int priority = 20,
-                     const std::string& camera_country = "NL", int64_t ts_ms = -1) {
-  return R"({"hit_id":")" + id + R"(","camera_id":"c1","camera_country":")" + camera_country +
-         R"(","control_room":")" + room + R"(","ts":")" +
-         format_rfc3339(ts_ms < 0 ? system_now() : ts_ms) + R"(","plate":"AB12CD","priority":)" +
-         std::to_string(priority) + "}";
-}
-
+using testing::hit_json;
+using testing::system_now;
 
 TEST(HitFeed, EventsComeInOrderAndResumeAfterAnId) {
   HitFeed f(100, config::default_retention_policies());

@@ -1,18 +1,25 @@
-// Helpers shared by the end-to-end tests that run `anpr` as a process against a broker: files,
-// waiting for a condition, the wall clock, and the committed offsets of a consumer group asked
-// with a client of the test's own.
+// Helpers shared by the end-to-end tests that run `anpr` as a process against a broker: the
+// binary, running a command, files, a free port, waiting for a condition, the wall clock,
+// producing and reading with kcat, and the committed offsets of a consumer group asked with a
+// client of the test's own.
 #pragma once
 
 #include <librdkafka/rdkafka.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <simdjson.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -31,6 +38,39 @@ inline std::string slurp(const std::filesystem::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// What a command printed and how it ended.
+struct CmdRun {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs `env anpr args` through the shell, its stdout and stderr into files of `dir`.
+inline CmdRun run_anpr(const std::string& args, const std::filesystem::path& dir,
+                       const std::string& env = "") {
+  const std::string cmd = env + " " + kAnpr + " " + args + " >" + (dir / "out").string() + " 2>" +
+                          (dir / "err").string();
+  CmdRun r;
+  const int status = std::system(cmd.c_str());
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(dir / "out");
+  r.err = slurp(dir / "err");
+  return r;
+}
+
+// A port of the loopback interface nobody listens on right now.
+inline int free_port() {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (s < 0 || ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    throw std::runtime_error("no free port");
+  ::close(s);
+  return ntohs(a.sin_port);
 }
 
 inline TimestampMs wall_ms() {
@@ -62,6 +102,14 @@ inline std::map<int, int64_t> committed_offsets(const std::string& bootstrap,
   if (rd_kafka_committed(c.get(), l.get(), 10'000) == RD_KAFKA_RESP_ERR_NO_ERROR)
     for (int i = 0; i < l->cnt; ++i) out[l->elems[i].partition] = l->elems[i].offset;
   return out;  // c is closed here
+}
+
+// Produces the lines of `file` (key, a tab, value) to `topic` with kcat; what kcat printed (empty
+// when all went well). `options`: more kcat arguments.
+inline std::string kcat_produce(const std::string& bootstrap, const std::string& topic,
+                                const std::filesystem::path& file, const std::string& options = "") {
+  return shell("kcat -P -b " + bootstrap + " -t " + topic + " -K '\t' " +
+               (options.empty() ? "" : options + " ") + "-l " + file.string() + " 2>&1");
 }
 
 // The event_id of every message on `topic` (read from the beginning with kcat), once per message.

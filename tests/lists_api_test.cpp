@@ -18,6 +18,8 @@
 #include "lists/registry.h"
 #include "match/plate.h"
 #include "tests/index_refs.h"
+#include "tests/it_support.h"
+#include "tests/temp_dir.h"
 
 namespace anpr::app {
 namespace {
@@ -26,21 +28,12 @@ namespace fs = std::filesystem;
 
 const char* kSidecar = "id = \"nl-test\"\nowner_country = \"NL\"\ncategory = \"stolen_vehicle\"\n";
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using testing::slurp;
 
 class ListsApi : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir = fs::temp_directory_path() /
-          ("anpr-lists-api-" + std::to_string(::getpid()) + "-" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir);
-    fs::create_directories(dir);
+    dir = tmp_.path();
     lists::Policy p;
     p.countries = config::default_country_policies();
     registry = std::make_unique<lists::Registry>(live, p, dir / "lists");
@@ -58,7 +51,6 @@ class ListsApi : public ::testing::Test {
   }
   void TearDown() override {
     server->stop();
-    fs::remove_all(dir);
   }
 
   static httplib::Headers bearer(const std::string& token = "op-token") {
@@ -99,6 +91,7 @@ class ListsApi : public ::testing::Test {
     return out;
   }
 
+  testing::TempDir tmp_{"lists-api"};  // first: removed last
   fs::path dir;
   LiveIndex live;
   std::unique_ptr<lists::Registry> registry;
@@ -368,20 +361,9 @@ TEST_F(ListsApi, ReadOnlyInstanceRefusesChanges) {
 
 // ---- the command line ----
 
-struct CmdRun {
-  int exit_code = -1;
-  std::string out, err;
-};
-
+using testing::CmdRun;
 CmdRun anpr(const std::string& args, const fs::path& dir, const std::string& env = "") {
-  const std::string cmd = env + " " + std::string(ANPR_BINARY_DIR) + "/anpr " + args + " >" +
-                          (dir / "out").string() + " 2>" + (dir / "err").string();
-  CmdRun r;
-  const int status = std::system(cmd.c_str());
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(dir / "out");
-  r.err = slurp(dir / "err");
-  return r;
+  return testing::run_anpr(args, dir, env);
 }
 
 TEST_F(ListsApi, CommandLineValidateLoadDeltaShowRollbackDelete) {

@@ -20,7 +20,6 @@ namespace anpr::testing {
 namespace {
 
 namespace fs = std::filesystem;
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
 const fs::path kSamples = ANPR_SOURCE_DIR "/samples";
 
 std::vector<std::string> lines_of(const std::string& text) {

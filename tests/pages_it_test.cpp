@@ -3,14 +3,13 @@
 // producing hits). Screenshots go to <build>/test-artifacts/pages/.
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "http/auth.h"
+#include "tests/it_support.h"
 #include "tests/process.h"
 
 namespace anpr {
@@ -20,19 +19,8 @@ namespace fs = std::filesystem;
 using testing::Child;
 using testing::shell;
 
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
-
-int free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
+using testing::free_port;
+using testing::kAnpr;
 
 void write(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
 

@@ -34,6 +34,7 @@
 #include "match/plate.h"
 #include "match/time.h"
 #include "tests/design_rules.h"
+#include "tests/it_support.h"
 #include "tests/process.h"
 #include "testing/reference_matcher.h"
 
@@ -41,7 +42,6 @@ namespace anpr::testing {
 namespace {
 
 namespace fs = std::filesystem;
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
 // The broker may come from another build: under TSan the processor is checked, while the
 // embedded broker (librdkafka's own code, not instrumented) runs from the release build.
 std::string broker_binary() {
@@ -130,20 +130,6 @@ std::vector<BadInput> bad_inputs() {
 }
 
 // ---- metrics (GET /metrics of the processor) ----
-
-// A port nobody listens on right now.
-int free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (s < 0 || ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    throw std::runtime_error("no free port");
-  ::close(s);
-  return ntohs(a.sin_port);
-}
 
 // One sample of the text exposition: family name and labels.
 struct Series {
@@ -333,9 +319,7 @@ class PipelineTest : public ::testing::Test {
     std::string s;
     for (const auto& [k, v] : msgs) s += k + "\t" + v + "\n";
     write(f, s);
-    const std::string cmd = "kcat -P -b " + bootstrap_ + " -t " + topic +
-                            " -K '\t' -X message.max.bytes=20000000 -l " + f.string() + " 2>&1";
-    const std::string out = shell(cmd);
+    const std::string out = kcat_produce(bootstrap_, topic, f, "-X message.max.bytes=20000000");
     ASSERT_TRUE(out.empty()) << "kcat: " << out;
   }
 

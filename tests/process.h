@@ -21,6 +21,9 @@ extern char** environ;
 
 namespace anpr::testing {
 
+// The `anpr` binary of this build.
+inline const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
+
 using Child = ChildProcess;  // base/child_process.h
 
 // Runs a shell command and returns its stdout.

@@ -34,7 +34,7 @@ using anpr::testing::Child;
 using anpr::testing::shell;
 using Clock = std::chrono::steady_clock;
 
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
+using anpr::testing::kAnpr;
 
 fs::path fresh_dir(const std::string& name) {
   fs::path d = fs::temp_directory_path() / ("anpr-reflists-" + std::to_string(::getpid()) + "-" + name);

@@ -27,29 +27,18 @@
 #include "match/plate.h"
 #include "match/time.h"
 #include "store/store.h"
+#include "tests/it_support.h"
 #include "tests/process.h"
+#include "tests/temp_dir.h"
 
 namespace anpr::testing {
 namespace {
 
 namespace fs = std::filesystem;
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
+
 constexpr int kPartitions = 3;
 
-TimestampMs wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 void write(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 struct Read {
   std::string event_id, camera, payload;
@@ -62,11 +51,7 @@ struct Read {
 class RetentionIt : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("anpr-ret-it-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = tmp_.path();
     broker_ = Child({kAnpr, "broker", "--partitions", std::to_string(kPartitions)}, true,
                     (dir_ / "broker.err").string());
     bootstrap_ = broker_.read_line(20'000);
@@ -134,8 +119,7 @@ class RetentionIt : public ::testing::Test {
     for (std::size_t i = from; i < to; ++i) s += reads_[i].camera + "\t" + reads_[i].payload + "\n";
     const fs::path f = dir_ / ("produce-" + std::to_string(from) + ".txt");
     write(f, s);
-    const std::string out = shell("kcat -P -b " + bootstrap_ + " -t anpr.reads -K '\t' -l " +
-                                  f.string() + " 2>&1");
+    const std::string out = kcat_produce(bootstrap_, "anpr.reads", f);
     ASSERT_TRUE(out.empty()) << out;
   }
 
@@ -198,6 +182,7 @@ class RetentionIt : public ::testing::Test {
     return "";
   }
 
+  testing::TempDir tmp_{"ret-it", testing::TempDir::Keep::on_failure};  // first: removed last
   fs::path dir_;
   Child broker_;
   std::string bootstrap_;

@@ -18,6 +18,7 @@
 
 #include "config/settings.h"
 #include "http/auth.h"
+#include "tests/temp_dir.h"
 
 namespace anpr::app {
 namespace {
@@ -28,11 +29,7 @@ constexpr TimestampMs kT = 1'795'500'000'000;  // 2026-11-24T06:00:00Z
 class SearchApi : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("anpr-search-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = tmp_.path();
     settings_ = config::parse_settings(
         "[cameras]\nregistry = \"c.csv\"\n[state]\ndir = \"" + dir_.string() +
             "\"\n[http]\nlisten = \"127.0.0.1:0\"\n"
@@ -61,7 +58,6 @@ class SearchApi : public ::testing::Test {
     client_.reset();
     http_.reset();
     store_.reset();
-    fs::remove_all(dir_);
   }
   static store::Record rec(CountryCode c, const char* plate, std::string id, std::string cam,
                            TimestampMs ts) {
@@ -98,6 +94,7 @@ class SearchApi : public ::testing::Test {
     return out;
   }
 
+  testing::TempDir tmp_{"search"};  // first: removed last
   fs::path dir_;
   config::Settings settings_;
   std::atomic<TimestampMs> now_{kT};

@@ -40,7 +40,7 @@ namespace anpr::testing {
 namespace {
 
 namespace fs = std::filesystem;
-const std::string kAnpr = std::string(ANPR_BINARY_DIR) + "/anpr";
+
 constexpr int kPartitions = 2;
 
 struct Read {
@@ -126,8 +126,7 @@ class StoreFaultIt : public ::testing::Test {
       s += std::string(i % 2 ? "nl-cam-1" : "nl-cam-2") + "\t" + reads_[i].payload + "\n";
     const fs::path f = dir_ / ("produce-" + std::to_string(from) + ".txt");
     write_file(f, s);
-    const std::string out = shell("kcat -P -b " + bootstrap_ + " -t anpr.reads -K '\t' -l " +
-                                  f.string() + " 2>&1");
+    const std::string out = kcat_produce(bootstrap_, "anpr.reads", f);
     ASSERT_TRUE(out.empty()) << out;
   }
 
