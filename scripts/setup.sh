@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the product needs to build, test and run.
+# Installs the Debian packages the product needs to build, test and run, and fetches the Apache
+# Kafka server jars once into a cache folder outside the repository (scripts/kafka.sh fetch).
 # Idempotent: installs only what is missing; does nothing when all are present.
 set -euo pipefail
 
@@ -19,6 +20,7 @@ PACKAGES=(
   libcpp-httplib-dev libssl-dev       # the HTTP API and pages, HTTPS, token hashing
   openssl                             # test certificates for the HTTPS test
   kcat                                # independent Kafka client used by the tests
+  openjdk-17-jre-headless maven       # Apache Kafka 4.x on loopback (scripts/kafka.sh, docs/kafka.md)
   chromium                            # headless browser for the pages' tests (Playwright)
   prometheus                          # promtool: the tests check /metrics with Prometheus' own linter
 )
@@ -47,6 +49,7 @@ install_js() {  # the tests' npm packages, pinned by tests/js/package-lock.json
 
 if [ ${#missing[@]} -eq 0 ]; then
   install_js
+  "$ROOT/scripts/kafka.sh" fetch   # quiet and quick when the jars are cached
   exit 0
 fi
 
@@ -60,4 +63,5 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 install_js
+"$ROOT/scripts/kafka.sh" fetch
 echo "setup: done" >&2
