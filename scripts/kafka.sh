@@ -312,7 +312,7 @@ cmd_start() {
     for ((n = 1; n <= 3; n++)); do
       [ -z "$(node_pid "$dir" $n)" ] || die "start: a cluster runs in $dir already (scripts/kafka.sh stop --dir $dir)"
     done
-    rm -rf "$dir"/node-* "$dir/$MARKER" "$dir/log4j2.properties"   # what an earlier start wrote
+    rm -rf "${dir:?}"/node-* "${dir:?}/$MARKER" "${dir:?}/log4j2.properties"   # what an earlier start wrote
   elif [ -n "$(ls -A "$dir")" ]; then
     die "start: $dir is not empty and holds no cluster of scripts/kafka.sh; choose another --dir"
   fi
@@ -331,7 +331,7 @@ cmd_start() {
     local cid bootstrap=""
     cid=$(cluster_id)
     for ((n = 1; n <= nodes; n++)); do bootstrap+="${bootstrap:+,}127.0.0.1:$(broker_port "$b" $n)"; done
-    rm -rf "$dir"/node-*
+    rm -rf "${dir:?}"/node-*
     write_log4j "$dir"
     cat >"$dir/$MARKER" <<EOF
 NODES=$nodes
