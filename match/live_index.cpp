@@ -17,10 +17,10 @@ LiveIndex::~LiveIndex() = default;
 void LiveIndex::publish(std::shared_ptr<const Snapshot> next) {
   if (!next) throw std::invalid_argument("LiveIndex::publish: null snapshot");
   // One publisher at a time, so a later publisher cannot free a snapshot this one still waits on.
-  std::lock_guard<std::mutex> serial(publish_mu_);
+  MutexLock serial(publish_mu_);
   std::shared_ptr<const Snapshot> old;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     // seq_cst: ordered before synchronize()'s epoch increment (epoch.h).
     current_.exchange(next.get(), std::memory_order_seq_cst);
     old = std::move(owner_);
@@ -33,7 +33,7 @@ void LiveIndex::publish(std::shared_ptr<const Snapshot> next) {
 }
 
 std::shared_ptr<const Snapshot> LiveIndex::current() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return owner_;
 }
 

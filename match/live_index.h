@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 
+#include "base/mutex.h"
 #include "match/epoch.h"
 
 namespace anpr {
@@ -48,9 +49,9 @@ class LiveIndex {
  private:
   // On a cache line of its own: publishers write the members below, readers only read this.
   alignas(64) std::atomic<const Snapshot*> current_;
-  std::mutex publish_mu_;                  // serialises publishers; readers never touch it
-  alignas(64) mutable std::mutex mu_;      // guards owner_, held only briefly (never while waiting)
-  std::shared_ptr<const Snapshot> owner_;  // guarded by mu_
+  Mutex publish_mu_;                  // serialises publishers; readers never touch it
+  alignas(64) mutable Mutex mu_;      // held only briefly (never while waiting)
+  std::shared_ptr<const Snapshot> owner_ GUARDED_BY(mu_);
   std::atomic<uint64_t> published_{0};
 };
 

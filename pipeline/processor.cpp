@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "pipeline/hit_images.h"
 #include "pipeline/kafka_props.h"
 #include "pipeline/offline.h"
@@ -87,8 +88,8 @@ struct Processor::Impl {
   std::unique_ptr<kafka::Producer> producer;
   Suppressor suppressor;
 
-  mutable std::mutex counters_mu;
-  ProcessorCounters counters;  // guarded by counters_mu
+  mutable Mutex counters_mu;
+  ProcessorCounters counters GUARDED_BY(counters_mu);
   std::atomic<uint64_t> reads{0};
   std::atomic<int> assigned{0};  // partitions of the reads topic this instance owns
   ImageCounters image_counters;
@@ -99,12 +100,12 @@ struct Processor::Impl {
   metrics::Histogram read_to_hit_seconds{metrics::latency_buckets()};
   // For consumer_lag(): the consumer while it is open, and per assigned partition the offset the
   // instance would resume from (-1 until the first store since the assignment).
-  mutable std::mutex lag_mu;
-  rd_kafka_t* lag_consumer = nullptr;    // guarded by lag_mu
-  std::map<int32_t, int64_t> resume_at;  // guarded by lag_mu
+  mutable Mutex lag_mu;
+  rd_kafka_t* lag_consumer GUARDED_BY(lag_mu) = nullptr;
+  std::map<int32_t, int64_t> resume_at GUARDED_BY(lag_mu);
 
-  std::mutex retry_mu;
-  std::deque<Retry> retries;  // guarded by retry_mu
+  Mutex retry_mu;
+  std::deque<Retry> retries GUARDED_BY(retry_mu);
   std::atomic<bool> poll_stop{false};
   std::atomic<bool> failed{false};
   std::atomic<bool> giving_up{false};  // shutdown: undelivered messages are purged, not retried
@@ -117,9 +118,9 @@ struct Processor::Impl {
 
   // The broker prober (probe_loop): when the cluster last answered, in steady-clock nanoseconds.
   std::atomic<int64_t> broker_answered_at{0};
-  std::mutex probe_mu;
+  Mutex probe_mu;
   std::condition_variable probe_cv;
-  bool probe_stop = false;  // guarded by probe_mu
+  bool probe_stop GUARDED_BY(probe_mu) = false;
 
   Impl(const config::Settings& s, LiveIndex& i, const CameraRegistry& c, std::atomic<bool>& st)
       : settings(s),
@@ -141,7 +142,7 @@ struct Processor::Impl {
     rd_kafka_conf_set_rebalance_cb(conf, &Impl::on_rebalance);
     consumer = kafka::Consumer(conf);  // its poll serves the rebalance callback
     {
-      std::lock_guard lock(lag_mu);
+      MutexLock lock(lag_mu);
       lag_consumer = consumer.get();
     }
     consumer_queue.reset(rd_kafka_queue_get_consumer(consumer.get()));
@@ -176,12 +177,12 @@ struct Processor::Impl {
 
   // Delivery trouble is logged at most once per 10 s, with how many messages it concerned, so a
   // missing topic or an unreachable cluster does not flood the log.
-  std::mutex log_mu;
-  Clock::time_point next_trouble_log{};  // guarded by log_mu
-  uint64_t trouble_since_log = 0;         // guarded by log_mu
+  Mutex log_mu;
+  Clock::time_point next_trouble_log GUARDED_BY(log_mu) = {};
+  uint64_t trouble_since_log GUARDED_BY(log_mu) = 0;
 
   void log_trouble(const char* what, const std::string& topic, rd_kafka_resp_err_t err) {
-    std::lock_guard lock(log_mu);
+    MutexLock lock(log_mu);
     ++trouble_since_log;
     const auto now = Clock::now();
     if (now < next_trouble_log) return;
@@ -216,25 +217,25 @@ struct Processor::Impl {
     Retry r{rd_kafka_topic_name(m.rkt),
             std::string(static_cast<const char*>(m.key), m.key_len),
             std::string(static_cast<const char*>(m.payload), m.len), opaque};
-    std::lock_guard lock(retry_mu);
+    MutexLock lock(retry_mu);
     retries.push_back(std::move(r));
   }
 
   void send_retries() {
     std::deque<Retry> todo;
     {
-      std::lock_guard lock(retry_mu);
+      MutexLock lock(retry_mu);
       todo.swap(retries);
     }
     for (Retry& r : todo) {
       {
-        std::lock_guard lock(counters_mu);
+        MutexLock lock(counters_mu);
         ++counters.delivery_retries;
       }
       rd_kafka_resp_err_t e = producer->produce(r.topic, r.key, r.value, r.opaque);
       if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         log_trouble("cannot enqueue a message for", r.topic, e);
-        std::lock_guard lock(retry_mu);
+        MutexLock lock(retry_mu);
         retries.push_back(std::move(r));
       }
     }
@@ -258,13 +259,13 @@ struct Processor::Impl {
       rd_kafka_topic_partition_list_add(l.get(), settings.topics.reads.c_str(), part)->offset = off;
     // Fails harmlessly for a partition revoked meanwhile: its reads will be re-read elsewhere.
     rd_kafka_offsets_store(consumer.get(), l.get());
-    std::lock_guard lock(lag_mu);
+    MutexLock lock(lag_mu);
     for (auto [part, off] : ready)
       if (auto it = resume_at.find(part); it != resume_at.end()) it->second = off;
   }
 
   std::vector<PartitionLag> consumer_lag() const {
-    std::lock_guard lock(lag_mu);
+    MutexLock lock(lag_mu);
     std::vector<PartitionLag> out;
     if (!lag_consumer) return out;
     kafka::PartitionList unknown(rd_kafka_topic_partition_list_new(1));
@@ -289,7 +290,7 @@ struct Processor::Impl {
   }
 
   void track_assignment(const rd_kafka_topic_partition_list_t* parts, bool assign) {
-    std::lock_guard lock(lag_mu);
+    MutexLock lock(lag_mu);
     for (int i = 0; i < parts->cnt; ++i) {
       if (assign) resume_at[parts->elems[i].partition] = -1;
       else resume_at.erase(parts->elems[i].partition);
@@ -585,7 +586,7 @@ struct Processor::Impl {
       b.items[i].msg = nullptr;
     }
     store_ready();
-    std::lock_guard lock(counters_mu);
+    MutexLock lock(counters_mu);
     counters.hits += hits;
     counters.route_copies += routes;
     counters.suppressed += suppressed;
@@ -600,7 +601,7 @@ struct Processor::Impl {
   void count_outputs(const Batch& b, const std::pair<CountryCode, uint64_t>* by_country,
                      std::size_t n_countries, uint64_t other_countries,
                      const std::vector<const Output*>& hit_outs,
-                     const std::vector<const Output*>& suppressed_outs) {
+                     const std::vector<const Output*>& suppressed_outs) REQUIRES(counters_mu) {
     auto country_label = [](CountryCode c) { return c.known() ? c.str() : std::string("unknown"); };
     for (std::size_t c = 0; c < n_countries; ++c)
       counters.reads_by_country[country_label(by_country[c].first)] += by_country[c].second;
@@ -627,7 +628,7 @@ struct Processor::Impl {
         producer->produce(topic, key, value, ticket, RD_KAFKA_PARTITION_UA, message_ts);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
       log_trouble("cannot enqueue a message for", topic, e);
-      std::lock_guard lock(retry_mu);
+      MutexLock lock(retry_mu);
       retries.push_back(Retry{topic, std::string(key), std::string(value), ticket});
     }
   }
@@ -675,8 +676,10 @@ struct Processor::Impl {
                     {{"brokers", settings.kafka.brokers}, {"error", last_error}});
         }
       }
-      std::unique_lock lock(probe_mu);
-      if (probe_cv.wait_for(lock, std::chrono::seconds(1), [&] { return probe_stop; })) return;
+      MutexLock lock(probe_mu);
+      if (probe_cv.wait_for(lock.native(), std::chrono::seconds(1),
+                            [&]() REQUIRES(probe_mu) { return probe_stop; }))
+        return;
     }
   }
 
@@ -687,7 +690,7 @@ struct Processor::Impl {
     const auto deadline =
         Clock::now() + std::chrono::milliseconds(settings.pipeline.shutdown_timeout_ms);
     auto retries_left = [this] {
-      std::lock_guard lock(retry_mu);
+      MutexLock lock(retry_mu);
       return !retries.empty();
     };
     while (Clock::now() < deadline) {
@@ -708,7 +711,7 @@ struct Processor::Impl {
     while (producer->outstanding() > 0 && Clock::now() < deadline) producer->poll(10);
     producer->poll(0);
     producer.reset();
-    std::lock_guard lock(retry_mu);
+    MutexLock lock(retry_mu);
     for (Retry& r : retries) delete static_cast<Sent*>(r.opaque);
     retries.clear();
   }
@@ -780,7 +783,7 @@ struct Processor::Impl {
     poll_stop = true;
     poller.join();
     {
-      std::lock_guard lock(probe_mu);
+      MutexLock lock(probe_mu);
       probe_stop = true;
     }
     probe_cv.notify_all();
@@ -791,7 +794,7 @@ struct Processor::Impl {
       log::warn("run", std::string("final commit failed: ") + rd_kafka_err2str(e),
                 {{"error", rd_kafka_err2str(e)}});
     {
-      std::lock_guard lock(lag_mu);
+      MutexLock lock(lag_mu);
       lag_consumer = nullptr;
       resume_at.clear();
     }
@@ -855,7 +858,7 @@ const metrics::Histogram& Processor::read_to_hit_seconds() const {
 }
 
 ProcessorCounters Processor::counters() const {
-  std::lock_guard lock(impl_->counters_mu);
+  MutexLock lock(impl_->counters_mu);
   ProcessorCounters c = impl_->counters;
   c.reads = impl_->reads.load(std::memory_order_relaxed);
   c.unfinished = impl_->tracker.in_flight();

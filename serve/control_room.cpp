@@ -9,6 +9,7 @@
 
 #include "serve/web_assets.h"
 #include "base/json_writer.h"
+#include "base/mutex.h"
 #include "kafka/client.h"
 #include "pipeline/kafka_props.h"
 
@@ -90,12 +91,12 @@ struct ControlRoom::Acks {
 
 // Open event streams, per token and in all.
 struct ControlRoom::Streams {
-  std::mutex mu;
-  std::map<std::string, int> per_token;  // guarded by mu
-  int total = 0;                         // guarded by mu
+  Mutex mu;
+  std::map<std::string, int> per_token GUARDED_BY(mu);
+  int total GUARDED_BY(mu) = 0;
 
   bool open(const std::string& token) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     int& n = per_token[token];
     if (n >= kMaxStreamsPerToken || total >= kMaxStreams) return false;
     ++n;
@@ -103,7 +104,7 @@ struct ControlRoom::Streams {
     return true;
   }
   void close(const std::string& token) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     if (--per_token[token] <= 0) per_token.erase(token);
     --total;
   }

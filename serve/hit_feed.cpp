@@ -46,7 +46,7 @@ void HitFeed::expire(int64_t now) const {
   if (now < next_deadline_) return;
   int64_t next = kNever;
   // Events stay in seq order: erase_if keeps the order of what remains.
-  std::erase_if(events_, [&](const FeedEvent& e) {
+  std::erase_if(events_, [&](const FeedEvent& e) REQUIRES(mu_) {
     if (e.deadline_ms > now) {
       next = std::min(next, e.deadline_ms);
       return false;
@@ -90,7 +90,7 @@ bool HitFeed::add_hit(std::string_view json, std::optional<int64_t> arrival_ms) 
   // Minified: the event stream frames events by lines, so the text must hold no line break.
   std::string text = simdjson::minify(doc);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     expire(now);
     if (hits_.count(std::string(id))) return false;
     add(FeedEvent{0, FeedEvent::Kind::hit, std::string(id), std::string(room), std::move(text),
@@ -109,7 +109,7 @@ bool HitFeed::add_ack(std::string_view json) {
   if (doc["hit_id"].get_string().get(id) || id.empty()) return false;
   std::string text = simdjson::minify(doc);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     expire(clock_());
     auto it = hits_.find(std::string(id));
     if (it == hits_.end() || it->second.acked) return false;  // unknown here, or seen already
@@ -126,8 +126,8 @@ bool HitFeed::add_ack(std::string_view json) {
 std::vector<FeedEvent> HitFeed::events_after(uint64_t after, std::string_view room,
                                              std::chrono::milliseconds timeout, std::size_t max) {
   std::vector<FeedEvent> out;
-  std::unique_lock lock(mu_);
-  const auto collect = [&] {
+  MutexLock lock(mu_);
+  const auto collect = [&]() REQUIRES(mu_) {
     // Checked at every serve, not only when added: a hit held since before its deadline is not
     // served from that moment on, also to a page resuming after an older Last-Event-ID.
     expire(clock_());
@@ -146,13 +146,13 @@ std::vector<FeedEvent> HitFeed::events_after(uint64_t after, std::string_view ro
     if (collect() && !out.empty()) return out;
     // Advance past invisible events so a room's wait does not spin on them.
     if (!events_.empty() && events_.back().seq > after) after = events_.back().seq;
-    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) break;
+    if (cv_.wait_until(lock.native(), deadline) == std::cv_status::timeout) break;
   }
   return out;
 }
 
 HitFeed::Lookup HitFeed::lookup(std::string_view hit_id, std::string_view room) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   expire(clock_());
   auto it = hits_.find(std::string(hit_id));
   if (it == hits_.end()) return Lookup::unknown;
@@ -161,7 +161,7 @@ HitFeed::Lookup HitFeed::lookup(std::string_view hit_id, std::string_view room) 
 }
 
 HitFeed::Lookup HitFeed::reserve_ack(std::string_view hit_id, std::string_view room) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   expire(clock_());  // a hit past its deadline can no longer be acknowledged
   auto it = hits_.find(std::string(hit_id));
   if (it == hits_.end()) return Lookup::unknown;
@@ -172,18 +172,18 @@ HitFeed::Lookup HitFeed::reserve_ack(std::string_view hit_id, std::string_view r
 }
 
 void HitFeed::release(std::string_view hit_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = hits_.find(std::string(hit_id));
   if (it != hits_.end()) it->second.reserved = false;
 }
 
 uint64_t HitFeed::last_seq() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return seq_;
 }
 
 std::size_t HitFeed::size() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   expire(clock_());
   return events_.size();
 }

@@ -45,6 +45,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/mutex.h"
 #include "config/settings.h"
 
 namespace anpr::app {
@@ -115,9 +116,9 @@ class HitFeed {
   void wake_all();
 
  private:
-  bool add(FeedEvent ev);  // requires mu_
-  // Drops every event at or past its deadline at `now` (requires mu_). Cheap when none is due.
-  void expire(int64_t now) const;
+  bool add(FeedEvent ev) REQUIRES(mu_);
+  // Drops every event at or past its deadline at `now`. Cheap when none is due.
+  void expire(int64_t now) const REQUIRES(mu_);
 
   struct HitState {
     std::string control_room;
@@ -129,13 +130,13 @@ class HitFeed {
   const std::size_t capacity_;
   const std::vector<config::RetentionPolicy> policies_;
   const Clock clock_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable cv_;
   // Expiry happens on reads too, hence mutable.
-  mutable std::deque<FeedEvent> events_;                    // guarded by mu_; in seq order
-  mutable std::unordered_map<std::string, HitState> hits_;  // guarded by mu_; hits in events_
-  mutable int64_t next_deadline_ = kNever;  // guarded by mu_; <= every deadline in events_
-  uint64_t seq_ = 0;                        // guarded by mu_
+  mutable std::deque<FeedEvent> events_ GUARDED_BY(mu_);  // in seq order
+  mutable std::unordered_map<std::string, HitState> hits_ GUARDED_BY(mu_);  // hits in events_
+  mutable int64_t next_deadline_ GUARDED_BY(mu_) = kNever;  // <= every deadline in events_
+  uint64_t seq_ GUARDED_BY(mu_) = 0;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

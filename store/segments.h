@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "store/files.h"
 #include "store/format.h"
 #include "store/store.h"
@@ -144,22 +145,22 @@ struct Store::Impl {
   Options options;
   // Lock order: purge_mu, write_mu, mu.
   std::mutex purge_mu;              // one purge at a time
-  std::mutex write_mu;              // one writer at a time; purges take it to close segments
+  Mutex write_mu;                   // one writer at a time; purges take it to close segments
   mutable std::shared_mutex mu;     // buckets, segments, policies, stats
   std::vector<std::unique_ptr<Bucket>> buckets;
   std::vector<RetentionPolicy> policies;
   std::map<CountryCode, CountryStats> stats;
   uint64_t next_seq = 1;
-  // Buffers of earlier writes (guarded by write_mu): a group commit's frames are megabytes, and
-  // allocating them anew each time costs page faults on every write.
-  std::vector<std::string> spare_frames;
-  std::vector<std::vector<detail::IndexEntry>> spare_entries;
+  // Buffers of earlier writes: a group commit's frames are megabytes, and allocating them anew
+  // each time costs page faults on every write.
+  std::vector<std::string> spare_frames GUARDED_BY(write_mu);
+  std::vector<std::vector<detail::IndexEntry>> spare_entries GUARDED_BY(write_mu);
   int lock_fd = -1;  // holds an flock on <dir>/LOCK while the store is open
-  AlignedBuffer direct_buffer;  // guarded by write_mu
+  AlignedBuffer direct_buffer GUARDED_BY(write_mu);
 
   // Appends a frame at the end of the segment's whole frames (not O_APPEND: a write that failed
-  // half-way is overwritten by the next one). The caller holds write_mu.
-  void append(Segment& s, const std::string& frame);
+  // half-way is overwritten by the next one).
+  void append(Segment& s, const std::string& frame) REQUIRES(write_mu);
 
   ~Impl() {
     buckets.clear();  // closes the segments first
@@ -206,8 +207,8 @@ struct Store::Impl {
   // (the segment is read again at the next start) or a whole one.
   void write_index(const Segment& s, std::vector<detail::IndexEntry>& entries) const;
 
-  // Seals the active segment of `b` (the caller holds write_mu; mu is taken here to publish).
-  void seal(Bucket& b, Segment& s);
+  // Seals the active segment of `b` (mu is taken here to publish).
+  void seal(Bucket& b, Segment& s) REQUIRES(write_mu);
 
   void remove_files(const Segment& s);
 

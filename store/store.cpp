@@ -78,7 +78,7 @@ std::size_t Store::write(std::span<const Record> records) {
 std::size_t Store::write(std::span<const RecordBatch* const> batches) {
   Impl& d = *impl_;
   const TimestampMs now = clock_();
-  std::lock_guard writing(d.write_mu);
+  MutexLock writing(d.write_mu);
   // What goes to each segment: one frame.
   struct Pending {
     Bucket* bucket;
@@ -299,7 +299,7 @@ PurgeResult Store::purge() {
   PurgeResult r;
   std::vector<std::pair<Bucket*, Segment*>> partial;
   {
-    std::lock_guard writing(d.write_mu);
+    MutexLock writing(d.write_mu);
     std::vector<std::pair<Bucket*, Segment*>> to_seal;
     {
       std::unique_lock lock(d.mu);

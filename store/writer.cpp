@@ -20,7 +20,7 @@ Writer::Writer(Store& store, int threads, std::size_t max_queued,
 
 Writer::~Writer() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();
@@ -34,7 +34,7 @@ void Writer::submit(const std::vector<Record>& records, std::function<void()> du
 }
 
 RecordBatch Writer::take() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (free_.empty()) return {};
   RecordBatch rb = std::move(free_.back());
   free_.pop_back();
@@ -44,7 +44,7 @@ RecordBatch Writer::take() {
 void Writer::submit(RecordBatch records, std::function<void()> durable) {
   bool wake;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     queued_records_ += records.size();
     queue_.push_back(Job{std::move(records), std::move(durable)});
     // The writer waits for the first hand-over, then lingers until enough are there.
@@ -54,17 +54,17 @@ void Writer::submit(RecordBatch records, std::function<void()> durable) {
 }
 
 std::size_t Writer::pending() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return queue_.size() + in_write_;
 }
 
 uint64_t Writer::batches() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return batches_;
 }
 
 Writer::Health Writer::health() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Health h = health_;
   h.pending_records = queued_records_ + in_write_records_;
   return h;
@@ -78,14 +78,15 @@ void Writer::loop() {
   auto next_report = std::chrono::steady_clock::time_point{};
   for (;;) {
     {
-      std::unique_lock lock(mu_);
+      MutexLock lock(mu_);
       in_write_ -= jobs.size();
       in_write_records_ -= records;
       jobs.clear();
-      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      cv_.wait(lock.native(), [&]() REQUIRES(mu_) { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, everything written
       if (linger_.count() > 0)
-        cv_.wait_for(lock, linger_, [&] { return stop_ || group_ready(); });
+        cv_.wait_for(lock.native(), linger_,
+                     [&]() REQUIRES(mu_) { return stop_ || group_ready(); });
       jobs.swap(queue_);
       queued_records_ = 0;
       in_write_ += jobs.size();
@@ -97,7 +98,7 @@ void Writer::loop() {
       records += j.records.size();
     }
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       in_write_records_ += records;
     }
     bool written = false;
@@ -111,7 +112,7 @@ void Writer::loop() {
         const auto now = std::chrono::steady_clock::now();
         bool stopping;
         {
-          std::lock_guard lock(mu_);
+          MutexLock lock(mu_);
           stopping = stop_;
           if (!health_.failing) health_.failing_since = now;
           health_.failing = true;
@@ -139,13 +140,14 @@ void Writer::loop() {
           next_report = now + std::chrono::seconds(10);
         }
         // A second, or at once when asked to stop.
-        std::unique_lock lock(mu_);
-        cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
+        MutexLock lock(mu_);
+        cv_.wait_for(lock.native(), std::chrono::seconds(1),
+                     [&]() REQUIRES(mu_) { return stop_; });
       }
     }
     if (!written) continue;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       ++batches_;
       if (health_.failing) {
         const auto secs = std::chrono::duration_cast<std::chrono::seconds>(
@@ -163,7 +165,7 @@ void Writer::loop() {
     }
     for (Job& j : jobs)
       if (j.durable) j.durable();
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (Job& j : jobs)
       if (free_.size() < 2 * max_queued_) {
         j.records.clear();

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "store/store.h"
 
 namespace anpr::store {
@@ -68,25 +69,25 @@ class Writer {
     std::function<void()> durable;
   };
   void loop();
-  // Enough waits for one synced write (the caller holds mu_).
-  bool group_ready() const {
+  // Enough waits for one synced write.
+  bool group_ready() const REQUIRES(mu_) {
     return queued_records_ >= group_records_ || queue_.size() * 2 >= max_queued_;
   }
 
   Store& store_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable cv_;
-  std::vector<Job> queue_;
-  std::vector<RecordBatch> free_;  // written batches, emptied, for take()
+  std::vector<Job> queue_ GUARDED_BY(mu_);
+  std::vector<RecordBatch> free_ GUARDED_BY(mu_);  // written batches, emptied, for take()
   std::size_t max_queued_;
   std::chrono::microseconds linger_;
   std::size_t group_records_;
-  std::size_t queued_records_ = 0;
-  std::size_t in_write_ = 0;
-  uint64_t batches_ = 0;
-  std::size_t in_write_records_ = 0;
-  Health health_;  // guarded by mu_
-  bool stop_ = false;
+  std::size_t queued_records_ GUARDED_BY(mu_) = 0;
+  std::size_t in_write_ GUARDED_BY(mu_) = 0;
+  uint64_t batches_ GUARDED_BY(mu_) = 0;
+  std::size_t in_write_records_ GUARDED_BY(mu_) = 0;
+  Health health_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
 
