@@ -1,9 +1,9 @@
 #include "match/epoch.h"
 
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <thread>
+
+#include "base/check.h"
 
 namespace anpr {
 namespace epoch_detail {
@@ -54,10 +54,8 @@ ThreadState::~ThreadState() {
 
 void synchronize() {
   using namespace epoch_detail;
-  if (t_state.depth != 0) {
-    std::fputs("anpr: synchronize() called inside a read-side section\n", stderr);
-    std::abort();
-  }
+  // It would wait for its own section forever.
+  ANPR_CHECK(t_state.depth == 0, "synchronize() called inside a read-side section");
   // seq_cst: ordered after the caller's seq_cst exchange of the protected pointer.
   const uint64_t target = g_epoch.fetch_add(1, std::memory_order_seq_cst) + 1;
   // seq_cst: see acquire_slot().

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "base/check.h"
 #include "kafka/client.h"
 #include "pipeline/kafka_props.h"
 #include "logging/log.h"
@@ -58,6 +59,8 @@ void HitFeed::expire(int64_t now) const {
 }
 
 bool HitFeed::add(FeedEvent ev) {
+  // The callers refuse duplicates: hits_ holds one entry per hit in events_.
+  ANPR_CHECK(ev.kind != FeedEvent::Kind::hit || !hits_.contains(ev.hit_id), "hit added twice");
   ev.seq = ++seq_;
   if (ev.kind == FeedEvent::Kind::hit)
     hits_[ev.hit_id] = HitState{ev.control_room, ev.deadline_ms, false, false};

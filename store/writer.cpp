@@ -1,4 +1,5 @@
 #include "store/writer.h"
+#include "base/check.h"
 #include "logging/log.h"
 
 #include <pthread.h>
@@ -79,6 +80,8 @@ void Writer::loop() {
   for (;;) {
     {
       MutexLock lock(mu_);
+      // What this thread took into its last write is counted in, and only once.
+      ANPR_CHECK(in_write_ >= jobs.size() && in_write_records_ >= records);
       in_write_ -= jobs.size();
       in_write_records_ -= records;
       jobs.clear();
