@@ -54,7 +54,6 @@ std::string why_not_country_table(std::string_view s);
 
 constexpr uint32_t bit(Category c) { return uint32_t{1} << static_cast<unsigned>(c); }
 
-std::string all_categories();
 bool valid_topic(std::string_view s);
 bool valid_property_name(std::string_view s);
 

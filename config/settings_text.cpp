@@ -82,15 +82,6 @@ std::string why_not_country_table(std::string_view s) {
   return CountryCode::why_not(s);
 }
 
-std::string all_categories() {
-  std::string out;
-  for (int i = 0; i < kCategoryCount; ++i) {
-    if (i) out += ", ";
-    out += to_string(static_cast<Category>(i));
-  }
-  return out;
-}
-
 bool valid_topic(std::string_view s) {
   if (s.empty() || s.size() > kMaxTopicBytes || s == "." || s == "..") return false;
   return std::all_of(s.begin(), s.end(), [](char c) { return is_bare_key_char(c) || c == '.'; });

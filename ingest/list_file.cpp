@@ -45,15 +45,6 @@ std::string join_names(const std::string_view* names, std::size_t n, std::string
   return out;
 }
 
-std::string all_categories() {
-  std::string out;
-  for (int i = 0; i < kCategoryCount; ++i) {
-    if (i) out += ", ";
-    out += to_string(static_cast<Category>(i));
-  }
-  return out;
-}
-
 std::string all_actions() { return "intercept, observe or notify"; }
 
 }  // namespace detail

@@ -25,7 +25,6 @@ std::string_view trim(std::string_view s);
 // at most 40 bytes.
 std::string show_value(std::string_view s);
 std::string join_names(const std::string_view* names, std::size_t n, std::string_view sep);
-std::string all_categories();
 std::string all_actions();
 
 // ---- CSV columns ----

@@ -110,6 +110,15 @@ constexpr std::array<std::string_view, 3> kKindNames = {"exact", "ocr", "edit"};
 }  // namespace
 
 std::string_view to_string(Category c) { return kCategoryNames[static_cast<std::size_t>(c)]; }
+
+std::string all_categories() {
+  std::string out;
+  for (std::string_view name : kCategoryNames) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
 std::string_view to_string(Action a) { return kActionNames[static_cast<std::size_t>(a)]; }
 std::string_view to_string(MatchMode m) { return kModeNames[static_cast<std::size_t>(m)]; }
 std::string_view to_string(MatchKind k) { return kKindNames[static_cast<std::size_t>(k)]; }

@@ -182,6 +182,8 @@ enum class MatchMode : uint8_t { exact, ocr, ocr_edit };
 enum class MatchKind : uint8_t { exact, ocr, edit };
 
 std::string_view to_string(Category c);
+// Every category name, comma-separated, for messages ("stolen_vehicle, wanted_person, ...").
+std::string all_categories();
 std::string_view to_string(Action a);
 std::string_view to_string(MatchMode m);  // "exact", "ocr", "ocr+edit"
 std::string_view to_string(MatchKind k);
