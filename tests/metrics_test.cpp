@@ -196,7 +196,9 @@ TEST(Metrics, ConcurrentScrapesWhileCollectorsComeAndGo) {
   ts.emplace_back([&] {
     while (!stop) h.observe(0.002);
   });
-  for (int i = 0; i < 200; ++i) {
+  // 200 collectors at least, and on until the observing thread has run (on a loaded machine it
+  // may not have been scheduled before the 200th).
+  for (int i = 0; i < 200 || h.count() == 0; ++i) {
     auto value = std::make_shared<int>(i);
     Collector c = add_collector([value, &h](Families& out) {
       out.counter("anpr_test_coming_total", "Coming and going")
