@@ -66,22 +66,19 @@ class Walker {
   // [countries.XX]: XX must be a country; records the table for the checks at the end.
   bool enter_country(const toml::node& node, std::size_t line,
                      const std::vector<std::string>& segs) {
-    const auto code = parse_country_table(segs[1]);
-    if (!code) {
-      c_.error(line, show_path(segs),
-               "expected a table named by an upper-case ISO 3166-1 alpha-2 code such as NL, BE "
-               "or LU, got " +
-                   why_not_country_table(segs[1]));
-      return false;
-    }
-    const std::size_t at = node.source().begin.line;
-    c_.countries[*code].line = at ? at : line;
-    return true;
+    return enter_country_table(node, line, segs, c_.countries);
   }
 
   // [retention.XX]: XX must be a country.
   bool enter_retention(const toml::node& node, std::size_t line,
                        const std::vector<std::string>& segs) {
+    return enter_country_table(node, line, segs, c_.retention);
+  }
+
+  // A table named by a country (segs[1]): recorded in `tables` with its line, or an error.
+  template <class Tables>
+  bool enter_country_table(const toml::node& node, std::size_t line,
+                           const std::vector<std::string>& segs, Tables& tables) {
     const auto code = parse_country_table(segs[1]);
     if (!code) {
       c_.error(line, show_path(segs),
@@ -91,7 +88,7 @@ class Walker {
       return false;
     }
     const std::size_t at = node.source().begin.line;
-    c_.retention[*code].line = at ? at : line;
+    tables[*code].line = at ? at : line;
     return true;
   }
 
