@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs missing Debian packages, then builds and tests
 #   1. the release build (every test: `ctest -L unit`, `integration` and `browser`, and a quick
-#      benchmark smoke run),
+#      benchmark smoke run) on the embedded broker, then the tests labelled `kafka` again against
+#      a one-node Apache Kafka cluster that scripts/kafka.sh starts and stops (README "Building by hand"),
 #   2. an ASan+UBSan build (every test),
 #   3. a TSan build (the concurrent parts),
 #   4. the libFuzzer targets, each for a bounded time.
@@ -56,7 +57,19 @@ step "release build"
 mkdir -p build
 configure build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DANPR_BENCH=ON -DANPR_TESTS=ON
 ninja -C build -j "$JOBS"
-run_ctest release build
+run_ctest release build -LE '^kafka_only$'
+
+step "Apache Kafka: the tests labelled kafka against a one-node cluster"
+KAFKA_DIR=$ROOT/build/kafka-cluster
+scripts/kafka.sh stop --dir "$KAFKA_DIR" >/dev/null 2>&1 || true
+rm -rf "$KAFKA_DIR"
+trap 'scripts/kafka.sh stop --dir "$KAFKA_DIR" >/dev/null 2>&1 || true' EXIT
+if KAFKA=$(scripts/kafka.sh start --dir "$KAFKA_DIR"); then
+  ANPR_TEST_KAFKA=$KAFKA run_ctest kafka build -L '^kafka$'
+  scripts/kafka.sh stop --dir "$KAFKA_DIR" || true
+else
+  failed=$((failed + 1)); failures+=("Apache Kafka did not start (scripts/kafka.sh start)")
+fi
 
 step "benchmark smoke run (figures are printed, not asserted)"
 if ANPR_BENCH_QUICK=1 build/bench/match_bench --benchmark_min_time=0.05 >build/bench-smoke.log 2>&1; then
@@ -92,7 +105,7 @@ if [ "$FAST" -eq 0 ]; then
     -DANPR_SANITIZE=address -DANPR_BENCH=OFF
   ninja -C build-asan -j "$JOBS"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run_ctest asan build-asan
+    run_ctest asan build-asan -LE '^kafka_only$'
 
   step "TSan build (concurrent parts)"
   mkdir -p build-tsan

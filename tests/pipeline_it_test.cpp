@@ -36,6 +36,7 @@
 #include "tests/design_rules.h"
 #include "tests/it_support.h"
 #include "tests/process.h"
+#include "tests/test_broker.h"
 #include "testing/reference_matcher.h"
 
 namespace anpr::testing {
@@ -215,11 +216,11 @@ class PipelineTest : public ::testing::Test {
       embedded_->create_topic("anpr.reflists", 1);
       bootstrap_ = embedded_->bootstrap();
     } else {
-      broker_ = Child({broker_binary(), "broker", "--partitions", "3"}, true,
-                      (dir_ / "broker.err").string());
-      bootstrap_ = broker_.read_line(20'000);
+      broker_ = TestBroker(dir_, ::testing::UnitTest::GetInstance()->current_test_info()->name(),
+                           3, broker_binary());
+      bootstrap_ = broker_.bootstrap();
     }
-    ASSERT_FALSE(bootstrap_.empty()) << "the embedded broker printed no bootstrap servers";
+    ASSERT_FALSE(bootstrap_.empty()) << "no broker";
     make_data();
   }
 
@@ -249,7 +250,7 @@ class PipelineTest : public ::testing::Test {
       list_files += (list_files.empty() ? "" : ", ") + ("\"" + l.id + ".csv\"");
     }
     write(dir_ / "anpr.toml", "[kafka]\nbrokers = \"" + bootstrap_ +
-                                  "\"\ngroup_id = \"anpr-it\"\n[cameras]\nregistry = \"cameras.csv\"\n"
+                                  "\"\ngroup_id = \"" + group() + "\"\n" + broker_.topics_toml() + "[cameras]\nregistry = \"cameras.csv\"\n"
                                   "[lists]\nfiles = [" + list_files +
                                   "]\n[suppression]\nwindow_s = 0\n[pipeline]\nthreads = 2\nbatch = 64\n"
                                   // The embedded broker waits a whole session timeout for
@@ -319,13 +320,13 @@ class PipelineTest : public ::testing::Test {
     std::string s;
     for (const auto& [k, v] : msgs) s += k + "\t" + v + "\n";
     write(f, s);
-    const std::string out = kcat_produce(bootstrap_, topic, f, "-X message.max.bytes=20000000");
+    const std::string out = kcat_produce(bootstrap_, T(topic), f, "-X message.max.bytes=20000000");
     ASSERT_TRUE(out.empty()) << "kcat: " << out;
   }
 
   // Every message of a topic so far, read with kcat.
   std::vector<std::string> consume(const std::string& topic) {
-    const std::string out = shell("kcat -C -b " + bootstrap_ + " -t " + topic +
+    const std::string out = shell("kcat -C -b " + bootstrap_ + " -t " + T(topic) +
                                   " -o beginning -e -q -f '%s\\n' 2>/dev/null");
     std::vector<std::string> lines;
     std::size_t start = 0;
@@ -396,8 +397,8 @@ class PipelineTest : public ::testing::Test {
 
   // Where each read landed, read back with kcat: event_id -> (partition, offset).
   std::map<std::string, std::pair<int32_t, int64_t>> read_positions() {
-    const std::string out = shell("kcat -C -b " + bootstrap_ +
-                                  " -t anpr.reads -o beginning -e -q -f '%p %o %s\\n' 2>/dev/null");
+    const std::string out = shell("kcat -C -b " + bootstrap_ + " -t " + T("anpr.reads") +
+                                  " -o beginning -e -q -f '%p %o %s\\n' 2>/dev/null");
     std::map<std::string, std::pair<int32_t, int64_t>> pos;
     std::istringstream in(out);
     simdjson::dom::parser p;
@@ -423,9 +424,10 @@ class PipelineTest : public ::testing::Test {
   };
   // The group's committed offsets of the reads topic and the partitions' ends, asked with
   // KafkaJS's admin client (tests/js/offsets.js); {} when it could not answer.
-  std::map<int32_t, Offsets> group_offsets(const std::string& group = "anpr-it") {
+  std::map<int32_t, Offsets> group_offsets(const std::string& group = "") {
     const std::string out = shell("node " ANPR_SOURCE_DIR "/tests/js/offsets.js " + bootstrap_ +
-                                  " " + group + " anpr.reads 2>&1");
+                                  " " + (group.empty() ? this->group() : group) + " " +
+                                  T("anpr.reads") + " 2>&1");
     std::map<int32_t, Offsets> m;
     std::istringstream in(out);
     for (std::string line; std::getline(in, line);) {
@@ -533,10 +535,14 @@ class PipelineTest : public ::testing::Test {
     return b == at ? -1 : std::atol(summary.c_str() + b);
   }
 
+  // This test's name of a topic and of the processors' consumer group (test_broker.h).
+  std::string T(std::string_view topic) const { return broker_.topic(topic); }
+  std::string group() const { return broker_.group("anpr-it"); }
+
   bool in_process_broker_ = false;
   std::unique_ptr<kafka::EmbeddedBroker> embedded_;
   fs::path dir_;
-  Child broker_;
+  TestBroker broker_;
   std::string bootstrap_;
   std::vector<ReferenceList> lists_;
   std::map<std::string, TimestampMs> expected_ts_;  // event_id -> capture time, of reads with hits
@@ -574,7 +580,7 @@ TEST_F(PipelineTest, EveryExpectedHitArrivesAndEveryBadInputIsDeadLettered) {
   // KafkaJS, a client we did not write, reads the same hits in a consumer group of its own and
   // finds every one a valid hit.
   const std::string js = shell("node " ANPR_SOURCE_DIR "/tests/js/read_hits.js " + bootstrap_ +
-                               " anpr.hits " + std::to_string(hits.size()) + " 60 2>&1");
+                               " " + T("anpr.hits") + " " + std::to_string(hits.size()) + " 60 2>&1");
   std::set<ExpectedHit> js_hits;
   std::size_t js_lines = 0;
   bool js_ok = false;
@@ -617,7 +623,7 @@ TEST_F(PipelineTest, EveryExpectedHitArrivesAndEveryBadInputIsDeadLettered) {
     simdjson::dom::element d;
     ASSERT_FALSE(p.parse(m).get(d)) << m;
     reasons.insert(std::string(std::string_view(d["reason"])));
-    EXPECT_EQ(std::string_view(d["source"]["topic"]), "anpr.reads");
+    EXPECT_EQ(std::string_view(d["source"]["topic"]), T("anpr.reads"));
     EXPECT_LE(m.size(), 10'000u) << "a dead letter keeps only the first bytes of its payload";
   }
   std::multiset<std::string> want{"too_large"};
@@ -727,7 +733,7 @@ TEST_F(PipelineTest, TwoInstancesInOneGroupLoseNoHit) {
   auto b_assigned = [&] {
     std::ifstream f(dir_ / "b.err");
     const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    const std::size_t at = text.rfind("assigned anpr.reads partitions");
+    const std::size_t at = text.rfind("assigned " + T("anpr.reads") + " partitions");
     return at != std::string::npos && text.find("[]", at) != text.find('[', at);
   };
   for (int i = 0; i < 600 && !b_assigned(); ++i)
