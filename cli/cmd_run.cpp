@@ -28,6 +28,7 @@ namespace {
 struct RunArgs {
   std::string config;
   std::string brokers;
+  std::string instance_id;  // overrides kafka.instance_id when not empty
   std::string log_level, log_format;  // override log.level / log.format when not empty
 };
 
@@ -63,7 +64,7 @@ lists::Policy list_policy(const config::Settings& s) {
 
 RunSetup prepare_run(const std::string& config_file, const std::string& brokers_override,
                      std::ostream& err, bool keep_list_versions,
-                     const std::function<void(const config::Settings&)>& on_settings) {
+                     const std::function<void(config::Settings&)>& on_settings) {
   RunSetup s;
   s.settings = config::load_settings(config_file);
   if (!brokers_override.empty()) s.settings.kafka.brokers = brokers_override;
@@ -134,6 +135,9 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
   cmd->add_option("--config", args->config, "configuration file (docs/configuration.md)")
       ->required();
   cmd->add_option("--brokers", args->brokers, "bootstrap servers, overriding kafka.brokers");
+  cmd->add_option("--instance-id", args->instance_id,
+                  "this instance's static member name in the consumer group, overriding "
+                  "kafka.instance_id");
   cmd->add_option("--log-level", args->log_level, "debug, info, warn or error (overrides log.level)")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   cmd->add_option("--log-format", args->log_format,
@@ -146,7 +150,10 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
       try {
         log::LineStream report(log::Level::warn, "run");  // rejected list rows
         s = prepare_run(args->config, args->brokers, report, true,
-                        [&](const config::Settings& st) { configure_logging(*args, &st); });
+                        [&](config::Settings& st) {
+                          if (!args->instance_id.empty()) st.kafka.instance_id = args->instance_id;
+                          configure_logging(*args, &st);
+                        });
       } catch (const config::ConfigError& e) {
         log::error("run", e.what());
         return kExitUsage;

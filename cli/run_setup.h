@@ -35,11 +35,11 @@ struct RunSetup {
 // registry and the lists; rejected list rows are reported on `err`. With `keep_list_versions`
 // the list versions live in state.dir/lists (restored at start, kept across restarts); without,
 // in memory only. Throws config::ConfigError or StartupError.
-// `on_settings` runs once the configuration is read, before anything is loaded (so the log's
-// level and format apply to the load reports too).
+// `on_settings` runs once the configuration is read, before anything is loaded: command-line
+// overrides go there, and the log's level and format then apply to the load reports too.
 RunSetup prepare_run(const std::string& config_file, const std::string& brokers_override,
                      std::ostream& err, bool keep_list_versions = true,
-                     const std::function<void(const config::Settings&)>& on_settings = {});
+                     const std::function<void(config::Settings&)>& on_settings = {});
 
 // The list policy of a configuration (threshold, versions kept, country rules).
 lists::Policy list_policy(const config::Settings& s);

@@ -37,6 +37,9 @@ class ConfigError : public std::runtime_error {
 struct KafkaSettings {
   std::string brokers = "localhost:9092";  // bootstrap.servers
   std::string group_id = "anpr";           // consumer group of the processor instances
+  // Static group membership (librdkafka `group.instance.id`): an instance restarted within the
+  // session timeout gets its partitions back without a rebalance. Empty: dynamic membership.
+  std::string instance_id;
   // librdkafka properties passed through unchanged (TLS, SASL, timeouts, ...): `common` to every
   // client, then `consumer` / `producer` on top of it.
   std::map<std::string, std::string> common;

@@ -21,6 +21,18 @@ const std::vector<KeyDecl>& decls() {
              if (auto v = c.name_value(it, "a non-empty consumer group name"))
                c.s.kafka.group_id = *v;
            }},
+      {.doc = {"kafka.instance_id", "string", "\"\"",
+               "This instance's static member name in the consumer group (librdkafka "
+               "`group.instance.id`), unique per instance and kept across its restarts (`anpr run "
+               "--instance-id` sets it per instance). A restarted instance gets its partitions "
+               "back at once, without a rebalance; a stopped one keeps them until "
+               "`session.timeout.ms` (10 s) has passed. Empty: dynamic membership (docs/kafka.md, "
+               "failover)."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.string(it, "an instance name such as \"anpr-1\" (\"\": none)"))
+               c.s.kafka.instance_id = *v;
+           }},
       {.doc = {"kafka.unanswered_after_ms", "integer 1000..3600000", "15000",
                "The processor asks the Kafka cluster for metadata every second; once it has not "
                "answered for this long (stopped, unreachable or frozen), `/readyz` answers 503 and "

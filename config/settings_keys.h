@@ -189,10 +189,13 @@ struct Ctx {
                 quote(prop));
       return;
     }
-    if (prop == "bootstrap.servers" || prop == "group.id") {
+    if (prop == "bootstrap.servers" || prop == "group.id" || prop == "group.instance.id") {
       error(it.line, it.path(),
             "expected any librdkafka property but " + prop + ", which is set by kafka." +
-                (prop == "group.id" ? "group_id" : "brokers") + ", got " + describe(it.node));
+                (prop == "group.id"            ? "group_id"
+                 : prop == "group.instance.id" ? "instance_id"
+                                               : "brokers") +
+                ", got " + describe(it.node));
       return;
     }
     constexpr std::string_view kExpected = "a string, integer, float or boolean";

@@ -21,9 +21,15 @@ kafka::Properties kafka_properties(const config::KafkaSettings& k, KafkaRole rol
 }
 
 kafka::Properties processor_consumer_properties(const config::KafkaSettings& k) {
+  kafka::Properties fixed{{"enable.auto.offset.store", "false"}};
+  if (!k.instance_id.empty()) fixed.emplace_back("group.instance.id", k.instance_id);
   return kafka_properties(
       k, KafkaRole::consumer, "4",
       {{"group.id", k.group_id},
+       // Failover (docs/kafka.md): a rebalance moves only the partitions that change owner, the
+       // others keep flowing; a member that stops answering is replaced after 10 s, not 45.
+       {"partition.assignment.strategy", "cooperative-sticky"},
+       {"session.timeout.ms", "10000"},
        {"auto.offset.reset", "earliest"},
        {"enable.auto.commit", "true"},
        {"auto.commit.interval.ms", "1000"},
@@ -37,7 +43,7 @@ kafka::Properties processor_consumer_properties(const config::KafkaSettings& k) 
        // embedded one does) must not hold it for long.
        {"fetch.wait.max.ms", "5"}},
       // At-least-once: offsets are stored by the tracker only, never by librdkafka on poll.
-      {{"enable.auto.offset.store", "false"}});
+      fixed);
 }
 
 kafka::Properties processor_producer_properties(const config::KafkaSettings& k) {

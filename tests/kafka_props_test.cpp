@@ -83,6 +83,8 @@ TEST(KafkaProps, TheProcessorsConsumer) {
   const config::KafkaSettings k = operator_settings();
   const kafka::Properties want{
       {"group.id", "anpr-prod"},
+      {"partition.assignment.strategy", "cooperative-sticky"},
+      {"session.timeout.ms", "10000"},
       {"auto.offset.reset", "earliest"},
       {"enable.auto.commit", "true"},
       {"auto.commit.interval.ms", "1000"},
@@ -113,6 +115,19 @@ TEST(KafkaProps, NoSettingLetsTheProcessorsConsumerStoreOffsetsOnPoll) {
   EXPECT_EQ(e.at("enable.auto.offset.store"), "false");
   EXPECT_EQ(e.at("enable.auto.commit"), "false");
   EXPECT_EQ(e.at("group.id"), "anpr-prod");
+  EXPECT_EQ(e.count("group.instance.id"), 0u) << "no instance_id: dynamic membership";
+}
+
+// Static membership: kafka.instance_id becomes group.instance.id, after every property table;
+// the assignment strategy and session timeout are defaults an operator may change.
+TEST(KafkaProps, InstanceIdMakesTheConsumerAStaticMember) {
+  config::KafkaSettings k = operator_settings();
+  k.instance_id = "anpr-2";
+  k.consumer["partition.assignment.strategy"] = "range,roundrobin";
+  const auto e = effective(processor_consumer_properties(k));
+  EXPECT_EQ(e.at("group.instance.id"), "anpr-2");
+  EXPECT_EQ(e.at("partition.assignment.strategy"), "range,roundrobin");
+  EXPECT_EQ(e.at("session.timeout.ms"), "10000");
 }
 
 TEST(KafkaProps, TheProcessorsProducer) {

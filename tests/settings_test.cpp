@@ -678,6 +678,11 @@ std::vector<BadCase> bad_cases() {
       {"property group.id", "[kafka.consumer]\ngroup.id = \"g\"\n",
        "kafka.consumer.\"group.id\": expected any librdkafka property but group.id, which is set "
        "by kafka.group_id"},
+      {"property group.instance.id", "[kafka.consumer]\n\"group.instance.id\" = \"a\"\n",
+       "kafka.consumer.\"group.instance.id\": expected any librdkafka property but "
+       "group.instance.id, which is set by kafka.instance_id"},
+      {"instance_id number", "[kafka]\ninstance_id = 2\n",
+       "t.toml:2: kafka.instance_id: expected an instance name such as \"anpr-1\" (\"\": none), got 2"},
       {"property with NUL", "[kafka.producer]\n\"client.id\" = \"a\\u0000b\"\n",
        "kafka.producer.\"client.id\": expected a string, integer, float or boolean without NUL "
        "characters"},
