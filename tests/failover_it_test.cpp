@@ -1,0 +1,296 @@
+// Failover of the processor instances of one consumer group (docs/kafka.md "Failover"), on the
+// embedded broker and on Apache Kafka (ANPR_TEST_KAFKA, tests/test_broker.h).
+//
+// Two instances consume a steady stream of reads (each read a hit, on four partitions, produced
+// by the test at a fixed pace with its partition in its event id). One instance is then killed
+// and restarted, or stopped. What is checked: no read loses its hit. What is measured and
+// printed (never asserted: figures depend on the machine): per partition, the longest time
+// without a hit after the event, split into the partitions the stopped instance owned (its
+// failover time) and the others (a stall of the survivor).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/json_writer.h"
+#include "kafka/client.h"
+#include "match/time.h"
+#include "tests/it_support.h"
+#include "tests/temp_dir.h"
+#include "tests/test_broker.h"
+
+namespace anpr::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kPartitions = 4;
+constexpr int kReadsPerSecond = 100;  // in all, spread evenly over the partitions
+
+class Failover : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    broker_ = TestBroker(dir_.path(), name, kPartitions);
+    ASSERT_FALSE(broker_.bootstrap().empty());
+    write_file(dir_.path() / "cameras.csv",
+               "camera_id,country,site,lat,lon,control_room\n"
+               "nl-cam-1,NL,Site 1,52.1,5.0,NL-MIDDEN\n");
+    write_file(dir_.path() / "wanted.csv", "plate,plate_country,reference\nGB-123-X,NL,W-1\n");
+    write_file(dir_.path() / "wanted.toml",
+               "id = \"wanted\"\nowner_country = \"NL\"\nmatch_mode = \"exact\"\n"
+               "category = \"stolen_vehicle\"\n");
+  }
+
+  void TearDown() override {
+    stop_producing();
+  }
+
+  // A config for one instance: static membership when `instance_id` is not empty.
+  fs::path config(const std::string& name, const std::string& instance_id) {
+    const fs::path p = dir_.path() / (name + ".toml");
+    write_file(p, "[kafka]\nbrokers = \"" + broker_.bootstrap() + "\"\ngroup_id = \"" +
+                      broker_.group("failover") + "\"\n" +
+                      (instance_id.empty() ? "" : "instance_id = \"" + instance_id + "\"\n") +
+                      broker_.topics_toml() +
+                      "[cameras]\nregistry = \"cameras.csv\"\n[lists]\nfiles = [\"wanted.csv\"]\n"
+                      "[suppression]\nwindow_s = 0\n[pipeline]\nthreads = 2\n[state]\ndir = \"state-" +
+                      name + "\"\n");
+    return p;
+  }
+
+  // Starts instance `name` (its config, state folder and log `log`.err, by default `name`.err).
+  Child start(const std::string& name, const std::string& instance_id, std::string log = "") {
+    if (log.empty()) log = name;
+    return Child({kAnpr, "run", "--config", config(name, instance_id).string()}, false,
+                 (dir_.path() / (log + ".err")).string());
+  }
+
+  // Produces reads at kReadsPerSecond, round robin over the partitions, until stop_producing().
+  void start_producing() {
+    producer_ = std::thread([this] {
+      std::atomic<int> failed{0};
+      kafka::Producer p({{"bootstrap.servers", broker_.bootstrap()}, {"linger.ms", "1"}},
+                        [&](rd_kafka_resp_err_t e, void*, const rd_kafka_message_t&) {
+                          if (e) failed.fetch_add(1);
+                        });
+      const std::string topic = broker_.topic("anpr.reads");
+      const auto start = std::chrono::steady_clock::now();
+      for (int i = 0; !stop_.load(); ++i) {
+        std::this_thread::sleep_until(start + std::chrono::microseconds(i * 1'000'000LL /
+                                                                         kReadsPerSecond));
+        const int part = i % kPartitions;
+        const std::string id = "p" + std::to_string(part) + "-" + std::to_string(i);
+        std::string json;
+        JsonWriter w(json);
+        w.begin_object();
+        w.field("event_id", id);
+        w.field("camera_id", "nl-cam-1");
+        w.field("ts", format_rfc3339(wall_ms()));
+        w.field("plate", "GB-123-X");
+        w.field("plate_country", "NL");
+        w.end_object();
+        if (p.produce(topic, "nl-cam-1", json, nullptr, part) != RD_KAFKA_RESP_ERR_NO_ERROR)
+          failed.fetch_add(1);
+        else
+          produced_.fetch_add(1);
+        p.poll(0);
+      }
+      p.flush(30'000);
+      produce_failures_ = failed.load();
+    });
+  }
+  void stop_producing() {
+    stop_.store(true);
+    if (producer_.joinable()) producer_.join();
+  }
+
+  struct Hit {
+    int64_t at_ms;  // the hit message's timestamp: when the processor produced it
+    int partition;  // of its read
+    std::string event_id;
+  };
+  // The hits so far. While reads are still produced the topic never ends (kcat -e waits for
+  // every partition's end): then ask for `at_most` hits.
+  std::vector<Hit> hits(int at_most = 0) const {
+    const std::string out = shell(
+        std::string(at_most > 0 ? "timeout 20 " : "") + "kcat -C -b " + broker_.bootstrap() +
+        " -t " + broker_.topic("anpr.hits") + " -o beginning -e -q -f '%T %s\\n'" +
+        (at_most > 0 ? " -c " + std::to_string(at_most) : "") + " 2>/dev/null");
+    std::vector<Hit> v;
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);) {
+      Hit h;
+      std::istringstream f(line);
+      std::string json;
+      f >> h.at_ms;
+      std::getline(f, json);
+      const std::size_t at = json.find("\"event_id\":\"p");
+      if (at == std::string::npos) continue;
+      h.event_id = json.substr(at + 12, json.find('"', at + 12) - at - 12);
+      h.partition = std::atoi(h.event_id.c_str() + 1);
+      v.push_back(h);
+    }
+    return v;
+  }
+
+  // The partitions an instance owns by its log: "assigned ... [..]" adds, "revoked ... [..]"
+  // removes (an eager rebalance revokes and assigns all, a cooperative one only what moves).
+  std::set<int> owned(const std::string& name) const {
+    const std::string text = slurp(dir_.path() / (name + ".err"));
+    std::set<int> s;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      const bool add = line.find("assigned " + broker_.topic("anpr.reads") + " partitions [") !=
+                       std::string::npos;
+      const bool del = line.find("revoked " + broker_.topic("anpr.reads") + " partitions [") !=
+                       std::string::npos;
+      if (!add && !del) continue;
+      std::string list = line.substr(line.find('[') + 1);
+      list = list.substr(0, list.find(']'));
+      std::istringstream l(list);
+      for (std::string p; std::getline(l, p, ',');)
+        if (!p.empty()) add ? (void)s.insert(std::stoi(p)) : (void)s.erase(std::stoi(p));
+    }
+    return s;
+  }
+
+  // Waits until the two instances split the partitions between them and hits flow.
+  void wait_for_a_split(const std::string& a, const std::string& b) {
+    ASSERT_TRUE(eventually(
+        [&] {
+          const auto x = owned(a), y = owned(b);
+          std::set<int> all(x.begin(), x.end());
+          all.insert(y.begin(), y.end());
+          return !x.empty() && !y.empty() && all.size() == kPartitions;
+        },
+        90))
+        << "the two instances never shared the partitions";
+    ASSERT_TRUE(eventually([&] { return hits(20).size() >= 20; }, 60)) << "no hits flow";
+  }
+
+  // After the event at `t0`: per partition, the longest time between two hits from t0 - 1 s on; printed for the stopped instance's partitions and the others.
+  void report(const std::string& what, int64_t t0, const std::set<int>& moved) {
+    std::map<int, std::vector<int64_t>> at;
+    for (const Hit& h : hits()) at[h.partition].push_back(h.at_ms);
+    int64_t worst_moved = 0, worst_other = 0;
+    std::string per;
+    for (auto& [p, v] : at) {
+      std::sort(v.begin(), v.end());
+      int64_t gap = 0;
+      int64_t prev = -1;
+      for (int64_t t : v) {
+        if (t < t0 - 1000) continue;
+        if (prev < 0) prev = t;
+        gap = std::max(gap, t - prev);
+        prev = t;
+      }
+      per += " p" + std::to_string(p) + (moved.count(p) ? "*" : "") + "=" + std::to_string(gap);
+      int64_t& worst = moved.count(p) ? worst_moved : worst_other;
+      worst = std::max(worst, gap);
+    }
+    const std::string line = std::string("[failover] ") +
+                             (TestBroker::kafka() ? "Apache Kafka" : "embedded broker") + ", " +
+                             what + ": partitions of the stopped instance without a hit for " +
+                             std::to_string(worst_moved) + " ms, the others for " +
+                             std::to_string(worst_other) + " ms (per partition, ms; * = moved:" +
+                             per + ")";
+    std::printf("%s\n", line.c_str());
+    ::testing::Test::RecordProperty("failover", line);
+  }
+
+  // Stops the producer; every read produced has its hit (at least once).
+  void expect_no_hit_lost() {
+    stop_producing();
+    ASSERT_EQ(produce_failures_, 0) << "the test's producer failed";
+    const int produced = produced_.load();
+    ASSERT_GT(produced, 0);
+    std::set<std::string> got;
+    ASSERT_TRUE(eventually(
+        [&] {
+          got.clear();
+          for (const Hit& h : hits()) got.insert(h.event_id);
+          return static_cast<int>(got.size()) >= produced;
+        },
+        120))
+        << produced - static_cast<int>(got.size()) << " of " << produced << " reads lost their hit";
+    EXPECT_EQ(static_cast<int>(got.size()), produced);
+  }
+
+  TempDir dir_{"failover"};
+  TestBroker broker_;
+  std::thread producer_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> produced_{0};
+  int produce_failures_ = 0;
+};
+
+// A static member killed with SIGKILL and started again at once, under the same instance id: it
+// is back in the group without a rebalance (Apache Kafka) and its partitions resume.
+TEST_F(Failover, AStaticMemberKilledAndRestartedGetsItsPartitionsBack) {
+  Child a = start("a", "anpr-a");
+  Child b = start("b", "anpr-b");
+  start_producing();
+  wait_for_a_split("a", "b");
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const std::set<int> moved = owned("a");
+  const int64_t t0 = wall_ms();
+  a.signal(SIGKILL);
+  a.wait(10'000);
+  a = start("a", "anpr-a", "a-restarted");
+  // Long enough for the session timeout (10 s) to pass had the group waited for it.
+  std::this_thread::sleep_for(std::chrono::seconds(14));
+  expect_no_hit_lost();
+  report("SIGKILL and restart of a static member", t0, moved);
+}
+
+// A dynamic member stopped with SIGTERM (not restarted) leaves the group: its partitions move to
+// the survivor, whose own partitions keep flowing (cooperative rebalance).
+TEST_F(Failover, AStoppedInstanceHandsItsPartitionsOverWithoutStallingTheOthers) {
+  Child a = start("a", "");
+  Child b = start("b", "");
+  start_producing();
+  wait_for_a_split("a", "b");
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const std::set<int> moved = owned("a");
+  const int64_t t0 = wall_ms();
+  a.signal(SIGTERM);
+  EXPECT_EQ(a.wait(60'000), 0);
+  std::this_thread::sleep_for(std::chrono::seconds(8));
+  expect_no_hit_lost();
+  report("SIGTERM of a dynamic member", t0, moved);
+  EXPECT_EQ(owned("b").size(), static_cast<std::size_t>(kPartitions))
+      << "the survivor did not take over every partition";
+}
+
+// A static member stopped for good with SIGTERM does not leave the group (static members never
+// do): its partitions wait for the session timeout (10 s), then move to the survivor.
+TEST_F(Failover, AStaticMemberStoppedForGoodIsReplacedAfterTheSessionTimeout) {
+  Child a = start("a", "anpr-a");
+  Child b = start("b", "anpr-b");
+  start_producing();
+  wait_for_a_split("a", "b");
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const std::set<int> moved = owned("a");
+  const int64_t t0 = wall_ms();
+  a.signal(SIGTERM);
+  EXPECT_EQ(a.wait(60'000), 0);
+  std::this_thread::sleep_for(std::chrono::seconds(16));
+  expect_no_hit_lost();
+  report("SIGTERM of a static member, not restarted", t0, moved);
+  EXPECT_EQ(owned("b").size(), static_cast<std::size_t>(kPartitions))
+      << "the survivor did not take over every partition";
+}
+
+}  // namespace
+}  // namespace anpr::testing
