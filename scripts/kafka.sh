@@ -5,7 +5,9 @@
 #   scripts/kafka.sh start [--nodes 1|3] [--dir DIR] [--port BASE] [--heap SIZE] [--timeout S]
 #                                              formats and starts a fresh KRaft cluster; prints
 #                                              the bootstrap servers, its only line on stdout
-#   scripts/kafka.sh start --node N [--dir DIR]  starts node N of that cluster again (its data kept)
+#   scripts/kafka.sh start --node N[,M...] [--dir DIR]
+#                                              starts stopped nodes of that cluster again (their
+#                                              data kept); `--node 1,2,3` after a whole-cluster stop
 #   scripts/kafka.sh stop [--dir DIR] [--node N] [--kill] [--timeout S]
 #                                              SIGTERM, SIGKILL after the timeout (or at once
 #                                              with --kill); every node, or node N only
@@ -298,12 +300,17 @@ cmd_start() {
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
 
-  if [ -n "$node" ]; then  # one node of an existing cluster again
+  if [ -n "$node" ]; then  # nodes of an existing cluster again
     load_cluster "$dir"
-    [ "$node" -ge 1 ] && [ "$node" -le "$NODES" ] || die "start: --node is 1..$NODES"
-    [ -z "$(node_pid "$dir" "$node")" ] || die "start: node $node in $dir runs already"
-    launch_node "$dir" "$node" "$HEAP"
-    wait_up "$dir" "$BOOTSTRAP" "$timeout" "$node" || exit 1
+    local list=()
+    IFS=, read -ra list <<<"$node"
+    for n in "${list[@]}"; do
+      [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le "$NODES" ] || die "start: --node is 1..$NODES (or a comma list)"
+      [ -z "$(node_pid "$dir" "$n")" ] || die "start: node $n in $dir runs already"
+    done
+    # Together: a three-node quorum needs two controllers before any node answers.
+    for n in "${list[@]}"; do launch_node "$dir" "$n" "$HEAP"; done
+    wait_up "$dir" "$BOOTSTRAP" "$timeout" "${list[@]}" || exit 1
     echo "$BOOTSTRAP"
     return
   fi

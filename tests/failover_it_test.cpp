@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -19,13 +18,12 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <memory>
 #include <thread>
 #include <vector>
 
-#include "base/json_writer.h"
-#include "kafka/client.h"
-#include "match/time.h"
 #include "tests/it_support.h"
+#include "tests/steady_stream.h"
 #include "tests/temp_dir.h"
 #include "tests/test_broker.h"
 
@@ -43,17 +41,7 @@ class Failover : public ::testing::Test {
     const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     broker_ = TestBroker(dir_.path(), name, kPartitions);
     ASSERT_FALSE(broker_.bootstrap().empty());
-    write_file(dir_.path() / "cameras.csv",
-               "camera_id,country,site,lat,lon,control_room\n"
-               "nl-cam-1,NL,Site 1,52.1,5.0,NL-MIDDEN\n");
-    write_file(dir_.path() / "wanted.csv", "plate,plate_country,reference\nGB-123-X,NL,W-1\n");
-    write_file(dir_.path() / "wanted.toml",
-               "id = \"wanted\"\nowner_country = \"NL\"\nmatch_mode = \"exact\"\n"
-               "category = \"stolen_vehicle\"\n");
-  }
-
-  void TearDown() override {
-    stop_producing();
+    write_stream_data(dir_.path());
   }
 
   // A config for one instance: static membership when `instance_id` is not empty.
@@ -76,72 +64,12 @@ class Failover : public ::testing::Test {
                  (dir_.path() / (log + ".err")).string());
   }
 
-  // Produces reads at kReadsPerSecond, round robin over the partitions, until stop_producing().
   void start_producing() {
-    producer_ = std::thread([this] {
-      std::atomic<int> failed{0};
-      kafka::Producer p({{"bootstrap.servers", broker_.bootstrap()}, {"linger.ms", "1"}},
-                        [&](rd_kafka_resp_err_t e, void*, const rd_kafka_message_t&) {
-                          if (e) failed.fetch_add(1);
-                        });
-      const std::string topic = broker_.topic("anpr.reads");
-      const auto start = std::chrono::steady_clock::now();
-      for (int i = 0; !stop_.load(); ++i) {
-        std::this_thread::sleep_until(start + std::chrono::microseconds(i * 1'000'000LL /
-                                                                         kReadsPerSecond));
-        const int part = i % kPartitions;
-        const std::string id = "p" + std::to_string(part) + "-" + std::to_string(i);
-        std::string json;
-        JsonWriter w(json);
-        w.begin_object();
-        w.field("event_id", id);
-        w.field("camera_id", "nl-cam-1");
-        w.field("ts", format_rfc3339(wall_ms()));
-        w.field("plate", "GB-123-X");
-        w.field("plate_country", "NL");
-        w.end_object();
-        if (p.produce(topic, "nl-cam-1", json, nullptr, part) != RD_KAFKA_RESP_ERR_NO_ERROR)
-          failed.fetch_add(1);
-        else
-          produced_.fetch_add(1);
-        p.poll(0);
-      }
-      p.flush(30'000);
-      produce_failures_ = failed.load();
-    });
+    reads_ = std::make_unique<SteadyReads>(broker_.bootstrap(), broker_.topic("anpr.reads"),
+                                           kPartitions, kReadsPerSecond);
   }
-  void stop_producing() {
-    stop_.store(true);
-    if (producer_.joinable()) producer_.join();
-  }
-
-  struct Hit {
-    int64_t at_ms;  // the hit message's timestamp: when the processor produced it
-    int partition;  // of its read
-    std::string event_id;
-  };
-  // The hits so far. While reads are still produced the topic never ends (kcat -e waits for
-  // every partition's end): then ask for `at_most` hits.
-  std::vector<Hit> hits(int at_most = 0) const {
-    const std::string out = shell(
-        std::string(at_most > 0 ? "timeout 20 " : "") + "kcat -C -b " + broker_.bootstrap() +
-        " -t " + broker_.topic("anpr.hits") + " -o beginning -e -q -f '%T %s\\n'" +
-        (at_most > 0 ? " -c " + std::to_string(at_most) : "") + " 2>/dev/null");
-    std::vector<Hit> v;
-    std::istringstream in(out);
-    for (std::string line; std::getline(in, line);) {
-      Hit h;
-      std::istringstream f(line);
-      std::string json;
-      f >> h.at_ms;
-      std::getline(f, json);
-      const std::size_t at = json.find("\"event_id\":\"p");
-      if (at == std::string::npos) continue;
-      h.event_id = json.substr(at + 12, json.find('"', at + 12) - at - 12);
-      h.partition = std::atoi(h.event_id.c_str() + 1);
-      v.push_back(h);
-    }
-    return v;
+  std::vector<TimedHit> hits(int at_most = 0) const {
+    return timed_hits(broker_.bootstrap(), broker_.topic("anpr.hits"), at_most);
   }
 
   // The partitions an instance owns by its log: "assigned ... [..]" adds, "revoked ... [..]"
@@ -179,22 +107,12 @@ class Failover : public ::testing::Test {
     ASSERT_TRUE(eventually([&] { return hits(20).size() >= 20; }, 60)) << "no hits flow";
   }
 
-  // After the event at `t0`: per partition, the longest time between two hits from t0 - 1 s on; printed for the stopped instance's partitions and the others.
+  // Prints, for the event at `t0`, the longest time between two hits from t0 - 1 s on, for the
+  // partitions the stopped instance owned (`moved`) and for the others.
   void report(const std::string& what, int64_t t0, const std::set<int>& moved) {
-    std::map<int, std::vector<int64_t>> at;
-    for (const Hit& h : hits()) at[h.partition].push_back(h.at_ms);
     int64_t worst_moved = 0, worst_other = 0;
     std::string per;
-    for (auto& [p, v] : at) {
-      std::sort(v.begin(), v.end());
-      int64_t gap = 0;
-      int64_t prev = -1;
-      for (int64_t t : v) {
-        if (t < t0 - 1000) continue;
-        if (prev < 0) prev = t;
-        gap = std::max(gap, t - prev);
-        prev = t;
-      }
+    for (const auto& [p, gap] : longest_gaps(hits(), t0 - 1000)) {
       per += " p" + std::to_string(p) + (moved.count(p) ? "*" : "") + "=" + std::to_string(gap);
       int64_t& worst = moved.count(p) ? worst_moved : worst_other;
       worst = std::max(worst, gap);
@@ -211,28 +129,12 @@ class Failover : public ::testing::Test {
 
   // Stops the producer; every read produced has its hit (at least once).
   void expect_no_hit_lost() {
-    stop_producing();
-    ASSERT_EQ(produce_failures_, 0) << "the test's producer failed";
-    const int produced = produced_.load();
-    ASSERT_GT(produced, 0);
-    std::set<std::string> got;
-    ASSERT_TRUE(eventually(
-        [&] {
-          got.clear();
-          for (const Hit& h : hits()) got.insert(h.event_id);
-          return static_cast<int>(got.size()) >= produced;
-        },
-        120))
-        << produced - static_cast<int>(got.size()) << " of " << produced << " reads lost their hit";
-    EXPECT_EQ(static_cast<int>(got.size()), produced);
+    expect_every_read_hit(*reads_, broker_.bootstrap(), broker_.topic("anpr.hits"));
   }
 
   TempDir dir_{"failover"};
   TestBroker broker_;
-  std::thread producer_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> produced_{0};
-  int produce_failures_ = 0;
+  std::unique_ptr<SteadyReads> reads_;
 };
 
 // A static member killed with SIGKILL and started again at once, under the same instance id: it

@@ -50,17 +50,20 @@ class TestBroker {
   TestBroker(const std::filesystem::path& dir, const std::string& name, int partitions,
              const std::string& binary = kAnpr) {
     if (kafka()) {
-      bootstrap_ = kafka_bootstrap();
-      static std::atomic<int> counter{0};
-      prefix_ = name + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".";
-      for (const std::string& t : kProductTopics) create_topic(topic(t), partitions);
-      create_topic(topic("anpr.reflists"), 1, true);
+      on_cluster(kafka_bootstrap(), name, partitions);
     } else {
       embedded_ = Child({binary, "broker", "--partitions", std::to_string(partitions)}, true,
                         (dir / "broker.err").string());
       bootstrap_ = embedded_.read_line(20'000);
       if (bootstrap_.empty()) ADD_FAILURE() << "the embedded broker printed no bootstrap servers";
     }
+  }
+  // The product's topics, named for test `name`, on the Apache Kafka cluster at `bootstrap` (a
+  // test's own cluster). Throws when they cannot be created.
+  static TestBroker on(const std::string& bootstrap, const std::string& name, int partitions) {
+    TestBroker b;
+    b.on_cluster(bootstrap, name, partitions);
+    return b;
   }
   TestBroker(TestBroker&&) = default;
   TestBroker& operator=(TestBroker&& o) noexcept {
@@ -94,7 +97,7 @@ class TestBroker {
   // Creates a topic (Apache Kafka; `compacted`: cleanup.policy=compact) and waits until every
   // partition has a leader; on the embedded broker topics come from `anpr broker` only.
   void create_topic(const std::string& name, int partitions, bool compacted = false) {
-    if (!kafka()) throw std::logic_error("create_topic: the embedded broker's topics are fixed");
+    if (prefix_.empty()) throw std::logic_error("create_topic: the embedded broker's topics are fixed");
     char err[512];
     kafka::Handle rk(admin());
     rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(name.c_str(), partitions, -1, err, sizeof err);
@@ -138,6 +141,14 @@ class TestBroker {
   }
 
  private:
+  void on_cluster(const std::string& bootstrap, const std::string& name, int partitions) {
+    bootstrap_ = bootstrap;
+    static std::atomic<int> counter{0};
+    prefix_ = name + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".";
+    for (const std::string& t : kProductTopics) create_topic(topic(t), partitions);
+    create_topic(topic("anpr.reflists"), 1, true);
+  }
+
   kafka::Handle admin() const {
     return kafka::make_client(
         RD_KAFKA_PRODUCER,
