@@ -128,6 +128,12 @@ inline std::vector<TimedHit> timed_hits(const std::string& bootstrap, const std:
   return v;
 }
 
+// When each read of `topic` was appended, by partition (the topic must have
+// message.timestamp.type=LogAppendTime), as TimedHits (event_id, partition, append time).
+inline std::vector<TimedHit> appended_reads(const std::string& bootstrap, const std::string& topic) {
+  return timed_hits(bootstrap, topic);
+}
+
 // Per partition, the longest time between two consecutive hits from `from_ms` on.
 inline std::map<int, int64_t> longest_gaps(const std::vector<TimedHit>& hits, int64_t from_ms) {
   std::map<int, std::vector<int64_t>> at;

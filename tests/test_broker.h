@@ -60,9 +60,11 @@ class TestBroker {
   }
   // The product's topics, named for test `name`, on the Apache Kafka cluster at `bootstrap` (a
   // test's own cluster). Throws when they cannot be created.
-  static TestBroker on(const std::string& bootstrap, const std::string& name, int partitions) {
+  // `reads_configs`: topic settings for the reads topic.
+  static TestBroker on(const std::string& bootstrap, const std::string& name, int partitions,
+                       const std::vector<std::pair<std::string, std::string>>& reads_configs = {}) {
     TestBroker b;
-    b.on_cluster(bootstrap, name, partitions);
+    b.on_cluster(bootstrap, name, partitions, reads_configs);
     return b;
   }
   TestBroker(TestBroker&&) = default;
@@ -96,7 +98,9 @@ class TestBroker {
 
   // Creates a topic (Apache Kafka; `compacted`: cleanup.policy=compact) and waits until every
   // partition has a leader; on the embedded broker topics come from `anpr broker` only.
-  void create_topic(const std::string& name, int partitions, bool compacted = false) {
+  using Configs = std::vector<std::pair<std::string, std::string>>;
+  void create_topic(const std::string& name, int partitions, bool compacted = false,
+                    const Configs& configs = {}) {
     if (prefix_.empty()) throw std::logic_error("create_topic: the embedded broker's topics are fixed");
     char err[512];
     kafka::Handle rk(admin());
@@ -105,6 +109,7 @@ class TestBroker {
     if (compacted) rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
     // The tests send oversized reads (to see them dead-lettered): the broker must take them.
     rd_kafka_NewTopic_set_config(nt, "max.message.bytes", "16777216");
+    for (const auto& [k, v] : configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
     std::unique_ptr<rd_kafka_queue_t, decltype(&rd_kafka_queue_destroy)> q(
         rd_kafka_queue_new(rk.get()), &rd_kafka_queue_destroy);
     rd_kafka_CreateTopics(rk.get(), &nt, 1, nullptr, q.get());
@@ -141,11 +146,13 @@ class TestBroker {
   }
 
  private:
-  void on_cluster(const std::string& bootstrap, const std::string& name, int partitions) {
+  void on_cluster(const std::string& bootstrap, const std::string& name, int partitions,
+                  const std::vector<std::pair<std::string, std::string>>& reads_configs = {}) {
     bootstrap_ = bootstrap;
     static std::atomic<int> counter{0};
     prefix_ = name + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".";
-    for (const std::string& t : kProductTopics) create_topic(topic(t), partitions);
+    for (const std::string& t : kProductTopics)
+      create_topic(topic(t), partitions, false, t == "anpr.reads" ? reads_configs : Configs{});
     create_topic(topic("anpr.reflists"), 1, true);
   }
 
