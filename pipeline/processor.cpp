@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <thread>
 #include <vector>
@@ -85,7 +86,15 @@ struct Processor::Impl {
     void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
   };
   std::unique_ptr<rd_kafka_queue_t, QueueDeleter> consumer_queue;
-  std::unique_ptr<kafka::Producer> producer;
+  // Replaced (under the writer lock) when librdkafka declares it failed for good; every other use
+  // holds the reader lock.
+  SharedMutex producer_mu;
+  std::unique_ptr<kafka::Producer> producer GUARDED_BY(producer_mu);
+  // Fault injection for the tests (ANPR_INJECT_PRODUCER_FATAL=N): after N messages sent, the
+  // producer is made to fail for good once, as an idempotent producer does on an out-of-order
+  // sequence after a broker failure.
+  int64_t inject_fatal_after = -1;
+  std::atomic<int64_t> sent_count{0};
   Suppressor suppressor;
 
   mutable Mutex counters_mu;
@@ -136,6 +145,50 @@ struct Processor::Impl {
     return Suppressor(s.suppression.window_ms, std::move(per));
   }
 
+  std::unique_ptr<kafka::Producer> make_producer() {
+    return std::make_unique<kafka::Producer>(
+        processor_producer_properties(settings.kafka),
+        [this](rd_kafka_resp_err_t err, void* opaque, const rd_kafka_message_t& m) {
+          on_delivery(err, opaque, m);
+        });
+  }
+
+  std::vector<std::string> output_topics() const {
+    std::vector<std::string> outputs{settings.topics.hits, settings.topics.deadletter};
+    for (const auto& p : settings.countries) outputs.push_back(settings.route_topic(p.country));
+    return outputs;
+  }
+
+  // An idempotent producer can fail for good (librdkafka's fatal error: an out-of-order sequence
+  // or an unknown producer id after brokers failed). It then refuses every message, so it is
+  // replaced: what it had not delivered comes back through the delivery reports of the purge and
+  // is sent again by the new one (at least once: a hit may reach the control rooms twice, with
+  // the same hit_id).
+  void replace_producer_if_failed() {
+    char reason[512] = "";
+    {
+      ReaderLock lock(producer_mu);
+      if (rd_kafka_fatal_error(producer->get(), reason, sizeof reason) ==
+          RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    }
+    WriterLock lock(producer_mu);
+    const int undelivered = producer->outstanding();
+    log::error("run",
+               std::string("the Kafka producer failed for good (") + reason +
+                   "); a new one takes over and sends its " + std::to_string(undelivered) +
+                   " undelivered messages again",
+               {{"error", reason}, {"messages", undelivered}});
+    rd_kafka_purge(producer->get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (producer->outstanding() > 0 && Clock::now() < deadline) producer->poll(10);
+    producer->poll(0);
+    producer = make_producer();
+    producer->prepare_topics(output_topics(), 2'000);
+    MutexLock counters_lock(counters_mu);
+    ++counters.producers_replaced;
+  }
+
   void start_clients() {
     rd_kafka_conf_t* conf = kafka::make_conf(processor_consumer_properties(settings.kafka));
     rd_kafka_conf_set_opaque(conf, this);
@@ -147,16 +200,13 @@ struct Processor::Impl {
     }
     consumer_queue.reset(rd_kafka_queue_get_consumer(consumer.get()));
 
-    producer = std::make_unique<kafka::Producer>(
-        processor_producer_properties(settings.kafka),
-        [this](rd_kafka_resp_err_t err, void* opaque, const rd_kafka_message_t& m) {
-          on_delivery(err, opaque, m);
-        });
+    if (const char* n = std::getenv("ANPR_INJECT_PRODUCER_FATAL")) inject_fatal_after = std::atoll(n);
+    WriterLock lock(producer_mu);
+    producer = make_producer();
 
     // Outputs: fetch their metadata now, so the first hit is not held back; a topic that cannot
     // be found is reported (on a cluster without auto-creation it must be created first).
-    std::vector<std::string> outputs{settings.topics.hits, settings.topics.deadletter};
-    for (const auto& p : settings.countries) outputs.push_back(settings.route_topic(p.country));
+    const std::vector<std::string> outputs = output_topics();
     const std::vector<std::string> missing = producer->prepare_topics(outputs, 10'000);
     if (missing.size() == outputs.size()) {
       log::warn("run",
@@ -232,7 +282,11 @@ struct Processor::Impl {
         MutexLock lock(counters_mu);
         ++counters.delivery_retries;
       }
-      rd_kafka_resp_err_t e = producer->produce(r.topic, r.key, r.value, r.opaque);
+      rd_kafka_resp_err_t e;
+      {
+        ReaderLock lock(producer_mu);
+        e = producer->produce(r.topic, r.key, r.value, r.opaque);
+      }
       if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         log_trouble("cannot enqueue a message for", r.topic, e);
         MutexLock lock(retry_mu);
@@ -243,7 +297,11 @@ struct Processor::Impl {
 
   void poll_loop() {
     while (!poll_stop.load(std::memory_order_relaxed)) {
-      producer->poll(20);
+      replace_producer_if_failed();
+      {
+        ReaderLock lock(producer_mu);
+        producer->poll(20);
+      }
       send_retries();
       store_ready();
     }
@@ -333,7 +391,7 @@ struct Processor::Impl {
       std::size_t busy = 0;
       for (int i = 0; i < parts->cnt; ++i) busy += self->tracker.in_flight(parts->elems[i].partition);
       if (busy == 0 || Clock::now() > deadline) break;
-      if (self->store_failing() && self->producer->outstanding() == 0) break;
+      if (self->store_failing() && self->producer_outstanding() == 0) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     self->store_ready();
@@ -359,6 +417,11 @@ struct Processor::Impl {
   // ---- stage 1: consume ----
 
   bool store_failing() const { return retention && retention->health().failing; }
+
+  int producer_outstanding() {
+    ReaderLock lock(producer_mu);
+    return producer->outstanding();
+  }
 
   // Pauses the assignment while pipeline.max_unfinished_reads reads are unfinished, resumes it
   // below nine tenths of that. The consumer keeps polling meanwhile, so it stays in its group
@@ -624,8 +687,14 @@ struct Processor::Impl {
             TimestampMs message_ts = 0) {
     auto* ticket = new Sent{t, capture_ts};
     if (message_ts) tracker.add_pending(t, 1);  // passages: counted here, not by the caller
-    rd_kafka_resp_err_t e =
-        producer->produce(topic, key, value, ticket, RD_KAFKA_PARTITION_UA, message_ts);
+    rd_kafka_resp_err_t e;
+    {
+      ReaderLock lock(producer_mu);
+      e = producer->produce(topic, key, value, ticket, RD_KAFKA_PARTITION_UA, message_ts);
+      if (inject_fatal_after >= 0 && sent_count.fetch_add(1) == inject_fatal_after)
+        rd_kafka_test_fatal_error(producer->get(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                  "injected by ANPR_INJECT_PRODUCER_FATAL");
+    }
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
       log_trouble("cannot enqueue a message for", topic, e);
       MutexLock lock(retry_mu);
@@ -653,7 +722,11 @@ struct Processor::Impl {
     const double limit = static_cast<double>(settings.kafka.unanswered_after_ms) / 1000.0;
     for (;;) {
       const rd_kafka_metadata_t* md = nullptr;
-      const rd_kafka_resp_err_t e = rd_kafka_metadata(producer->get(), 0, nullptr, &md, 2000);
+      rd_kafka_resp_err_t e;
+      {
+        ReaderLock lock(producer_mu);
+        e = rd_kafka_metadata(producer->get(), 0, nullptr, &md, 2000);
+      }
       if (md) rd_kafka_metadata_destroy(md);
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (warned)
@@ -694,7 +767,7 @@ struct Processor::Impl {
       return !retries.empty();
     };
     while (Clock::now() < deadline) {
-      const bool sending = producer->outstanding() > 0 || retries_left();
+      const bool sending = producer_outstanding() > 0 || retries_left();
       if (!sending && (tracker.in_flight() == 0 || store_failing())) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -706,12 +779,13 @@ struct Processor::Impl {
   // find the histograms and the retry queue gone).
   void close_producer() {
     giving_up = true;
+    WriterLock lock(producer_mu);
     rd_kafka_purge(producer->get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     const auto deadline = Clock::now() + std::chrono::seconds(5);
     while (producer->outstanding() > 0 && Clock::now() < deadline) producer->poll(10);
     producer->poll(0);
     producer.reset();
-    MutexLock lock(retry_mu);
+    MutexLock retry_lock(retry_mu);
     for (Retry& r : retries) delete static_cast<Sent*>(r.opaque);
     retries.clear();
   }

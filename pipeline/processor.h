@@ -61,6 +61,7 @@ struct ProcessorCounters {
   uint64_t not_applicable = 0;    // index matches dropped by the camera country's rules
   uint64_t deadletters = 0;
   uint64_t delivery_retries = 0;  // messages re-sent after a failed delivery
+  uint64_t producers_replaced = 0;  // producers that failed for good and were replaced
   uint64_t unfinished = 0;        // consumed reads whose messages are not all delivered yet
   std::map<std::string, uint64_t> deadletter_reasons;
   // Reads whose processing finished, by the country of their camera ("unknown" when the read

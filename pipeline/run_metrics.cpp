@@ -58,6 +58,10 @@ metrics::Collector collect_processor(const Processor& p, std::string reads_topic
     out.counter("anpr_delivery_retries_total",
                 "Messages produced again after a failed delivery report")
         .add({}, static_cast<double>(c.delivery_retries));
+    out.counter("anpr_kafka_producer_replaced_total",
+                "Kafka producers that failed for good (librdkafka's fatal error) and were "
+                "replaced; their undelivered messages were sent again")
+        .add({}, static_cast<double>(c.producers_replaced));
     out.counter("anpr_reads_consumed_total", "Messages consumed from the reads topic")
         .add({}, static_cast<double>(c.reads));
     out.gauge("anpr_reads_unfinished",

@@ -757,6 +757,26 @@ TEST_F(PipelineTest, TwoInstancesInOneGroupLoseNoHit) {
 }
 
 
+// An idempotent producer can fail for good after broker failures (librdkafka's fatal error: an
+// out-of-order sequence, seen on a three-node cluster with one node stopped). The processor then
+// replaces it; what it had not delivered is sent again. ANPR_INJECT_PRODUCER_FATAL makes the
+// producer fail so after 40 messages.
+TEST_F(PipelineTest, AProducerThatFailsForGoodIsReplacedAndNoHitIsLost) {
+  make_reads(1500, 9);
+  ASSERT_GT(expected_.size(), 80u);
+  ::setenv("ANPR_INJECT_PRODUCER_FATAL", "40", 1);
+  Child proc = start_processor();
+  ::unsetenv("ANPR_INJECT_PRODUCER_FATAL");
+  produce(reads_);
+  expect_every_hit_once_or_with_the_same_id();
+  proc.signal(SIGTERM);
+  EXPECT_EQ(proc.wait(60'000), 0);
+  const std::string log = slurp(dir_ / "run.err");
+  const std::size_t at = log.find("the Kafka producer failed for good (");
+  ASSERT_NE(at, std::string::npos) << log.substr(0, 3000);
+  EXPECT_NE(log.find("injected by ANPR_INJECT_PRODUCER_FATAL", at), std::string::npos);
+}
+
 TEST_F(PipelineTest, MetricsCountWhatWasSentAndPassPromtool) {
   make_reads(900, 4);
   ASSERT_GT(expected_.size(), 20u);
