@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs missing Debian packages, then builds and tests
 #   1. the release build (every test: `ctest -L unit`, `integration` and `browser`, and a quick
-#      benchmark smoke run) on the embedded broker, then the tests labelled `kafka` again against
-#      a one-node Apache Kafka cluster that scripts/kafka.sh starts and stops (README "Building by hand"),
+#      benchmark smoke run) on the embedded broker, then the tests labelled `kafka` and the
+#      benchmark smoke run again against a one-node Apache Kafka cluster that scripts/kafka.sh
+#      starts and stops (README "Building by hand"),
 #   2. an ASan+UBSan build (every test),
 #   3. a TSan build (the concurrent parts),
 #   4. the libFuzzer targets, each for a bounded time.
@@ -66,6 +67,20 @@ rm -rf "$KAFKA_DIR"
 trap 'scripts/kafka.sh stop --dir "$KAFKA_DIR" >/dev/null 2>&1 || true' EXIT
 if KAFKA=$(scripts/kafka.sh start --dir "$KAFKA_DIR"); then
   ANPR_TEST_KAFKA=$KAFKA run_ctest kafka build -L '^kafka$'
+  step "end-to-end benchmark smoke run on Apache Kafka: anpr bench --quick --brokers (figures are printed, not asserted)"
+  bench_ok=1
+  for t in reads hits lat.reads lat.hits; do
+    scripts/kafka.sh topics --dir "$KAFKA_DIR" --create --if-not-exists --topic "bench.$t" \
+      --partitions 32 --replication-factor 1 >>build/bench-kafka.log 2>&1 || bench_ok=0
+  done
+  if [ "$bench_ok" = 1 ] && build/anpr bench --quick --brokers "$KAFKA" --topic-prefix bench. \
+       --json build/bench-kafka.json >>build/bench-kafka.log 2>&1; then
+    grep -v '^\[bench\]' build/bench-kafka.log | tail -n 20
+    passed=$((passed + 1))
+  else
+    tail -n 40 build/bench-kafka.log
+    failed=$((failed + 1)); failures+=("end-to-end benchmark smoke run on Apache Kafka")
+  fi
   scripts/kafka.sh stop --dir "$KAFKA_DIR" || true
 else
   failed=$((failed + 1)); failures+=("Apache Kafka did not start (scripts/kafka.sh start)")
