@@ -82,6 +82,8 @@ if KAFKA=$(scripts/kafka.sh start --dir "$KAFKA_DIR"); then
     failed=$((failed + 1)); failures+=("end-to-end benchmark smoke run on Apache Kafka")
   fi
   scripts/kafka.sh stop --dir "$KAFKA_DIR" || true
+  # A three-node cluster of ClusterFaults left running by a test that was killed (timeout).
+  pkill -KILL -f 'kafka\.Kafka .*/anpr-cluster-faults-' 2>/dev/null || true
 else
   failed=$((failed + 1)); failures+=("Apache Kafka did not start (scripts/kafka.sh start)")
 fi
