@@ -1,11 +1,17 @@
-// `anpr bench` refuses malformed options with exit code 2 before it starts anything (the
-// benchmark itself runs in scripts/test.sh as `anpr bench --quick`; its figures are not asserted).
+// `anpr bench` refuses malformed options with exit code 2 before it starts anything, and a small
+// run against a broker (the embedded one or Apache Kafka, tests/test_broker.h) consumes every read
+// it produced, raw and through the processor (the full benchmark runs in scripts/test.sh as
+// `anpr bench --quick`; its figures are not asserted).
 #include <gtest/gtest.h>
+#include <simdjson.h>
 #include <sys/wait.h>
 
 #include <string>
 
+#include "tests/it_support.h"
 #include "tests/process.h"
+#include "tests/temp_dir.h"
+#include "tests/test_broker.h"
 
 namespace anpr::testing {
 namespace {
@@ -42,6 +48,29 @@ TEST(BenchCli, HelpNamesTheOptions) {
   for (const char* opt : {"--quick", "--entries", "--hit-rate", "--ocr-noise", "--mix", "--image",
                           "--brokers", "--json"})
     EXPECT_NE(out.find(opt), std::string::npos) << opt;
+}
+
+// The benchmark's four topics (`--topic-prefix`) on a broker of the test's own.
+TEST(BenchSmoke, ASmallRunConsumesEveryReadRawAndThroughTheProcessor) {
+  TempDir tmp("bench-smoke", TempDir::Keep::on_failure);
+  TestBroker broker(tmp.path(), current_test_name(), 2, kAnpr,
+                    {"bench.reads", "bench.hits", "bench.lat.reads", "bench.lat.hits"});
+  ASSERT_FALSE(broker.bootstrap().empty());
+  const std::string json = (tmp.path() / "bench.json").string();
+  std::string out;
+  ASSERT_EQ(exit_code("--reads 2000 --entries 1000 --rounds 1 --latency-seconds 1 --brokers " +
+                          broker.bootstrap() + " --topic-prefix " + broker.topic("bench.") +
+                          " --json " + json,
+                      &out),
+            0)
+      << out;
+  simdjson::dom::parser p;
+  simdjson::dom::element d;
+  ASSERT_FALSE(p.parse(slurp(json)).get(d)) << slurp(json);
+  EXPECT_EQ(std::string_view(d["options"]["broker"]), broker.bootstrap());
+  EXPECT_EQ(uint64_t(d["raw"]["reads"]), 2000u);
+  EXPECT_EQ(uint64_t(d["processor"]["reads"]), 2000u);
+  EXPECT_GT(simdjson::dom::array(d["latency_ms"]).size(), 0u);
 }
 
 }  // namespace

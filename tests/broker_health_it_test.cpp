@@ -7,6 +7,9 @@
 //    (the broker killed: librdkafka reports the refused connections through the product's log);
 //  - `anpr replay` against a cluster that does not answer (nothing listening, or frozen) exits 3
 //    with a clear message instead of hanging.
+// The frozen and killed broker is the embedded one only (TestBroker::EmbeddedOnly): its process is
+// the test's own, while an Apache Kafka cluster (ANPR_TEST_KAFKA) is shared by the tests of a run.
+// Replay's other cases run on both brokers (tests/test_broker.h).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <simdjson.h>
@@ -20,6 +23,7 @@
 #include "tests/it_support.h"
 #include "tests/process.h"
 #include "tests/temp_dir.h"
+#include "tests/test_broker.h"
 
 namespace anpr::testing {
 namespace {
@@ -30,8 +34,8 @@ class BrokerHealthIt : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = tmp_.path();
-    broker_ = Child({kAnpr, "broker", "--partitions", "2"}, true, (dir_ / "broker.err").string());
-    bootstrap_ = broker_.read_line(20'000);
+    broker_ = TestBroker(TestBroker::EmbeddedOnly{}, dir_, 2);
+    bootstrap_ = broker_.bootstrap();
     ASSERT_FALSE(bootstrap_.empty());
     write_file(dir_ / "cameras.csv",
           "camera_id,country,site,lat,lon,control_room\nnl-cam-1,NL,A2 Utrecht,52.1,5.1,NL-1\n");
@@ -51,7 +55,7 @@ class BrokerHealthIt : public ::testing::Test {
               "[kafka.consumer]\n\"session.timeout.ms\" = 6000\n\"heartbeat.interval.ms\" = 1000\n");
   }
   void TearDown() override {
-    if (broker_.pid() > 0) ::kill(broker_.pid(), SIGCONT);
+    if (broker_.embedded().pid() > 0) ::kill(broker_.embedded().pid(), SIGCONT);
   }
 
   Child start_processor() {
@@ -87,7 +91,7 @@ class BrokerHealthIt : public ::testing::Test {
 
   testing::TempDir tmp_{"brokerhealth", testing::TempDir::Keep::on_failure};  // first: removed last
   fs::path dir_;
-  Child broker_;
+  TestBroker broker_;
   std::string bootstrap_, port_;
 };
 
@@ -99,7 +103,7 @@ TEST_F(BrokerHealthIt, FrozenBrokerTurnsReadinessOffAndBackOnWithoutLosingReads)
   produce(0, 5);
   ASSERT_TRUE(eventually([&] { return hit_events().size() == 5; }));
 
-  ASSERT_EQ(::kill(broker_.pid(), SIGSTOP), 0);
+  ASSERT_EQ(::kill(broker_.embedded().pid(), SIGSTOP), 0);
   std::string ready;
   ASSERT_TRUE(eventually([&] {
     ready = get("/readyz");
@@ -115,7 +119,7 @@ TEST_F(BrokerHealthIt, FrozenBrokerTurnsReadinessOffAndBackOnWithoutLosingReads)
       << slurp(dir_ / "run.err");
 
   // Thawed: readiness returns, and reads sent now are matched like the rest.
-  ASSERT_EQ(::kill(broker_.pid(), SIGCONT), 0);
+  ASSERT_EQ(::kill(broker_.embedded().pid(), SIGCONT), 0);
   EXPECT_TRUE(eventually([&] { return get("/readyz").find("status=200") != std::string::npos; }))
       << get("/readyz");
   EXPECT_NE(slurp(dir_ / "run.err").find("answers again after"), std::string::npos);
@@ -130,8 +134,8 @@ TEST_F(BrokerHealthIt, JsonLogHasOnlyJsonLinesLibrdkafkasOwnIncluded) {
   ASSERT_FALSE(port_.empty()) << slurp(dir_ / "run.err");
   ASSERT_TRUE(eventually([&] { return get("/readyz").find("status=200") != std::string::npos; }));
   // The broker gone: librdkafka reports the refused connections (its own log lines).
-  broker_.signal(SIGKILL);
-  broker_.wait(10'000);
+  broker_.embedded().signal(SIGKILL);
+  broker_.embedded().wait(10'000);
   ASSERT_TRUE(eventually([&] {
     return slurp(dir_ / "run.err").find("\"component\":\"kafka\"") != std::string::npos;
   })) << slurp(dir_ / "run.err");
@@ -155,9 +159,9 @@ TEST_F(BrokerHealthIt, JsonLogHasOnlyJsonLinesLibrdkafkasOwnIncluded) {
       << "the rejected list row was not reported";
 }
 
-TEST(Replay, AClusterThatDoesNotAnswerIsExit3WithAClearMessage) {
-  const fs::path dir = fs::temp_directory_path() / ("anpr-replay-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+TEST(Replay, AClusterThatDoesNotAnswerIsExit3AndOneThatAnswersGetsTheReads) {
+  testing::TempDir tmp("replay", testing::TempDir::Keep::on_failure);
+  const fs::path dir = tmp.path();
   write_file(dir / "reads.jsonl", "{\"event_id\":\"e1\",\"camera_id\":\"c1\"}\n");
   // Nothing listens on port 1.
   const std::string out = shell(kAnpr + " replay " + (dir / "reads.jsonl").string() +
@@ -166,23 +170,39 @@ TEST(Replay, AClusterThatDoesNotAnswerIsExit3WithAClearMessage) {
   EXPECT_NE(out.find("nothing was produced"), std::string::npos) << out;
   EXPECT_NE(out.find("rc=3"), std::string::npos) << out;
 
+  // Answering: the read is produced, and is on the topic.
+  TestBroker broker(dir, current_test_name(), 1);
+  ASSERT_FALSE(broker.bootstrap().empty());
+  const std::string ok = shell(kAnpr + " replay " + (dir / "reads.jsonl").string() + " --brokers " +
+                               broker.bootstrap() + " --topic " + broker.topic("anpr.reads") +
+                               " --timeout 10 2>&1; echo rc=$?");
+  EXPECT_NE(ok.find("1 reads produced"), std::string::npos) << ok;
+  EXPECT_NE(ok.find("rc=0"), std::string::npos) << ok;
+  EXPECT_EQ(topic_event_ids(broker.bootstrap(), broker.topic("anpr.reads")),
+            std::multiset<std::string>{"e1"});
+}
+
+// The embedded broker only: a test freezes its process (see above).
+TEST(ReplayFrozen, AFrozenClusterIsExit3WithAClearMessage) {
+  testing::TempDir tmp("replay-frozen", testing::TempDir::Keep::on_failure);
+  const fs::path dir = tmp.path();
+  write_file(dir / "reads.jsonl", "{\"event_id\":\"e1\",\"camera_id\":\"c1\"}\n");
   // A frozen broker: connections are accepted, nothing answers.
-  Child broker({kAnpr, "broker", "--partitions", "1"}, true, (dir / "broker.err").string());
-  const std::string bootstrap = broker.read_line(20'000);
+  TestBroker broker(TestBroker::EmbeddedOnly{}, dir, 1);
+  const std::string bootstrap = broker.bootstrap();
   ASSERT_FALSE(bootstrap.empty());
-  ASSERT_EQ(::kill(broker.pid(), SIGSTOP), 0);
+  ASSERT_EQ(::kill(broker.embedded().pid(), SIGSTOP), 0);
   const std::string frozen = shell(kAnpr + " replay " + (dir / "reads.jsonl").string() +
                                    " --brokers " + bootstrap + " --timeout 3 2>&1; echo rc=$?");
-  ::kill(broker.pid(), SIGCONT);
+  ::kill(broker.embedded().pid(), SIGCONT);
   EXPECT_NE(frozen.find("did not answer within 3 s"), std::string::npos) << frozen;
   EXPECT_NE(frozen.find("rc=3"), std::string::npos) << frozen;
 
-  // Answering: the read is produced.
+  // Thawed: the read is produced.
   const std::string ok = shell(kAnpr + " replay " + (dir / "reads.jsonl").string() + " --brokers " +
                                bootstrap + " --timeout 10 2>&1; echo rc=$?");
   EXPECT_NE(ok.find("1 reads produced"), std::string::npos) << ok;
   EXPECT_NE(ok.find("rc=0"), std::string::npos) << ok;
-  fs::remove_all(dir);
 }
 
 }  // namespace

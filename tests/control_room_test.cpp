@@ -1,6 +1,7 @@
 // The control rooms' live feed (serve/hit_feed.h) and its HTTP API (serve/control_room.h): event
 // order and resumption, deduplication, room visibility, acknowledgements (audited and published
-// to Kafka), and every way a request can be wrong.
+// to Kafka), and every way a request can be wrong. The API's tests run against a broker of their
+// own: the embedded one or Apache Kafka (tests/test_broker.h).
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -21,6 +22,7 @@
 #include "match/time.h"
 #include "tests/hits.h"
 #include "tests/temp_dir.h"
+#include "tests/test_broker.h"
 
 namespace anpr::app {
 namespace {
@@ -31,14 +33,16 @@ using namespace std::chrono_literals;
 using testing::hit_json;
 using testing::system_now;
 
-// The API against an embedded broker.
+// The API against a broker (one partition per topic: the hits keep their order).
 class ControlRoomApi : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = tmp_.path();
-    broker_.create_topic("anpr.hits", 1);
-    broker_.create_topic("anpr.hit-acks", 1);
+    broker_ = testing::TestBroker(dir_, testing::current_test_name(), 1);
+    ASSERT_FALSE(broker_.bootstrap().empty());
     settings_.kafka.brokers = broker_.bootstrap();
+    settings_.topics.hits = broker_.topic("anpr.hits");
+    settings_.topics.hit_acks = broker_.topic("anpr.hit-acks");
     settings_.state_dir = dir_;
     settings_.http.listen = "127.0.0.1:0";
     settings_.retention.policies = config::default_retention_policies();  // LU hits: 28 days
@@ -56,8 +60,8 @@ class ControlRoomApi : public ::testing::Test {
     client_->set_read_timeout(15, 0);
   }
   void TearDown() override {
-    room_->stop();
-    service_->stop();
+    if (room_) room_->stop();
+    if (service_) service_->stop();
   }
   static httplib::Headers bearer(const std::string& t) { return {{"Authorization", "Bearer " + t}}; }
 
@@ -70,7 +74,7 @@ class ControlRoomApi : public ::testing::Test {
 
   testing::TempDir tmp_{"cr"};  // first: removed last
   fs::path dir_;
-  kafka::EmbeddedBroker broker_;
+  testing::TestBroker broker_;
   config::Settings settings_;
   std::unique_ptr<HttpService> service_;
   std::unique_ptr<ControlRoom> room_;
@@ -126,10 +130,10 @@ TEST_F(ControlRoomApi, AckIsAuditedPublishedAndShownOnce) {
   EXPECT_EQ(std::string_view(a["hit_id"]), "abc1");
   // Published: read the acknowledgements topic with a consumer of our own.
   kafka::Consumer c({{"bootstrap.servers", broker_.bootstrap()},
-                     {"group.id", "t"},
+                     {"group.id", broker_.group("t")},
                      {"auto.offset.reset", "earliest"}});
   kafka::PartitionList parts(rd_kafka_topic_partition_list_new(1));
-  rd_kafka_topic_partition_list_add(parts.get(), "anpr.hit-acks", 0)->offset =
+  rd_kafka_topic_partition_list_add(parts.get(), settings_.topics.hit_acks.c_str(), 0)->offset =
       RD_KAFKA_OFFSET_BEGINNING;
   c.assign(parts.get());
   std::string got;
@@ -138,7 +142,7 @@ TEST_F(ControlRoomApi, AckIsAuditedPublishedAndShownOnce) {
     if (m && !m->err) got.assign(static_cast<const char*>(m->payload), m->len);
   }
   c.close();
-  ASSERT_FALSE(got.empty()) << "no acknowledgement on anpr.hit-acks";
+  ASSERT_FALSE(got.empty()) << "no acknowledgement on " << settings_.topics.hit_acks;
   EXPECT_EQ(got, r->body);
   // A second acknowledgement is a conflict.
   r = client_->Post("/api/v1/hits/abc1/ack", bearer("cr-all"), "", "text/plain");
@@ -251,7 +255,7 @@ TEST_F(ControlRoomApi, StreamResumesAfterLastEventIdAndFiltersRooms) {
 TEST_F(ControlRoomApi, HitsProducedIntoKafkaReachTheStream) {
   room_->start();
   kafka::Producer prod({{"bootstrap.servers", broker_.bootstrap()}}, nullptr);
-  prod.produce("anpr.hits", "k", hit_json("fromkafka", "R1"));
+  prod.produce(settings_.topics.hits, "k", hit_json("fromkafka", "R1"));
   prod.flush(10000);
   auto ev = read_stream(service_->server().port(), "cr-all", "", 1);
   ASSERT_EQ(ev.size(), 1u);
@@ -271,9 +275,10 @@ std::vector<std::string> hit_ids(const std::vector<std::string>& data) {
 TEST_F(ControlRoomApi, ARefillFromTheHitsTopicSkipsHitsPastTheirDeadline) {
   kafka::Producer prod({{"bootstrap.servers", broker_.bootstrap()}}, nullptr);
   const int64_t now = system_now();
-  prod.produce("anpr.hits", "k", hit_json("lu40", "R1", 20, "LU", now - 40 * kMsPerDay));
-  prod.produce("anpr.hits", "k", hit_json("nl40", "R1", 20, "NL", now - 40 * kMsPerDay));
-  prod.produce("anpr.hits", "k", hit_json("lu27", "R1", 20, "LU", now - 27 * kMsPerDay));
+  const std::string& hits = settings_.topics.hits;
+  prod.produce(hits, "k", hit_json("lu40", "R1", 20, "LU", now - 40 * kMsPerDay));
+  prod.produce(hits, "k", hit_json("nl40", "R1", 20, "NL", now - 40 * kMsPerDay));
+  prod.produce(hits, "k", hit_json("lu27", "R1", 20, "LU", now - 27 * kMsPerDay));
   prod.flush(10000);
   room_->start();  // as after a restart: the topic already holds them
   std::vector<std::string> data;

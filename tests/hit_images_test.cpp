@@ -1,7 +1,8 @@
 // Images in the stream processor: a hit carries its plate thumbnail (or image_error with the
 // reason) and, where the camera country keeps them, its overview image with faces blurred and no
 // metadata; reads that hit nothing never have their images decoded or sent. The processor runs
-// in this process against the embedded broker (kafka/client.h); the images are made with OpenCV.
+// in this process against a broker (the embedded one or Apache Kafka, tests/test_broker.h); the
+// images are made with OpenCV.
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -23,6 +24,7 @@
 #include "match/plate.h"
 #include "store/store.h"
 #include "testing/image_samples.h"
+#include "tests/test_broker.h"
 
 namespace anpr::testing {
 namespace {
@@ -47,14 +49,18 @@ std::string read_json(const Read& r) {
   return j + "}";
 }
 
-// The processor over an in-process broker and a retention store of its own, with one NL list of
-// the plates "HIT001".."HIT099". The retention policies are the defaults (NL and BE keep
-// passages and hits), and NL keeps images.
+// The processor over a broker and a retention store of the test's own, with one NL list of the
+// plates "HIT001".."HIT099". The retention policies are the defaults (NL and BE keep passages and
+// hits), and NL keeps images.
 class HitImages : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* t : {"reads", "hits", "dead", "anpr.route.nl", "anpr.route.be", "anpr.route.lu"})
-      broker_.create_topic(t, t == std::string("reads") ? 4 : 1);
+    dir_ = std::filesystem::temp_directory_path() /
+           ("anpr-images-" + std::to_string(::getpid()) + "-" + current_test_name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    broker_ = TestBroker(dir_, current_test_name(), 4);
+    ASSERT_FALSE(broker_.bootstrap().empty());
     IndexBuilder b;
     ListMeta meta;
     meta.id = "nl-stolen";
@@ -74,19 +80,18 @@ class HitImages : public ::testing::Test {
         "be-cam,BE,Antwerpen E19,51.2,4.4,R-BE\n",
         "test cameras");
     s_.kafka.brokers = broker_.bootstrap();
-    s_.kafka.group_id = "images-test";
+    s_.kafka.group_id = broker_.group("images-test");
     s_.kafka.common = {{"log_level", "3"}};
-    s_.topics.reads = "reads";
-    s_.topics.hits = "hits";
-    s_.topics.deadletter = "dead";
+    s_.topics.reads = broker_.topic("anpr.reads");
+    s_.topics.hits = broker_.topic("anpr.hits");
+    s_.topics.deadletter = broker_.topic("anpr.deadletter");
+    s_.topics.route_prefix = broker_.topic("anpr.route.");
+    s_.topics.hit_acks = broker_.topic("anpr.hit-acks");
+    s_.topics.reflists = broker_.topic("anpr.reflists");
     s_.countries = config::default_country_policies();
     s_.suppression.window_ms = 0;
     s_.pipeline.threads = 2;
     s_.pipeline.batch = 8;
-    dir_ = std::filesystem::temp_directory_path() /
-           ("anpr-images-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
     s_.state_dir = dir_;
     s_.retention.policies = config::default_retention_policies();
     set_keep_images(kNL, true);
@@ -109,7 +114,8 @@ class HitImages : public ::testing::Test {
       kafka::Producer prod({{"bootstrap.servers", broker_.bootstrap()}, {"log_level", "3"}},
                            nullptr);
       for (const Read& r : reads)
-        EXPECT_EQ(prod.produce("reads", r.camera_id, read_json(r)), RD_KAFKA_RESP_ERR_NO_ERROR);
+        EXPECT_EQ(prod.produce(s_.topics.reads, r.camera_id, read_json(r)),
+                  RD_KAFKA_RESP_ERR_NO_ERROR);
       EXPECT_TRUE(prod.flush(10'000));
     }
     app::Processor p(s_, *index_, cameras_);
@@ -129,10 +135,10 @@ class HitImages : public ::testing::Test {
   // Every message of the hits topic, by event id (waits up to 10 s for `expected` of them).
   std::map<std::string, std::string> hits(std::size_t expected) {
     kafka::Consumer c({{"bootstrap.servers", broker_.bootstrap()},
-                       {"group.id", "images-test-viewer"},
+                       {"group.id", broker_.group("images-test-viewer")},
                        {"auto.offset.reset", "earliest"},
                        {"log_level", "3"}});
-    c.subscribe({"hits"});
+    c.subscribe({s_.topics.hits});
     std::map<std::string, std::string> out;
     simdjson::dom::parser parser;
     const auto deadline = Clock::now() + std::chrono::seconds(expected ? 15 : 6);
@@ -147,7 +153,7 @@ class HitImages : public ::testing::Test {
     return out;  // c is closed here
   }
 
-  kafka::EmbeddedBroker broker_;
+  TestBroker broker_;
   std::unique_ptr<LiveIndex> index_;
   CameraRegistry cameras_ = CameraRegistry::parse("camera_id,country,site,lat,lon,control_room\n", "none");
   config::Settings s_;

@@ -1,5 +1,6 @@
 // `anpr match --cameras` gives the processor's answer: the same reads, matched offline and
-// streamed through `anpr run` with the embedded broker, give the same hits byte for byte (the
+// streamed through `anpr run` with a broker (the embedded one or Apache Kafka,
+// tests/test_broker.h), give the same hits byte for byte (the
 // per-read work is one ReadMatcher, pipeline/read_matcher.h). Suppression is off in the processor,
 // since it depends on what was published before and `anpr match` does not apply it.
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include "match/time.h"
 #include "tests/it_support.h"
 #include "tests/process.h"
+#include "tests/test_broker.h"
 
 namespace anpr::testing {
 namespace {
@@ -91,12 +93,13 @@ TEST(MatchVsRun, MatchWithCamerasGivesTheProcessorsHits) {
       list_files += std::string(list_files.empty() ? "" : ", ") + "\"" + e.path().string() + "\"";
     }
 
-  Child broker({kAnpr, "broker", "--partitions", "3"}, true, (dir / "broker.err").string());
-  const std::string bootstrap = broker.read_line(20'000);
+  TestBroker broker(dir, current_test_name(), 3);
+  const std::string bootstrap = broker.bootstrap();
   ASSERT_FALSE(bootstrap.empty());
   write_file(dir / "anpr.toml",
-             "[kafka]\nbrokers = \"" + bootstrap + "\"\ngroup_id = \"match-vs-run\"\n"
-             "[cameras]\nregistry = \"" + (kSamples / "cameras.csv").string() + "\"\n"
+             "[kafka]\nbrokers = \"" + bootstrap + "\"\ngroup_id = \"" +
+                 broker.group("match-vs-run") + "\"\n" + broker.topics_toml() +
+                 "[cameras]\nregistry = \"" + (kSamples / "cameras.csv").string() + "\"\n"
              "[lists]\nfiles = [" + list_files + "]\n[suppression]\nwindow_s = 0\n"
              "[retention]\nsink = \"none\"\n"
              "[kafka.consumer]\n\"session.timeout.ms\" = 6000\n\"heartbeat.interval.ms\" = 1000\n");
@@ -113,12 +116,13 @@ TEST(MatchVsRun, MatchWithCamerasGivesTheProcessorsHits) {
   Child proc({kAnpr, "run", "--config", (dir / "anpr.toml").string()}, false,
              (dir / "run.err").string());
   const std::string replay = shell(kAnpr + " replay " + (dir / "reads.jsonl").string() +
-                                   " --brokers " + bootstrap + " 2>&1");
+                                   " --brokers " + bootstrap + " --topic " +
+                                   broker.topic("anpr.reads") + " 2>&1");
   ASSERT_NE(replay.find("reads produced"), std::string::npos) << replay;
   std::vector<std::string> got;
   eventually([&] {
-    got = lines_of(shell("kcat -C -b " + bootstrap +
-                         " -t anpr.hits -o beginning -e -q -f '%s\\n' 2>/dev/null"));
+    got = lines_of(shell("kcat -C -b " + bootstrap + " -t " + broker.topic("anpr.hits") +
+                         " -o beginning -e -q -f '%s\\n' 2>/dev/null"));
     return got.size() >= want.size();
   });
   proc.signal(SIGTERM);

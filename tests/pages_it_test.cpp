@@ -1,6 +1,7 @@
-// The pages in a real browser: starts the embedded broker and `anpr run` with its HTTP server,
-// then runs tests/js/pages_check.js (Playwright driving Debian's headless chromium, KafkaJS
-// producing hits). Screenshots go to <build>/test-artifacts/pages/.
+// The pages in a real browser: starts a broker (the embedded one or Apache Kafka,
+// tests/test_broker.h) and `anpr run` with its HTTP server, then runs tests/js/pages_check.js
+// (Playwright driving Debian's headless chromium, KafkaJS producing hits). Screenshots go to
+// <build>/test-artifacts/pages/.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -11,6 +12,7 @@
 #include "http/auth.h"
 #include "tests/it_support.h"
 #include "tests/process.h"
+#include "tests/test_broker.h"
 
 namespace anpr {
 namespace {
@@ -31,9 +33,8 @@ TEST(Pages, ControlRoomInABrowser) {
   const fs::path artifacts = fs::path(ANPR_BINARY_DIR) / "test-artifacts" / "pages";
   fs::create_directories(artifacts);
 
-  Child broker({kAnpr, "broker", "--partitions", "2"}, true,
-               (dir / "broker.err").string());
-  const std::string bootstrap = broker.read_line(20'000);
+  testing::TestBroker broker(dir, testing::current_test_name(), 2);
+  const std::string bootstrap = broker.bootstrap();
   ASSERT_FALSE(bootstrap.empty());
 
   const std::string cr = http::new_token(), op = http::new_token();
@@ -44,7 +45,8 @@ TEST(Pages, ControlRoomInABrowser) {
   write(dir / "nl-wanted.toml", "id = \"nl-wanted\"\nowner_country = \"NL\"\nmatch_mode = \"ocr\"\n"
                                 "category = \"wanted_person\"\n");
   write(dir / "anpr.toml",
-        "[kafka]\nbrokers = \"" + bootstrap + "\"\ngroup_id = \"anpr-pages\"\n"
+        "[kafka]\nbrokers = \"" + bootstrap + "\"\ngroup_id = \"" + broker.group("anpr-pages") +
+        "\"\n" + broker.topics_toml() +
         "[cameras]\nregistry = \"cameras.csv\"\n[lists]\nfiles = [\"nl-wanted.csv\"]\n"
         "[http]\nlisten = \"127.0.0.1:" + std::to_string(port) + "\"\n"
         "[http.tokens.carl]\nrole = \"controlroom\"\ncontrol_room = \"*\"\nsha256 = \"" + http::sha256_hex(cr) + "\"\n"
@@ -63,6 +65,9 @@ TEST(Pages, ControlRoomInABrowser) {
 
   const std::string cmd = "cd " ANPR_SOURCE_DIR "/tests/js && ANPR_URL=http://127.0.0.1:" +
                           std::to_string(port) + " ANPR_BROKERS=" + bootstrap +
+                          " TOPIC_HITS=" + broker.topic("anpr.hits") +
+                          " TOPIC_HIT_ACKS=" + broker.topic("anpr.hit-acks") +
+                          " GROUP=" + broker.group("pages-check") +
                           " TOKEN_CR=" + cr + " TOKEN_CR_NAME=carl TOKEN_OP=" + op +
                           " OUT_DIR=" + artifacts.string() + " node pages_check.js 2>&1; echo \"exit=$?\"";
   const std::string out = shell(cmd);

@@ -1,7 +1,8 @@
-// Distribution of reference lists through the reflists topic (reflists/reflists.h) over the embedded
-// broker: followers in this process (a late one included), and two `anpr run` instances in one
-// consumer group that both apply what `anpr lists publish` writes. Volumes stay far below the
-// embedded broker's 5 MiB per partition.
+// Distribution of reference lists through the reflists topic (reflists/reflists.h), on the embedded
+// broker and Apache Kafka (tests/test_broker.h): followers in this process (a late one included),
+// and two `anpr run` instances in one consumer group that both apply what `anpr lists publish`
+// writes. Volumes stay far below the embedded broker's 5 MiB per partition. What compaction does
+// to the topic: tests/reflists_kafka_test.cpp.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <simdjson.h>
@@ -25,6 +26,7 @@
 #include "tests/index_refs.h"
 #include "match/time.h"
 #include "tests/process.h"
+#include "tests/test_broker.h"
 
 namespace anpr::app {
 namespace {
@@ -32,6 +34,7 @@ namespace {
 namespace fs = std::filesystem;
 using anpr::testing::Child;
 using anpr::testing::shell;
+using anpr::testing::TestBroker;
 using Clock = std::chrono::steady_clock;
 
 using anpr::testing::kAnpr;
@@ -93,14 +96,14 @@ struct Instance {
   std::unique_ptr<http::AuditLog> audit;
   std::unique_ptr<ReflistFollower> follower;
 
-  Instance(const std::string& bootstrap, const fs::path& state) {
+  Instance(const std::string& bootstrap, const std::string& topic, const fs::path& state) {
     lists::Policy p;
     p.countries = config::default_country_policies();
     registry = std::make_unique<lists::Registry>(live, p, state);
     audit = std::make_unique<http::AuditLog>(state / "audit.jsonl");
     follower = std::make_unique<ReflistFollower>(
-        kafka::Properties{{"bootstrap.servers", bootstrap}, {"log_level", "3"}}, "anpr.reflists",
-        *registry, log, audit.get());
+        kafka::Properties{{"bootstrap.servers", bootstrap}, {"log_level", "3"}}, topic, *registry,
+        log, audit.get());
     follower->start();
   }
   std::vector<std::string> refs(std::string_view plate, CountryCode c = {}) {
@@ -111,13 +114,14 @@ struct Instance {
 
 TEST(Reflists, FollowersApplyEveryPublishedVersionAndALateOneBuildsTheLatest) {
   const fs::path dir = fresh_dir("inproc");
-  kafka::EmbeddedBroker broker;
-  broker.create_topic("anpr.reflists", 1);
+  TestBroker broker(dir, anpr::testing::current_test_name(), 1);
+  ASSERT_FALSE(broker.bootstrap().empty());
+  const std::string topic = broker.topic("anpr.reflists");
   const kafka::Properties props{{"bootstrap.servers", broker.bootstrap()}, {"log_level", "3"}};
   lists::Policy policy;
   policy.countries = config::default_country_policies();
 
-  Instance a(broker.bootstrap(), dir / "a"), b(broker.bootstrap(), dir / "b");
+  Instance a(broker.bootstrap(), topic, dir / "a"), b(broker.bootstrap(), topic, dir / "b");
   ASSERT_TRUE(wait_for([&] { return a.follower->caught_up() && b.follower->caught_up(); }))
       << a.log.str();
   EXPECT_EQ(a.entries(), 0u);
@@ -125,7 +129,7 @@ TEST(Reflists, FollowersApplyEveryPublishedVersionAndALateOneBuildsTheLatest) {
   http::AuditLog pub_audit(dir / "publisher" / "audit.jsonl");
   write_list(dir / "v1.csv", 0, 2000, "v1");
   PublishResult r1 =
-      publish_list(props, "anpr.reflists", dir / "v1.csv", policy, "olga", &pub_audit);
+      publish_list(props, topic, dir / "v1.csv", policy, "olga", &pub_audit);
   ASSERT_TRUE(r1.published) << r1.error;
   EXPECT_EQ(r1.entries, 2001u);
   EXPECT_EQ(r1.tombstones, 0u);
@@ -145,7 +149,7 @@ TEST(Reflists, FollowersApplyEveryPublishedVersionAndALateOneBuildsTheLatest) {
   // Version 2: the first 500 plates gone (tombstones), 300 new ones, the rest re-tagged.
   write_list(dir / "v2.csv", 500, 1800, "v2");
   PublishResult r2 =
-      publish_list(props, "anpr.reflists", dir / "v2.csv", policy, "olga", &pub_audit);
+      publish_list(props, topic, dir / "v2.csv", policy, "olga", &pub_audit);
   ASSERT_TRUE(r2.published) << r2.error;
   EXPECT_EQ(r2.tombstones, 500u);
   ASSERT_TRUE(wait_for([&] { return a.follower->applied() == 2 && b.follower->applied() == 2; }));
@@ -161,7 +165,7 @@ TEST(Reflists, FollowersApplyEveryPublishedVersionAndALateOneBuildsTheLatest) {
   write(dir / "bad.csv", "plate,reference\n!!,x\nP1,y\n");
   write(dir / "bad.toml", "id = \"shared\"\nowner_country = \"NL\"\ncategory = \"suspect\"\n");
   PublishResult bad =
-      publish_list(props, "anpr.reflists", dir / "bad.csv", policy, "olga", &pub_audit);
+      publish_list(props, topic, dir / "bad.csv", policy, "olga", &pub_audit);
   EXPECT_FALSE(bad.published);
   EXPECT_TRUE(bad.report.over_threshold);
 
@@ -174,7 +178,7 @@ TEST(Reflists, FollowersApplyEveryPublishedVersionAndALateOneBuildsTheLatest) {
   for (const auto& [line, sum, tomb] : {std::tuple{published[0], r1.checksum, 0},
                                         std::tuple{published[1], r2.checksum, 500}}) {
     EXPECT_NE(line.find(R"("who":"olga","role":"publisher")"), std::string::npos) << line;
-    EXPECT_NE(line.find(R"("list_id":"shared","topic":"anpr.reflists","outcome":"published")"),
+    EXPECT_NE(line.find(R"("list_id":"shared","topic":")" + topic + R"(","outcome":"published")"),
               std::string::npos)
         << line;
     EXPECT_NE(line.find("\"checksum\":\"" + sum + "\""), std::string::npos) << line;
@@ -197,7 +201,7 @@ TEST(Reflists, FollowersApplyEveryPublishedVersionAndALateOneBuildsTheLatest) {
       << applied[1];
 
   // An instance started now reads the whole topic and builds version 2 only, once.
-  Instance late(broker.bootstrap(), dir / "late");
+  Instance late(broker.bootstrap(), topic, dir / "late");
   ASSERT_TRUE(wait_for([&] { return late.follower->caught_up(); })) << late.log.str();
   EXPECT_EQ(late.follower->applied(), 1u);
   EXPECT_EQ(late.entries(), 1801u);
@@ -208,13 +212,13 @@ TEST(Reflists, FollowersApplyEveryPublishedVersionAndALateOneBuildsTheLatest) {
   // Malformed records are skipped; the following stays alive.
   {
     kafka::Producer p(props, [](rd_kafka_resp_err_t, void*, const rd_kafka_message_t&) {});
-    p.produce("anpr.reflists", "e/shared/-/P1", "{not json", nullptr, 0);
-    p.produce("anpr.reflists", "v/shared", "[]", nullptr, 0);
-    p.produce("anpr.reflists", "garbage", "x", nullptr, 0);
+    p.produce(topic, "e/shared/-/P1", "{not json", nullptr, 0);
+    p.produce(topic, "v/shared", "[]", nullptr, 0);
+    p.produce(topic, "garbage", "x", nullptr, 0);
     ASSERT_TRUE(p.flush(10'000));
   }
   write_list(dir / "v3.csv", 0, 10, "v3");
-  PublishResult r3 = publish_list(props, "anpr.reflists", dir / "v3.csv", policy, "olga");
+  PublishResult r3 = publish_list(props, topic, dir / "v3.csv", policy, "olga");
   ASSERT_TRUE(r3.published) << r3.error;
   ASSERT_TRUE(wait_for([&] { return a.follower->applied() == 3; })) << a.log.str();
   EXPECT_EQ(a.entries(), 11u);
@@ -225,13 +229,13 @@ TEST(Reflists, FollowersApplyEveryPublishedVersionAndALateOneBuildsTheLatest) {
     kafka::Producer probe(props, [](rd_kafka_resp_err_t, void*, const rd_kafka_message_t&) {});
     const auto end_offset = [&] {
       int64_t lo = 0, hi = -1;
-      EXPECT_EQ(rd_kafka_query_watermark_offsets(probe.get(), "anpr.reflists", 0, &lo, &hi, 5000),
+      EXPECT_EQ(rd_kafka_query_watermark_offsets(probe.get(), topic.c_str(), 0, &lo, &hi, 5000),
                 RD_KAFKA_RESP_ERR_NO_ERROR);
       return hi;
     };
     const int64_t before = end_offset();
     http::AuditLog full("/dev/full");
-    EXPECT_THROW(publish_list(props, "anpr.reflists", dir / "v2.csv", policy, "olga", &full),
+    EXPECT_THROW(publish_list(props, topic, dir / "v2.csv", policy, "olga", &full),
                  std::runtime_error);
     EXPECT_EQ(end_offset(), before) << "records were published without an audit record";
   }
@@ -243,14 +247,14 @@ TEST(Reflists, FollowersApplyEveryPublishedVersionAndALateOneBuildsTheLatest) {
 // Two processors in one consumer group share the reads; each reads the whole reflists topic.
 TEST(Reflists, TwoProcessorInstancesBothApplyAPublishedUpdate) {
   const fs::path dir = fresh_dir("two");
-  Child broker({kAnpr, "broker", "--partitions", "2"}, true, (dir / "broker.err").string());
-  const std::string bootstrap = broker.read_line(20'000);
+  TestBroker broker(dir, anpr::testing::current_test_name(), 2);
+  const std::string bootstrap = broker.bootstrap();
   ASSERT_FALSE(bootstrap.empty());
   write(dir / "cameras.csv", "camera_id,country,site,lat,lon,control_room\n"
                              "nl-cam-1,NL,Test site,52.1,5.0,NL-MIDDEN\n");
   const std::string base =
-      "[kafka]\nbrokers = \"" + bootstrap +
-      "\"\ngroup_id = \"anpr-reflists-it\"\n[cameras]\nregistry = \"cameras.csv\"\n"
+      "[kafka]\nbrokers = \"" + bootstrap + "\"\ngroup_id = \"" + broker.group("anpr-reflists-it") +
+      "\"\n" + broker.topics_toml() + "[cameras]\nregistry = \"cameras.csv\"\n"
       "[lists]\nfollow_topic = true\n[http]\nlisten = \"127.0.0.1:0\"\n"
       "[http.tokens.olga]\nrole = \"operator\"\nsha256 = \"" +
       http::sha256_hex("op-token") +
@@ -288,7 +292,8 @@ TEST(Reflists, TwoProcessorInstancesBothApplyAPublishedUpdate) {
   };
   const auto publish = [&](const std::string& file) {
     const std::string cmd = kAnpr + " lists publish " + (dir / file).string() + " --brokers " +
-                            bootstrap + " --by olga --audit-log " +
+                            bootstrap + " --topic " + broker.topic("anpr.reflists") +
+                            " --by olga --audit-log " +
                             (dir / "pub-audit.jsonl").string() + " --json >" +
                             (dir / "pub.out").string() +
                             " 2>" + (dir / "pub.err").string();
@@ -347,8 +352,9 @@ TEST(Reflists, TwoProcessorInstancesBothApplyAPublishedUpdate) {
 // its end. The list is on the topic, but the topic's partition has no leader when the processor
 // starts (nobody can read it), and reads that match only that list wait on the reads topic: a
 // processor that consumed before its follower caught up would take those reads while it holds
-// no list, and the very first read would never give its hit.
-TEST(Reflists, RunConsumesReadsOnlyAfterTheReflistsTopicHasBeenReadToItsEnd) {
+// no list, and the very first read would never give its hit. On the embedded broker only: it
+// runs in this process, so the test can take the partition's leader away.
+TEST(ReflistsLeaderless, RunConsumesReadsOnlyAfterTheReflistsTopicHasBeenReadToItsEnd) {
   const fs::path dir = fresh_dir("order");
   kafka::EmbeddedBroker broker;  // in this process, so the test can take the partition's leader
   for (const char* t : {"anpr.reads", "anpr.hits", "anpr.deadletter", "anpr.reflists"})

@@ -1,12 +1,13 @@
-// End-to-end tests of retention through `anpr run`, the embedded broker and kcat:
+// End-to-end tests of retention through `anpr run`, a broker (the embedded one or Apache Kafka,
+// tests/test_broker.h) and kcat:
 //  - the processor is killed with SIGKILL while it writes passages and hits to the retention
 //    store: every read whose offset was committed is in the store (no committed passage is lost),
 //    and after a restart every read is; no record is readable past its deadline; Luxembourg
 //    passages are never stored;
 //  - `anpr search` through the running processor's API, refused without the legal reference;
-//  - `anpr topics plan` and `anpr topics apply` against the embedded broker (which supports
-//    CreateTopics; it cannot enforce time retention, so what is checked is the plan and that the
-//    topics were created).
+//  - `anpr topics plan`, and `anpr topics apply` against the embedded broker, which takes no Admin
+//    requests (what apply does on Apache Kafka, and that the retention it sets takes effect:
+//    tests/reflists_kafka_test.cpp).
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -30,6 +31,7 @@
 #include "tests/it_support.h"
 #include "tests/process.h"
 #include "tests/temp_dir.h"
+#include "tests/test_broker.h"
 
 namespace anpr::testing {
 namespace {
@@ -52,9 +54,9 @@ class RetentionIt : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = tmp_.path();
-    broker_ = Child({kAnpr, "broker", "--partitions", std::to_string(kPartitions)}, true,
-                    (dir_ / "broker.err").string());
-    bootstrap_ = broker_.read_line(20'000);
+    broker_ = embedded_only_ ? TestBroker(TestBroker::EmbeddedOnly{}, dir_, kPartitions)
+                             : TestBroker(dir_, current_test_name(), kPartitions);
+    bootstrap_ = broker_.bootstrap();
     ASSERT_FALSE(bootstrap_.empty());
     write(dir_ / "cameras.csv",
           "camera_id,country,site,lat,lon,control_room\nnl-cam-1,NL,A2 Utrecht,52.1,5.1,NL-1\n"
@@ -72,8 +74,8 @@ class RetentionIt : public ::testing::Test {
           "id = \"nl-stolen\"\nowner_country = \"NL\"\nmatch_mode = \"exact\"\n"
           "category = \"stolen_vehicle\"\n");
     write(dir_ / "anpr.toml",
-          "[kafka]\nbrokers = \"" + bootstrap_ +
-              "\"\ngroup_id = \"anpr-ret\"\n[cameras]\nregistry = \"cameras.csv\"\n"
+          "[kafka]\nbrokers = \"" + bootstrap_ + "\"\ngroup_id = \"" + broker_.group("anpr-ret") +
+              "\"\n" + broker_.topics_toml() + "[cameras]\nregistry = \"cameras.csv\"\n"
               "[lists]\nfiles = [\"nl-stolen.csv\"]\n[suppression]\nwindow_s = 0\n"
               "[pipeline]\nthreads = 2\nbatch = 64\n"
               "[retention]\npurge_interval_s = 1\n"  // purges run among the writes
@@ -119,7 +121,7 @@ class RetentionIt : public ::testing::Test {
     for (std::size_t i = from; i < to; ++i) s += reads_[i].camera + "\t" + reads_[i].payload + "\n";
     const fs::path f = dir_ / ("produce-" + std::to_string(from) + ".txt");
     write(f, s);
-    const std::string out = kcat_produce(bootstrap_, "anpr.reads", f);
+    const std::string out = kcat_produce(bootstrap_, T("anpr.reads"), f);
     ASSERT_TRUE(out.empty()) << out;
   }
 
@@ -128,12 +130,14 @@ class RetentionIt : public ::testing::Test {
                  (dir_ / log).string());
   }
 
-  // Committed offset of each partition of anpr.reads for the processor's group (-1: none).
+  // Committed offset of each partition of the reads topic for the processor's group (-1: none).
   std::map<int, int64_t> committed() {
-    kafka::Consumer c(
-        {{"bootstrap.servers", bootstrap_}, {"group.id", "anpr-ret"}, {"log_level", "3"}});
+    kafka::Consumer c({{"bootstrap.servers", bootstrap_},
+                       {"group.id", broker_.group("anpr-ret")},
+                       {"log_level", "3"}});
     kafka::PartitionList l(rd_kafka_topic_partition_list_new(kPartitions));
-    for (int p = 0; p < kPartitions; ++p) rd_kafka_topic_partition_list_add(l.get(), "anpr.reads", p);
+    for (int p = 0; p < kPartitions; ++p)
+      rd_kafka_topic_partition_list_add(l.get(), T("anpr.reads").c_str(), p);
     std::map<int, int64_t> out;
     if (rd_kafka_committed(c.get(), l.get(), 10'000) != RD_KAFKA_RESP_ERR_NO_ERROR) return out;
     for (int i = 0; i < l->cnt; ++i) out[l->elems[i].partition] = l->elems[i].offset;
@@ -142,8 +146,8 @@ class RetentionIt : public ::testing::Test {
 
   // Event id -> (partition, offset), read back from the topic with kcat.
   std::map<std::string, std::pair<int, int64_t>> positions() {
-    const std::string out = shell("kcat -C -b " + bootstrap_ +
-                                  " -t anpr.reads -o beginning -e -q -f '%p %o %s\\n' 2>/dev/null");
+    const std::string out = shell("kcat -C -b " + bootstrap_ + " -t " + T("anpr.reads") +
+                                  " -o beginning -e -q -f '%p %o %s\\n' 2>/dev/null");
     std::map<std::string, std::pair<int, int64_t>> pos;
     std::istringstream in(out);
     std::string line;
@@ -182,9 +186,13 @@ class RetentionIt : public ::testing::Test {
     return "";
   }
 
+  // This test's name of a topic (test_broker.h).
+  std::string T(std::string_view topic) const { return broker_.topic(topic); }
+
   testing::TempDir tmp_{"ret-it", testing::TempDir::Keep::on_failure};  // first: removed last
   fs::path dir_;
-  Child broker_;
+  bool embedded_only_ = false;  // set by the suites of what only the embedded broker does
+  TestBroker broker_;
   std::string bootstrap_;
   std::vector<Plate> listed_;
   std::vector<Read> reads_;
@@ -315,8 +323,13 @@ TEST_F(RetentionIt, KilledDuringHeavyWritesLosesNoCommittedPassageAndServesNothi
 // the hits topic.
 TEST_F(RetentionIt, KafkaSinkPutsPassagesOnTheirCountrysTopicTimedByCapture) {
   std::string cfg = slurp(dir_ / "anpr.toml");
-  cfg.replace(cfg.find("[retention]\n"), 12, "[retention]\nsink = \"kafka\"\n");
+  cfg.replace(cfg.find("[retention]\n"), 12,
+              "[retention]\nsink = \"kafka\"\ntopic_prefix = \"" + T("anpr.passages.") + "\"\n");
   write(dir_ / "anpr.toml", cfg);
+  // The embedded broker creates them on first use; on Apache Kafka they are the test's own.
+  if (broker_.on_kafka())
+    for (const char* cc : {"nl", "be", "lu"})
+      broker_.create_topic(T("anpr.passages.") + cc, kPartitions);
   make_reads(600);
   Child proc = start_processor("run.err");
   produce(0, reads_.size());
@@ -328,7 +341,7 @@ TEST_F(RetentionIt, KafkaSinkPutsPassagesOnTheirCountrysTopicTimedByCapture) {
     std::vector<std::string> lines;
     for (int i = 0; i < 120; ++i) {
       lines.clear();
-      std::istringstream in(shell("kcat -C -b " + bootstrap_ + " -t anpr.passages." + cc +
+      std::istringstream in(shell("kcat -C -b " + bootstrap_ + " -t " + T("anpr.passages.") + cc +
                                   " -o beginning -e -q -f '%T %s\\n' 2>/dev/null"));
       for (std::string l; std::getline(in, l);) lines.push_back(l);
       if (lines.size() >= n) break;
@@ -345,14 +358,21 @@ TEST_F(RetentionIt, KafkaSinkPutsPassagesOnTheirCountrysTopicTimedByCapture) {
       EXPECT_EQ(std::string_view(d["camera_country"]), cc == "nl" ? "NL" : "BE");
     }
   }
-  EXPECT_TRUE(shell("kcat -C -b " + bootstrap_ +
-                    " -t anpr.passages.lu -o beginning -e -q 2>/dev/null").empty());
+  EXPECT_TRUE(shell("kcat -C -b " + bootstrap_ + " -t " + T("anpr.passages.lu") +
+                    " -o beginning -e -q 2>/dev/null").empty());
   EXPECT_FALSE(fs::exists(dir_ / "state" / "retention")) << "sink kafka opened the store";
   proc.signal(SIGTERM);
   EXPECT_EQ(proc.wait(60'000), 0) << slurp(dir_ / "run.err");
 }
 
-TEST_F(RetentionIt, TopicsPlanAndApplyThroughTheAdminApi) {
+// What the embedded broker answers to the Admin API: on the embedded broker only (on Apache Kafka
+// apply succeeds: tests/reflists_kafka_test.cpp).
+class RetentionEmbeddedIt : public RetentionIt {
+ protected:
+  RetentionEmbeddedIt() { embedded_only_ = true; }
+};
+
+TEST_F(RetentionEmbeddedIt, TopicsPlanAndApplyThroughTheAdminApi) {
   write(dir_ / "kafka.toml", "[kafka]\nbrokers = \"" + bootstrap_ +
                                  "\"\n[cameras]\nregistry = \"cameras.csv\"\n"
                                  "[retention]\nsink = \"kafka\"\n[retention.NL]\npassage_days = 14\n");

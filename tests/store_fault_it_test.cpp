@@ -9,6 +9,7 @@
 //  - consumption pauses at pipeline.max_unfinished_reads and resumes once the store writes again;
 //  - SIGTERM is honoured within the shutdown timeout while the store still fails, and a restart
 //    with room on the disk stores every read and commits to the end.
+// The broker is the embedded one or Apache Kafka (tests/test_broker.h).
 //
 // Mounting needs root (CAP_SYS_ADMIN), as the README's test command runs. Without root the tests
 // are skipped and say why; as root a mount that fails is a failure.
@@ -35,6 +36,7 @@
 #include "store/store.h"
 #include "tests/it_support.h"
 #include "tests/process.h"
+#include "tests/test_broker.h"
 
 namespace anpr::testing {
 namespace {
@@ -62,9 +64,8 @@ class StoreFaultIt : public ::testing::Test {
     ASSERT_EQ(::mount("tmpfs", mnt_.c_str(), "tmpfs", 0, "size=16m,mode=0700"), 0)
         << "cannot mount a tmpfs on " << mnt_ << ": " << std::strerror(errno);
     mounted_ = true;
-    broker_ = Child({kAnpr, "broker", "--partitions", std::to_string(kPartitions)}, true,
-                    (dir_ / "broker.err").string());
-    bootstrap_ = broker_.read_line(20'000);
+    broker_ = TestBroker(dir_, current_test_name(), kPartitions);
+    bootstrap_ = broker_.bootstrap();
     ASSERT_FALSE(bootstrap_.empty());
     write_file(dir_ / "cameras.csv",
           "camera_id,country,site,lat,lon,control_room\nnl-cam-1,NL,A2 Utrecht,52.1,5.1,NL-1\n"
@@ -84,7 +85,8 @@ class StoreFaultIt : public ::testing::Test {
     write_file(dir_ / "anpr.toml",
           "[state]\ndir = \"" + (dir_ / "state").string() + "\"\n[kafka]\nbrokers = \"" +
               bootstrap_ +
-              "\"\ngroup_id = \"anpr-storefault\"\n[cameras]\nregistry = \"cameras.csv\"\n"
+              "\"\ngroup_id = \"" + broker_.group("anpr-storefault") + "\"\n" +
+              broker_.topics_toml() + "[cameras]\nregistry = \"cameras.csv\"\n"
               "[lists]\nfiles = [\"nl-stolen.csv\"]\n[suppression]\nwindow_s = 0\n"
               "[pipeline]\nthreads = 2\nbatch = 64\nmax_unfinished_reads = 1000\n"
               "shutdown_timeout_ms = 3000\n"
@@ -126,7 +128,7 @@ class StoreFaultIt : public ::testing::Test {
       s += std::string(i % 2 ? "nl-cam-1" : "nl-cam-2") + "\t" + reads_[i].payload + "\n";
     const fs::path f = dir_ / ("produce-" + std::to_string(from) + ".txt");
     write_file(f, s);
-    const std::string out = kcat_produce(bootstrap_, "anpr.reads", f);
+    const std::string out = kcat_produce(bootstrap_, broker_.topic("anpr.reads"), f);
     ASSERT_TRUE(out.empty()) << out;
   }
 
@@ -149,7 +151,8 @@ class StoreFaultIt : public ::testing::Test {
   }
 
   std::map<int, int64_t> committed() {
-    return committed_offsets(bootstrap_, "anpr-storefault", "anpr.reads", kPartitions);
+    return committed_offsets(bootstrap_, broker_.group("anpr-storefault"),
+                             broker_.topic("anpr.reads"), kPartitions);
   }
   int64_t committed_total() {
     int64_t sum = 0;
@@ -157,7 +160,9 @@ class StoreFaultIt : public ::testing::Test {
     return sum;
   }
 
-  std::multiset<std::string> hit_events() { return topic_event_ids(bootstrap_, "anpr.hits"); }
+  std::multiset<std::string> hit_events() {
+    return topic_event_ids(bootstrap_, broker_.topic("anpr.hits"));
+  }
 
   std::set<std::string> listed_events(std::size_t from, std::size_t to) const {
     std::set<std::string> s;
@@ -193,7 +198,7 @@ class StoreFaultIt : public ::testing::Test {
 
   fs::path dir_, mnt_;
   bool mounted_ = false;
-  Child broker_;
+  TestBroker broker_;
   std::string bootstrap_, port_;
   std::vector<Plate> listed_;
   std::vector<Read> reads_;

@@ -22,12 +22,18 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "kafka/client.h"
 #include "tests/process.h"
 
 namespace anpr::testing {
+
+// The running test's name, for TestBroker's `name`.
+inline std::string current_test_name() {
+  return ::testing::UnitTest::GetInstance()->current_test_info()->name();
+}
 
 // The topics `anpr broker` creates (partitions as asked) besides anpr.reflists (one partition).
 inline const std::vector<std::string> kProductTopics = {
@@ -46,17 +52,21 @@ class TestBroker {
   TestBroker() = default;
   // Starts the embedded broker (`binary broker --partitions N`, its stderr into `dir`/broker.err)
   // or, on Apache Kafka, creates the product's topics under a name of this test's own.
-  // `name` is the test's name. Fails the test (ADD_FAILURE) when no broker is there.
+  // `name` is the test's name; `more_topics` are created too (with N partitions each, named
+  // topic(t) on Apache Kafka). Fails the test (ADD_FAILURE) when no broker is there.
   TestBroker(const std::filesystem::path& dir, const std::string& name, int partitions,
+             const std::string& binary = kAnpr, const std::vector<std::string>& more_topics = {}) {
+    if (kafka())
+      on_cluster(kafka_bootstrap(), name, partitions, {}, more_topics);
+    else
+      start_embedded(dir, partitions, binary, more_topics);
+  }
+  // The embedded broker also under ANPR_TEST_KAFKA: for the tests of what only it does (its
+  // process frozen or killed, its refusals, its limits).
+  struct EmbeddedOnly {};
+  TestBroker(EmbeddedOnly, const std::filesystem::path& dir, int partitions,
              const std::string& binary = kAnpr) {
-    if (kafka()) {
-      on_cluster(kafka_bootstrap(), name, partitions);
-    } else {
-      embedded_ = Child({binary, "broker", "--partitions", std::to_string(partitions)}, true,
-                        (dir / "broker.err").string());
-      bootstrap_ = embedded_.read_line(20'000);
-      if (bootstrap_.empty()) ADD_FAILURE() << "the embedded broker printed no bootstrap servers";
-    }
+    start_embedded(dir, partitions, binary, {});
   }
   // The product's topics, named for test `name`, on the Apache Kafka cluster at `bootstrap` (a
   // test's own cluster). Throws when they cannot be created.
@@ -95,9 +105,12 @@ class TestBroker {
   }
   // The embedded broker's process (signals: freeze it with SIGSTOP).
   Child& embedded() { return embedded_; }
+  // Whether this is Apache Kafka (else the embedded broker).
+  bool on_kafka() const { return !prefix_.empty(); }
 
-  // Creates a topic (Apache Kafka; `compacted`: cleanup.policy=compact) and waits until every
-  // partition has a leader; on the embedded broker topics come from `anpr broker` only.
+  // Creates a topic (Apache Kafka; `compacted`: cleanup.policy=compact; `configs`: more topic
+  // settings, e.g. segment.ms) and waits until every partition has a leader; on the embedded
+  // broker topics come from `anpr broker` only.
   using Configs = std::vector<std::pair<std::string, std::string>>;
   void create_topic(const std::string& name, int partitions, bool compacted = false,
                     const Configs& configs = {}) {
@@ -144,16 +157,32 @@ class TestBroker {
     }
     throw std::runtime_error("topic " + name + ": partitions without a leader after 30 s");
   }
+  // A topic of this test that something else created (`anpr topics apply`, a producer's first
+  // message): deleted with the test's own (Apache Kafka).
+  void delete_at_end(const std::string& name) {
+    if (on_kafka()) created_.push_back(name);
+  }
 
  private:
   void on_cluster(const std::string& bootstrap, const std::string& name, int partitions,
-                  const std::vector<std::pair<std::string, std::string>>& reads_configs = {}) {
+                  const std::vector<std::pair<std::string, std::string>>& reads_configs = {},
+                  const std::vector<std::string>& more_topics = {}) {
     bootstrap_ = bootstrap;
     static std::atomic<int> counter{0};
     prefix_ = name + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".";
     for (const std::string& t : kProductTopics)
       create_topic(topic(t), partitions, false, t == "anpr.reads" ? reads_configs : Configs{});
+    for (const std::string& t : more_topics) create_topic(topic(t), partitions);
     create_topic(topic("anpr.reflists"), 1, true);
+  }
+
+  void start_embedded(const std::filesystem::path& dir, int partitions, const std::string& binary,
+                      const std::vector<std::string>& more_topics) {
+    std::vector<std::string> args = {binary, "broker", "--partitions", std::to_string(partitions)};
+    for (const std::string& t : more_topics) args.insert(args.end(), {"--topic", t});
+    embedded_ = Child(args, true, (dir / "broker.err").string());
+    bootstrap_ = embedded_.read_line(20'000);
+    if (bootstrap_.empty()) ADD_FAILURE() << "the embedded broker printed no bootstrap servers";
   }
 
   kafka::Handle admin() const {

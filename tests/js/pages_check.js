@@ -3,7 +3,9 @@
 // Prints one line per check; exits 0 when every check passed, 1 on the first failure.
 //
 // Environment: ANPR_URL (http://127.0.0.1:PORT), ANPR_BROKERS, TOKEN_CR (controlroom, all rooms),
-// TOKEN_OP (operator), OUT_DIR (screenshots), CHROMIUM (default /usr/bin/chromium).
+// TOKEN_OP (operator), OUT_DIR (screenshots), CHROMIUM (default /usr/bin/chromium), TOPIC_HITS and
+// TOPIC_HIT_ACKS (the processor's topics.hits and topics.hit_acks, default anpr.hits and
+// anpr.hit-acks), GROUP (the consumer group reading the acknowledgements, default one per run).
 'use strict';
 const { chromium } = require('playwright-core');
 const { Kafka, logLevel } = require('kafkajs');
@@ -12,6 +14,8 @@ const path = require('path');
 
 const url = process.env.ANPR_URL;
 const out = process.env.OUT_DIR || '.';
+const topicHits = process.env.TOPIC_HITS || 'anpr.hits';
+const topicAcks = process.env.TOPIC_HIT_ACKS || 'anpr.hit-acks';
 const kafka = new Kafka({ clientId: 'anpr-pages-check', brokers: process.env.ANPR_BROKERS.split(','), logLevel: logLevel.NOTHING });
 
 function check(cond, what) {
@@ -39,7 +43,7 @@ function makeHit(opts) {
 async function main() {
   const producer = kafka.producer();
   await producer.connect();
-  const send = (hit) => producer.send({ topic: 'anpr.hits', acks: -1, messages: [{ key: hit.camera_id, value: JSON.stringify(hit) }] });
+  const send = (hit) => producer.send({ topic: topicHits, acks: -1, messages: [{ key: hit.camera_id, value: JSON.stringify(hit) }] });
 
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -112,9 +116,9 @@ async function main() {
   await page.click(`li[data-hit-id="${h1.hit_id}"] button.ack`);
   await page.waitForSelector(`li[data-hit-id="${h1.hit_id}"]`, { state: 'detached', timeout: 5000 });
   check(true, 'an acknowledged hit leaves the open queue');
-  const consumer = kafka.consumer({ groupId: 'pages-check-' + process.pid });
+  const consumer = kafka.consumer({ groupId: process.env.GROUP || 'pages-check-' + process.pid });
   await consumer.connect();
-  await consumer.subscribe({ topic: 'anpr.hit-acks', fromBeginning: true });
+  await consumer.subscribe({ topic: topicAcks, fromBeginning: true });
   const ack = await new Promise((resolve) => {
     const timer = setTimeout(() => resolve(null), 20000);
     consumer.run({ eachMessage: async ({ message }) => {
