@@ -50,17 +50,20 @@ TEST(BenchCli, HelpNamesTheOptions) {
     EXPECT_NE(out.find(opt), std::string::npos) << opt;
 }
 
-// The benchmark's four topics (`--topic-prefix`) on a broker of the test's own.
+// The benchmark's topics (`--topic-prefix`) on a broker of the test's own: the processor's dead
+// letters and route copies (BE and LU cameras' hits on the benchmark's NL list) go to the
+// benchmark's topics, not to the product's.
 TEST(BenchSmoke, ASmallRunConsumesEveryReadRawAndThroughTheProcessor) {
   TempDir tmp("bench-smoke", TempDir::Keep::on_failure);
   TestBroker broker(tmp.path(), current_test_name(), 2, kAnpr,
-                    {"bench.reads", "bench.hits", "bench.lat.reads", "bench.lat.hits"});
+                    {"bench.reads", "bench.hits", "bench.lat.reads", "bench.lat.hits",
+                     "bench.deadletter", "bench.route.nl", "bench.route.be", "bench.route.lu"});
   ASSERT_FALSE(broker.bootstrap().empty());
   const std::string json = (tmp.path() / "bench.json").string();
   std::string out;
-  ASSERT_EQ(exit_code("--reads 2000 --entries 1000 --rounds 1 --latency-seconds 1 --brokers " +
-                          broker.bootstrap() + " --topic-prefix " + broker.topic("bench.") +
-                          " --json " + json,
+  ASSERT_EQ(exit_code("--reads 2000 --entries 1000 --rounds 1 --latency-seconds 1 --broken 0.05 "
+                      "--brokers " + broker.bootstrap() + " --topic-prefix " +
+                          broker.topic("bench.") + " --json " + json,
                       &out),
             0)
       << out;
@@ -71,6 +74,17 @@ TEST(BenchSmoke, ASmallRunConsumesEveryReadRawAndThroughTheProcessor) {
   EXPECT_EQ(uint64_t(d["raw"]["reads"]), 2000u);
   EXPECT_EQ(uint64_t(d["processor"]["reads"]), 2000u);
   EXPECT_GT(simdjson::dom::array(d["latency_ms"]).size(), 0u);
+  const auto messages = [&](const std::string& t) {
+    return shell("kcat -C -b " + broker.bootstrap() + " -t " + broker.topic(t) +
+                 " -o beginning -e -q 2>/dev/null | wc -l");
+  };
+  EXPECT_NE(std::stoi(messages("bench.deadletter")), 0)
+      << "no dead letter on the benchmark's topic";
+  EXPECT_NE(std::stoi(messages("bench.route.nl")), 0) << "no route copy on the benchmark's topic";
+  // On the embedded broker the product's topics are on the same broker: nothing reached them.
+  if (!broker.on_kafka())
+    for (const char* t : {"anpr.deadletter", "anpr.route.nl", "anpr.route.be", "anpr.route.lu"})
+      EXPECT_EQ(std::stoi(messages(t)), 0) << t;
 }
 
 }  // namespace

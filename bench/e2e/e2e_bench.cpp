@@ -137,6 +137,12 @@ config::Settings settings_for(const E2eBenchOptions& o, const std::string& boots
   add("ANPR_BENCH_PRODUCER", s.kafka.producer);
   s.topics.reads = reads;
   s.topics.hits = hits;
+  // The rest of the processor's output (dead letters, route copies to the list owners) goes to
+  // the benchmark's topics too, never to the product's on the same cluster.
+  s.topics.deadletter = o.topic_prefix + "deadletter";
+  s.topics.route_prefix = o.topic_prefix + "route.";
+  s.topics.hit_acks = o.topic_prefix + "hit-acks";
+  s.topics.reflists = o.topic_prefix + "reflists";
   s.countries = config::default_country_policies();
   return s;
 }
@@ -241,12 +247,14 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
   std::unique_ptr<ChildProcess> broker;
   std::string bootstrap = o.brokers;
   if (bootstrap.empty()) {
+    std::vector<std::string> args = {o.anpr_binary, "broker", "--partitions",
+                                     std::to_string(o.partitions)};
+    for (const std::string& t : {t_reads, t_hits, t_lat_reads, t_lat_hits,
+                                 o.topic_prefix + "deadletter", o.topic_prefix + "route.nl",
+                                 o.topic_prefix + "route.be", o.topic_prefix + "route.lu"})
+      args.insert(args.end(), {"--topic", t});
     try {
-      broker = std::make_unique<ChildProcess>(
-          std::vector<std::string>{o.anpr_binary, "broker", "--partitions",
-                                   std::to_string(o.partitions), "--topic", t_reads, "--topic",
-                                   t_hits, "--topic", t_lat_reads, "--topic", t_lat_hits},
-          true, "/dev/null", SIGTERM);
+      broker = std::make_unique<ChildProcess>(args, true, "/dev/null", SIGTERM);
       bootstrap = broker->read_line(20'000);
     } catch (const std::exception&) {
       bootstrap.clear();

@@ -17,8 +17,10 @@
 //
 // The embedded broker runs as a child process (`anpr broker`), so CPU figures are the consumer's
 // and the processor's alone; with `brokers` set, a real cluster is used instead (its topics
-// `<topic_prefix>reads|hits|lat.reads|lat.hits` must exist or be auto-created). Progress goes to
-// stderr on a terminal. Figures are measurements, never assertions.
+// `<topic_prefix>reads|hits|lat.reads|lat.hits` must exist or be auto-created). The processor's
+// dead letters and route copies go to `<topic_prefix>deadletter` and `<topic_prefix>route.nl|be|lu`
+// (created on first use), never to the product's topics. Progress goes to stderr on a terminal.
+// Figures are measurements, never assertions.
 //
 // Thread safety: run one benchmark at a time per process.
 #pragma once
