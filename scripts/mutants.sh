@@ -13,6 +13,8 @@
 #                when present, with paths relative to the copy, so builds of the working tree with
 #                the same options share its cache).
 #   JOBS         parallel build and test jobs (default: number of cores).
+#   ANPR_TEST_KAFKA  passed on to the tests: set it (scripts/kafka.sh start) for a patch whose
+#                tests need Apache Kafka (tests/*_kafka_test.cpp); without it their baseline fails.
 #
 # A patch is a unified diff from the repository's root (as `git diff` prints it), preceded by
 #   # test: <ctest -R regex naming the test(s) that must fail with the patch applied>
