@@ -40,6 +40,11 @@ struct KafkaSettings {
   // Static group membership (librdkafka `group.instance.id`): an instance restarted within the
   // session timeout gets its partitions back without a rebalance. Empty: dynamic membership.
   std::string instance_id;
+  // With pipeline.exactly_once: the producer's transactional.id; "" = group_id + "-" +
+  // instance_id, or + the host's name without one (pipeline/kafka_props.h). Stable across
+  // restarts of one instance, unique per instance: a restarted instance then fences its previous
+  // incarnation.
+  std::string transactional_id;
   // librdkafka properties passed through unchanged (TLS, SASL, timeouts, ...): `common` to every
   // client, then `consumer` / `producer` on top of it.
   std::map<std::string, std::string> common;
@@ -81,6 +86,10 @@ struct PipelineSettings {
   // A stop (SIGTERM, SIGINT) waits at most this long for the reads in flight to be delivered and
   // stored; what is not finished by then is consumed again at the next start.
   int64_t shutdown_timeout_ms = 30'000;
+  // Read-process-write transactions (docs/kafka.md "Exactly-once hits"): the messages produced
+  // for the reads and their offsets are committed together, every commit_interval_ms.
+  bool exactly_once = false;
+  int64_t commit_interval_ms = 100;
 };
 
 // Diagnostics on stderr (logging/log.h).

@@ -33,6 +33,17 @@ const std::vector<KeyDecl>& decls() {
              if (auto v = c.string(it, "an instance name such as \"anpr-1\" (\"\": none)"))
                c.s.kafka.instance_id = *v;
            }},
+      {.doc = {"kafka.transactional_id", "string", "`group_id`-`instance_id`, else `group_id`-host name",
+               "With `pipeline.exactly_once`: the producer's `transactional.id`. Give each "
+               "instance its own, the same at every restart of that instance (the default is "
+               "that when `kafka.instance_id` is set, or when one instance runs per host): a "
+               "restarted instance then aborts what its previous incarnation left open and "
+               "fences it (docs/kafka.md, \"Exactly-once hits\")."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.name_value(it, "a non-empty transactional id"))
+               c.s.kafka.transactional_id = *v;
+           }},
       {.doc = {"kafka.unanswered_after_ms", "integer 1000..3600000", "15000",
                "The processor asks the Kafka cluster for metadata every second; once it has not "
                "answered for this long (stopped, unreachable or frozen), `/readyz` answers 503 and "
@@ -42,8 +53,9 @@ const std::vector<KeyDecl>& decls() {
        .hi = 3'600'000},
       {.doc = {"kafka.properties.*", "string, integer, float or boolean", "",
                "Any librdkafka property (TLS, SASL, timeouts, ...) for every client, passed "
-               "through as text. Not `bootstrap.servers` or `group.id` (use `brokers`, "
-               "`group_id`)."},
+               "through as text. Not `bootstrap.servers`, `group.id`, `group.instance.id` or "
+               "`transactional.id` (use `brokers`, `group_id`, `instance_id`, "
+               "`transactional_id`)."},
        .set = [](Ctx& c, const Item& it) { c.property(it, c.s.kafka.common); },
        .flatten = true},
       {.doc = {"kafka.consumer.*", "string, integer, float or boolean", "",
@@ -193,6 +205,21 @@ const std::vector<KeyDecl>& decls() {
        .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.pipeline.shutdown_timeout_ms); },
        .lo = 1000,
        .hi = 600'000},
+      {.doc = {"pipeline.exactly_once", "boolean", "false",
+               "Read-process-write transactions: the hits, route copies, dead letters and kept "
+               "passages (`retention.sink = \"kafka\"`) of a group of reads are committed in one "
+               "Kafka transaction with the reads' offsets, so consumers reading with "
+               "`isolation.level = read_committed` see each hit exactly once, also across "
+               "crashes. Needs a cluster with transactions (Apache Kafka; not the embedded "
+               "broker). docs/kafka.md, \"Exactly-once hits\"."},
+       .set = [](Ctx& c, const Item& it) { c.set_boolean(it, c.s.pipeline.exactly_once); }},
+      {.doc = {"pipeline.commit_interval_ms", "integer 10..60000", "100",
+               "With `pipeline.exactly_once`: how often the open transaction is committed. Hits "
+               "reach read_committed consumers only then: shorter is quicker alerting, longer is "
+               "fewer commits."},
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.pipeline.commit_interval_ms); },
+       .lo = 10,
+       .hi = 60'000},
       {.doc = {"log.level", "string", "\"info\"",
                "Least severe diagnostics written to stderr: `debug`, `info`, `warn` or `error`. "
                "`anpr run --log-level` overrides it."},

@@ -189,11 +189,13 @@ struct Ctx {
                 quote(prop));
       return;
     }
-    if (prop == "bootstrap.servers" || prop == "group.id" || prop == "group.instance.id") {
+    if (prop == "bootstrap.servers" || prop == "group.id" || prop == "group.instance.id" ||
+        prop == "transactional.id") {
       error(it.line, it.path(),
             "expected any librdkafka property but " + prop + ", which is set by kafka." +
                 (prop == "group.id"            ? "group_id"
                  : prop == "group.instance.id" ? "instance_id"
+                 : prop == "transactional.id"  ? "transactional_id"
                                                : "brokers") +
                 ", got " + describe(it.node));
       return;

@@ -50,12 +50,16 @@ class Suppressor {
     if (ts > newest_) newest_ = ts;
     if (++since_sweep_ >= 4096 && last_.size() > 1024) sweep();
     auto [it, inserted] = last_.try_emplace(key, ts);
-    if (inserted) return true;
+    if (inserted) {
+      if (journaling_) journal_.push_back({key, false, 0});
+      return true;
+    }
     const int64_t d = ts >= it->second ? ts - it->second : it->second - ts;
     if (d < window) {
       ++suppressed_;
       return false;
     }
+    if (journaling_) journal_.push_back({key, true, it->second});
     it->second = ts;
     return true;
   }
@@ -63,11 +67,43 @@ class Suppressor {
   uint64_t suppressed() const { return suppressed_; }
   std::size_t tracked() const { return last_.size(); }
 
+  // For transactions (pipeline.exactly_once): checkpoint() starts recording every change since
+  // (forgetting the previous record); rollback() undoes them, so the reads of an aborted
+  // transaction are decided again exactly as the first time. Without a checkpoint nothing is
+  // recorded.
+  void checkpoint() {
+    journal_.clear();
+    journaling_ = true;
+    saved_newest_ = newest_;
+    saved_suppressed_ = suppressed_;
+  }
+  void rollback() {
+    if (!journaling_) return;
+    for (auto it = journal_.rbegin(); it != journal_.rend(); ++it) {
+      if (it->existed) last_[it->key] = it->ts;
+      else last_.erase(it->key);
+    }
+    journal_.clear();
+    newest_ = saved_newest_;
+    suppressed_ = saved_suppressed_;
+  }
+
  private:
   void sweep() {
     since_sweep_ = 0;
-    std::erase_if(last_, [&](const auto& kv) { return newest_ - kv.second >= max_ms_; });
+    std::erase_if(last_, [&](const auto& kv) {
+      const bool old = newest_ - kv.second >= max_ms_;
+      if (old && journaling_) journal_.push_back({kv.first, true, kv.second});
+      return old;
+    });
   }
+
+  // One change since checkpoint(): the key's state before it.
+  struct Change {
+    uint64_t key;
+    bool existed;
+    TimestampMs ts;
+  };
 
   int64_t default_ms_;
   std::vector<std::pair<std::string, int64_t>> per_list_;
@@ -76,6 +112,10 @@ class Suppressor {
   std::unordered_map<uint64_t, TimestampMs> last_;
   uint64_t suppressed_ = 0;
   std::size_t since_sweep_ = 0;
+  bool journaling_ = false;
+  std::vector<Change> journal_;
+  TimestampMs saved_newest_ = INT64_MIN;
+  uint64_t saved_suppressed_ = 0;
 };
 
 }  // namespace anpr

@@ -1,5 +1,7 @@
 #include "pipeline/kafka_props.h"
 
+#include <unistd.h>
+
 #include <string>
 #include <utility>
 
@@ -20,9 +22,15 @@ kafka::Properties kafka_properties(const config::KafkaSettings& k, KafkaRole rol
   return p;
 }
 
-kafka::Properties processor_consumer_properties(const config::KafkaSettings& k) {
+kafka::Properties processor_consumer_properties(const config::KafkaSettings& k,
+                                                bool exactly_once) {
   kafka::Properties fixed{{"enable.auto.offset.store", "false"}};
   if (!k.instance_id.empty()) fixed.emplace_back("group.instance.id", k.instance_id);
+  if (exactly_once) {
+    // Offsets are committed by the producer's transactions (pipeline/processor.h).
+    fixed.emplace_back("enable.auto.commit", "false");
+    fixed.emplace_back("isolation.level", "read_committed");
+  }
   return kafka_properties(
       k, KafkaRole::consumer, "4",
       {{"group.id", k.group_id},
@@ -46,10 +54,25 @@ kafka::Properties processor_consumer_properties(const config::KafkaSettings& k) 
       fixed);
 }
 
-kafka::Properties processor_producer_properties(const config::KafkaSettings& k) {
-  return kafka_properties(k, KafkaRole::producer, "4",
-                          {{"linger.ms", "1"}, {"message.timeout.ms", "120000"}},
-                          {{"enable.idempotence", "true"}, {"acks", "all"}});
+kafka::Properties processor_producer_properties(const config::KafkaSettings& k,
+                                                const std::string& transactional_id) {
+  if (transactional_id.empty())
+    return kafka_properties(k, KafkaRole::producer, "4",
+                            {{"linger.ms", "1"}, {"message.timeout.ms", "120000"}},
+                            {{"enable.idempotence", "true"}, {"acks", "all"}});
+  // librdkafka refuses a message.timeout.ms set above transaction.timeout.ms and sets it to
+  // that when it is not set: so no default of its own here.
+  return kafka_properties(
+      k, KafkaRole::producer, "4", {{"linger.ms", "1"}, {"transaction.timeout.ms", "60000"}},
+      {{"enable.idempotence", "true"}, {"acks", "all"}, {"transactional.id", transactional_id}});
+}
+
+std::string processor_transactional_id(const config::KafkaSettings& k) {
+  if (!k.transactional_id.empty()) return k.transactional_id;
+  if (!k.instance_id.empty()) return k.group_id + "-" + k.instance_id;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return k.group_id;
+  return k.group_id + "-" + host;
 }
 
 }  // namespace anpr::app

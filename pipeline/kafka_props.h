@@ -7,6 +7,7 @@
 // here and returns kafka::Properties itself. reflists/ takes ready kafka::Properties (from cli/).
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "config/settings.h"
@@ -35,9 +36,23 @@ kafka::Properties kafka_properties(const config::KafkaSettings& k, KafkaRole rol
 
 // The processor's consumer: a member of kafka.group_id that stores offsets only through its
 // OffsetTracker (enable.auto.offset.store=false, fixed) and commits them every second.
-kafka::Properties processor_consumer_properties(const config::KafkaSettings& k);
+// `exactly_once` (pipeline.exactly_once): offsets go into the producer's transactions instead,
+// so librdkafka commits nothing (enable.auto.commit=false, fixed), and only committed reads are
+// consumed (isolation.level=read_committed, fixed).
+kafka::Properties processor_consumer_properties(const config::KafkaSettings& k,
+                                                bool exactly_once = false);
 
-// The processor's producer: idempotent with acks=all (fixed).
-kafka::Properties processor_producer_properties(const config::KafkaSettings& k);
+// The processor's producer: idempotent with acks=all (fixed). With a `transactional_id`
+// (pipeline.exactly_once) it is transactional: transaction.timeout.ms 60 s by default, and
+// librdkafka bounds message.timeout.ms by it.
+kafka::Properties processor_producer_properties(const config::KafkaSettings& k,
+                                                const std::string& transactional_id = {});
+
+// The transactional.id of the processor's producer with pipeline.exactly_once:
+// kafka.transactional_id, or kafka.group_id + "-" + kafka.instance_id (static membership), or
+// kafka.group_id + "-" + the host's name (gethostname). It must be
+// the same at every start of one instance (so the new incarnation aborts what the previous left
+// open and fences it) and differ between instances running at once (docs/kafka.md).
+std::string processor_transactional_id(const config::KafkaSettings& k);
 
 }  // namespace anpr::app

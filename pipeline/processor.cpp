@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <set>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -51,6 +53,7 @@ struct Item : ReadSlot {
 };
 
 struct Batch {
+  uint64_t epoch = 0;  // exactly once: the consumer's rewinds before it was consumed
   std::vector<rd_kafka_message_t*> raw;
   std::vector<Item> items;
   std::vector<ReadSlot*> slots;  // items[0 .. n), for the matcher
@@ -63,6 +66,12 @@ struct Batch {
 struct Sent {
   OffsetTracker::Ticket ticket;
   TimestampMs capture_ts = 0;
+};
+
+// pipeline.exactly_once on a cluster that cannot keep transactions: a configuration error.
+class UnusableCluster : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 // A message to send again after a failed delivery.
@@ -125,6 +134,38 @@ struct Processor::Impl {
   // Set once the drain at shutdown is over: a revoke during close does not wait again.
   std::atomic<bool> closing{false};
 
+  // ---- exactly once (pipeline.exactly_once; see "transactions" below) ----
+  const bool exactly_once;
+  Mutex txn_mu;  // the transaction: the publish stage, the revoke callback and the drain
+  bool txn_open GUARDED_BY(txn_mu) = false;
+  Clock::time_point txn_started GUARDED_BY(txn_mu);
+  // Per partition, in the open and earlier transactions: the offset after the last read
+  // published, and the offset after the last read done (its messages delivered, its kept
+  // records durable) that the tracker handed out and no transaction committed yet.
+  std::map<int32_t, int64_t> published_next GUARDED_BY(txn_mu);
+  std::map<int32_t, int64_t> done_next GUARDED_BY(txn_mu);
+  std::map<int32_t, int64_t> offsets_to_commit GUARDED_BY(txn_mu);
+  std::atomic<int64_t> txn_due_ns{0};       // when the open transaction is due (0: none open)
+  std::atomic<uint64_t> txn_reads{0};       // reads published in the open transaction
+  std::atomic<bool> txn_delivery_failed{false};
+  std::atomic<bool> txn_fatal{false};       // the producer failed for good (fenced)
+  // Rewinds after an abort: the consume stage seeks the assignment back to the last committed
+  // offsets and counts `epoch` up; the publish stage drops every batch of an epoch before
+  // `accept_epoch`, i.e. consumed before the rewind.
+  std::atomic<uint64_t> epoch{0};
+  std::atomic<uint64_t> accept_epoch{0};
+  std::atomic<bool> rewind_requested{false};
+  std::atomic<uint64_t> consumed_batches{0}, published_batches{0};
+  // Consume stage's thread only (the rebalance callback runs on it): the assignment, and the
+  // partitions revoked during the current consume() call.
+  std::set<int32_t> owned;
+  std::set<int32_t> revoked_now;
+  // Where a rewind seeks each partition: the last committed offset, or the first read consumed
+  // since the assignment.
+  Mutex rewind_mu;
+  std::map<int32_t, int64_t> rewind_to GUARDED_BY(rewind_mu);
+  std::atomic<uint64_t> txn_commits{0}, txn_aborts{0};
+
   // The broker prober (probe_loop): when the cluster last answered, in steady-clock nanoseconds.
   std::atomic<int64_t> broker_answered_at{0};
   Mutex probe_mu;
@@ -137,7 +178,8 @@ struct Processor::Impl {
         cameras(c),
         stop(st),
         retention(RetentionSink::open(s)),
-        suppressor(make_suppressor(s)) {}
+        suppressor(make_suppressor(s)),
+        exactly_once(s.pipeline.exactly_once) {}
 
   static Suppressor make_suppressor(const config::Settings& s) {
     std::vector<std::pair<std::string, int64_t>> per;
@@ -147,7 +189,9 @@ struct Processor::Impl {
 
   std::unique_ptr<kafka::Producer> make_producer() {
     return std::make_unique<kafka::Producer>(
-        processor_producer_properties(settings.kafka),
+        processor_producer_properties(settings.kafka, exactly_once
+                                                          ? processor_transactional_id(settings.kafka)
+                                                          : std::string()),
         [this](rd_kafka_resp_err_t err, void* opaque, const rd_kafka_message_t& m) {
           on_delivery(err, opaque, m);
         });
@@ -164,7 +208,10 @@ struct Processor::Impl {
   // replaced: what it had not delivered comes back through the delivery reports of the purge and
   // is sent again by the new one (at least once: a hit may reach the control rooms twice, with
   // the same hit_id).
+  // Not with pipeline.exactly_once: a transactional producer that fails for good (fenced) stops
+  // the processor instead (transactions_failed()).
   void replace_producer_if_failed() {
+    if (exactly_once) return;
     char reason[512] = "";
     {
       ReaderLock lock(producer_mu);
@@ -190,7 +237,8 @@ struct Processor::Impl {
   }
 
   void start_clients() {
-    rd_kafka_conf_t* conf = kafka::make_conf(processor_consumer_properties(settings.kafka));
+    rd_kafka_conf_t* conf =
+        kafka::make_conf(processor_consumer_properties(settings.kafka, exactly_once));
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_rebalance_cb(conf, &Impl::on_rebalance);
     consumer = kafka::Consumer(conf);  // its poll serves the rebalance callback
@@ -203,6 +251,7 @@ struct Processor::Impl {
     if (const char* n = std::getenv("ANPR_INJECT_PRODUCER_FATAL")) inject_fatal_after = std::atoll(n);
     WriterLock lock(producer_mu);
     producer = make_producer();
+    if (exactly_once) init_transactions();
 
     // Outputs: fetch their metadata now, so the first hit is not held back; a topic that cannot
     // be found is reported (on a cluster without auto-creation it must be created first).
@@ -236,11 +285,13 @@ struct Processor::Impl {
     ++trouble_since_log;
     const auto now = Clock::now();
     if (now < next_trouble_log) return;
+    // In a transaction nothing is sent again: the transaction is aborted and its reads redone.
     log::warn("run",
-              std::string(what) + " " + topic + " (" + rd_kafka_err2str(err) +
-                  "); sending again (" + std::to_string(trouble_since_log) +
-                  " such messages since the last report); the reads' offsets wait until they are "
-                  "delivered",
+              std::string(what) + " " + topic + " (" + rd_kafka_err2str(err) + "); " +
+                  (exactly_once ? "the transaction is aborted and its reads processed again ("
+                                : "sending again (") +
+                  std::to_string(trouble_since_log) + " such messages since the last report)" +
+                  (exactly_once ? "" : "; the reads' offsets wait until they are delivered"),
               {{"topic", topic}, {"error", rd_kafka_err2str(err)}, {"messages", trouble_since_log}});
     trouble_since_log = 0;
     next_trouble_log = now + std::chrono::seconds(10);
@@ -259,6 +310,16 @@ struct Processor::Impl {
       if (t->capture_ts)
         read_to_hit_seconds.observe(static_cast<double>(wall_now_ms() - t->capture_ts) / 1000.0);
       tracker.delivered(t->ticket);
+      delete t;
+      return;
+    }
+    if (exactly_once) {
+      // The transaction cannot commit now: it is aborted and its reads processed again. Messages
+      // purged by an abort are reported too, and expected.
+      if (err != RD_KAFKA_RESP_ERR__PURGE_QUEUE && err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+        txn_delivery_failed = true;
+        log_trouble("delivery failed to", rd_kafka_topic_name(m.rkt), err);
+      }
       delete t;
       return;
     }
@@ -307,8 +368,9 @@ struct Processor::Impl {
     }
   }
 
-  // Stores the offsets the tracker says are safe.
+  // Stores the offsets the tracker says are safe. Exactly once: the transactions take them.
   void store_ready() {
+    if (exactly_once) return;
     std::vector<std::pair<int32_t, int64_t>> ready;
     tracker.take_ready(ready);
     if (ready.empty()) return;
@@ -370,6 +432,7 @@ struct Processor::Impl {
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       for (int i = 0; i < parts->cnt; ++i) self->tracker.reset(parts->elems[i].partition);
       self->track_assignment(parts, true);
+      if (self->exactly_once) self->track_owned(parts, true);
       if (cooperative) {
         rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         self->assigned.fetch_add(parts->cnt);
@@ -386,8 +449,13 @@ struct Processor::Impl {
     // Not during close: run() has drained already, within the shutdown timeout. While the
     // retention store cannot write, only the hits in flight are waited for: the reads whose
     // records wait for the store are consumed again by the next owner.
+    // Exactly once: the open transaction is committed instead (or aborted).
+    if (self->exactly_once) {
+      if (!self->closing.load()) self->commit_before_revoke(parts);
+      self->track_owned(parts, false);
+    }
     const auto deadline = Clock::now() + std::chrono::seconds(30);
-    while (!self->closing.load()) {
+    while (!self->exactly_once && !self->closing.load()) {
       std::size_t busy = 0;
       for (int i = 0; i < parts->cnt; ++i) busy += self->tracker.in_flight(parts->elems[i].partition);
       if (busy == 0 || Clock::now() > deadline) break;
@@ -397,12 +465,13 @@ struct Processor::Impl {
     self->store_ready();
     // A commit refused here (a broker that refuses commits during a rebalance, as the embedded
     // one does) only means the next owner reads some finished reads again: say so.
-    if (const rd_kafka_resp_err_t e = rd_kafka_commit(rk, nullptr, 0);
-        e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-      log::warn("run",
-                std::string("commit on revoke failed: ") + rd_kafka_err2str(e) +
-                    "; the next owner of these partitions reads their last reads again",
-                {{"error", rd_kafka_err2str(e)}});
+    if (!self->exactly_once)
+      if (const rd_kafka_resp_err_t e = rd_kafka_commit(rk, nullptr, 0);
+          e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log::warn("run",
+                  std::string("commit on revoke failed: ") + rd_kafka_err2str(e) +
+                      "; the next owner of these partitions reads their last reads again",
+                  {{"error", rd_kafka_err2str(e)}});
     for (int i = 0; i < parts->cnt; ++i) self->tracker.reset(parts->elems[i].partition);
     self->track_assignment(parts, false);
     if (cooperative) {
@@ -412,6 +481,327 @@ struct Processor::Impl {
       rd_kafka_assign(rk, nullptr);
       self->assigned.store(0);
     }
+  }
+
+  // ---- transactions (pipeline.exactly_once) ----
+  //
+  // One transaction spans the batches published within pipeline.commit_interval_ms: the publish
+  // stage begins it with the first batch and commits it once it is due (a batch, or the consume
+  // stage's empty batch when no read came). A commit waits until every read published so far is
+  // done (OffsetTracker: its messages delivered, its kept records durable), adds the offsets of
+  // the done reads (rd_kafka_send_offsets_to_transaction with the consumer's group metadata, so
+  // a member fenced by a rebalance cannot commit) and commits; hits, route copies, dead letters,
+  // passages and offsets become visible to read_committed consumers together. While the
+  // retention store cannot write, the commit does not wait for it (alerting comes first): the
+  // reads whose records wait are committed by a later transaction, and only a crash meanwhile
+  // publishes their hits again (same hit_id).
+  //
+  // An abortable error aborts: what the transaction produced is never visible to read_committed
+  // consumers, suppression forgets its decisions (Suppressor::rollback), every batch consumed so
+  // far is dropped and the consume stage seeks the assignment back to the last committed
+  // offsets, so the reads are processed again. A fatal error (another instance with the same
+  // transactional.id fenced this one) stops the processor with exit code 3.
+
+  // Refuses a cluster that would take transactions without keeping them (the embedded broker,
+  // docs/design.md §7), then registers the transactional.id: the coordinator aborts what a
+  // previous incarnation left open and fences it. Waits while the coordinator is not available.
+  void init_transactions() REQUIRES(producer_mu) {
+    const std::string id = processor_transactional_id(settings.kafka);
+    if (char* cluster = rd_kafka_clusterid(producer->get(), 10'000)) {
+      const bool mock = std::string_view(cluster).starts_with("mockCluster");
+      rd_kafka_mem_free(producer->get(), cluster);
+      if (mock)
+        throw UnusableCluster(
+            "pipeline.exactly_once: the cluster at " + settings.kafka.brokers +
+            " is the embedded broker (librdkafka's test broker), which accepts transactions "
+            "without keeping them: read_committed consumers would see aborted hits and no "
+            "offset would be committed. Exactly-once hits need Apache Kafka (docs/kafka.md); "
+            "set pipeline.exactly_once = false for the embedded broker");
+    }
+    const auto started = Clock::now();
+    auto next_report = started + std::chrono::seconds(10);
+    for (;;) {
+      rd_kafka_error_t* e = rd_kafka_init_transactions(producer->get(), 5000);
+      if (!e) break;
+      const std::string why = rd_kafka_error_string(e);
+      const bool retry = rd_kafka_error_is_retriable(e) && !rd_kafka_error_is_fatal(e);
+      rd_kafka_error_destroy(e);
+      if (!retry)
+        throw kafka::KafkaError("pipeline.exactly_once: cannot start transactions as " + id +
+                                " (kafka.transactional_id): " + why);
+      if (stop.load()) return;  // run() sees the stop
+      if (Clock::now() >= next_report) {
+        log::warn("run",
+                  "pipeline.exactly_once: the cluster at " + settings.kafka.brokers +
+                      " has not let transactional.id " + id + " start for " +
+                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                         Clock::now() - started)
+                                         .count()) +
+                      " s (" + why + "); still trying",
+                  {{"transactional_id", id}, {"error", why}});
+        next_report = Clock::now() + std::chrono::seconds(30);
+      }
+    }
+    log::info("run", "transactions started as " + id + " (kafka.transactional_id)",
+              {{"transactional_id", id}});
+  }
+
+  // The transactional producer's handle. With pipeline.exactly_once the producer is never
+  // replaced (replace_producer_if_failed), so the handle stays valid until close_producer(),
+  // after the last transaction.
+  rd_kafka_t* txn_producer() {
+    ReaderLock lock(producer_mu);
+    return producer->get();
+  }
+
+  // The producer failed for good: stop, exit code 3.
+  void transactions_failed(const std::string& why) {
+    if (txn_fatal.exchange(true)) return;
+    const std::string id = processor_transactional_id(settings.kafka);
+    log::error("run",
+               "pipeline.exactly_once: the transactional producer " + id +
+                   " failed for good (" + why +
+                   "); another instance with the same kafka.transactional_id has probably "
+                   "started and fenced this one. Stopping: what the open transaction produced is "
+                   "never visible to read_committed consumers, and its reads are processed again "
+                   "by the group",
+               {{"transactional_id", id}, {"error", why}});
+    failed = true;
+    stop = true;
+  }
+
+  void begin_transaction() REQUIRES(txn_mu) {
+    if (rd_kafka_error_t* e = rd_kafka_begin_transaction(txn_producer())) {
+      const std::string why = rd_kafka_error_string(e);
+      rd_kafka_error_destroy(e);
+      transactions_failed(why);
+      return;
+    }
+    txn_open = true;
+    txn_started = Clock::now();
+    txn_due_ns = steady_ns() + settings.pipeline.commit_interval_ms * 1'000'000;
+    txn_delivery_failed = false;
+    suppressor.checkpoint();
+  }
+
+  // Runs a transactional call until it succeeds, fails for good, needs an abort, or `deadline`
+  // passes (retriable errors are tried again). Returns the error to act on (null: done).
+  template <class Call>
+  rd_kafka_error_t* txn_call(Call call, Clock::time_point deadline) {
+    for (;;) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      rd_kafka_error_t* e = call(static_cast<int>(std::clamp<int64_t>(left, 100, 30'000)));
+      if (!e || !rd_kafka_error_is_retriable(e) || rd_kafka_error_is_fatal(e) ||
+          rd_kafka_error_txn_requires_abort(e) || Clock::now() >= deadline)
+        return e;
+      rd_kafka_error_destroy(e);
+    }
+  }
+
+  // Commits the open transaction, or aborts it when it cannot commit. False when it was aborted
+  // or the producer failed.
+  bool commit_transaction(Clock::time_point deadline) REQUIRES(txn_mu) {
+    if (!txn_open) return true;
+    // Every read published so far done, but those whose records wait for a failing store.
+    const auto wait_until = std::min(deadline, Clock::now() + std::chrono::seconds(10));
+    std::vector<std::pair<int32_t, int64_t>> ready;
+    for (;;) {
+      ready.clear();
+      tracker.take_ready(ready);
+      for (auto [part, next] : ready) {
+        done_next[part] = next;
+        offsets_to_commit[part] = next;
+      }
+      bool all_done = true;
+      for (const auto& [part, next] : published_next) {
+        const auto d = done_next.find(part);
+        all_done = all_done && d != done_next.end() && d->second >= next;
+      }
+      if (all_done || txn_delivery_failed.load() || store_failing() || Clock::now() >= wait_until)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (txn_delivery_failed.load())
+      return abort_transaction("a message of the transaction was not delivered", deadline);
+    rd_kafka_error_t* e = nullptr;
+    if (!offsets_to_commit.empty()) {
+      kafka::PartitionList l(
+          rd_kafka_topic_partition_list_new(static_cast<int>(offsets_to_commit.size())));
+      for (auto [part, off] : offsets_to_commit)
+        rd_kafka_topic_partition_list_add(l.get(), settings.topics.reads.c_str(), part)->offset =
+            off;
+      rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer.get());
+      e = txn_call(
+          [&](int ms) {
+            return rd_kafka_send_offsets_to_transaction(txn_producer(), l.get(), group, ms);
+          },
+          deadline);
+      rd_kafka_consumer_group_metadata_destroy(group);
+    }
+    if (!e)
+      e = txn_call([&](int ms) { return rd_kafka_commit_transaction(txn_producer(), ms); },
+                   deadline);
+    if (e) {
+      const std::string why = rd_kafka_error_string(e);
+      const bool fatal = rd_kafka_error_is_fatal(e);
+      rd_kafka_error_destroy(e);
+      if (fatal) {
+        transactions_failed(why);
+        return false;
+      }
+      return abort_transaction("the commit failed: " + why, deadline);
+    }
+    txn_open = false;
+    txn_due_ns = 0;
+    txn_reads = 0;
+    ++txn_commits;
+    {
+      MutexLock lock(rewind_mu);
+      for (auto [part, off] : offsets_to_commit) rewind_to[part] = off;
+    }
+    {
+      MutexLock lock(lag_mu);
+      for (auto [part, off] : offsets_to_commit)
+        if (auto it = resume_at.find(part); it != resume_at.end()) it->second = off;
+    }
+    offsets_to_commit.clear();
+    return true;
+  }
+
+  // Aborts the open transaction and has the consume stage rewind. False (it was aborted).
+  bool abort_transaction(const std::string& why, Clock::time_point deadline) REQUIRES(txn_mu) {
+    const uint64_t reads_in_it = txn_reads.load();
+    rd_kafka_error_t* e = txn_call(
+        [&](int ms) { return rd_kafka_abort_transaction(txn_producer(), ms); }, deadline);
+    if (e) {
+      const std::string err = rd_kafka_error_string(e);
+      rd_kafka_error_destroy(e);
+      transactions_failed("abort after " + why + ": " + err);
+    }
+    suppressor.rollback();
+    txn_open = false;
+    txn_due_ns = 0;
+    txn_reads = 0;
+    txn_delivery_failed = false;
+    published_next.clear();
+    done_next.clear();
+    offsets_to_commit.clear();
+    ++txn_aborts;
+    // Every batch consumed until the consume stage's next rewind is dropped at publish.
+    accept_epoch = epoch.load() + 1;
+    rewind_requested = true;
+    log::warn("run",
+              "transaction aborted (" + why + "): nothing of it is visible to read_committed "
+                  "consumers; its " + std::to_string(reads_in_it) +
+                  " reads and those consumed since are processed again from the last committed "
+                  "offsets",
+              {{"reason", why}, {"reads", reads_in_it}});
+    return false;
+  }
+
+  // Revoke (the consume stage's thread, inside its poll): once every batch consumed so far is
+  // published (bounded), commits the open transaction, so the next owner starts after it.
+  void commit_before_revoke(const rd_kafka_topic_partition_list_t* parts) {
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (published_batches.load() < consumed_batches.load() && Clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    MutexLock lock(txn_mu);
+    if (!txn_fatal.load()) commit_transaction(deadline + std::chrono::seconds(30));
+    for (int i = 0; i < parts->cnt; ++i) {
+      published_next.erase(parts->elems[i].partition);
+      done_next.erase(parts->elems[i].partition);
+      offsets_to_commit.erase(parts->elems[i].partition);
+    }
+  }
+
+  // The consume stage's view of the assignment (rebalance callback).
+  void track_owned(const rd_kafka_topic_partition_list_t* parts, bool assign) {
+    MutexLock lock(rewind_mu);
+    for (int i = 0; i < parts->cnt; ++i) {
+      const int32_t part = parts->elems[i].partition;
+      rewind_to.erase(part);
+      if (assign) {
+        owned.insert(part);
+      } else {
+        owned.erase(part);
+        revoked_now.insert(part);
+      }
+    }
+  }
+
+  // After an abort (consume stage): forget the reads in flight and seek every partition with
+  // reads consumed since its assignment back to its last committed offset, or to its first read
+  // when no transaction committed any of it yet.
+  void rewind() {
+    std::vector<std::pair<int32_t, int64_t>> targets;
+    {
+      MutexLock lock(rewind_mu);
+      for (int32_t part : owned) {
+        tracker.reset(part);
+        if (auto it = rewind_to.find(part); it != rewind_to.end())
+          targets.emplace_back(part, it->second);
+      }
+    }
+    if (!targets.empty()) seek(targets);
+    {
+      MutexLock lock(lag_mu);
+      for (auto [part, off] : targets)
+        if (auto it = resume_at.find(part); it != resume_at.end()) it->second = off;
+    }
+    epoch.fetch_add(1);
+  }
+
+  void seek(const std::vector<std::pair<int32_t, int64_t>>& targets) {
+    kafka::PartitionList l(rd_kafka_topic_partition_list_new(static_cast<int>(targets.size())));
+    for (auto [part, off] : targets)
+      rd_kafka_topic_partition_list_add(l.get(), settings.topics.reads.c_str(), part)->offset = off;
+    if (rd_kafka_error_t* e = rd_kafka_seek_partitions(consumer.get(), l.get(), 30'000)) {
+      const std::string why = rd_kafka_error_string(e);
+      rd_kafka_error_destroy(e);
+      transactions_failed("cannot seek the reads back after an abort: " + why);
+      return;
+    }
+    for (int i = 0; i < l->cnt; ++i)
+      if (l->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        transactions_failed("cannot seek partition " + std::to_string(l->elems[i].partition) +
+                            " back after an abort: " + rd_kafka_err2str(l->elems[i].err));
+  }
+
+  // Messages of a partition revoked during this consume() call, or not assigned: dropped (the
+  // next owner reads them). A partition revoked and assigned again within the call would have
+  // both kinds mixed: it is sought to its committed offset.
+  void drop_unowned(Batch& b, std::size_t& got) {
+    std::size_t kept = 0;
+    std::vector<int32_t> again;
+    for (std::size_t i = 0; i < got; ++i) {
+      rd_kafka_message_t* m = b.raw[i];
+      const bool stale = !m->err && (revoked_now.count(m->partition) || !owned.count(m->partition));
+      if (!stale) {
+        b.raw[kept++] = m;
+        continue;
+      }
+      if (owned.count(m->partition) &&
+          std::find(again.begin(), again.end(), m->partition) == again.end())
+        again.push_back(m->partition);
+      rd_kafka_message_destroy(m);
+    }
+    got = kept;
+    if (again.empty()) return;
+    kafka::PartitionList l(rd_kafka_topic_partition_list_new(static_cast<int>(again.size())));
+    for (int32_t part : again)
+      rd_kafka_topic_partition_list_add(l.get(), settings.topics.reads.c_str(), part);
+    std::vector<std::pair<int32_t, int64_t>> targets;
+    if (rd_kafka_committed(consumer.get(), l.get(), 30'000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+      for (int i = 0; i < l->cnt; ++i)
+        targets.emplace_back(l->elems[i].partition, l->elems[i].offset >= 0
+                                                        ? l->elems[i].offset
+                                                        : RD_KAFKA_OFFSET_BEGINNING);
+    if (targets.size() != again.size()) {
+      transactions_failed("cannot read the committed offsets of partitions assigned again");
+      return;
+    }
+    seek(targets);
   }
 
   // ---- stage 1: consume ----
@@ -462,17 +852,36 @@ struct Processor::Impl {
     if (b.items.size() < max) b.items.resize(max);
     if (b.raw.size() < max) b.raw.resize(max);
     std::size_t got = 0;
+    // Exactly once: the rewind an abort asked for, before anything is consumed; the transaction
+    // due with no read coming is committed on an empty batch.
+    bool due = false;
+    if (exactly_once) {
+      if (rewind_requested.exchange(false)) rewind();
+      revoked_now.clear();
+      b.epoch = epoch.load();
+    }
+    const int poll_ms =
+        exactly_once ? static_cast<int>(std::min<int64_t>(100, settings.pipeline.commit_interval_ms))
+                     : 100;
     // Wait for the first message (this also serves rebalance callbacks), then take what else is
     // already fetched in one call.
     while (got == 0 && !stop.load(std::memory_order_relaxed)) {
       regulate();
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), 100);
-      if (!m) continue;
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), poll_ms);
+      if (!m) {
+        const int64_t at = txn_due_ns.load();
+        if (exactly_once && at != 0 && steady_ns() >= at) {
+          due = true;
+          break;
+        }
+        continue;
+      }
       b.raw[got++] = m;
       const ssize_t more =
           rd_kafka_consume_batch_queue(consumer_queue.get(), 0, b.raw.data() + 1, max - 1);
       if (more > 0) got += static_cast<std::size_t>(more);
     }
+    if (exactly_once) drop_unowned(b, got);
     for (std::size_t i = 0; i < got; ++i) {
       rd_kafka_message_t* m = b.raw[i];
       if (m->err) {
@@ -504,7 +913,20 @@ struct Processor::Impl {
         [&](std::size_t i) { return b.items[i].msg->offset; }, 1,
         [&](std::size_t i, const OffsetTracker::Ticket& t) { b.items[i].ticket = t; });
     reads.fetch_add(b.n, std::memory_order_relaxed);
-    return b.n > 0;
+    if (!exactly_once) return b.n > 0;
+    note_first_reads(b);
+    // An empty batch too (a due commit, or only messages dropped), until the stop.
+    if (b.n == 0 && !due && stop.load()) return false;
+    consumed_batches.fetch_add(1);
+    return true;
+  }
+
+  // Where a rewind seeks a partition none of whose reads a transaction committed yet: its first
+  // read consumed since the assignment.
+  void note_first_reads(const Batch& b) {
+    if (b.n == 0) return;
+    MutexLock lock(rewind_mu);
+    for (std::size_t i = 0; i < b.n; ++i) rewind_to.try_emplace(b.items[i].partition, b.items[i].offset);
   }
 
   // ---- stage 2: decode and match ----
@@ -659,6 +1081,44 @@ struct Processor::Impl {
     count_outputs(b, by_country, n_countries, other_countries, hit_outs, suppressed_outs);
   }
 
+  // Stage 3 with pipeline.exactly_once: the batch's messages go into the open transaction (begun
+  // here), which is committed once due. A batch consumed before a rewind is dropped.
+  void publish_in_transaction(Batch& b) {
+    {
+      MutexLock lock(txn_mu);
+      if (txn_fatal.load() || b.epoch < accept_epoch.load()) {
+        drop(b);
+      } else {
+        if (b.n > 0 && !txn_open) begin_transaction();
+        if (b.n > 0 && txn_open) {
+          for (std::size_t i = 0; i < b.n; ++i) {
+            int64_t& next = published_next[b.items[i].partition];
+            next = std::max(next, b.items[i].offset + 1);
+          }
+          txn_reads += b.n;
+          publish(b);
+        } else if (b.n > 0) {
+          drop(b);
+        }
+        if (txn_open && Clock::now() - txn_started >=
+                            std::chrono::milliseconds(settings.pipeline.commit_interval_ms))
+          commit_transaction(Clock::now() + std::chrono::seconds(60));
+      }
+    }
+    published_batches.fetch_add(1);
+  }
+
+  // A batch that is not published: its reads are consumed again.
+  void drop(Batch& b) {
+    // Their processing holds: stale once the rewind reset the partitions, and then ignored.
+    tracker.delivered_batch(
+        b.n, [&](std::size_t i) -> const OffsetTracker::Ticket& { return b.items[i].ticket; });
+    for (std::size_t i = 0; i < b.n; ++i) {
+      rd_kafka_message_destroy(b.items[i].msg);
+      b.items[i].msg = nullptr;
+    }
+  }
+
   // The per-label counters of one published batch (under counters_mu). The outputs are still
   // those of the batch: `hit_outs` and `suppressed_outs` point into its items.
   void count_outputs(const Batch& b, const std::pair<CountryCode, uint64_t>* by_country,
@@ -697,6 +1157,11 @@ struct Processor::Impl {
     }
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
       log_trouble("cannot enqueue a message for", topic, e);
+      if (exactly_once) {
+        txn_delivery_failed = true;
+        delete ticket;
+        return;
+      }
       MutexLock lock(retry_mu);
       retries.push_back(Retry{topic, std::string(key), std::string(value), ticket});
     }
@@ -762,6 +1227,11 @@ struct Processor::Impl {
   void drain() {
     const auto deadline =
         Clock::now() + std::chrono::milliseconds(settings.pipeline.shutdown_timeout_ms);
+    if (exactly_once) {  // every batch is published: commit what is open
+      MutexLock lock(txn_mu);
+      if (txn_open && !txn_fatal.load()) commit_transaction(deadline);
+      return;
+    }
     auto retries_left = [this] {
       MutexLock lock(retry_mu);
       return !retries.empty();
@@ -791,7 +1261,13 @@ struct Processor::Impl {
   }
 
   int run() {
-    start_clients();
+    try {
+      start_clients();
+    } catch (const UnusableCluster& e) {
+      log::error("run", e.what());
+      return 2;
+    }
+    if (exactly_once && stop.load()) return failed ? 3 : 0;  // stopped while starting them
     broker_answered_at = steady_ns();
     std::thread poller([this] { poll_loop(); });
     std::thread prober([this] { probe_loop(); });
@@ -842,7 +1318,8 @@ struct Processor::Impl {
                     return b;
                   }) &
               tbb::make_filter<Batch*, void>(tbb::filter_mode::serial_in_order, [&](Batch* b) {
-                publish(*b);
+                if (exactly_once) publish_in_transaction(*b);
+                else publish(*b);
                 std::lock_guard lock(pool_mu);
                 pool.emplace_back(b);
               }));
@@ -863,10 +1340,11 @@ struct Processor::Impl {
     probe_cv.notify_all();
     prober.join();
     store_ready();
-    if (rd_kafka_resp_err_t e = rd_kafka_commit(consumer.get(), nullptr, 0);
-        e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-      log::warn("run", std::string("final commit failed: ") + rd_kafka_err2str(e),
-                {{"error", rd_kafka_err2str(e)}});
+    if (!exactly_once)  // exactly once: the drain committed the last transaction
+      if (rd_kafka_resp_err_t e = rd_kafka_commit(consumer.get(), nullptr, 0);
+          e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log::warn("run", std::string("final commit failed: ") + rd_kafka_err2str(e),
+                  {{"error", rd_kafka_err2str(e)}});
     {
       MutexLock lock(lag_mu);
       lag_consumer = nullptr;
@@ -935,7 +1413,9 @@ ProcessorCounters Processor::counters() const {
   MutexLock lock(impl_->counters_mu);
   ProcessorCounters c = impl_->counters;
   c.reads = impl_->reads.load(std::memory_order_relaxed);
-  c.unfinished = impl_->tracker.in_flight();
+  c.unfinished = impl_->tracker.in_flight() + impl_->txn_reads.load();
+  c.transactions_committed = impl_->txn_commits.load();
+  c.transactions_aborted = impl_->txn_aborts.load();
   c.image_decodes = impl_->image_counters.decodes.load(std::memory_order_relaxed);
   c.image_errors = impl_->image_counters.error_total();
   c.image_error_reasons = impl_->image_counters.error_reasons();

@@ -22,6 +22,14 @@
 // and delivered (for at most pipeline.shutdown_timeout_ms), offsets are stored and committed,
 // then the consumer leaves its group.
 //
+// Exactly once (pipeline.exactly_once, docs/kafka.md "Exactly-once hits"): the producer is
+// transactional and the consumer commits nothing itself. The publish stage produces into an open
+// transaction and commits it every pipeline.commit_interval_ms with the offsets of the reads
+// that are done (rd_kafka_send_offsets_to_transaction), so read_committed consumers see each
+// read's hits, route copies, dead letters and passages once, together with its offset. An abort
+// drops every batch in flight and seeks the consumer back to the last committed offsets; a
+// revoke and a stop commit the open transaction first; a fenced producer stops the processor.
+//
 // When the retention store cannot write (disk full, read-only), hits are still published: only
 // the kept reads' offsets wait. Consumption pauses (rd_kafka_pause_partitions, so the consumer
 // stays in its group) while pipeline.max_unfinished_reads reads are unfinished, and resumes below
@@ -63,6 +71,9 @@ struct ProcessorCounters {
   uint64_t delivery_retries = 0;  // messages re-sent after a failed delivery
   uint64_t producers_replaced = 0;  // producers that failed for good and were replaced
   uint64_t unfinished = 0;        // consumed reads whose messages are not all delivered yet
+                                  // (exactly once: or whose transaction is not committed yet)
+  uint64_t transactions_committed = 0;  // pipeline.exactly_once
+  uint64_t transactions_aborted = 0;
   std::map<std::string, uint64_t> deadletter_reasons;
   // Reads whose processing finished, by the country of their camera ("unknown" when the read
   // could not be decoded or its camera is not registered).
@@ -108,7 +119,8 @@ class Processor {
   ~Processor();
 
   // Consumes until request_stop(); drains, commits and leaves the group. Returns an exit code
-  // (0 clean stop, 3 runtime failure).
+  // (0 clean stop, 2 pipeline.exactly_once on a cluster without transactions, 3 runtime
+  // failure, e.g. fenced by another instance with the same transactional.id).
   int run();
   void request_stop() { stop_.store(true, std::memory_order_relaxed); }
   ProcessorCounters counters() const;

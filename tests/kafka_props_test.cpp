@@ -4,6 +4,7 @@
 #include "pipeline/kafka_props.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <map>
 #include <string>
@@ -151,6 +152,46 @@ TEST(KafkaProps, TheProcessorsProducer) {
   const auto e = effective(processor_producer_properties(k));
   EXPECT_EQ(e.at("acks"), "all");
   EXPECT_EQ(e.at("enable.idempotence"), "true");
+}
+
+// pipeline.exactly_once: the transactions commit the offsets, so no setting lets librdkafka
+// commit any, nor read past the reads' last stable offset.
+TEST(KafkaProps, ExactlyOnceConsumerCommitsNothingItself) {
+  config::KafkaSettings k = operator_settings();
+  k.consumer["enable.auto.commit"] = "true";
+  k.common["isolation.level"] = "read_uncommitted";
+  const auto e = effective(processor_consumer_properties(k, true));
+  EXPECT_EQ(e.at("enable.auto.commit"), "false");
+  EXPECT_EQ(e.at("enable.auto.offset.store"), "false");
+  EXPECT_EQ(e.at("isolation.level"), "read_committed");
+  EXPECT_EQ(e.at("group.id"), "anpr-prod");
+}
+
+TEST(KafkaProps, ExactlyOnceProducerIsTransactional) {
+  config::KafkaSettings k = operator_settings();
+  k.producer["acks"] = "1";
+  const auto e = effective(processor_producer_properties(k, "anpr-prod-a"));
+  EXPECT_EQ(e.at("transactional.id"), "anpr-prod-a");
+  EXPECT_EQ(e.at("enable.idempotence"), "true");
+  EXPECT_EQ(e.at("acks"), "all");
+  EXPECT_EQ(e.at("transaction.timeout.ms"), "60000");
+  // Left to librdkafka, which sets it to transaction.timeout.ms.
+  EXPECT_EQ(e.count("message.timeout.ms"), 0u);
+  EXPECT_EQ(effective(processor_producer_properties(k)).count("transactional.id"), 0u);
+}
+
+// The default transactional.id is the group and the static member's name, or the host: the
+// same at every start of the instance.
+TEST(KafkaProps, TransactionalIdIsTheSettingOrTheGroupAndTheInstanceOrHost) {
+  config::KafkaSettings k = operator_settings();
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  EXPECT_EQ(processor_transactional_id(k), "anpr-prod-" + std::string(host));
+  EXPECT_EQ(processor_transactional_id(k), processor_transactional_id(k));
+  k.instance_id = "anpr-1";  // a static member's name is stable per instance already
+  EXPECT_EQ(processor_transactional_id(k), "anpr-prod-anpr-1");
+  k.transactional_id = "anpr-site-2";
+  EXPECT_EQ(processor_transactional_id(k), "anpr-site-2");
 }
 
 }  // namespace

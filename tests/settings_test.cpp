@@ -109,6 +109,9 @@ TEST(Settings, DefaultsWhenOnlyTheRegistryIsGiven) {
   EXPECT_EQ(s.pipeline.batch, 256u);
   EXPECT_EQ(s.pipeline.max_message_bytes, 1048576u);
   EXPECT_EQ(s.pipeline.deadletter_payload_bytes, 4096u);
+  EXPECT_FALSE(s.pipeline.exactly_once);
+  EXPECT_EQ(s.pipeline.commit_interval_ms, 100);
+  EXPECT_EQ(s.kafka.transactional_id, "");
   EXPECT_EQ(s.suppression.window_ms, 300'000);
   EXPECT_TRUE(s.suppression.per_list_ms.empty());
   EXPECT_EQ(countries_of(s), (std::vector<std::string>{"NL", "BE", "LU"}));
@@ -138,6 +141,7 @@ TEST(Settings, EveryKeyGiven) {
 [kafka]
 brokers = "k1:9093,k2:9093"
 group_id = "anpr-prod"
+transactional_id = "anpr-prod-a"
 [kafka.properties]
 "security.protocol" = "SASL_SSL"
 [kafka.consumer]
@@ -158,6 +162,8 @@ threads = 8
 batch = 65536
 max_message_bytes = 67108864
 deadletter_payload_bytes = 0
+exactly_once = true
+commit_interval_ms = 250
 [suppression]
 window_s = 0
 [suppression.lists]
@@ -185,6 +191,9 @@ categories = ["terrorism"]
   EXPECT_EQ(s.pipeline.batch, 65536u);
   EXPECT_EQ(s.pipeline.max_message_bytes, 64u << 20);
   EXPECT_EQ(s.pipeline.deadletter_payload_bytes, 0u);
+  EXPECT_TRUE(s.pipeline.exactly_once);
+  EXPECT_EQ(s.pipeline.commit_interval_ms, 250);
+  EXPECT_EQ(s.kafka.transactional_id, "anpr-prod-a");
   EXPECT_EQ(s.suppression.window_ms, 0);
   EXPECT_EQ(s.suppression.per_list_ms.at("nl-stolen"), 86'400'000);
   EXPECT_EQ(s.log.level, "warn");
@@ -683,6 +692,13 @@ std::vector<BadCase> bad_cases() {
        "group.instance.id, which is set by kafka.instance_id"},
       {"instance_id number", "[kafka]\ninstance_id = 2\n",
        "t.toml:2: kafka.instance_id: expected an instance name such as \"anpr-1\" (\"\": none), got 2"},
+      {"property transactional.id", "[kafka.producer]\n\"transactional.id\" = \"t\"\n",
+       "kafka.producer.\"transactional.id\": expected any librdkafka property but "
+       "transactional.id, which is set by kafka.transactional_id"},
+      {"commit interval too short", "[pipeline]\ncommit_interval_ms = 5\n",
+       "t.toml:2: pipeline.commit_interval_ms: expected an integer 10..60000, got 5"},
+      {"exactly_once not a boolean", "[pipeline]\nexactly_once = \"yes\"\n",
+       "t.toml:2: pipeline.exactly_once: expected true or false, got \"yes\""},
       {"property with NUL", "[kafka.producer]\n\"client.id\" = \"a\\u0000b\"\n",
        "kafka.producer.\"client.id\": expected a string, integer, float or boolean without NUL "
        "characters"},

@@ -50,5 +50,41 @@ TEST(Suppressor, OldStateIsSwept) {
   EXPECT_LT(s.tracked(), 10'000u);  // only about the last window's plates are kept
 }
 
+// An aborted transaction's hits are decided again as the first time (pipeline.exactly_once).
+TEST(Suppressor, RollbackUndoesEverySinceTheCheckpoint) {
+  Suppressor s(1000);
+  EXPECT_TRUE(s.admit("l", 1, 0));
+  s.checkpoint();
+  EXPECT_FALSE(s.admit("l", 1, 500));  // suppressed: no change but the count
+  EXPECT_TRUE(s.admit("l", 1, 1500));  // updated
+  EXPECT_TRUE(s.admit("l", 2, 1600));  // inserted
+  EXPECT_EQ(s.suppressed(), 1u);
+  s.rollback();
+  EXPECT_EQ(s.suppressed(), 0u);
+  EXPECT_EQ(s.tracked(), 1u);
+  // The same reads again: the same decisions.
+  EXPECT_FALSE(s.admit("l", 1, 500));
+  EXPECT_TRUE(s.admit("l", 1, 1500));
+  EXPECT_TRUE(s.admit("l", 2, 1600));
+  // A new checkpoint keeps what came before it.
+  s.checkpoint();
+  s.rollback();
+  EXPECT_FALSE(s.admit("l", 1, 2000));
+  EXPECT_FALSE(s.admit("l", 2, 2000));
+}
+
+TEST(Suppressor, RollbackRestoresWhatASweepRemoved) {
+  Suppressor s(1000);
+  for (uint64_t i = 0; i < 2000; ++i) EXPECT_TRUE(s.admit("l", i, static_cast<TimestampMs>(i)));
+  s.checkpoint();
+  // Far later: the sweep drops the old plates.
+  for (uint64_t i = 0; i < 5000; ++i)
+    EXPECT_TRUE(s.admit("l", 10'000 + i, static_cast<TimestampMs>(1'000'000 + i)));
+  EXPECT_LT(s.tracked(), 7000u);
+  s.rollback();
+  EXPECT_EQ(s.tracked(), 2000u);
+  EXPECT_FALSE(s.admit("l", 1999, 1999));
+}
+
 }  // namespace
 }  // namespace anpr
