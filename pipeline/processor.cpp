@@ -558,14 +558,22 @@ struct Processor::Impl {
   void transactions_failed(const std::string& why) {
     if (txn_fatal.exchange(true)) return;
     const std::string id = processor_transactional_id(settings.kafka);
+    char text[512] = {};
+    const rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(producer->get(), text, sizeof text);
+    const bool fenced = fatal == RD_KAFKA_RESP_ERR__FENCED ||
+                        fatal == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+                        fatal == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
     log::error("run",
-               "pipeline.exactly_once: the transactional producer " + id +
-                   " failed for good (" + why +
-                   "); another instance with the same kafka.transactional_id has probably "
-                   "started and fenced this one. Stopping: what the open transaction produced is "
-                   "never visible to read_committed consumers, and its reads are processed again "
-                   "by the group",
-               {{"transactional_id", id}, {"error", why}});
+               std::string(fenced ? "fenced: another instance started with this instance's "
+                                    "transactional.id "
+                                  : "pipeline.exactly_once: the transactional producer ") +
+                   id + (fenced ? " (kafka.transactional_id)" : " failed for good") + " (" +
+                   why +
+                   "). Stopping: what the open transaction produced is never visible to "
+                   "read_committed consumers, and its reads are processed again by the group" +
+                   (fenced ? "" : "; another instance with the same kafka.transactional_id may "
+                                  "have fenced this one"),
+               {{"transactional_id", id}, {"error", why}, {"fenced", fenced}});
     failed = true;
     stop = true;
   }
@@ -677,7 +685,10 @@ struct Processor::Impl {
     if (e) {
       const std::string err = rd_kafka_error_string(e);
       rd_kafka_error_destroy(e);
-      transactions_failed("abort after " + why + ": " + err);
+      transactions_failed(why + "; the abort failed: " + err);
+      txn_open = false;
+      txn_due_ns = 0;
+      return false;
     }
     suppressor.rollback();
     txn_open = false;

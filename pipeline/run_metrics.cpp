@@ -62,6 +62,11 @@ metrics::Collector collect_processor(const Processor& p, std::string reads_topic
                 "Kafka producers that failed for good (librdkafka's fatal error) and were "
                 "replaced; their undelivered messages were sent again")
         .add({}, static_cast<double>(c.producers_replaced));
+    out.counter("anpr_transactions_total",
+                "Transactions of pipeline.exactly_once, by outcome (committed, aborted: processed "
+                "again)")
+        .add({{"outcome", "committed"}}, static_cast<double>(c.transactions_committed))
+        .add({{"outcome", "aborted"}}, static_cast<double>(c.transactions_aborted));
     out.counter("anpr_reads_consumed_total", "Messages consumed from the reads topic")
         .add({}, static_cast<double>(c.reads));
     out.gauge("anpr_reads_unfinished",

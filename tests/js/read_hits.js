@@ -3,10 +3,17 @@
 // "event_id list_id reference hit_id", then "OK <count>" and exits 0 once `expected` hits have
 // been read; exits 1 on the first message that is not a valid hit, 2 on timeout.
 //
-// Usage: node read_hits.js BOOTSTRAP TOPIC EXPECTED [TIMEOUT_S]
+// ISOLATION is read_committed (KafkaJS's default: messages of aborted or open transactions are
+// not read) or read_uncommitted.
+//
+// Usage: node read_hits.js BOOTSTRAP TOPIC EXPECTED [TIMEOUT_S] [ISOLATION]
 const { Kafka, logLevel } = require('kafkajs');
 
-const [bootstrap, topic, expectedText, timeoutText] = process.argv.slice(2);
+const [bootstrap, topic, expectedText, timeoutText, isolation] = process.argv.slice(2);
+if (isolation && !['read_committed', 'read_uncommitted'].includes(isolation)) {
+  console.error(`isolation ${isolation}: expected read_committed or read_uncommitted`);
+  process.exit(3);
+}
 const expected = Number(expectedText);
 const timeoutMs = Number(timeoutText || 60) * 1000;
 
@@ -34,7 +41,10 @@ function check(value) {
 
 async function main() {
   const kafka = new Kafka({ clientId: 'anpr-kafkajs-check', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: `kafkajs-check-${process.pid}` });
+  const consumer = kafka.consumer({
+    groupId: `kafkajs-check-${process.pid}`,
+    readUncommitted: isolation === 'read_uncommitted',
+  });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   let count = 0;
