@@ -99,6 +99,9 @@ void add_bench_command(CLI::App& app, std::function<int()>& run) {
   cmd->add_option("--state-dir", a->o.state_dir,
                   "where --retention keeps its store, on the disk to measure")
       ->default_str("./anpr-bench-state");
+  cmd->add_flag("--exactly-once", a->o.exactly_once,
+                "also rounds and latency steps with the processor in pipeline.exactly_once "
+                "(transactions), with the ratio to at least once; needs --brokers (Apache Kafka)");
   cmd->add_flag("--no-latency", [a](int64_t) { a->o.latency = false; }, "skip the latency steps");
   cmd->add_option("--brokers", a->o.brokers,
                   "a Kafka cluster instead of the embedded broker (topics <prefix>reads, hits, "

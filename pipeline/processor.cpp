@@ -493,8 +493,8 @@ struct Processor::Impl {
   // a member fenced by a rebalance cannot commit) and commits; hits, route copies, dead letters,
   // passages and offsets become visible to read_committed consumers together. While the
   // retention store cannot write, the commit does not wait for it (alerting comes first): the
-  // reads whose records wait are committed by a later transaction, and only a crash meanwhile
-  // publishes their hits again (same hit_id).
+  // reads whose records wait are committed by a later transaction, and only a crash or an abort
+  // meanwhile publishes their hits again (same hit_id).
   //
   // An abortable error aborts: what the transaction produced is never visible to read_committed
   // consumers, suppression forgets its decisions (Suppressor::rollback), every batch consumed so

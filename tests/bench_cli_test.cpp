@@ -42,11 +42,18 @@ TEST(BenchCli, ALoadTooLargeForTheEmbeddedBrokerIsRefused) {
   EXPECT_NE(out.find("5 MiB per partition"), std::string::npos) << out;
 }
 
+// The embedded broker accepts transactions without keeping them: --exactly-once needs a cluster.
+TEST(BenchCli, ExactlyOnceOnTheEmbeddedBrokerIsRefused) {
+  std::string out;
+  EXPECT_EQ(exit_code("--exactly-once --quick", &out), 2) << out;
+  EXPECT_NE(out.find("--exactly-once needs --brokers"), std::string::npos) << out;
+}
+
 TEST(BenchCli, HelpNamesTheOptions) {
   std::string out;
   EXPECT_EQ(exit_code("--help", &out), 0);
   for (const char* opt : {"--quick", "--entries", "--hit-rate", "--ocr-noise", "--mix", "--image",
-                          "--brokers", "--json"})
+                          "--brokers", "--json", "--exactly-once"})
     EXPECT_NE(out.find(opt), std::string::npos) << opt;
 }
 

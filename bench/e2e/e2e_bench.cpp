@@ -218,6 +218,10 @@ double E2eBenchResult::kept_ratio() const {
   return best_processor.rate() > 0 ? best_kept.rate() / best_processor.rate() : 0;
 }
 
+double E2eBenchResult::eos_ratio() const {
+  return best_processor.rate() > 0 ? best_eos.rate() / best_processor.rate() : 0;
+}
+
 double E2eBenchResult::rate_ratio() const {
   return best_raw.rate() > 0 ? best_processor.rate() / best_raw.rate() : 0;
 }
@@ -242,6 +246,13 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
                     t_lat_reads = o.topic_prefix + "lat.reads",
                     t_lat_hits = o.topic_prefix + "lat.hits";
   const std::string run_id = std::to_string(::getpid()) + "-" + std::to_string(wall_us());
+
+  if (o.exactly_once && o.brokers.empty()) {
+    std::fprintf(stderr,
+                 "anpr bench: --exactly-once needs --brokers (Apache Kafka): the embedded broker "
+                 "accepts transactions without keeping them\n");
+    return 2;
+  }
 
   // `anpr broker` as a child process: its first line on stdout is the bootstrap servers.
   std::unique_ptr<ChildProcess> broker;
@@ -379,6 +390,14 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
     uint64_t decodes = 0;
     res.processor.push_back(processor_consume(s, index, registry, o.reads, &decodes));
     res.image_decodes.push_back(decodes);
+    if (o.exactly_once) {
+      // The same with pipeline.exactly_once (a transactional.id of the round's own).
+      config::Settings e = settings_for(o, bootstrap, "bench-eos-" + run_id + "-" + std::to_string(r),
+                                        t_reads, t_hits);
+      e.pipeline.exactly_once = true;
+      e.kafka.transactional_id = "bench-eos-" + run_id + "-" + std::to_string(r);
+      res.eos.push_back(processor_consume(e, index, registry, o.reads));
+    }
     if (o.retention) {
       // The same, keeping passages and hits (a fresh store each round).
       config::Settings k = settings_for(o, bootstrap, "bench-kept-" + run_id + "-" + std::to_string(r),
@@ -401,127 +420,145 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
   res.best_raw = best(res.raw);
   res.best_processor = best(res.processor);
   if (!res.kept.empty()) res.best_kept = best(res.kept);
+  if (!res.eos.empty()) res.best_eos = best(res.eos);
   if (!res.processor_images_off.empty()) res.best_processor_images_off = best(res.processor_images_off);
 
   // Phase 3: latency at several steady rates, up to half the processor's measured rate. The
   // reads are generated and produced by this process, on the same cores as the processor (and
   // the embedded broker), so at high rates the producer's own cost counts against the processor.
-  std::vector<double> rates = {1000, 10'000, 50'000, res.best_processor.rate() / 2};
-  if (!o.latency) rates.clear();
-  rates.erase(std::remove_if(rates.begin(), rates.end() - 1,
-                             [&](double r) { return r >= rates.back(); }),
-              rates.end() - 1);
-  std::vector<std::vector<double>> lat_ms(rates.size()), lat_ack_ms(rates.size());
-  std::vector<std::unique_ptr<std::atomic<int64_t>[]>> acked(rates.size());
-  std::vector<std::size_t> step_total(rates.size());
-  const double step_seconds = o.latency_seconds / static_cast<double>(rates.size());
-  for (std::size_t i = 0; i < rates.size(); ++i) {
-    step_total[i] = static_cast<std::size_t>(rates[i] * step_seconds);
-    acked[i].reset(new std::atomic<int64_t>[step_total[i] + 1]());
-  }
-  if (!rates.empty()) {
-    config::Settings s = settings_for(o, bootstrap, "bench-lat-" + run_id, t_lat_reads, t_lat_hits);
-    Processor p(s, index, registry);
-    std::thread pt([&] { p.run(); });
-    std::atomic<bool> stop{false};
-    std::thread viewer([&] {
-      auto props = consumer_props(bootstrap, "bench-lat-viewer-" + run_id);
-      props.emplace_back("fetch.wait.max.ms", "1");
-      kafka::Consumer c(props);  // closed as the thread ends
-      c.subscribe({t_lat_hits});
-      simdjson::dom::parser parser;
-      while (!stop.load()) {
-        const kafka::Message m = c.poll(50);
-        if (!m || m->err) continue;
-        const int64_t now = wall_us();
-        simdjson::dom::element d;
-        std::string_view id;
-        // event ids are "L<step>-<produced at, us>-<n>"
-        if (parser.parse(static_cast<const char*>(m->payload), m->len).get(d) ||
-            d["event_id"].get(id) || id.size() < 2 || id[0] != 'L')
-          continue;
-        const std::size_t a = id.find('-'), b = id.find('-', a + 1);
-        if (a == std::string_view::npos || b == std::string_view::npos) continue;
-        const std::size_t step = std::stoul(std::string(id.substr(1, a - 1)));
-        const int64_t sent = std::stoll(std::string(id.substr(a + 1, b - a - 1)));
-        if (step >= lat_ms.size()) continue;
-        lat_ms[step].push_back(static_cast<double>(now - sent) / 1000.0);
-        const std::size_t n = std::stoul(std::string(id.substr(b + 1)));
-        const int64_t ack = n < step_total[step] ? acked[step][n].load() : 0;
-        if (ack > 0) lat_ack_ms[step].push_back(static_cast<double>(now - ack) / 1000.0);
-      }
-    });
-    // Wait for both consumers to join their groups before the clock starts.
-    std::this_thread::sleep_for(std::chrono::seconds(4));
-    // The cameras' side: a producer that batches for up to 5 ms, as a camera gateway would. Its
-    // acknowledgements mark when each read was in Kafka.
-    kafka::Producer prod(
-        {{"bootstrap.servers", bootstrap}, {"linger.ms", "5"}, {"log_level", "3"}},
-        [&](rd_kafka_resp_err_t e, void* opaque, const rd_kafka_message_t&) {
-          if (e) return;
-          const auto tag = reinterpret_cast<uintptr_t>(opaque);
-          const std::size_t step = tag >> 40, i = (tag & ((uintptr_t{1} << 40) - 1)) - 1;
-          if (step < acked.size() && i < step_total[step]) acked[step][i] = wall_us();
-        });
-    prod.prepare_topics({t_lat_reads}, 10'000);
-    std::atomic<bool> acks_stop{false};
-    std::thread acker([&] {
-      while (!acks_stop.load()) prod.poll(100);
-    });
-    FeedOptions lfo = fo;
-    lfo.seed = 99;
-    SyntheticFeed feed(registry, index, lfo);
-    std::string json, key;
-    for (std::size_t step = 0; step < rates.size(); ++step) {
-      const double rate = rates[step];
-      const auto start = Clock::now();
-      const std::size_t total = step_total[step];
-      for (std::size_t i = 0; i < total; ++i) {
-        std::this_thread::sleep_until(start + std::chrono::nanoseconds(static_cast<int64_t>(
-                                                  1e9 * static_cast<double>(i) / rate)));
-        const int64_t now = wall_us();
-        feed.next(now / 1000, json, key);
-        const auto pos = json.find("\"event_id\":\"") + 12;
-        const auto end = json.find('"', pos);
-        json.replace(pos, end - pos,
-                     "L" + std::to_string(step) + "-" + std::to_string(now) + "-" +
-                         std::to_string(i));
-        add_image(json, image_b64);
-        prod.produce(t_lat_reads, key, json,
-                     reinterpret_cast<void*>((uintptr_t{step} << 40) | (i + 1)));
-        if (i % 1024 == 0)
-          progress.show("latency steps", (static_cast<double>(step) +
-                                          static_cast<double>(i) / static_cast<double>(total)) /
-                                             static_cast<double>(rates.size()));
-      }
-      // Let the step's hits arrive before the next step starts.
-      prod.flush(30'000);
-      for (int w = 0; w < 100 && p.counters().unfinished > 0; ++w)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // With `exactly_once`, a second run measures the processor with pipeline.exactly_once: it
+  // starts at the end of the latency topics (the first run's reads and hits are there), and its
+  // event ids start with 'E' instead of 'L'; the viewer reads with isolation.level
+  // read_committed (librdkafka's default), so a hit counts once its transaction is committed.
+  auto latency_run = [&](config::Settings s, char tag,
+                         std::vector<E2eBenchResult::Latency>& results) {
+    std::vector<double> rates = {1000, 10'000, 50'000, res.best_processor.rate() / 2};
+    if (!o.latency) rates.clear();
+    rates.erase(std::remove_if(rates.begin(), rates.end() - 1,
+                               [&](double r) { return r >= rates.back(); }),
+                rates.end() - 1);
+    std::vector<std::vector<double>> lat_ms(rates.size()), lat_ack_ms(rates.size());
+    std::vector<std::unique_ptr<std::atomic<int64_t>[]>> acked(rates.size());
+    std::vector<std::size_t> step_total(rates.size());
+    const double step_seconds = o.latency_seconds / static_cast<double>(rates.size());
+    for (std::size_t i = 0; i < rates.size(); ++i) {
+      step_total[i] = static_cast<std::size_t>(rates[i] * step_seconds);
+      acked[i].reset(new std::atomic<int64_t>[step_total[i] + 1]());
     }
-    progress.show("latency steps", 1.0);
-    acks_stop = true;
-    acker.join();
-    stop = true;
-    viewer.join();
-    p.request_stop();
-    pt.join();
-  }
-  for (std::size_t i = 0; i < rates.size(); ++i) {
-    E2eBenchResult::Latency l;
-    l.rate = rates[i];
-    l.half_max = i + 1 == rates.size();
-    auto& v = lat_ack_ms[i];
-    l.hits = v.size();
-    l.p50 = pct(v, 0.5);
-    l.p90 = pct(v, 0.9);
-    l.p99 = pct(v, 0.99);
-    l.p999 = pct(v, 0.999);
-    l.max = v.empty() ? 0.0 : v.back();
-    l.produce_p50 = pct(lat_ms[i], 0.5);
-    l.produce_p99 = pct(lat_ms[i], 0.99);
-    res.latency.push_back(l);
+    if (!rates.empty()) {
+      Processor p(s, index, registry);
+      std::thread pt([&] { p.run(); });
+      std::atomic<bool> stop{false};
+      std::thread viewer([&] {
+        auto props = consumer_props(bootstrap, "bench-lat-viewer-" + std::string(1, tag) + run_id);
+        props.emplace_back("fetch.wait.max.ms", "1");
+        if (tag != 'L') props.emplace_back("auto.offset.reset", "latest");
+        kafka::Consumer c(props);  // closed as the thread ends
+        c.subscribe({t_lat_hits});
+        simdjson::dom::parser parser;
+        while (!stop.load()) {
+          const kafka::Message m = c.poll(50);
+          if (!m || m->err) continue;
+          const int64_t now = wall_us();
+          simdjson::dom::element d;
+          std::string_view id;
+          // event ids are "<tag><step>-<produced at, us>-<n>"
+          if (parser.parse(static_cast<const char*>(m->payload), m->len).get(d) ||
+              d["event_id"].get(id) || id.size() < 2 || id[0] != tag)
+            continue;
+          const std::size_t a = id.find('-'), b = id.find('-', a + 1);
+          if (a == std::string_view::npos || b == std::string_view::npos) continue;
+          const std::size_t step = std::stoul(std::string(id.substr(1, a - 1)));
+          const int64_t sent = std::stoll(std::string(id.substr(a + 1, b - a - 1)));
+          if (step >= lat_ms.size()) continue;
+          lat_ms[step].push_back(static_cast<double>(now - sent) / 1000.0);
+          const std::size_t n = std::stoul(std::string(id.substr(b + 1)));
+          const int64_t ack = n < step_total[step] ? acked[step][n].load() : 0;
+          if (ack > 0) lat_ack_ms[step].push_back(static_cast<double>(now - ack) / 1000.0);
+        }
+      });
+      // Wait for both consumers to join their groups before the clock starts.
+      std::this_thread::sleep_for(std::chrono::seconds(4));
+      // The cameras' side: a producer that batches for up to 5 ms, as a camera gateway would. Its
+      // acknowledgements mark when each read was in Kafka.
+      kafka::Producer prod(
+          {{"bootstrap.servers", bootstrap}, {"linger.ms", "5"}, {"log_level", "3"}},
+          [&](rd_kafka_resp_err_t e, void* opaque, const rd_kafka_message_t&) {
+            if (e) return;
+            const auto tag = reinterpret_cast<uintptr_t>(opaque);
+            const std::size_t step = tag >> 40, i = (tag & ((uintptr_t{1} << 40) - 1)) - 1;
+            if (step < acked.size() && i < step_total[step]) acked[step][i] = wall_us();
+          });
+      prod.prepare_topics({t_lat_reads}, 10'000);
+      std::atomic<bool> acks_stop{false};
+      std::thread acker([&] {
+        while (!acks_stop.load()) prod.poll(100);
+      });
+      FeedOptions lfo = fo;
+      lfo.seed = 99;
+      SyntheticFeed feed(registry, index, lfo);
+      std::string json, key;
+      for (std::size_t step = 0; step < rates.size(); ++step) {
+        const double rate = rates[step];
+        const auto start = Clock::now();
+        const std::size_t total = step_total[step];
+        for (std::size_t i = 0; i < total; ++i) {
+          std::this_thread::sleep_until(start + std::chrono::nanoseconds(static_cast<int64_t>(
+                                                    1e9 * static_cast<double>(i) / rate)));
+          const int64_t now = wall_us();
+          feed.next(now / 1000, json, key);
+          const auto pos = json.find("\"event_id\":\"") + 12;
+          const auto end = json.find('"', pos);
+          json.replace(pos, end - pos,
+                       std::string(1, tag) + std::to_string(step) + "-" + std::to_string(now) + "-" +
+                           std::to_string(i));
+          add_image(json, image_b64);
+          prod.produce(t_lat_reads, key, json,
+                       reinterpret_cast<void*>((uintptr_t{step} << 40) | (i + 1)));
+          if (i % 1024 == 0)
+            progress.show(tag == 'L' ? "latency steps" : "latency steps, exactly once", (static_cast<double>(step) +
+                                            static_cast<double>(i) / static_cast<double>(total)) /
+                                               static_cast<double>(rates.size()));
+        }
+        // Let the step's hits arrive before the next step starts.
+        prod.flush(30'000);
+        for (int w = 0; w < 100 && p.counters().unfinished > 0; ++w)
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      }
+      progress.show(tag == 'L' ? "latency steps" : "latency steps, exactly once", 1.0);
+      acks_stop = true;
+      acker.join();
+      stop = true;
+      viewer.join();
+      p.request_stop();
+      pt.join();
+    }
+    for (std::size_t i = 0; i < rates.size(); ++i) {
+      E2eBenchResult::Latency l;
+      l.rate = rates[i];
+      l.half_max = i + 1 == rates.size();
+      auto& v = lat_ack_ms[i];
+      l.hits = v.size();
+      l.p50 = pct(v, 0.5);
+      l.p90 = pct(v, 0.9);
+      l.p99 = pct(v, 0.99);
+      l.p999 = pct(v, 0.999);
+      l.max = v.empty() ? 0.0 : v.back();
+      l.produce_p50 = pct(lat_ms[i], 0.5);
+      l.produce_p99 = pct(lat_ms[i], 0.99);
+      results.push_back(l);
+    }
+  };
+  latency_run(settings_for(o, bootstrap, "bench-lat-" + run_id, t_lat_reads, t_lat_hits), 'L',
+              res.latency);
+  if (o.exactly_once && o.latency) {
+    config::Settings s =
+        settings_for(o, bootstrap, "bench-lat-eos-" + run_id, t_lat_reads, t_lat_hits);
+    s.pipeline.exactly_once = true;
+    s.kafka.transactional_id = "bench-lat-eos-" + run_id;
+    s.kafka.consumer["auto.offset.reset"] = "latest";
+    latency_run(std::move(s), 'E', res.eos_latency);
   }
   res.peak_rss_mib = peak_rss_mib();
   return 0;
@@ -577,16 +614,20 @@ std::string E2eBenchResult::table() const {
   out += "\nread-to-hit latency: from the broker's acknowledgement of the read (it is in Kafka) to\n"
          "the hit's arrival at a control-room consumer; in brackets p50/p99 from the camera side's\n"
          "produce() call, which adds the camera producer's batching (linger 5 ms):\n";
-  add("%-26s | %6s | %7s | %7s | %7s | %8s | %7s | %-15s | %s\n", "steady rate", "hits", "p50 ms",
-      "p90 ms", "p99 ms", "p99.9 ms", "max ms", "from produce()", "target");
-  for (const Latency& l : latency) {
-    char label[64], from[32];
-    std::snprintf(label, sizeof label, "%.0f reads/s%s", l.rate, l.half_max ? " (half max)" : "");
-    std::snprintf(from, sizeof from, "%.1f / %.1f", l.produce_p50, l.produce_p99);
-    add("%-26s | %6zu | %7.2f | %7.2f | %7.2f | %8.2f | %7.2f | %-15s | %s\n", label, l.hits, l.p50,
-        l.p90, l.p99, l.p999, l.max, from,
-        l.half_max ? (l.hits > 0 && l.p99 <= 10 ? "p99 <= 10 ms: ok" : "p99 <= 10 ms: MISSED") : "");
-  }
+  auto latency_rows = [&](const std::vector<Latency>& rows) {
+    add("%-26s | %6s | %7s | %7s | %7s | %8s | %7s | %-15s | %s\n", "steady rate", "hits",
+        "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "from produce()", "target");
+    for (const Latency& l : rows) {
+      char label[64], from[32];
+      std::snprintf(label, sizeof label, "%.0f reads/s%s", l.rate, l.half_max ? " (half max)" : "");
+      std::snprintf(from, sizeof from, "%.1f / %.1f", l.produce_p50, l.produce_p99);
+      add("%-26s | %6zu | %7.2f | %7.2f | %7.2f | %8.2f | %7.2f | %-15s | %s\n", label, l.hits,
+          l.p50, l.p90, l.p99, l.p999, l.max, from,
+          l.half_max ? (l.hits > 0 && l.p99 <= 10 ? "p99 <= 10 ms: ok" : "p99 <= 10 ms: MISSED")
+                     : "");
+    }
+  };
+  latency_rows(latency);
   if (!kept.empty()) {
     const double kr = kept_ratio();
     out += "\npassages kept: the processor keeping NL and BE passages and every country's hits in the\n"
@@ -604,6 +645,25 @@ std::string E2eBenchResult::table() const {
       add("  median of the rounds' ratios %.2f (each round's two runs are back to back; the figure\n"
           "  above is best against best, as for every target here)\n",
           kept_ratio_median());
+  }
+  if (!eos.empty()) {
+    const double er = eos_ratio();
+    out += "\nexactly once: the processor with pipeline.exactly_once (a transaction committed every\n"
+           "pipeline.commit_interval_ms with the reads' offsets) against the same processor at least once:\n";
+    add("%-34s | %12.0f | %12.2f | %8s |\n", "processor, at least once", best_processor.rate(),
+        best_processor.cpu_us_per_read(), "1.00");
+    add("%-34s | %12.0f | %12.2f | %8.2f |\n", "processor, exactly once", best_eos.rate(),
+        best_eos.cpu_us_per_read(), er);
+    for (std::size_t r = 0; r < eos.size() && r < processor.size(); ++r)
+      add("  round %zu: at least once %.0f reads/s (%.2f us CPU/read), exactly once %.0f reads/s "
+          "(%.2f us CPU/read), ratio %.2f\n",
+          r + 1, processor[r].rate(), processor[r].cpu_us_per_read(), eos[r].rate(),
+          eos[r].cpu_us_per_read(), processor[r].rate() > 0 ? eos[r].rate() / processor[r].rate() : 0.0);
+    if (!eos_latency.empty()) {
+      out += "read-to-hit latency, exactly once: the hit counts when its transaction is committed\n"
+             "(the control-room consumer reads read_committed):\n";
+      latency_rows(eos_latency);
+    }
   }
   add("index: %zu entries built in %.1f s, %.1f bytes/entry; peak RSS of the benchmark process "
       "(index, processor, consumers): %.0f MiB\n",
@@ -656,32 +716,41 @@ std::string E2eBenchResult::json() const {
     w.field("kept_ratio", kept_ratio());
     w.field("kept_ratio_median", kept_ratio_median());
   }
+  if (!eos.empty()) {
+    round("exactly_once", best_eos);
+    w.field("exactly_once_ratio", eos_ratio());
+  }
   w.key("rounds");
   w.begin_array();
   for (std::size_t r = 0; r < raw.size() && r < processor.size(); ++r) {
     w.begin_object();
     round("raw", raw[r]);
     round("processor", processor[r]);
+    if (r < eos.size()) round("exactly_once", eos[r]);
     w.end_object();
   }
   w.end_array();
-  w.key("latency_ms");
-  w.begin_array();
-  for (const Latency& l : latency) {
-    w.begin_object();
-    w.field("rate", l.rate);
-    w.field("half_max", l.half_max);
-    w.field("hits", static_cast<uint64_t>(l.hits));
-    w.field("p50", l.p50);
-    w.field("p90", l.p90);
-    w.field("p99", l.p99);
-    w.field("p99_9", l.p999);
-    w.field("max", l.max);
-    w.field("from_produce_p50", l.produce_p50);
-    w.field("from_produce_p99", l.produce_p99);
-    w.end_object();
-  }
-  w.end_array();
+  auto latency_array = [&](const char* key, const std::vector<Latency>& rows) {
+    w.key(key);
+    w.begin_array();
+    for (const Latency& l : rows) {
+      w.begin_object();
+      w.field("rate", l.rate);
+      w.field("half_max", l.half_max);
+      w.field("hits", static_cast<uint64_t>(l.hits));
+      w.field("p50", l.p50);
+      w.field("p90", l.p90);
+      w.field("p99", l.p99);
+      w.field("p99_9", l.p999);
+      w.field("max", l.max);
+      w.field("from_produce_p50", l.produce_p50);
+      w.field("from_produce_p99", l.produce_p99);
+      w.end_object();
+    }
+    w.end_array();
+  };
+  latency_array("latency_ms", latency);
+  if (!eos_latency.empty()) latency_array("exactly_once_latency_ms", eos_latency);
   w.field("index_build_seconds", index_build_seconds);
   w.field("index_bytes", static_cast<uint64_t>(index_bytes));
   w.field("peak_rss_mib", peak_rss_mib);

@@ -11,9 +11,12 @@
 //      With `retention`, each round also runs the processor keeping passages and hits in the
 //      retention store (the default NL/BE/LU policies; the store on disk in `state_dir`, synced
 //      per write): the kept/not-kept rate ratio is reported against its target (>= 0.80);
+//      With `exactly_once` (a cluster with transactions: `brokers`), each round also runs the
+//      processor with pipeline.exactly_once; the ratio to the at-least-once processor is reported;
 //   3. latency: reads at steady rates up to half the processor's measured rate; a control-room
 //      consumer of the hits topic measures read-to-hit latency p50/p90/p99/p99.9 from the broker's
-//      acknowledgement of each read.
+//      acknowledgement of each read. With `exactly_once`, again with the processor in that mode
+//      (the hit counts once its transaction is committed: the viewer reads read_committed).
 //
 // The embedded broker runs as a child process (`anpr broker`), so CPU figures are the consumer's
 // and the processor's alone; with `brokers` set, a real cluster is used instead (its topics
@@ -58,6 +61,8 @@ struct E2eBenchOptions {
   bool retention = false;          // also rounds keeping passages and hits in the store
   std::string state_dir;           // where those rounds keep it ("" = ./anpr-bench-state)
   bool latency = true;             // phase 3
+  bool exactly_once = false;       // also the processor with pipeline.exactly_once, in each round
+                                   // and in a latency run of its own (needs `brokers`)
 
   // The CI settings: 100 k reads, 100 k entries, 2 rounds, 8 s of latency steps.
   void quick();
@@ -86,6 +91,9 @@ struct E2eBenchResult {
   Round best_processor_images_off;
   std::vector<uint64_t> image_decodes;      // per processor round
   std::vector<Latency> latency;
+  std::vector<Round> eos;            // exactly_once: the processor with pipeline.exactly_once
+  Round best_eos;
+  std::vector<Latency> eos_latency;
   double peak_rss_mib = 0;
   double index_build_seconds = 0;
   std::size_t index_bytes = 0;
@@ -96,12 +104,13 @@ struct E2eBenchResult {
   double kept_ratio_median() const;  // the median of the rounds' own ratios
   double kept_ratio() const;  // reads/s keeping passages over reads/s keeping nothing
   double image_ratio() const; // compare_images: processor reads/s over the same with images off
+  double eos_ratio() const;   // exactly_once: its reads/s over the at-least-once processor's
   std::string table() const;  // the human-readable report
   std::string json() const;
 };
 
 // Runs the benchmark. Returns 0; 2 when the load would overflow the embedded broker (5 MiB per
-// partition); 3 when the broker cannot be started or the image file read (the reason on stderr).
+// partition) or `exactly_once` is asked of the embedded broker; 3 when the broker cannot be started or the image file read (the reason on stderr).
 int run_e2e_bench(const E2eBenchOptions& options, E2eBenchResult& result);
 
 }  // namespace anpr::app
