@@ -13,6 +13,8 @@
 //
 // A second instance started with the same kafka.transactional_id fences the first, which must
 // stop with exit code 3 and say why; the second finishes the stream, again exactly once.
+// And a second instance with a transactional.id of its own takes partitions over mid-stream: the
+// first commits before they are revoked, and every hit is still seen once.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <simdjson.h>
@@ -193,6 +195,25 @@ class ExactlyOnceTest : public PipelineFixture {
     });
   }
 
+  // anpr.toml keeps its state in state-a, anpr-b.toml (otherwise the same) in state-b: two
+  // instances at once, each with its own retention store.
+  void two_configs() {
+    {
+      std::ofstream f(dir_ / "anpr.toml", std::ios::app);
+      f << "[state]\ndir = \"state-a\"\n";
+    }
+    std::string b = slurp(dir_ / "anpr.toml");
+    b.replace(b.find("state-a"), 7, "state-b");
+    write(dir_ / "anpr-b.toml", b);
+  }
+
+  // The number of reads in the exit summary of a processor's log ("anpr run: N reads, ...").
+  long reads_in_summary(const std::string& log) {
+    const std::string text = slurp(dir_ / log);
+    const std::size_t at = text.rfind("anpr run: ");
+    return at == std::string::npos ? -1 : std::atol(text.c_str() + at + 10);
+  }
+
   std::set<std::string> bad_payloads_;
   std::size_t uncommitted_extra_ = 0;
 };
@@ -266,18 +287,7 @@ TEST_F(ExactlyOnceTest, AnInstanceWithTheSameTransactionalIdFencesTheFirst) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
-  {
-    std::ofstream f(dir_ / "anpr.toml", std::ios::app);
-    f << "[state]\ndir = \"state-a\"\n";
-  }
-  {
-    std::ifstream in(dir_ / "anpr.toml");
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string b = text.str();
-    b.replace(b.find("state-a"), 7, "state-b");
-    write(dir_ / "anpr-b.toml", b);
-  }
+  two_configs();
   Child a = start_processor("a.err");
   ASSERT_TRUE(within(90, [&] { return count("anpr.hits", kUncommitted) > 5; }))
       << "the first instance published no hit";
@@ -293,6 +303,45 @@ TEST_F(ExactlyOnceTest, AnInstanceWithTheSameTransactionalIdFencesTheFirst) {
   EXPECT_TRUE(every_hit_committed(120)) << "not every expected hit was committed";
   b.signal(SIGTERM);
   EXPECT_EQ(b.wait(60'000), 0);
+  expect_exactly_once();
+}
+
+// A second instance (its own kafka.instance_id, so its own transactional.id) joins mid-stream:
+// partitions move to it, the first commits its open transaction before they are revoked, and
+// read_committed consumers see every hit once.
+TEST_F(ExactlyOnceTest, PartitionsMovingToASecondInstanceKeepEveryHitOnce) {
+  make_reads(3000, 33);
+  const auto parts = chunks(50);
+  std::thread feed([&] {
+    for (const auto& c : parts) {
+      produce(c);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  two_configs();
+  Child a = start_processor("a.err", "anpr.toml", {"--instance-id", "a"});
+  ASSERT_TRUE(within(90, [&] { return count("anpr.hits") > 5; }))
+      << "the first instance committed no hit";
+  Child b = start_processor("b.err", "anpr-b.toml", {"--instance-id", "b"});
+  auto b_assigned = [&] {  // cooperative rebalancing: an empty assignment may come first
+    const std::string text = slurp(dir_ / "b.err");
+    const std::string line = "assigned " + T("anpr.reads") + " partitions [";
+    for (std::size_t at = text.find(line); at != std::string::npos; at = text.find(line, at + 1))
+      if (text[at + line.size()] != ']') return true;
+    return false;
+  };
+  EXPECT_TRUE(within(90, b_assigned)) << "the second instance was never given partitions";
+  feed.join();
+  EXPECT_TRUE(every_hit_committed(120)) << "not every expected hit was committed";
+  a.signal(SIGTERM);
+  b.signal(SIGTERM);
+  EXPECT_EQ(a.wait(60'000), 0);
+  EXPECT_EQ(b.wait(60'000), 0);
+  const std::string a_log = slurp(dir_ / "a.err");
+  EXPECT_NE(a_log.find("revoked " + T("anpr.reads")), std::string::npos)
+      << "no partition moved away from the first instance:\n" << a_log;
+  EXPECT_GT(reads_in_summary("a.err"), 0);
+  EXPECT_GT(reads_in_summary("b.err"), 0);
   expect_exactly_once();
 }
 

@@ -216,10 +216,13 @@ class PipelineFixture : public ::testing::Test {
     return got;
   }
 
+  // `anpr run` with dir_/config, its stderr into dir_/log; `more`: more arguments.
   Child start_processor(const std::string& log = "run.err",
-                        const std::string& config = "anpr.toml") {
-    return Child({kAnpr, "run", "--config", (dir_ / config).string()}, false,
-                 (dir_ / log).string());
+                        const std::string& config = "anpr.toml",
+                        const std::vector<std::string>& more = {}) {
+    std::vector<std::string> argv{kAnpr, "run", "--config", (dir_ / config).string()};
+    argv.insert(argv.end(), more.begin(), more.end());
+    return Child(argv, false, (dir_ / log).string());
   }
 
   static std::set<ExpectedHit> hit_set(const std::vector<std::string>& msgs,
