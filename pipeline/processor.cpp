@@ -559,7 +559,7 @@ struct Processor::Impl {
     if (txn_fatal.exchange(true)) return;
     const std::string id = processor_transactional_id(settings.kafka);
     char text[512] = {};
-    const rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(producer->get(), text, sizeof text);
+    const rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(txn_producer(), text, sizeof text);
     const bool fenced = fatal == RD_KAFKA_RESP_ERR__FENCED ||
                         fatal == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
                         fatal == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
