@@ -281,17 +281,24 @@ TEST_F(ExactlyOnceTest, KilledMidTransactionTwiceEveryHitOnceForReadCommittedCon
 TEST_F(ExactlyOnceTest, AnInstanceWithTheSameTransactionalIdFencesTheFirst) {
   make_reads(3000, 32);
   const auto parts = chunks(50);
-  std::thread feed([&] {
-    for (const auto& c : parts) {
-      produce(c);
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  });
+  const std::size_t half = parts.size() / 2;
   two_configs();
   Child a = start_processor("a.err");
+  for (std::size_t i = 0; i < half; ++i) produce(parts[i]);
   ASSERT_TRUE(within(90, [&] { return count("anpr.hits", kUncommitted) > 5; }))
       << "the first instance published no hit";
   Child b = start_processor("b.err", "anpr-b.toml");
+  // Once the second has registered the transactional id the first is fenced; it learns so at its
+  // next transactional request, so reads keep coming for it.
+  ASSERT_TRUE(within(90, [&] {
+    return slurp(dir_ / "b.err").find("transactions started as") != std::string::npos;
+  })) << "the second instance never started its transactions";
+  std::thread feed([&] {
+    for (std::size_t i = half; i < parts.size(); ++i) {
+      produce(parts[i]);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
   const int a_exit = a.wait(120'000);
   EXPECT_EQ(a_exit, 3) << "the fenced instance did not stop with exit code 3";
   const std::string a_log = slurp(dir_ / "a.err");
