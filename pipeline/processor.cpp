@@ -924,7 +924,9 @@ struct Processor::Impl {
         [&](std::size_t i) { return b.items[i].msg->offset; }, 1,
         [&](std::size_t i, const OffsetTracker::Ticket& t) { b.items[i].ticket = t; });
     reads.fetch_add(b.n, std::memory_order_relaxed);
-    if (!exactly_once) return b.n > 0;
+    // A batch of consumer errors only (a topic that does not exist, ...) is an empty batch, not
+    // the end: only the stop ends the stream.
+    if (!exactly_once) return b.n > 0 || !stop.load();
     note_first_reads(b);
     // An empty batch too (a due commit, or only messages dropped), until the stop.
     if (b.n == 0 && !due && stop.load()) return false;
