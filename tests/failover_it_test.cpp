@@ -132,6 +132,36 @@ class Failover : public ::testing::Test {
     expect_every_read_hit(*reads_, broker_.bootstrap(), broker_.topic("anpr.hits"));
   }
 
+  // Starts instances a and b (static members when their ids are not empty) and the stream, and
+  // waits until they share the partitions and hits flow; `moved` gets a's partitions.
+  void start_two(Child& a, Child& b, const std::string& id_a, const std::string& id_b,
+                 std::set<int>& moved) {
+    a = start("a", id_a);
+    b = start("b", id_b);
+    start_producing();
+    wait_for_a_split("a", "b");
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    moved = owned("a");
+  }
+
+  // Stops instance a for good with SIGTERM, waits `settle_s` seconds, then checks that no hit was
+  // lost and that b took over every partition; prints the times.
+  void stop_a_for_good(const std::string& id_a, const std::string& id_b, int settle_s,
+                       const std::string& what) {
+    Child a, b;
+    std::set<int> moved;
+    start_two(a, b, id_a, id_b, moved);
+    if (HasFatalFailure()) return;
+    const int64_t t0 = wall_ms();
+    a.signal(SIGTERM);
+    EXPECT_EQ(a.wait(60'000), 0);
+    std::this_thread::sleep_for(std::chrono::seconds(settle_s));
+    expect_no_hit_lost();
+    report(what, t0, moved);
+    EXPECT_EQ(owned("b").size(), static_cast<std::size_t>(kPartitions))
+        << "the survivor did not take over every partition";
+  }
+
   TempDir dir_{"failover"};
   TestBroker broker_;
   std::unique_ptr<SteadyReads> reads_;
@@ -140,12 +170,10 @@ class Failover : public ::testing::Test {
 // A static member killed with SIGKILL and started again at once, under the same instance id: it
 // is back in the group without a rebalance (Apache Kafka) and its partitions resume.
 TEST_F(Failover, AStaticMemberKilledAndRestartedGetsItsPartitionsBack) {
-  Child a = start("a", "anpr-a");
-  Child b = start("b", "anpr-b");
-  start_producing();
-  wait_for_a_split("a", "b");
-  std::this_thread::sleep_for(std::chrono::seconds(2));
-  const std::set<int> moved = owned("a");
+  Child a, b;
+  std::set<int> moved;
+  start_two(a, b, "anpr-a", "anpr-b", moved);
+  ASSERT_FALSE(HasFatalFailure());
   const int64_t t0 = wall_ms();
   a.signal(SIGKILL);
   a.wait(10'000);
@@ -159,39 +187,13 @@ TEST_F(Failover, AStaticMemberKilledAndRestartedGetsItsPartitionsBack) {
 // A dynamic member stopped with SIGTERM (not restarted) leaves the group: its partitions move to
 // the survivor, whose own partitions keep flowing (cooperative rebalance).
 TEST_F(Failover, AStoppedInstanceHandsItsPartitionsOverWithoutStallingTheOthers) {
-  Child a = start("a", "");
-  Child b = start("b", "");
-  start_producing();
-  wait_for_a_split("a", "b");
-  std::this_thread::sleep_for(std::chrono::seconds(2));
-  const std::set<int> moved = owned("a");
-  const int64_t t0 = wall_ms();
-  a.signal(SIGTERM);
-  EXPECT_EQ(a.wait(60'000), 0);
-  std::this_thread::sleep_for(std::chrono::seconds(8));
-  expect_no_hit_lost();
-  report("SIGTERM of a dynamic member", t0, moved);
-  EXPECT_EQ(owned("b").size(), static_cast<std::size_t>(kPartitions))
-      << "the survivor did not take over every partition";
+  stop_a_for_good("", "", 8, "SIGTERM of a dynamic member");
 }
 
 // A static member stopped for good with SIGTERM does not leave the group (static members never
 // do): its partitions wait for the session timeout (10 s), then move to the survivor.
 TEST_F(Failover, AStaticMemberStoppedForGoodIsReplacedAfterTheSessionTimeout) {
-  Child a = start("a", "anpr-a");
-  Child b = start("b", "anpr-b");
-  start_producing();
-  wait_for_a_split("a", "b");
-  std::this_thread::sleep_for(std::chrono::seconds(2));
-  const std::set<int> moved = owned("a");
-  const int64_t t0 = wall_ms();
-  a.signal(SIGTERM);
-  EXPECT_EQ(a.wait(60'000), 0);
-  std::this_thread::sleep_for(std::chrono::seconds(16));
-  expect_no_hit_lost();
-  report("SIGTERM of a static member, not restarted", t0, moved);
-  EXPECT_EQ(owned("b").size(), static_cast<std::size_t>(kPartitions))
-      << "the survivor did not take over every partition";
+  stop_a_for_good("anpr-a", "anpr-b", 16, "SIGTERM of a static member, not restarted");
 }
 
 }  // namespace
