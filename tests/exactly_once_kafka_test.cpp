@@ -39,19 +39,6 @@ namespace {
 
 constexpr const char* kUncommitted = "-X isolation.level=read_uncommitted";
 
-// Checks `done` (each check reads topics with kcat, which takes a while) until it holds or
-// `seconds` of wall time have passed. The bound only tells a hang from progress: it is no timing
-// threshold.
-template <class F>
-bool within(int seconds, F done) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
-}
-
 class ExactlyOnceTest : public PipelineFixture {
  protected:
   void SetUp() override {

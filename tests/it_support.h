@@ -90,6 +90,20 @@ bool eventually(F done, int seconds = 60) {
   return done();
 }
 
+// Checks `done` until it holds or `seconds` of wall time have passed, sleeping `poll_ms` between
+// checks; true once it holds. Unlike eventually(), whose bound counts polls, the bound holds
+// when each check takes a while itself (asking the cluster, reading topics with kcat). It only
+// tells a hang from progress: it is no timing threshold.
+template <class F>
+bool within(int seconds, F done, int poll_ms = 100) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
+  }
+  return done();
+}
+
 // Committed offset of each of `partitions` partitions of `topic` for `group` (-1: none); empty
 // when the cluster did not answer.
 inline std::map<int, int64_t> committed_offsets(const std::string& bootstrap,

@@ -45,19 +45,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Polls `done` every half second until it holds or `seconds` have passed (a bound in wall time:
-// asking the cluster takes a while itself); true once it holds. The bound only tells a hang from
-// progress.
-template <class F>
-bool within(int seconds, F done) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-  return done();
-}
-
 // `count` different NL plates that pass NL's plate format.
 std::vector<std::string> nl_plates(std::size_t count, uint64_t seed) {
   bench::Rng rng(seed);
@@ -201,7 +188,7 @@ TEST(ReflistsKafka, ARemovedEntryIsATombstoneCompactionKeepsTheLatestAndANewInst
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     publish("other.csv");
     return compacted(&why);
-  })) << "the topic was not compacted: " << why;
+  }, 500)) << "the topic was not compacted: " << why;
 
   // Only the latest record of each key is left: version 2's entries and marker; of a removed
   // entry its tombstone or nothing (the cleaner drops tombstones delete.retention.ms after).
@@ -235,7 +222,7 @@ TEST(ReflistsKafka, ARemovedEntryIsATombstoneCompactionKeepsTheLatestAndANewInst
                  http::sha256_hex("op-token") + "\"\n");
   Child run({kAnpr, "run", "--config", (dir / "anpr.toml").string()}, false,
             (dir / "run.err").string());
-  ASSERT_TRUE(within(60, [&] { return logged_port(dir / "run.err") > 0; }))
+  ASSERT_TRUE(within(60, [&] { return logged_port(dir / "run.err") > 0; }, 500))
       << slurp(dir / "run.err");
   httplib::Client api("127.0.0.1", logged_port(dir / "run.err"));
   std::string list;
@@ -243,7 +230,7 @@ TEST(ReflistsKafka, ARemovedEntryIsATombstoneCompactionKeepsTheLatestAndANewInst
     auto r = api.Get("/api/v1/lists/shared", {{"Authorization", "Bearer op-token"}});
     list = r ? r->body : "";
     return r && r->status == 200;
-  })) << list << slurp(dir / "run.err");
+  }, 500)) << list << slurp(dir / "run.err");
   simdjson::dom::parser parser;
   simdjson::dom::element d;
   ASSERT_FALSE(parser.parse(list).get(d)) << list;
@@ -265,7 +252,7 @@ TEST(ReflistsKafka, ARemovedEntryIsATombstoneCompactionKeepsTheLatestAndANewInst
     const auto c = committed_offsets(broker.bootstrap(), broker.group("anpr-compacted"),
                                      broker.topic("anpr.reads"), 1);
     return c.count(0) && c.at(0) == int64_t(reads.size());
-  })) << slurp(dir / "run.err");
+  }, 500)) << slurp(dir / "run.err");
   const std::string hits = shell("kcat -C -b " + broker.bootstrap() + " -t " +
                                  broker.topic("anpr.hits") +
                                  " -o beginning -e -q -f '%s\\n' 2>/dev/null");
@@ -398,7 +385,7 @@ TEST(TopicsKafka, ApplyCreatesAndAltersTheTopicsAndTheirRetentionTakesEffect) {
         if (is != v) differs += name + " " + k + " = " + is + ", planned " + v + "\n";
       }
     return differs.empty();
-  })) << differs;
+  }, 500)) << differs;
   EXPECT_EQ(partitions_of(broker.bootstrap(), nl), 2);
   EXPECT_EQ(partitions_of(broker.bootstrap(), broker.topic("anpr.reflists")), 1);
 
@@ -432,7 +419,7 @@ TEST(TopicsKafka, ApplyCreatesAndAltersTheTopicsAndTheirRetentionTakesEffect) {
   EXPECT_TRUE(within(120, [&] {
     left = topic_event_ids(broker.bootstrap(), reads);
     return left.size() == 10;
-  }))
+  }, 500))
       << left.size() << " reads left; the old ones were not deleted";
   for (const std::string& id : left) EXPECT_EQ(id.rfind("new-", 0), 0u) << id;
 }
@@ -492,7 +479,7 @@ TEST(RebalanceKafka, CommitOnRevokeIsAcceptedSoNoReadIsLostOrReadAgain) {
   produce(0, 600);
   ASSERT_TRUE(within(60, [&] {
     return !topic_event_ids(broker.bootstrap(), broker.topic("anpr.hits")).empty();
-  })) << slurp(dir / "a.err");
+  }, 500)) << slurp(dir / "a.err");
   // A backlog, and reads that keep arriving faster than one instance takes them while the second
   // joins and takes partitions: the first is busy when its partitions are revoked.
   produce(600, 30'000);
@@ -525,7 +512,7 @@ TEST(RebalanceKafka, CommitOnRevokeIsAcceptedSoNoReadIsLostOrReadAgain) {
                                          broker.topic("anpr.reads"), 3))
       sum += std::max<int64_t>(o, 0);
     return sum == int64_t(lines.size());
-  })) << slurp(dir / "a.err") << slurp(dir / "b.err");
+  }, 500)) << slurp(dir / "a.err") << slurp(dir / "b.err");
   a.signal(SIGTERM);
   b.signal(SIGTERM);
   EXPECT_EQ(a.wait(60'000), 0) << slurp(dir / "a.err");
