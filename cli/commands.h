@@ -23,6 +23,7 @@ void add_replay_command(CLI::App& app, std::function<int()>& run);
 void add_token_command(CLI::App& app, std::function<int()>& run);
 void add_lists_command(CLI::App& app, std::function<int()>& run);
 void add_search_command(CLI::App& app, std::function<int()>& run);
+void add_authorisations_command(CLI::App& app, std::function<int()>& run);
 void add_topics_command(CLI::App& app, std::function<int()>& run);
 void add_bench_command(CLI::App& app, std::function<int()>& run);
 // `anpr lists publish`, registered under the `lists` command.

@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
   anpr::app::add_token_command(app, run);
   anpr::app::add_lists_command(app, run);
   anpr::app::add_search_command(app, run);
+  anpr::app::add_authorisations_command(app, run);
   anpr::app::add_topics_command(app, run);
   anpr::app::add_bench_command(app, run);
   hide_empty_defaults(app);

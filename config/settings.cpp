@@ -73,10 +73,12 @@ std::string RetentionSettings::passages_topic(CountryCode c) const {
 }
 
 std::vector<RetentionPolicy> default_retention_policies() {
-  // country, keep_passages, passage_days, hit_days, keep_images, order_after_days
-  return {RetentionPolicy{kNL, true, 28, 365, false, 0},
-          RetentionPolicy{kBE, true, 365, 365, false, 30},
-          RetentionPolicy{kLU, false, 28, 28, false, 0}};
+  // country, keep_passages, passage_days, hit_days, keep_images, order_after_days,
+  // authorisation_pattern (docs/retention.md §5: NL a parketnummer such as 13/654321-26, BE a
+  // notice number such as BR.26.L1.012345/26; LU none until its law exists)
+  return {RetentionPolicy{kNL, true, 28, 365, false, 0, kNlAuthorisationPattern},
+          RetentionPolicy{kBE, true, 365, 365, false, 30, kBeAuthorisationPattern},
+          RetentionPolicy{kLU, false, 28, 28, false, 0, ""}};
 }
 
 std::vector<CountryPolicy> default_country_policies() {

@@ -137,6 +137,25 @@ struct RetentionSettings {
   std::string passages_topic(CountryCode c) const;
 };
 
+// Limits on passage search (docs/retention.md §5, "Search limits"; docs/design.md §6).
+struct SearchSettings {
+  // A search whose records hold more different plates than this is refused ("narrow the
+  // search") and discloses nothing.
+  std::size_t max_plates = 20;
+  // Per investigator (token name): a token bucket of `burst` searches refilled at
+  // `max_per_hour` an hour. Beyond it: 429 with Retry-After.
+  int max_per_hour = 60;
+  int burst = 10;
+  // The investigator who searches with an authorisation must not be the one who entered it.
+  bool four_eyes = false;
+};
+
+// The default authorisation_pattern of NL (a parketnummer, 13/654321-26) and BE (a notice
+// number, BR.26.L1.012345/26): docs/retention.md §5.
+inline constexpr const char* kNlAuthorisationPattern = "[0-9]{2}/[0-9]{6}-[0-9]{2}";
+inline constexpr const char* kBeAuthorisationPattern =
+    "[A-Z]{2}\\.[0-9]{2}\\.[A-Z0-9]{2}\\.[0-9]{6}/[0-9]{2}";
+
 struct Settings {
   std::filesystem::path file;  // the config file itself
   // Where the processor keeps its own files (audit log, list versions, retention store).
@@ -154,6 +173,7 @@ struct Settings {
   // NL, BE and LU have the defaults of docs/design.md §2; [countries.XX] overrides them or adds a country.
   std::vector<CountryPolicy> countries;
   RetentionSettings retention;
+  SearchSettings search;
 
   const CountryPolicy* policy(CountryCode c) const;
   // The route topic for hits on lists of `owner` seen by another country's cameras.

@@ -87,6 +87,7 @@ void finish_retention(Ctx& c) {
     if (o.hit_days) it->hit_days = *o.hit_days;
     if (o.keep_images) it->keep_images = *o.keep_images;
     if (o.order_after_days) it->order_after_days = *o.order_after_days;
+    if (o.authorisation_pattern) it->authorisation_pattern = *o.authorisation_pattern;
     if (!builtin && it->keep_passages && !o.passage_days)
       c.error(o.line, "retention." + code.str() + ".passage_days",
               "expected how many days " + code.str() +

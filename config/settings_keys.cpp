@@ -1,5 +1,7 @@
 #include "config/settings_keys.h"
 
+#include <regex>
+
 namespace anpr::config::detail {
 
 // ---- the declaration table ----
@@ -546,15 +548,69 @@ const std::vector<KeyDecl>& decls() {
              if (auto v = c.boolean(it)) c.retention_of(it).keep_images = *v;
            }},
       {.doc = {"retention.*.order_after_days", "integer 0..3650", "NL: 0, BE: 30, others: 0",
-               "A search reaching data older than this many days needs a prosecutor's order or "
-               "decision reference; younger data needs a written justification. 0 = the "
-               "reference is needed for every search."},
+               "A search reaching data older than this many days needs an authorisation (the "
+               "prosecutor's order or written decision, docs/retention.md §5); younger data needs "
+               "a justification or an authorisation. 0 = an authorisation for every search."},
        .set =
            [](Ctx& c, const Item& it) {
              if (auto v = c.integer(it)) c.retention_of(it).order_after_days = static_cast<int>(*v);
            },
        .lo = 0,
        .hi = 3650},
+      {.doc = {"retention.*.authorisation_pattern", "string (regular expression)",
+               "NL: `[0-9]{2}/[0-9]{6}-[0-9]{2}` (a parketnummer, 13/654321-26); BE: "
+               "`[A-Z]{2}\\.[0-9]{2}\\.[A-Z0-9]{2}\\.[0-9]{6}/[0-9]{2}` (a notice number, "
+               "BR.26.L1.012345/26); others: none",
+               "The format of this country's prosecution references: the whole `reference` of a "
+               "search authorisation for this country must match it (ECMAScript syntax, at most "
+               "200 characters). Empty: no authorisation can be entered for this country. "
+               "References with spaces, control or invisible characters are refused whatever "
+               "the pattern."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             constexpr std::string_view kExpected =
+                 "a regular expression (ECMAScript syntax) of at most 200 printable ASCII "
+                 "characters";
+             auto v = c.string(it, kExpected);
+             if (!v) return;
+             const bool ascii = std::all_of(v->begin(), v->end(), [](char ch) {
+               return ch >= 0x20 && ch < 0x7f;
+             });
+             if (v->size() > 200 || !ascii) return c.error(it, std::string(kExpected));
+             try {
+               std::regex re(*v, std::regex::ECMAScript);
+             } catch (const std::regex_error& e) {
+               return c.error(it.line, it.path(),
+                              "expected " + std::string(kExpected) + ", got " + quote(*v) +
+                                  " (" + e.what() + ")");
+             }
+             c.retention_of(it).authorisation_pattern = *v;
+           }},
+      {.doc = {"search.max_plates", "integer 1..1000", "20",
+               "A search (OCR-tolerant ones above all) whose records hold more different plates "
+               "than this is refused with `narrow_the_search` and discloses nothing."},
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.search.max_plates); },
+       .lo = 1,
+       .hi = 1000},
+      {.doc = {"search.max_per_hour", "integer 1..100000", "60",
+               "Searches one investigator (token) may make per hour, on average; beyond "
+               "`search.burst` in a row the answer is 429 with `Retry-After`."},
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.search.max_per_hour); },
+       .lo = 1,
+       .hi = 100000},
+      {.doc = {"search.burst", "integer 1..1000", "10",
+               "Searches one investigator may make in a row before `search.max_per_hour` "
+               "paces them."},
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.search.burst); },
+       .lo = 1,
+       .hi = 1000},
+      {.doc = {"search.four_eyes", "boolean", "false",
+               "When true, the investigator who searches with an authorisation must not be the "
+               "one who entered it (`same_person`)."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.boolean(it)) c.s.search.four_eyes = *v;
+           }},
   };
   return table;
 }

@@ -97,6 +97,7 @@ struct RetentionOverride {
   std::size_t line = 0;
   std::optional<bool> keep_passages, keep_images;
   std::optional<int> passage_days, hit_days, order_after_days;
+  std::optional<std::string> authorisation_pattern;
 };
 
 struct Error {

@@ -5,6 +5,8 @@
 // Thread safety: a plain value.
 #pragma once
 
+#include <string>
+
 #include "match/types.h"
 
 namespace anpr::store {
@@ -18,6 +20,11 @@ struct RetentionPolicy {
   // Searching data older than this many days needs a prosecutor's order reference; younger data
   // needs a justification (or the order reference). 0: the order reference always.
   int order_after_days = 0;
+  // The format of this country's prosecution references (an ECMAScript regular expression the
+  // whole reference must match), checked when a search authorisation is entered
+  // (serve/authorisations.h). Empty: no authorisation can be entered for this country's data.
+  // The store itself does not use it.
+  std::string authorisation_pattern;
 };
 
 }  // namespace anpr::store

@@ -51,6 +51,11 @@ const std::vector<Endpoint>& endpoints() {
       {"POST", "/rollback", "/api/v1/lists/nl-x/rollback", Role::operator_, false, "[1,2"},
       {"DELETE", "", "/api/v1/lists/nl-x", Role::operator_},
       {"POST", "/api/v1/search", "/api/v1/search", Role::investigator, false, "{\"plate\":"},
+      {"POST", "/api/v1/authorisations", "/api/v1/authorisations", Role::investigator, false,
+       "{\"country\":"},
+      {"GET", "/api/v1/authorisations", "/api/v1/authorisations", Role::investigator},
+      {"GET", "", "/api/v1/authorisations/az-0123456789abcdef", Role::investigator},
+      {"DELETE", "", "/api/v1/authorisations/az-0123456789abcdef", Role::investigator},
   };
   return all;
 }

@@ -7,7 +7,8 @@
 //
 // One table, one row per behaviour. The servers are a stand-in HTTP server in this process that
 // answers as the processor's API does (http/server.cpp: 401 "unauthorized", 403 "forbidden";
-// serve/search_api.cpp: 403 "legal_reference_required") and a closed port; no broker is needed.
+// serve/search_api.cpp: 403 "authorisation_required", 429 "rate_limited") and a closed port; no
+// broker is needed.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <sys/wait.h>
@@ -102,12 +103,45 @@ class CliConventions : public ::testing::Test {
     });
     server_.Post("/api/v1/search", [](const httplib::Request& req, httplib::Response& res) {
       answer(req, res, "investigator", [&] {
-        if (req.body.find("prosecutor_reference") == std::string::npos) {
+        if (req.body.find("az-busy") != std::string::npos) {
+          res.status = 429;
+          res.set_header("Retry-After", "42");
+          res.set_content(R"({"error":"rate_limited","detail":"too many searches"})",
+                          "application/json");
+        } else if (req.body.find("\"authorisation\"") == std::string::npos) {
           res.status = 403;
-          res.set_content(R"({"error":"legal_reference_required","detail":"NL needs a prosecutor's order reference"})",
+          res.set_content(R"({"error":"authorisation_required","detail":"NL needs an authorisation"})",
                           "application/json");
         } else {
           res.set_content(R"({"count":0,"truncated":false,"records":[]})", "application/json");
+        }
+      });
+    });
+    server_.Post("/api/v1/authorisations", [](const httplib::Request& req, httplib::Response& res) {
+      answer(req, res, "investigator", [&] {
+        if (req.body.find("\"reference\":\"abc\"") != std::string::npos) {
+          res.status = 400;
+          res.set_content(R"({"error":"bad_request","detail":"reference: expected NL's prosecution reference format"})",
+                          "application/json");
+        } else {
+          res.status = 201;
+          res.set_content(R"({"id":"az-0123456789abcdef","country":"NL"})", "application/json");
+        }
+      });
+    });
+    server_.Get("/api/v1/authorisations", [](const httplib::Request& req, httplib::Response& res) {
+      answer(req, res, "investigator", [&] {
+        res.set_content(R"({"authorisations":[{"id":"az-0123456789abcdef","country":"NL","reference":"13/654321-26","plates":["AB123C"],"valid_until":"2026-12-31T00:00:00.000Z","expired":false}]})",
+                        "application/json");
+      });
+    });
+    server_.Delete(R"(/api/v1/authorisations/(.*))", [](const httplib::Request& req, httplib::Response& res) {
+      answer(req, res, "investigator", [&] {
+        if (req.matches[1] == "az-0123456789abcdef") {
+          res.set_content(R"({"withdrawn":"az-0123456789abcdef"})", "application/json");
+        } else {
+          res.status = 404;
+          res.set_content(R"({"error":"not_found","detail":"no authorisation"})", "application/json");
         }
       });
     });
@@ -185,6 +219,9 @@ const std::vector<Row>& table() {
       {"lists delete --help", 0, "--url TEXT=http://127.0.0.1:8080", Stream::out},
       {"lists publish --help", 0, "--by TEXT=$USER", Stream::out},
       {"search --help", 0, "--url TEXT=http://127.0.0.1:8080", Stream::out},     // (3)
+      {"authorisations add --help", 0, "--url TEXT=http://127.0.0.1:8080", Stream::out},
+      {"authorisations list --help", 0, "--url TEXT=http://127.0.0.1:8080", Stream::out},
+      {"authorisations withdraw --help", 0, "--url TEXT=http://127.0.0.1:8080", Stream::out},
       {"topics plan --help", 0, "--config TEXT REQUIRED", Stream::out},
       {"topics apply --help", 0, "--partitions INT:INT in [1 - 10000]=6", Stream::out},
       {"bench --help", 0, "--reads UINT:UINT in [1000 - 100000000]=400000", Stream::out},
@@ -204,6 +241,7 @@ const std::vector<Row>& table() {
       {"lists delete x --bogus", 2, "anpr lists delete: The following argument was not expected: --bogus"},
       {"lists publish x --bogus", 2, "anpr lists publish: The following argument was not expected: --bogus"},
       {"search --plate X --bogus", 2, "anpr search: The following argument was not expected: --bogus"},
+      {"authorisations list --bogus", 2, "anpr authorisations list: The following argument was not expected: --bogus"},
       {"topics plan --bogus", 2, "anpr topics plan: The following argument was not expected: --bogus"},
       {"topics apply --bogus", 2, "anpr topics apply: The following argument was not expected: --bogus"},
       {"bench --bogus", 2, "anpr bench: The following argument was not expected: --bogus"},
@@ -275,17 +313,41 @@ const std::vector<Row>& table() {
       // ---- one rule for refusals by the server (2) ----
       {"lists show --url {server} --token-file {dir}/op.token", 0, ""},
       {"lists show --url {server} --token-file {dir}/cr.token", 2, "refused (403 forbidden)"},
-      {"search --url {server} --token-file {dir}/cr.token --plate X --reference R", 2,
+      {"search --url {server} --token-file {dir}/cr.token --plate X --authorisation az-1", 2,
        "refused (403 forbidden)"},
       {"lists show --url {server} --token-file {dir}/wrong.token", 2, "refused (401 unauthorized)"},
-      {"search --url {server} --token-file {dir}/wrong.token --plate X --reference R", 2,
+      {"search --url {server} --token-file {dir}/wrong.token --plate X --authorisation az-1", 2,
        "refused (401 unauthorized)"},
       // Refused for its content: 1.
       {"search --url {server} --token-file {dir}/inv.token --plate X", 1,
-       "anpr search: {server}: refused (403 legal_reference_required): NL needs"},
+       "anpr search: {server}: refused (403 authorisation_required): NL needs"},
+      {"search --url {server} --token-file {dir}/inv.token --plate X --authorisation az-busy", 1,
+       "anpr search: {server}: refused (429 rate_limited): too many searches (Retry-After: 42 s)"},
+      {"authorisations add --url {server} --token-file {dir}/inv.token --country NL "
+       "--reference abc --issued-by X --plate AB123C --valid-until 2026-12-31T00:00:00Z", 1,
+       "anpr authorisations add: {server}: refused (400 bad_request): reference: expected NL's",
+       Stream::err, "", true},
+      {"authorisations add --url {server} --token-file {dir}/inv.token --country NL "
+       "--reference 13/654321-26 --issued-by X --plate AB123C --valid-until 2026-12-31T00:00:00Z",
+       0, "az-0123456789abcdef", Stream::out},
+      {"authorisations add --url {server} --token-file {dir}/cr.token --country NL "
+       "--reference 13/654321-26 --issued-by X --plate AB123C --valid-until 2026-12-31T00:00:00Z",
+       2, "refused (403 forbidden)"},
+      {"authorisations add --url {server} --token-file {dir}/inv.token --country NL", 2,
+       "anpr authorisations add: --reference is required"},
+      {"authorisations list --url {server} --token-file {dir}/inv.token", 0, "13/654321-26",
+       Stream::out},
+      {"authorisations list --url {closed} --token-file {dir}/inv.token", 3,
+       "anpr authorisations list: cannot reach http://127.0.0.1:1"},
+      {"authorisations withdraw az-nope --url {server} --token-file {dir}/inv.token", 1,
+       "anpr authorisations withdraw: {server}: refused (404 not_found)"},
+      {"authorisations withdraw az-0123456789abcdef --url {server} --token-file {dir}/inv.token",
+       0, "az-0123456789abcdef withdrawn"},
+      {"authorisations withdraw --url {server} --token-file {dir}/inv.token", 2,
+       "anpr authorisations withdraw: id is required"},
       {"lists show nope --url {server} --token-file {dir}/op.token", 1,
        "anpr lists show: {server}: refused (404 not_found)"},
-      {"search --url {server} --token-file {dir}/inv.token --plate X --reference R", 0, "0 records"},
+      {"search --url {server} --token-file {dir}/inv.token --plate X --authorisation az-1", 0, "0 records"},
 
       // ---- `anpr match` refuses what `anpr lists validate` refuses, with the same report (10) ----
       {"lists validate {dir}/half.csv", 1, "{dir}/half.csv: refused: more than 1 %", Stream::out},

@@ -249,7 +249,7 @@ TEST_F(RetentionIt, KilledDuringHeavyWritesLosesNoCommittedPassageAndServesNothi
   }
 
   // `anpr search` through the running processor: refused without the prosecutor's order,
-  // allowed with it.
+  // allowed with it (an authorisation).
   const Read* nl = nullptr;
   for (const Read& r : reads_)
     if (r.country == kNL && !r.listed && !r.old) {
@@ -269,18 +269,27 @@ TEST_F(RetentionIt, KilledDuringHeavyWritesLosesNoCommittedPassageAndServesNothi
                           (dir_ / "token").string() + " --plate " + nl->plate.str() +
                           " --country NL --json";
   std::string out = shell(cli + " 2>&1; echo \"rc=$?\"");
-  EXPECT_NE(out.find("legal_reference_required"), std::string::npos) << out;
+  EXPECT_NE(out.find("authorisation_required"), std::string::npos) << out;
   EXPECT_NE(out.find("rc=1"), std::string::npos) << out;
-  out = shell(cli + " --reference OvJ-2026-17 2>&1; echo \"rc=$?\"");
+  // The prosecutor's order, entered as an authorisation (`anpr authorisations add` prints its id).
+  std::string id = shell(kAnpr + " authorisations add --url http://127.0.0.1:" + port +
+                         " --token-file " + (dir_ / "token").string() +
+                         " --country NL --reference 13/654321-26 --issued-by 'mr. A. de Vries'"
+                         " --plate " + nl->plate.str() + " --valid-until 2099-01-01T00:00:00Z");
+  while (!id.empty() && id.back() == '\n') id.pop_back();
+  ASSERT_EQ(id.rfind("az-", 0), 0u) << id;
+  out = shell(cli + " --authorisation " + id + " 2>&1; echo \"rc=$?\"");
   EXPECT_NE(out.find("\"event_id\":\"" + nl->event_id + "\""), std::string::npos) << out;
   EXPECT_NE(out.find("rc=0"), std::string::npos) << out;
   out = shell(kAnpr + " search --url http://127.0.0.1:" + port + " --token-file " +
               (dir_ / "token").string() + " --plate " + nl->plate.str() +
-              " --reference OvJ-2026-17 2>/dev/null");
+              " --authorisation " + id + " 2>/dev/null");
   EXPECT_NE(out.find("passage  NL"), std::string::npos) << out;
   const std::string audit = slurp(dir_ / "state" / "audit.jsonl");
   EXPECT_NE(audit.find("\"outcome\":\"refused\""), std::string::npos) << audit;
-  EXPECT_NE(audit.find("\"prosecutor_reference\":\"OvJ-2026-17\""), std::string::npos) << audit;
+  EXPECT_NE(audit.find("\"reference\":\"13/654321-26\""), std::string::npos) << audit;
+  EXPECT_NE(audit.find("\"plates_disclosed\":[\"" + nl->plate.str() + "\"]"), std::string::npos)
+      << audit;
 
   again.signal(SIGTERM);
   EXPECT_EQ(again.wait(60'000), 0) << slurp(dir_ / "run2.err");
