@@ -450,6 +450,44 @@ TEST_F(SearchApi, AReferenceMustHaveItsCountrysFormat) {
   EXPECT_FALSE(authorise(body("BE", "BR.26.L1.012345/26")).empty());
 }
 
+class PermissivePattern : public SearchApi {
+ protected:
+  std::string extra_toml() const override {
+    return "[search]\nburst = 1000\nmax_per_hour = 100000\n"
+           "[retention.NL]\nauthorisation_pattern = '.*'\n";
+  }
+};
+
+TEST_F(PermissivePattern, InvisibleAndControlCharactersAreRefusedWhateverThePattern) {
+  const std::string until = format_rfc3339(kT + kMsPerDay);
+  for (const std::string reference : {"\u200b", "OvJ\u200b1", "\u2060", "OvJ\u00a01", "OvJ 1",
+                                      "OvJ\t1", "\u202eOvJ1", "\ufeffOvJ1"}) {
+    SCOPED_TRACE(reference);
+    std::string b;
+    JsonWriter w(b);
+    w.begin_object();
+    w.field("country", "NL");
+    w.field("reference", reference);
+    w.field("issued_by", "mr. A. de Vries");
+    w.key("plates");
+    w.begin_array();
+    w.value("AB123C");
+    w.end_array();
+    w.field("valid_until", until);
+    w.end_object();
+    auto r = client_->Post("/api/v1/authorisations", {{"Authorization", "Bearer inv-token"}}, b,
+                           "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << r->body;
+    EXPECT_NE(r->body.find("printable ASCII characters without spaces"), std::string::npos)
+        << r->body;
+  }
+  // What the deployment's pattern allows is entered.
+  EXPECT_FALSE(authorise(R"({"country":"NL","reference":"OvJ-1","issued_by":"mr. A. de Vries",)"
+                         R"("plates":["AB123C"],"valid_until":")" + until + "\"}")
+                   .empty());
+}
+
 TEST(SearchSettings, AuthorisationPatternsAndLimitsAreConfigurable) {
   const auto parse = [](const std::string& extra) {
     return config::parse_settings("[cameras]\nregistry = \"c.csv\"\n" + extra, "t.toml", "/tmp");
