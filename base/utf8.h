@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 namespace anpr {
 
@@ -44,6 +45,33 @@ inline int32_t decode_utf8(const unsigned char* p, const unsigned char* end, int
                                 ((p[2] & 0x3Fu) << 6) | (p[3] & 0x3Fu));
   }
   return -1;  // 0x80..0xBF (continuation), 0xC0/0xC1 (overlong), 0xF5..0xFF
+}
+
+// Characters a text field of a reference list may not hold (docs/operators.md, the rejection
+// reason text_control_character):
+// they could hide or reorder what a person reads on a page, a terminal or a spreadsheet. C0
+// controls (tab and newlines included), DEL, C1 controls, the bidirectional overrides and
+// isolates U+202A..U+202E and U+2066..U+2069, the zero-width U+200B..U+200D and U+FEFF.
+constexpr bool unsafe_text_char(int32_t cp) {
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || (cp >= 0x200B && cp <= 0x200D) ||
+         (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
+}
+
+// The first character of `s` that unsafe_text_char() refuses, with its byte offset in `at`; -1
+// when there is none. Ill-formed UTF-8 is skipped a byte at a time (the caller checks it).
+inline int32_t find_unsafe_text_char(std::string_view s, std::size_t& at) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  for (const auto* q = p; q < end;) {
+    int len = 1;
+    const int32_t cp = *q < 0x80 ? int32_t{*q} : decode_utf8(q, end, len);
+    if (cp >= 0 && unsafe_text_char(cp)) {
+      at = static_cast<std::size_t>(q - p);
+      return cp;
+    }
+    q += cp < 0 ? 1 : len;
+  }
+  return -1;
 }
 
 }  // namespace anpr

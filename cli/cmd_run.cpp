@@ -1,10 +1,13 @@
 // `anpr run --config FILE`: the stream processor (pipeline/processor.h).
+#include <sys/stat.h>
+
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <set>
 #include <thread>
 
+#include "base/private_files.h"
 #include "cli/commands.h"
 #include "cli/run_services.h"
 #include "serve/lists_api.h"
@@ -110,6 +113,15 @@ RunSetup prepare_run(const std::string& config_file, const std::string& brokers_
                          ": lists.files: a reference list could not be loaded, nothing was "
                          "started or stored: " + unusable);
     }
+  }
+  // Everything the processor writes from here on (list versions, the retention store, the audit
+  // log) is its own: files 0600 and folders 0700 whatever the caller's umask; a state folder made
+  // with a wider mode by an earlier version is closed too (docs/operations.md, "The state folder").
+  ::umask(077);
+  {
+    std::error_code ec;
+    if (std::filesystem::is_directory(s.settings.state_dir, ec))
+      make_private_dir(s.settings.state_dir, ec);
   }
   s.index = std::make_unique<LiveIndex>();
   try {

@@ -2,11 +2,31 @@
 
 #include <cctype>
 
+#include "base/utf8.h"
 #include "match/formats.h"
 
 namespace anpr::app {
 
 namespace {
+// A value as a terminal may show it: every character unsafe_text_char() refuses (controls,
+// escape sequences, direction overrides, zero-width characters) becomes U+FFFD, so a hit's text
+// cannot move the cursor, recolour the screen or reorder what is read.
+std::string terminal_safe(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  std::size_t at = 0;
+  while (find_unsafe_text_char(v, at) >= 0) {
+    out.append(v.substr(0, at));
+    int len = 1;
+    const auto* p = reinterpret_cast<const unsigned char*>(v.data()) + at;
+    if (*p >= 0x80) decode_utf8(p, p + (v.size() - at), len);
+    out += "\xEF\xBF\xBD";
+    v.remove_prefix(at + static_cast<std::size_t>(len));
+  }
+  out.append(v);
+  return out;
+}
+
 std::string upper(std::string_view s) {
   std::string u(s);
   for (char& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -56,7 +76,7 @@ void append_hit_text(std::string& out, const HitReadView& r, const Snapshot& s,
     case MatchKind::edit: out += "  one character missing or extra: verify"; break;
   }
   out += "  ref ";
-  out += s.entry_reference(e);
+  out += terminal_safe(s.entry_reference(e));
 }
 
 }  // namespace anpr::app
@@ -69,9 +89,9 @@ bool append_hit_text_from_json(std::string& out, std::string_view json) {
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (parser.parse(json.data(), json.size()).get(doc)) return false;
-  auto str = [&](const char* k) -> std::string_view {
+  auto str = [&](const char* k) -> std::string {
     std::string_view v;
-    return doc[k].get(v) ? std::string_view{} : v;
+    return doc[k].get(v) ? std::string{} : terminal_safe(v);
   };
   auto num = [&](const char* k) -> int64_t {
     int64_t v = 0;
@@ -82,7 +102,7 @@ bool append_hit_text_from_json(std::string& out, std::string_view json) {
     return v;
   };
   if (str("hit_id").empty() || str("list_id").empty()) return false;
-  const std::string_view ts = str("ts");
+  const std::string ts = str("ts");
   std::string s = "HIT ";
   s += ts.size() >= 23 ? std::string(ts.substr(11, 12)) : std::string(ts);
   s += "  ";
@@ -112,7 +132,7 @@ bool append_hit_text_from_json(std::string& out, std::string_view json) {
     if (!doc["country_assumed"].get(assumed) && assumed) s += ", country assumed";
     s += ")";
   }
-  const std::string_view kind = str("match_kind");
+  const std::string kind = str("match_kind");
   const int64_t d = num("differences");
   if (kind == "exact") {
     s += "  exact";
@@ -131,7 +151,7 @@ bool append_hit_text_from_json(std::string& out, std::string_view json) {
       std::string_view v;
       if (!r.get(v)) {
         s += " ";
-        s += v;
+        s += terminal_safe(v);
       }
     }
   }

@@ -1,5 +1,6 @@
 #include "cli/run_services.h"
 
+#include "cli/signals.h"
 #include "serve/lists_api.h"
 #include "pipeline/processor.h"
 #include "serve/search_api.h"
@@ -7,7 +8,7 @@
 namespace anpr::app {
 
 RunServices::RunServices(RunSetup& s, Processor& p) {
-  http_ = std::make_unique<HttpService>(s.settings);
+  http_ = std::make_unique<HttpService>(s.settings, reload_requests);
   http_->context().index = s.index.get();
   http_->context().processor = &p;
   control_room_ = std::make_unique<ControlRoom>(s.settings, *http_);

@@ -125,7 +125,9 @@ Settings parse_settings(std::string_view toml_text, const std::string& name,
   return std::move(c.s);
 }
 
-Settings load_settings(const std::filesystem::path& file) {
+namespace {
+
+std::string read_config_text(const std::filesystem::path& file, std::string_view what) {
   const std::string name = file.string();
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw ConfigError(name + ": cannot read: " + std::strerror(errno));
@@ -144,15 +146,75 @@ Settings load_settings(const std::filesystem::path& file) {
     if (text.size() > kMaxConfigBytes) {
       ::close(fd);
       throw ConfigError(name + ": cannot read: larger than 1 MiB (" +
-                        std::to_string(kMaxConfigBytes) + " bytes), the limit for a config file");
+                        std::to_string(kMaxConfigBytes) + " bytes), the limit for " +
+                        std::string(what));
     }
   }
   ::close(fd);
+  return text;
+}
+
+}  // namespace
+
+std::vector<TokenSettings> parse_tokens(std::string_view text, const std::string& name) {
+  if (text.size() > kMaxConfigBytes)
+    throw ConfigError(name + ": expected a tokens file of at most 1 MiB, got " +
+                      std::to_string(text.size()) + " bytes");
+  Ctx c;
+  c.name = name;
+  c.token_prefix = "";
+  const toml::table doc = parse_toml(text, name);
+  walk_under(c, doc, {"http", "tokens"});
+  std::vector<TokenSettings> out;
+  finish_tokens(c, out);
+  if (c.error_count) {
+    // The file's tables are [NAME], not [http.tokens.NAME]: name keys as the file writes them.
+    for (Error& e : c.errors) {
+      const std::string from = ": http.tokens.";
+      if (const auto at = e.text.find(from); at != std::string::npos)
+        e.text.replace(at, from.size(), ": ");
+    }
+    fail(c);
+  }
+  return out;
+}
+
+std::vector<TokenSettings> load_tokens(const std::filesystem::path& file) {
+  return parse_tokens(read_config_text(file, "a tokens file"), file.string());
+}
+
+std::vector<TokenSettings> merge_tokens(const std::vector<TokenSettings>& config_tokens,
+                                        const std::vector<TokenSettings>& file_tokens,
+                                        const std::string& file_name) {
+  std::vector<TokenSettings> out = config_tokens;
+  for (const TokenSettings& t : file_tokens) {
+    for (const TokenSettings& c : config_tokens) {
+      if (c.name == t.name)
+        throw ConfigError(file_name + ": token " + quote(t.name) +
+                          ": expected a name of its own, got the name of a token of the config "
+                          "file (rename one of them)");
+      if (c.sha256 == t.sha256)
+        throw ConfigError(file_name + ": token " + quote(t.name) +
+                          ": expected a token of its own, got the hash of the config file's "
+                          "token " + quote(c.name));
+    }
+    out.push_back(t);
+  }
+  return out;
+}
+
+Settings load_settings(const std::filesystem::path& file) {
+  const std::string name = file.string();
+  const std::string text = read_config_text(file, "a config file");
   std::error_code ec;
   std::filesystem::path dir = std::filesystem::absolute(file, ec).parent_path();
   if (ec) dir = file.parent_path();
   Settings s = parse_settings(text, name, dir);
   s.file = file;
+  if (!s.http.tokens_file.empty()) {
+    s.http.file_tokens = load_tokens(s.http.tokens_file);
+    merge_tokens(s.http.tokens, s.http.file_tokens, s.http.tokens_file.string());
+  }
   return s;
 }
 

@@ -110,7 +110,9 @@ struct HttpSettings {
   std::string listen;  // "host:port"; "" = no HTTP server
   std::filesystem::path tls_cert, tls_key;  // both or neither: HTTPS
   std::size_t max_body_bytes = std::size_t{256} << 20;
-  std::vector<TokenSettings> tokens;
+  std::vector<TokenSettings> tokens;       // [http.tokens.NAME] of the config file
+  std::filesystem::path tokens_file;       // "" = none; reread while running (http/auth.h)
+  std::vector<TokenSettings> file_tokens;  // of tokens_file as load_settings() found it
   std::size_t feed_hits = 10000;  // recent hits the control-room page can show and resume from
 };
 
@@ -180,8 +182,19 @@ struct Settings {
   std::string route_topic(CountryCode owner) const;
 };
 
-// Reads and validates a config file. Throws ConfigError.
+// Reads and validates a config file, and its tokens file (http.tokens_file) if it names one.
+// Throws ConfigError.
 Settings load_settings(const std::filesystem::path& file);
+
+// The tokens of a tokens file (http.tokens_file): TOML with one [NAME] table per token and the
+// keys of [http.tokens.NAME]. Throws ConfigError naming the file, line and key.
+std::vector<TokenSettings> parse_tokens(std::string_view toml, const std::string& name);
+std::vector<TokenSettings> load_tokens(const std::filesystem::path& file);
+// The config file's tokens followed by the tokens file's; throws ConfigError when a name or a
+// token is in both.
+std::vector<TokenSettings> merge_tokens(const std::vector<TokenSettings>& config_tokens,
+                                        const std::vector<TokenSettings>& file_tokens,
+                                        const std::string& file_name);
 // The same from text; `name` is used in messages and relative paths resolve against `base_dir`.
 Settings parse_settings(std::string_view toml, const std::string& name,
                         const std::filesystem::path& base_dir);

@@ -100,10 +100,10 @@ void finish_retention(Ctx& c) {
   c.s.retention.policies = std::move(out);
 }
 
-void finish_http(Ctx& c) {
+void finish_tokens(Ctx& c, std::vector<TokenSettings>& out) {
   std::set<std::string> hashes;
   for (auto& [name, t] : c.tokens) {
-    const std::string key = "http.tokens." + name;
+    const std::string key = c.token_prefix + name;
     const bool name_ok = !name.empty() && name.size() <= 64 &&
                          std::all_of(name.begin(), name.end(), [](char ch) {
                            return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' ||
@@ -125,11 +125,15 @@ void finish_http(Ctx& c) {
     if (t.first.role == "controlroom" && t.first.control_room.empty())
       c.error(t.second, key + ".control_room",
               "expected the control room whose hits the token sees (a control_room of the camera "
-              "registry), or \"*\" for every room (the key is required for controlroom tokens), "
-              "got nothing");
+              "registry), or \"*\" for every room (the key is required for controlroom tokens: "
+              "add control_room = \"ROOM\" to the token " + quote(name) + "), got nothing");
     if (t.first.control_room.empty()) t.first.control_room = "*";
-    c.s.http.tokens.push_back(t.first);
+    out.push_back(t.first);
   }
+}
+
+void finish_http(Ctx& c) {
+  finish_tokens(c, c.s.http.tokens);
   if (c.s.http.tls_cert.empty() != c.s.http.tls_key.empty())
     c.error(1, c.s.http.tls_cert.empty() ? "http.tls_cert" : "http.tls_key",
             "expected http.tls_cert and http.tls_key together, got only one");

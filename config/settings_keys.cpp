@@ -1,4 +1,5 @@
 #include "config/settings_keys.h"
+#include "match/time.h"
 
 #include <regex>
 
@@ -356,6 +357,41 @@ const std::vector<KeyDecl>& decls() {
            [](Ctx& c, const Item& it) {
              if (auto v = c.name_value(it, "a control room name or \"*\""))
                c.token(it).control_room = *v;
+           }},
+      {.doc = {"http.tokens.*.expires", "offset date-time", "",
+               "From this instant on the token is refused (401), e.g. `2027-03-01T00:00:00Z` (a "
+               "TOML date-time with its UTC offset, or the same as a string). Unset: the token "
+               "never expires."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             constexpr std::string_view kExpected =
+                 "an offset date-time such as 2027-03-01T00:00:00Z";
+             std::optional<TimestampMs> t;
+             if (const auto* s = it.node.as_string()) {
+               if (s->get().size() > 10) t = parse_rfc3339(s->get());  // a full timestamp only
+             } else if (const auto* dt = it.node.as_date_time()) {
+               const toml::date_time x = dt->get();
+               if (x.offset) {
+                 const int64_t days = days_from_civil(x.date.year, x.date.month, x.date.day);
+                 const int64_t secs =
+                     int64_t{x.time.hour} * 3600 + x.time.minute * 60 + x.time.second;
+                 t = days * 86'400'000 + secs * 1000 + x.time.nanosecond / 1'000'000 -
+                     int64_t{x.offset->minutes} * 60'000;
+               }
+             }
+             if (!t || *t <= 0) return c.error(it, std::string(kExpected));
+             c.token(it).expires_ms = *t;
+           }},
+      {.doc = {"http.tokens_file", "path", "",
+               "A file of further tokens, reread without a restart: on SIGHUP and within a few "
+               "seconds of a change. TOML with one `[NAME]` table per token and the keys of "
+               "`[http.tokens.NAME]`. A new version with an error is refused (logged) and the "
+               "tokens in force stay; a token taken out is refused from its next request on. "
+               "Keep it readable by the processor only (mode 0600)."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.name_value(it, "the path of a tokens file"))
+               c.s.http.tokens_file = c.resolve(*v);
            }},
       {.doc = {"images.enabled", "boolean", "true",
                "Whether read images are used at all. `false`: images are never decoded and hits "

@@ -116,6 +116,7 @@ struct Ctx {
   std::map<CountryCode, CountryOverride> countries;
   std::map<CountryCode, RetentionOverride> retention;
   std::map<std::string, std::pair<TokenSettings, std::size_t>> tokens;  // name -> token, line
+  std::string token_prefix = "http.tokens.";  // how errors name a token's table
 
   void error(std::size_t line, const std::string& key, const std::string& what) {
     ++error_count;
@@ -282,5 +283,9 @@ void check_topics(Ctx& c);
 void finish_countries(Ctx& c);
 void finish_retention(Ctx& c);
 void finish_http(Ctx& c);
+// The tokens of c.tokens, checked, appended to `out` (the config's or a tokens file's).
+void finish_tokens(Ctx& c, std::vector<TokenSettings>& out);
+// walk() of a table found at `prefix` (a tokens file is walked as http.tokens).
+void walk_under(Ctx& c, const toml::table& doc, std::vector<std::string> prefix);
 
 }  // namespace anpr::config::detail

@@ -148,4 +148,8 @@ void walk(Ctx& c, const toml::table& doc) {
   Walker(c).table(doc, segs);
 }
 
+void walk_under(Ctx& c, const toml::table& doc, std::vector<std::string> prefix) {
+  Walker(c).table(doc, prefix);
+}
+
 }  // namespace anpr::config::detail

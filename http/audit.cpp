@@ -1,6 +1,7 @@
 #include "http/audit.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,6 +27,7 @@ AuditLog::AuditLog(std::filesystem::path file) : file_(std::move(file)) {
   if (fd_ < 0)
     throw std::runtime_error(file_.string() + ": cannot open the audit log: " +
                              std::strerror(errno));
+  ::fchmod(fd_, 0600);  // also a log made by an earlier version with a wider mode
   // Make the file's directory entry durable too (a new log must survive a crash).
   const std::filesystem::path dir = file_.has_parent_path() ? file_.parent_path() : ".";
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

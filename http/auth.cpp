@@ -4,7 +4,10 @@
 #include <sys/random.h>
 
 #include <array>
+#include <chrono>
 #include <stdexcept>
+
+#include "logging/log.h"
 
 namespace anpr::http {
 
@@ -66,31 +69,145 @@ std::string new_token() {
   return out;
 }
 
-TokenStore::TokenStore(const std::vector<TokenSettings>& tokens) {
+std::string_view refusal_text(Refusal r) {
+  switch (r) {
+    case Refusal::none: return "";
+    case Refusal::missing: return "this resource needs an Authorization: Bearer <token> header";
+    case Refusal::malformed:
+    case Refusal::unknown: return "the bearer token is not valid";
+    case Refusal::expired: return "the bearer token has expired";
+  }
+  return "the bearer token is not valid";
+}
+
+namespace {
+int64_t system_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+constexpr int64_t kExpiredToldEveryMs = 60'000;
+}  // namespace
+
+std::shared_ptr<const TokenStore::Map> TokenStore::build(const std::vector<TokenSettings>& tokens) {
+  auto map = std::make_shared<Map>();
   for (const auto& t : tokens) {
     const auto role = parse_role(t.role);
     if (!role) throw std::invalid_argument("unknown role " + t.role);
-    add(Principal{t.name, *role, t.control_room.empty() ? "*" : t.control_room}, t.sha256);
+    // The configuration refuses a controlroom token without a room (config/settings_checks.cpp);
+    // a store built by hand gets no room at all rather than every room.
+    Principal who{t.name, *role, t.control_room, t.sha256};
+    if (*role != Role::controlroom && who.control_room.empty()) who.control_room = "*";
+    (*map)[t.sha256] = Entry{std::move(who), t.expires_ms};
   }
+  return map;
 }
 
-void TokenStore::add(Principal who, std::string sha256) {
-  by_hash_[std::move(sha256)] = std::move(who);
+TokenStore::TokenStore(const std::vector<TokenSettings>& tokens, Clock clock)
+    : shared_(std::make_shared<Shared>()) {
+  shared_->clock = clock ? std::move(clock) : Clock(system_ms);
+  auto map = build(tokens);
+  MutexLock lock(shared_->mu);
+  shared_->map = std::move(map);
+}
+
+std::shared_ptr<const TokenStore::Map> TokenStore::current() const {
+  MutexLock lock(shared_->mu);
+  return shared_->map;
+}
+
+void TokenStore::add(Principal who, std::string sha256, int64_t expires_ms) {
+  MutexLock lock(shared_->mu);
+  auto map = std::make_shared<Map>(*shared_->map);
+  who.sha256 = sha256;
+  (*map)[std::move(sha256)] = Entry{std::move(who), expires_ms};
+  shared_->map = std::move(map);
+  ++shared_->generation;
+}
+
+void TokenStore::replace(const std::vector<TokenSettings>& tokens) {
+  auto map = build(tokens);  // throws before anything changes
+  MutexLock lock(shared_->mu);
+  shared_->map = std::move(map);
+  ++shared_->generation;
+}
+
+bool TokenStore::empty() const { return current()->empty(); }
+std::size_t TokenStore::size() const { return current()->size(); }
+
+uint64_t TokenStore::generation() const {
+  MutexLock lock(shared_->mu);
+  return shared_->generation;
+}
+
+void TokenStore::on_expired(std::function<void(const Principal&)> f) {
+  shared_->on_expired = std::move(f);
 }
 
 std::optional<Principal> TokenStore::authenticate(std::string_view authorization) const {
+  return check(authorization).who;
+}
+
+TokenStore::Result TokenStore::check(std::string_view authorization) const {
+  Result r;
+  if (authorization.empty()) {
+    r.refusal = Refusal::missing;
+    return r;
+  }
+  r.refusal = Refusal::malformed;
   constexpr std::string_view kScheme = "Bearer ";
-  if (authorization.size() <= kScheme.size() || authorization.size() > 1024) return std::nullopt;
+  if (authorization.size() <= kScheme.size() || authorization.size() > 1024) return r;
   for (std::size_t i = 0; i < kScheme.size() - 1; ++i)  // the scheme is case-insensitive
-    if ((authorization[i] | 0x20) != (kScheme[i] | 0x20)) return std::nullopt;
-  if (authorization[kScheme.size() - 1] != ' ') return std::nullopt;
+    if ((authorization[i] | 0x20) != (kScheme[i] | 0x20)) return r;
+  if (authorization[kScheme.size() - 1] != ' ') return r;
   std::string_view token = authorization.substr(kScheme.size());
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  if (token.empty()) return std::nullopt;
-  const auto it = by_hash_.find(sha256_hex(token));
-  if (it == by_hash_.end()) return std::nullopt;
-  return it->second;
+  if (token.empty()) return r;
+  r.refusal = Refusal::unknown;
+  const auto map = current();
+  const auto it = map->find(sha256_hex(token));
+  if (it == map->end()) return r;
+  const Entry& e = it->second;
+  if (e.expires_ms != 0) {
+    const int64_t now = shared_->clock();
+    if (now >= e.expires_ms) {
+      r.refusal = Refusal::expired;
+      r.expired_name = e.who.name;
+      bool tell = false;
+      {
+        MutexLock lock(shared_->mu);
+        if (shared_->expired_told.size() > 4096) shared_->expired_told.clear();
+        auto [at, fresh] = shared_->expired_told.try_emplace(e.who.name, now);
+        tell = fresh || now - at->second >= kExpiredToldEveryMs;
+        if (tell) at->second = now;
+      }
+      if (tell) {
+        log::warn("http", "an expired bearer token was refused (its name is in the audit log)");
+        if (shared_->on_expired) {
+          try {
+            shared_->on_expired(e.who);
+          } catch (const std::exception& ex) {
+            log::warn("http", std::string("cannot record the expired token: ") + ex.what());
+          }
+        }
+      }
+      return r;
+    }
+  }
+  r.refusal = Refusal::none;
+  r.who = e.who;
+  return r;
+}
+
+bool TokenStore::still_valid(const Principal& who) const {
+  const auto map = current();
+  const auto it = map->find(who.sha256);
+  if (it == map->end()) return false;
+  const Entry& e = it->second;
+  if (e.who.name != who.name || e.who.role != who.role || e.who.control_room != who.control_room)
+    return false;
+  return e.expires_ms == 0 || shared_->clock() < e.expires_ms;
 }
 
 }  // namespace anpr::http

@@ -1,9 +1,10 @@
 // One bearer token of the HTTP API as the server checks it (http/auth.h). The configuration
-// builds them from its [http.tokens.NAME] tables (config/settings.h).
+// builds them from its [http.tokens.NAME] tables and from the tokens file (config/settings.h).
 //
 // Thread safety: a plain value.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace anpr::http {
@@ -14,6 +15,7 @@ struct TokenSettings {
   std::string role;          // operator | controlroom | investigator | engineer
   std::string sha256;        // lower-case hex SHA-256 of the token
   std::string control_room;  // controlroom tokens: the room whose hits it sees ("*" = all)
+  int64_t expires_ms = 0;    // Unix milliseconds from which it is refused; 0 = never
 };
 
 }  // namespace anpr::http

@@ -99,4 +99,24 @@ class CsvReader {
   std::string scratch_;
 };
 
+// A cell as a spreadsheet may open it without running it: a value starting with = + - @, a tab
+// or a carriage return gets a single quote in front, so that it is shown as text rather than
+// computed as a formula (CSV injection). `also_quote` adds the quote too when the value starts
+// with '\'', so that stored_cell_text() can undo it exactly (docs/operations.md, "The state
+// folder").
+inline bool csv_formula_start(std::string_view cell, bool also_quote = false) {
+  if (cell.empty()) return false;
+  const char c = cell.front();
+  return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r' ||
+         (also_quote && c == '\'');
+}
+// The written form of a text cell of a stored list version (lists/version_store.cpp).
+inline std::string stored_cell(std::string_view cell) {
+  return csv_formula_start(cell, true) ? "'" + std::string(cell) : std::string(cell);
+}
+// The value of a text cell read back from a stored list version (inverse of stored_cell).
+inline std::string_view stored_cell_text(std::string_view cell) {
+  return !cell.empty() && cell.front() == '\'' ? cell.substr(1) : cell;
+}
+
 }  // namespace anpr

@@ -31,7 +31,9 @@
 //   plate_format (NL/BE/LU plate that fits none of that country's formats), category_missing,
 //   category_unknown, action_unknown, priority_invalid, date_invalid, reference_missing,
 //   reference_too_long (> 128 bytes), note_too_long (> 1024 bytes), text_invalid_utf8 (reference
-//   or note), duplicate (same plate_country and plate as an earlier row; the first is kept),
+//   or note), text_control_character (reference or note holds a character base/utf8.h's
+//   unsafe_text_char refuses: controls, tabs, line breaks, direction overrides, zero-width
+//   characters), duplicate (same plate_country and plate as an earlier row; the first is kept),
 //   and, when LoadOptions asks for them, category_not_allowed (the category is not allowed on
 //   the cameras of the list's owner country) and expired (valid_until is not after `now`).
 // Details never quote a row's plate, reference or note (personal data, docs/design.md §6): the file and
@@ -85,6 +87,10 @@ struct LoadOptions {
   // Categories allowed for the owner country (bit 1 << Category); others are rejected as
   // category_not_allowed. Default: every category.
   uint32_t allowed_categories = ~uint32_t{0};
+  // A stored list version (state.dir/lists, written by lists/version_store.cpp): its reference
+  // and note cells carry the quote that keeps a spreadsheet from running them (ingest/csv.h,
+  // stored_cell), which is taken off again.
+  bool stored_version = false;
 };
 
 struct ListLoad {

@@ -5,9 +5,12 @@
 #include <tbb/parallel_sort.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 
+#include "base/utf8.h"
+#include "ingest/csv.h"
 #include "match/formats.h"
 #include "match/plate.h"
 #include "match/time.h"
@@ -122,7 +125,8 @@ std::optional<RowProblem> RowParser::parse(const std::vector<std::string_view>& 
                             ", which has passed: remove the row, or correct the date"};
   }
 
-  const std::string_view ref = trim(get(kReference));
+  std::string_view ref = trim(get(kReference));
+  if (options_.stored_version) ref = stored_cell_text(ref);
   if (ref.empty())
     return RowProblem{kReference, "reference_missing",
                       "empty: every row needs the entry's reference in the owning system"};
@@ -132,20 +136,36 @@ std::optional<RowProblem> RowParser::parse(const std::vector<std::string_view>& 
                           std::to_string(kMaxReferenceBytes)};
   if (!valid_utf8(ref))
     return RowProblem{kReference, "text_invalid_utf8", "not valid UTF-8: expected UTF-8 text"};
+  if (auto p = unsafe_text(kReference, ref)) return p;
 
-  const std::string_view note = get(kNote);
+  std::string_view note = get(kNote);
+  if (options_.stored_version) note = stored_cell_text(note);
   if (note.size() > kMaxNoteBytes)
     return RowProblem{kNote, "note_too_long",
                       std::to_string(note.size()) + " bytes: expected at most " +
                           std::to_string(kMaxNoteBytes)};
   if (!valid_utf8(note))
     return RowProblem{kNote, "text_invalid_utf8", "not valid UTF-8: expected UTF-8 text"};
+  if (auto p = unsafe_text(kNote, note)) return p;
 
   e.plate = *plate;
   e.country = *country;
   e.reference.assign(ref);
   e.note.assign(note);
   return std::nullopt;
+}
+
+std::optional<RowProblem> RowParser::unsafe_text(Column column, std::string_view text) {
+  std::size_t at = 0;
+  const int32_t cp = find_unsafe_text_char(text, at);
+  if (cp < 0) return std::nullopt;
+  char code[16];
+  std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(cp));
+  return RowProblem{column, "text_control_character",
+                    std::string("holds the invisible or control character ") + code +
+                        " at byte " + std::to_string(at + 1) +
+                        ": expected printable text (remove tabs, line breaks, direction marks "
+                        "and zero-width characters)"};
 }
 
 std::string RowParser::plate_detail(NormalizeError err) {

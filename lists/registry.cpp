@@ -7,6 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "base/private_files.h"
 #include "match/plate.h"
 #include "match/time.h"
 
@@ -77,7 +78,7 @@ Registry::Registry(LiveIndex& index, Policy policy, fs::path state_dir, Clock cl
     : index_(index), policy_(std::move(policy)), dir_(std::move(state_dir)), clock_(std::move(clock)) {
   if (!dir_.empty()) {
     std::error_code ec;
-    fs::create_directories(dir_, ec);
+    make_private_dir(dir_, ec);
     if (ec) throw std::runtime_error("cannot create " + dir_.string() + ": " + ec.message());
   }
 }
@@ -205,7 +206,9 @@ void Registry::commit(Pending& p) {
   v.checksum = p.checksum;
   if (p.list) v.version = p.list->meta.version;
   if (!dir_.empty()) {
-    fs::create_directories(list_dir(p.id));
+    std::error_code ec;
+    make_private_dir(list_dir(p.id), ec);
+    if (ec) throw std::runtime_error("cannot create " + list_dir(p.id).string() + ": " + ec.message());
     if (p.list) {
       write_list_files(*p.list, list_dir(p.id) / ("v" + std::to_string(v.seq) + ".csv"));
       v.stored = true;
@@ -362,6 +365,7 @@ ChangeResult Registry::rollback(std::string_view id, uint64_t to_seq, const Acto
   const fs::path file = list_dir(id) / ("v" + std::to_string(target.seq) + ".csv");
   LoadOptions o;
   o.now = clock_();  // entries expired since are dropped
+  o.stored_version = true;
   ListLoad load = load_list(file, o);
   if (load.fatal)
     return failed(ChangeError::conflict, "the stored version " + std::to_string(target.seq) +

@@ -1,5 +1,7 @@
 #include "lists/registry.h"
 #include "lists/registry_detail.h"
+#include "base/private_files.h"
+#include "ingest/csv.h"
 
 #include <fcntl.h>
 #include <simdjson.h>
@@ -48,7 +50,9 @@ namespace {
 // Writes `data` to `path` atomically: temporary file, fsync, rename, fsync of the folder.
 void write_atomic(const fs::path& path, const std::function<void(std::FILE*)>& fill) {
   const fs::path tmp = path.string() + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kPrivateFileMode);
+  std::FILE* f = fd < 0 ? nullptr : ::fdopen(fd, "wb");
+  if (fd >= 0 && !f) ::close(fd);
   if (!f) throw std::runtime_error("cannot write " + tmp.string() + ": " + std::strerror(errno));
   static thread_local std::vector<char> buffer(1 << 20);
   std::setvbuf(f, buffer.data(), _IOFBF, buffer.size());
@@ -102,7 +106,7 @@ void write_list_files(const ReferenceList& list, const fs::path& csv_path) {
       std::fputc(',', f);
       put(f, to_string(e.category));
       std::fputc(',', f);
-      put_csv_field(f, e.reference);
+      put_csv_field(f, stored_cell(e.reference));
       std::fputc(',', f);
       if (e.valid_until != kNoExpiry) put(f, format_rfc3339(e.valid_until));
       std::fputc(',', f);
@@ -110,7 +114,7 @@ void write_list_files(const ReferenceList& list, const fs::path& csv_path) {
       std::fputc(',', f);
       put(f, to_string(e.action));
       std::fputc(',', f);
-      put_csv_field(f, e.note);
+      put_csv_field(f, stored_cell(e.note));
       std::fputc('\n', f);
     }
   });
@@ -298,6 +302,7 @@ std::size_t Registry::restore(std::ostream& log) {
       const fs::path file = d / ("v" + std::to_string(st->active_seq) + ".csv");
       LoadOptions o;
       o.now = clock_();
+      o.stored_version = true;
       ListLoad load = load_list(file, o);
       if (load.fatal) {
         log << to_string(*load.fatal) << ": the list is not restored\n";

@@ -150,10 +150,12 @@ ControlRoom::ControlRoom(const config::Settings& settings, HttpService& service,
                auto idle = std::make_shared<std::chrono::steady_clock::time_point>(
                    std::chrono::steady_clock::now());
                const std::string room = who.control_room;
+               // The stream ends once its token is withdrawn (tokens file reloaded) or expires.
+               const http::TokenStore* tokens = &service_.server().tokens();
                res.set_chunked_content_provider(
                    "text/event-stream",
-                   [this, last, idle, room](std::size_t, httplib::DataSink& sink) {
-                     if (feed_.stopping()) {
+                   [this, last, idle, room, tokens, who](std::size_t, httplib::DataSink& sink) {
+                     if (feed_.stopping() || !tokens->still_valid(who)) {
                        sink.done();
                        return true;
                      }

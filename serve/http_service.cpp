@@ -3,12 +3,14 @@
 #include <httplib.h>
 
 #include "pipeline/processor.h"
+#include "serve/token_reload.h"
 #include "pipeline/run_metrics.h"
 #include "base/json_writer.h"
 
 namespace anpr::app {
 
-HttpService::HttpService(const config::Settings& settings) {
+HttpService::HttpService(const config::Settings& settings,
+                         std::function<uint64_t()> reload_requests) {
   ctx_.settings = &settings;
   audit_ = std::make_unique<http::AuditLog>(settings.state_dir / "audit.jsonl");
   http::ServerOptions o;
@@ -16,10 +18,25 @@ HttpService::HttpService(const config::Settings& settings) {
   o.tls_cert = settings.http.tls_cert;
   o.tls_key = settings.http.tls_key;
   o.max_body_bytes = settings.http.max_body_bytes;
-  server_ = std::make_unique<http::Server>(std::move(o), http::TokenStore(settings.http.tokens));
+  const bool file = !settings.http.tokens_file.empty();
+  http::TokenStore tokens(
+      file ? config::merge_tokens(settings.http.tokens, settings.http.file_tokens,
+                                  settings.http.tokens_file.string())
+           : settings.http.tokens);
+  // The engineer learns from the audit log which expired token is still in use.
+  tokens.on_expired([audit = audit_.get()](const http::Principal& who) {
+    audit->record(who.name, http::role_name(who.role), "auth.expired_token");
+  });
+  if (file)
+    token_watcher_ = std::make_unique<TokenFileWatcher>(
+        tokens, settings.http.tokens, settings.http.tokens_file, std::move(reload_requests));
+  server_ = std::make_unique<http::Server>(std::move(o), std::move(tokens));
 }
 
-HttpService::~HttpService() { stop(); }
+HttpService::~HttpService() {
+  stop();
+  token_watcher_.reset();
+}
 
 void HttpService::start() {
   server_->get_public("/healthz", [](const httplib::Request&, httplib::Response& res) {

@@ -27,6 +27,7 @@
 namespace anpr::app {
 
 class Processor;
+class TokenFileWatcher;
 
 // What the routes may look at. Members may be null when the feature is not running.
 struct ServiceContext {
@@ -38,7 +39,10 @@ struct ServiceContext {
 class HttpService {
  public:
   // Opens the audit log (state.dir/audit.jsonl) and builds the server; throws std::runtime_error.
-  explicit HttpService(const config::Settings& settings);
+  // With http.tokens_file, the file is reread while running (serve/token_reload.h): when
+  // `reload_requests` changes (SIGHUP) and when the file changes.
+  explicit HttpService(const config::Settings& settings,
+                       std::function<uint64_t()> reload_requests = {});
   ~HttpService();
 
   http::Server& server() { return *server_; }
@@ -55,6 +59,7 @@ class HttpService {
   std::unique_ptr<http::AuditLog> audit_;
   std::unique_ptr<http::Server> server_;
   std::vector<metrics::Collector> collectors_;  // of the context's processor and index
+  std::unique_ptr<TokenFileWatcher> token_watcher_;
 };
 
 }  // namespace anpr::app

@@ -1,5 +1,7 @@
 #include "store/segments.h"
 
+#include "base/private_files.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -79,7 +81,7 @@ Segment* Store::Impl::active_segment(Bucket& b, std::size_t adding) {
   s->data = path_of(b, s->seq, ".seg");
   s->index = path_of(b, s->seq, ".idx");
   const int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
-  s->fd = options.direct_io ? ::open(s->data.c_str(), flags | O_DIRECT, 0640) : -1;
+  s->fd = options.direct_io ? ::open(s->data.c_str(), flags | O_DIRECT, kPrivateFileMode) : -1;
   s->direct = s->fd >= 0;
   if (!s->direct) {
     // Only a file system that refuses direct I/O (EINVAL) gets a second try through the page
@@ -87,7 +89,7 @@ Segment* Store::Impl::active_segment(Bucket& b, std::size_t adding) {
     if (options.direct_io && errno != EINVAL) fail("cannot create " + s->data.string(), errno);
     std::error_code ec;  // the refusal may have created the file
     if (options.direct_io) std::filesystem::remove(s->data, ec);
-    s->fd = ::open(s->data.c_str(), flags, 0640);
+    s->fd = ::open(s->data.c_str(), flags, kPrivateFileMode);
   }
   if (s->fd < 0) fail("cannot create " + s->data.string(), errno);
   // Room for the index of a full segment of small records, reserved (not touched) at once:
@@ -110,7 +112,7 @@ void Store::Impl::write_index(const Segment& s, std::vector<IndexEntry>& entries
   h.segment_bytes = s.bytes;
   fs::path tmp = s.index;
   tmp += ".tmp";
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kPrivateFileMode));
   if (fd.fd < 0) fail("cannot create " + tmp.string(), errno);
   pwrite_all(fd.fd, reinterpret_cast<const char*>(&h), sizeof h, 0, tmp);
   pwrite_all(fd.fd, reinterpret_cast<const char*>(entries.data()),

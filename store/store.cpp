@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "base/private_files.h"
 #include "store/files.h"
 #include "store/format.h"
 #include "store/segments.h"
@@ -33,7 +34,7 @@ Store::Store(Options options, std::vector<RetentionPolicy> policies)
   d.options.segment_bytes = std::max<uint64_t>(d.options.segment_bytes, 4096);
   d.policies = std::move(policies);
   std::error_code ec;
-  fs::create_directories(d.options.dir, ec);
+  make_private_dir(d.options.dir, ec);
   if (ec || !fs::is_directory(d.options.dir))
     throw std::runtime_error("retention store: cannot create " + d.options.dir.string() + ": " +
                              (ec ? ec.message() : std::string("not a folder")));
@@ -41,7 +42,7 @@ Store::Store(Options options, std::vector<RetentionPolicy> policies)
   const fs::path lock = d.options.dir / "LOCK";
   // Read-only: an flock needs no more, and an idle store then holds no file open for writing
   // (so the file system can be remounted read-only under it; the writes then fail with EROFS).
-  d.lock_fd = ::open(lock.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0640);
+  d.lock_fd = ::open(lock.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, kPrivateFileMode);
   if (d.lock_fd < 0) fail("cannot open " + lock.string(), errno);
   if (::flock(d.lock_fd, LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK)
@@ -367,7 +368,7 @@ PurgeResult Store::purge() {
     fresh->count = entries.size();
     if (!entries.empty()) {
       finish_frame(frame, static_cast<uint32_t>(entries.size()));
-      Fd fd(::open(fresh->data.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+      Fd fd(::open(fresh->data.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode));
       if (fd.fd < 0) fail("cannot create " + fresh->data.string(), errno);
       pwrite_all(fd.fd, frame.data(), frame.size(), 0, fresh->data);
       if (::fdatasync(fd.fd) != 0) fail("cannot sync " + fresh->data.string(), errno);

@@ -2,6 +2,7 @@
 // validation report with its line and column, threshold refusal, versions, deltas, delete,
 // rollback, restart, expiry with a fake clock, and readers that never see a mix of two versions.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -153,6 +154,25 @@ INSTANTIATE_TEST_SUITE_P(
                    "note_too_long", "note"},
         ReasonCase{"text_invalid_utf8", "NL", kFull, "GB-123-X,NL,r\xff,,,,,", "text_invalid_utf8",
                    "reference"},
+        // Characters that hide or reorder text on a page, a terminal or a spreadsheet.
+        ReasonCase{"reference_bidi_override", "NL", kFull, "GB-123-X,NL,r\xE2\x80\xAE" "9,,,,,",
+                   "text_control_character", "reference"},
+        ReasonCase{"reference_bom", "NL", kFull, "GB-123-X,NL,\xEF\xBB\xBFr9,,,,,",
+                   "text_control_character", "reference"},
+        ReasonCase{"note_tab", "NL", kFull, "GB-123-X,NL,r9,,,,,a\tb", "text_control_character",
+                   "note"},
+        ReasonCase{"note_escape", "NL", kFull, "GB-123-X,NL,r9,,,,,\x1B[2J",
+                   "text_control_character", "note"},
+        ReasonCase{"note_line_break", "NL", kFull, "GB-123-X,NL,r9,,,,,\"a\nb\"",
+                   "text_control_character", "note"},
+        ReasonCase{"note_del", "NL", kFull, "GB-123-X,NL,r9,,,,,a\x7F", "text_control_character",
+                   "note"},
+        ReasonCase{"note_c1", "NL", kFull, "GB-123-X,NL,r9,,,,,a\xC2\x85", "text_control_character",
+                   "note"},
+        ReasonCase{"note_zero_width", "NL", kFull, "GB-123-X,NL,r9,,,,,a\xE2\x80\x8B",
+                   "text_control_character", "note"},
+        ReasonCase{"note_isolate", "NL", kFull, "GB-123-X,NL,r9,,,,,a\xE2\x81\xA6",
+                   "text_control_character", "note"},
         ReasonCase{"duplicate", "NL", kFull, "Q-100,,r9,,,,,", "duplicate", "plate"},
         ReasonCase{"field_count", "NL", kFull, "GB-123-X,NL,r9", "field_count", ""},
         ReasonCase{"csv_syntax", "NL", kFull, "GB-123-X,NL,\"r9,,,,,", "csv_syntax", "reference"}),
@@ -429,6 +449,85 @@ TEST(Registry, RollbackWithoutEarlierVersionIsAConflict) {
   ChangeResult r = m.reg->rollback("nl-test", 0, Actor{"olga", "operator"});
   EXPECT_EQ(r.error, lists::ChangeError::conflict);
   EXPECT_NE(r.detail.find("no state folder"), std::string::npos);
+}
+
+TEST(RejectionReasonText, NamesTheCharacterAndLetsOrdinaryTextThrough) {
+  Policy p;
+  p.max_rejected_percent = 100;
+  Fixture f("textchar", false, p);
+  Report r = f.reg->validate(ListInput{
+      sidecar("x"),
+      "plate,reference,note\nGB-123-X,r1,caf\xC3\xA9 \xE2\x80\x94 \xD8\xB4 ok\n"
+      "X-999-DB,r\xE2\x80\xAE" "2,\n",
+      Format::csv, "x.csv"});
+  EXPECT_EQ(r.accepted, 1u);
+  ASSERT_EQ(r.rejected_rows.size(), 1u);
+  EXPECT_EQ(r.rejected_rows[0].line, 3u);
+  EXPECT_NE(r.rejected_rows[0].detail.find("U+202E at byte 2"), std::string::npos)
+      << r.rejected_rows[0].detail;
+  // JSON Lines rows go through the same check.
+  Report j = f.reg->validate(ListInput{
+      sidecar("x"), "{\"plate\":\"GB-123-X\",\"reference\":\"r\\u202e1\"}\n", Format::jsonl,
+      "x.jsonl"});
+  ASSERT_EQ(j.rejected_rows.size(), 1u);
+  EXPECT_EQ(j.rejected_rows[0].reason, "text_control_character");
+}
+
+// A stored version (state.dir/lists) may be opened in a spreadsheet: a cell that would run as a
+// formula carries a leading quote, which a restart or a rollback takes off again.
+TEST(Registry, StoredVersionsKeepFormulasInertAndRoundTrip) {
+  Fixture f("formula");
+  const std::vector<std::string> refs = {"=1+2", "+31", "-5", "@SUM(A1)", "'q", "plain"};
+  std::string rows = "plate,reference,note\n";
+  for (std::size_t i = 0; i < refs.size(); ++i)
+    rows += "P" + std::to_string(i + 1) + "," + refs[i] + "," + refs[refs.size() - 1 - i] + "\n";
+  ASSERT_TRUE(f.load(rows).applied());
+  std::ifstream in(f.dir / "nl-test" / "v1.csv");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string stored = ss.str();
+  for (const char* cell : {",'=1+2,", ",'+31,", ",'-5,", ",'@SUM(A1),", ",''q,", ",plain,"})
+    EXPECT_NE(stored.find(cell), std::string::npos) << cell << " in\n" << stored;
+  EXPECT_EQ(stored.find(",=1+2"), std::string::npos) << stored;
+
+  const auto check = [&](LiveIndex& live) {
+    auto snap = live.read();
+    ASSERT_EQ(snap->entry_count(), refs.size());
+    for (std::size_t i = 0; i < refs.size(); ++i) {
+      const auto got = testing::matched_references(live, "P" + std::to_string(i + 1), f.now.load());
+      ASSERT_EQ(got.size(), 1u);
+      EXPECT_EQ(got[0], refs[i]);
+    }
+  };
+  LiveIndex live2;
+  Registry again(live2, f.policy, f.dir, [&] { return f.now.load(); });
+  std::ostringstream log;
+  ASSERT_EQ(again.restore(log), 1u) << log.str();
+  check(live2);
+  ASSERT_TRUE(f.load("plate,reference\nP9,other\n").applied());
+  ASSERT_TRUE(f.reg->rollback("nl-test", 1, Actor{"olga", "operator"}).applied());
+  check(f.live);
+}
+
+// The state folder is the processor's alone: list versions 0600, their folders 0700, whatever the
+// umask (docs/operations.md, "The state folder").
+TEST(Registry, StateFilesArePrivateWhateverTheUmask) {
+  const mode_t old = ::umask(022);
+  Fixture f("private");
+  ASSERT_TRUE(f.load("plate,reference\nP1,v1\n").applied());
+  ASSERT_TRUE(f.load("plate,reference\nP1,v2\n").applied());
+  ::umask(old);
+  std::size_t files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(f.dir)) {
+    const auto perms = fs::status(e.path()).permissions();
+    const bool others = (perms & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none;
+    EXPECT_FALSE(others) << e.path() << " is open to others: " << std::oct
+                         << static_cast<unsigned>(perms);
+    files += e.is_regular_file();
+  }
+  EXPECT_GE(files, 3u);
+  const auto top = fs::status(f.dir).permissions();
+  EXPECT_EQ(top & (fs::perms::group_all | fs::perms::others_all), fs::perms::none);
 }
 
 TEST(Registry, RestartRestoresActiveVersionsAndHistory) {
