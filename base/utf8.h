@@ -58,14 +58,16 @@ constexpr bool unsafe_text_char(int32_t cp) {
 }
 
 // The first character of `s` that unsafe_text_char() refuses, with its byte offset in `at`; -1
-// when there is none. Ill-formed UTF-8 is skipped a byte at a time (the caller checks it).
-inline int32_t find_unsafe_text_char(std::string_view s, std::size_t& at) {
+// when there is none. `allow_line_feed`: a line feed (U+000A) is text here (a note may have
+// several lines). Ill-formed UTF-8 is skipped a byte at a time (the caller checks it).
+inline int32_t find_unsafe_text_char(std::string_view s, std::size_t& at,
+                                     bool allow_line_feed = false) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   for (const auto* q = p; q < end;) {
     int len = 1;
     const int32_t cp = *q < 0x80 ? int32_t{*q} : decode_utf8(q, end, len);
-    if (cp >= 0 && unsafe_text_char(cp)) {
+    if (cp >= 0 && unsafe_text_char(cp) && !(allow_line_feed && cp == 0x0A)) {
       at = static_cast<std::size_t>(q - p);
       return cp;
     }

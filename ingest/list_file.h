@@ -32,8 +32,8 @@
 //   category_unknown, action_unknown, priority_invalid, date_invalid, reference_missing,
 //   reference_too_long (> 128 bytes), note_too_long (> 1024 bytes), text_invalid_utf8 (reference
 //   or note), text_control_character (reference or note holds a character base/utf8.h's
-//   unsafe_text_char refuses: controls, tabs, line breaks, direction overrides, zero-width
-//   characters), duplicate (same plate_country and plate as an earlier row; the first is kept),
+//   unsafe_text_char refuses: controls, tabs, carriage returns, direction overrides, zero-width
+//   characters; line feeds in a reference, not in a note), duplicate (same plate_country and plate as an earlier row; the first is kept),
 //   and, when LoadOptions asks for them, category_not_allowed (the category is not allowed on
 //   the cameras of the list's owner country) and expired (valid_until is not after `now`).
 // Details never quote a row's plate, reference or note (personal data, docs/design.md §6): the file and

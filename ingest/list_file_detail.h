@@ -62,7 +62,8 @@ class RowParser {
 
  private:
   static std::string plate_detail(NormalizeError err);
-  // text_control_character when `text` holds a character base/utf8.h's unsafe_text_char refuses.
+  // text_control_character when `text` holds a character base/utf8.h's unsafe_text_char refuses
+  // (a note may hold line feeds: several lines).
   static std::optional<RowProblem> unsafe_text(Column column, std::string_view text);
 
   std::string allowed_categories() const;

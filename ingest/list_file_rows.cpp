@@ -157,15 +157,16 @@ std::optional<RowProblem> RowParser::parse(const std::vector<std::string_view>& 
 
 std::optional<RowProblem> RowParser::unsafe_text(Column column, std::string_view text) {
   std::size_t at = 0;
-  const int32_t cp = find_unsafe_text_char(text, at);
+  const int32_t cp = find_unsafe_text_char(text, at, /*allow_line_feed=*/column == kNote);
   if (cp < 0) return std::nullopt;
   char code[16];
   std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(cp));
   return RowProblem{column, "text_control_character",
                     std::string("holds the invisible or control character ") + code +
                         " at byte " + std::to_string(at + 1) +
-                        ": expected printable text (remove tabs, line breaks, direction marks "
-                        "and zero-width characters)"};
+                        ": expected printable text (remove tabs, carriage returns, direction "
+                        "marks and zero-width characters" +
+                        (column == kNote ? std::string(")") : std::string(" and line breaks)"))};
 }
 
 std::string RowParser::plate_detail(NormalizeError err) {

@@ -14,7 +14,11 @@ TokenFileWatcher::TokenFileWatcher(http::TokenStore store,
                                    std::chrono::milliseconds poll)
     : store_(std::move(store)), config_tokens_(std::move(config_tokens)), file_(std::move(file)),
       reload_requests_(std::move(reload_requests)), poll_(poll) {
-  thread_ = std::thread([this] { loop(); });
+  // What the file and the signal count are now, taken before the thread starts: a change made
+  // while it starts is a change.
+  const Stamp seen = stamp();
+  const uint64_t signals = reload_requests_ ? reload_requests_() : 0;
+  thread_ = std::thread([this, seen, signals] { loop(seen, signals); });
 }
 
 TokenFileWatcher::~TokenFileWatcher() {
@@ -53,9 +57,7 @@ bool TokenFileWatcher::reload_now() {
   return true;
 }
 
-void TokenFileWatcher::loop() {
-  Stamp seen = stamp();
-  uint64_t signals = reload_requests_ ? reload_requests_() : 0;
+void TokenFileWatcher::loop(Stamp seen, uint64_t signals) {
   auto next_look = std::chrono::steady_clock::now() + poll_;
   const auto tick = std::min<std::chrono::milliseconds>(poll_, std::chrono::milliseconds(200));
   for (;;) {

@@ -50,7 +50,7 @@ class TokenFileWatcher {
     bool operator==(const Stamp&) const = default;
   };
   Stamp stamp() const;
-  void loop();
+  void loop(Stamp seen, uint64_t signals);
 
   http::TokenStore store_;
   const std::vector<http::TokenSettings> config_tokens_;

@@ -192,7 +192,7 @@ TEST(TokenConfig, ExpiresIsAnInstantWithItsOffset) {
       "[cameras]\nregistry = \"c.csv\"\n" + head + "expires = \"2027-03-01T00:00:00Z\"\n", "t.toml",
       "/tmp");
   EXPECT_EQ(q.http.tokens[0].expires_ms, kMarch2027);
-  for (const std::string bad : {"2027-03-01T00:00:00", "2027-03-01", "\"2027-03-01\"", "\"soon\"",
+  for (const std::string& bad : {"2027-03-01T00:00:00", "2027-03-01", "\"2027-03-01\"", "\"soon\"",
                                 "42", "1960-01-01T00:00:00Z"}) {
     const std::string e = config_error(head + "expires = " + bad + "\n");
     EXPECT_NE(e.find("http.tokens.alice.expires: expected an offset date-time"), std::string::npos)
@@ -219,7 +219,7 @@ TEST(TokenConfig, TheTokensFileHasTheSameTablesWithoutThePrefix) {
     return "";
   };
   EXPECT_NE(error_of("[carl]\nrole = \"controlroom\"\nsha256 = \"" + hash_of("c") + "\"\n")
-                .find("tokens.toml:1: carl.control_room: expected the control room"),
+                .find("tokens.toml:2: carl.control_room: expected the control room"),
             std::string::npos);
   EXPECT_NE(error_of("[alice]\nrole = \"operator\"\nsha256 = \"" + hash_of("a") + "\"\ncolour = 1\n")
                 .find("tokens.toml:4: alice.colour: unknown key"),
@@ -285,7 +285,7 @@ TEST(TokenFileWatcher, AMalformedFileKeepsTheTokensInForce) {
   write_file(file, tokens_text("alice", "old"));
   TokenStore store(config::load_tokens(file));
   app::TokenFileWatcher w(store, {}, file, {}, std::chrono::milliseconds(50));
-  for (const std::string bad :
+  for (const std::string& bad :
        {std::string("[alice\nrole = "), std::string("[alice]\nrole = \"operator\"\n"),
         tokens_text("alice", "x") + "[alice2]\nrole = \"operator\"\nsha256 = \"" + hash_of("x") + "\"\n",
         std::string("[carl]\nrole = \"controlroom\"\nsha256 = \"") + hash_of("c") + "\"\n"}) {
