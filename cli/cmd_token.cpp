@@ -61,7 +61,9 @@ void add_token_command(CLI::App& app, std::function<int()>& run) {
                                              "2027-03-01T00:00:00Z");
           });
   make->add_option("--valid-days", args->valid_days,
-                   "the token is refused this many days from now")
+                   "the token is refused this many days from now (without it or --expires, "
+                   "never)")
+      ->default_str("")
       ->check(CLI::Range(1, 3660))
       ->excludes(expires);
   make->callback([args, &run] {
