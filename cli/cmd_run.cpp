@@ -187,6 +187,13 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
                    {"topic", s.settings.topics.reads},
                    {"brokers", s.settings.kafka.brokers}});
       }
+      if (s.settings.kafka.signing_keys.empty())
+        log::warn("run",
+                  "kafka.signing_key_file is not set: hits and acknowledgements are written "
+                  "unsigned and the control rooms' feed cannot tell them from forged ones; a "
+                  "deployment must set it (docs/kafka.md, \"Signed records\")",
+                  {{"topic_hits", s.settings.topics.hits},
+                   {"topic_hit_acks", s.settings.topics.hit_acks}});
       install_stop_signals();
       std::unique_ptr<Processor> owned;
       try {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -53,6 +54,12 @@ struct KafkaSettings {
   // The processor asks the cluster for metadata every second; once no answer came for this long,
   // readiness turns 503 and a warning is logged (a stopped, unreachable or frozen broker).
   int64_t unanswered_after_ms = 15'000;
+  // Signed records (docs/kafka.md, "Signed records"): the file named by kafka.signing_key_file
+  // and the keys read from it at load (raw bytes, the first signs, every one verifies). No keys:
+  // what the processor and the server write is unsigned and the control rooms' feed verifies
+  // nothing.
+  std::filesystem::path signing_key_file;
+  std::vector<std::string> signing_keys;
 };
 
 struct TopicSettings {
@@ -201,6 +208,13 @@ Settings parse_settings(std::string_view toml, const std::string& name,
 
 // The default per-country policies of docs/design.md §2 (NL, BE, LU).
 std::vector<CountryPolicy> default_country_policies();
+
+// Reads a signing key file (docs/kafka.md, "Signed records"): one key a line as hex digits, at
+// least 32 bytes (64 digits) each; blank lines and lines starting with '#' are skipped. The file
+// must not be readable or writable by group or others (mode 0600 or 0400). Returns the raw keys,
+// first line first, or nothing with `why` set (never quoting a key).
+std::optional<std::vector<std::string>> read_signing_keys(const std::filesystem::path& file,
+                                                          std::string& why);
 
 // The default retention policies of docs/design.md §2: NL passages 28 days, BE 365 days, LU not kept;
 // hits NL 365, BE 365, LU 28 days; no images.

@@ -54,6 +54,26 @@ const std::vector<KeyDecl>& decls() {
        .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.kafka.unanswered_after_ms); },
        .lo = 1000,
        .hi = 3'600'000},
+      {.doc = {"kafka.signing_key_file", "path", "",
+               "A file (mode 0600) of keys that sign what the processor and the control-room "
+               "server write to Kafka (hits, route copies, dead letters, acknowledgements: an "
+               "HMAC-SHA256 in the header `anpr-sig`) and verify the hits and acknowledgements the "
+               "control rooms' feed reads; unsigned or wrongly signed ones are ignored and "
+               "counted. One key a line, 64 or more hex digits (`openssl rand -hex 32`); the "
+               "first line signs, every line verifies (key rotation). Without it nothing is "
+               "signed or verified and `anpr run` warns at start: a deployment must set it "
+               "(docs/kafka.md, \"Signed records\")."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.name_value(it, "the path of a key file")) {
+               c.s.kafka.signing_key_file = c.resolve(*v);
+               std::string why;
+               if (auto keys = read_signing_keys(c.s.kafka.signing_key_file, why))
+                 c.s.kafka.signing_keys = std::move(*keys);
+               else
+                 c.error(it.line, it.path(), why);
+             }
+           }},
       {.doc = {"kafka.properties.*", "string, integer, float or boolean", "",
                "Any librdkafka property (TLS, SASL, timeouts, ...) for every client, passed "
                "through as text. Not `bootstrap.servers`, `group.id`, `group.instance.id` or "

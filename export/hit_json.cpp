@@ -108,6 +108,13 @@ void append_hit_json(std::string& out, const HitReadView& read, const Snapshot& 
   w.begin_array();
   for (std::string_view r : routes) w.value(r);
   w.end_array();
+  if (list.covert) {  // only the rooms the list names see it (docs/operators.md, "Covert lists")
+    w.field("covert", true);
+    w.key("covert_rooms");
+    w.begin_array();
+    for (const std::string& r : list.rooms) w.value(r);
+    w.end_array();
+  }
   w.end_object();
 }
 

@@ -19,9 +19,13 @@ namespace {
 
 // ---- sidecar ----
 
-constexpr std::array<std::string_view, 10> kSidecarKeys = {
-    "id",     "owner_country", "match_mode", "max_substitutions", "category",
-    "action", "priority",      "valid_from", "valid_until",       "version"};
+constexpr std::array<std::string_view, 12> kSidecarKeys = {
+    "id",          "owner_country", "match_mode", "max_substitutions", "category", "action",
+    "priority",    "valid_from",    "valid_until", "version",          "covert",   "rooms"};
+
+// A covert list's rooms: control-room names as the camera registry and the tokens write them.
+constexpr std::size_t kMaxRooms = 64;
+constexpr std::size_t kMaxRoomBytes = 64;
 
 LoadError make_error(std::string_view file, const toml::source_region& at, std::string message) {
   return LoadError{std::string(file), at.begin.line, at.begin.column, std::move(message)};
@@ -103,6 +107,7 @@ SidecarParse parse_sidecar(std::string_view toml_text, std::string_view file) {
   ListMeta meta;
   bool have_id = false, have_owner = false;
   std::optional<std::pair<TimestampMs, toml::source_region>> from, until;
+  std::optional<toml::source_region> rooms_at, covert_at;
   const auto fail = [&](const toml::source_region& at, std::string msg) {
     out.error = make_error(file, at, std::move(msg));
     return out;
@@ -190,6 +195,33 @@ SidecarParse parse_sidecar(std::string_view toml_text, std::string_view file) {
       for (char c : v) printable = printable && c >= 0x20 && c < 0x7f;
       if (!printable) return fail(at, "'version' must be 1..128 printable ASCII characters");
       meta.version = v;
+    } else if (k == "covert") {
+      const auto* b = node.as_boolean();
+      if (!b) return want("true or false");
+      meta.covert = b->get();
+      covert_at = at;
+    } else if (k == "rooms") {
+      const auto* a = node.as_array();
+      if (!a) return want("an array of control-room names such as [\"NL-MIDDEN\"]");
+      if (a->size() > kMaxRooms)
+        return fail(at, "'rooms' names " + std::to_string(a->size()) +
+                            " control rooms: expected at most 64");
+      rooms_at = at;
+      for (const toml::node& r : *a) {
+        const auto* s = r.as_string();
+        if (!s)
+          return fail(r.source(), "'rooms' must hold strings (control-room names), got " +
+                                      std::string(toml_type_name(r.type())));
+        const std::string_view v = s->get();
+        bool ok = !v.empty() && v.size() <= kMaxRoomBytes;
+        for (unsigned char c : v) ok = ok && c >= 0x20 && c != 0x7f;
+        if (!ok)
+          return fail(r.source(), "'rooms': a control-room name is 1..64 bytes without control "
+                                  "characters, as in the camera registry's control_room column");
+        if (std::find(meta.rooms.begin(), meta.rooms.end(), v) != meta.rooms.end())
+          return fail(r.source(), "'rooms' names " + show_value(v) + " twice");
+        meta.rooms.emplace_back(v);
+      }
     } else {
       return fail(key.source(), "unknown key '" + std::string(k) + "': expected one of " + keys);
     }
@@ -204,6 +236,13 @@ SidecarParse parse_sidecar(std::string_view toml_text, std::string_view file) {
                    "country whose police owns the list, e.g. \"NL\")"};
     return out;
   }
+  if (meta.covert && meta.rooms.empty())
+    return fail(rooms_at ? *rooms_at : *covert_at,
+                "a covert list needs 'rooms': the control rooms that may see its hits, such as "
+                "rooms = [\"NL-MIDDEN\"]");
+  if (!meta.covert && rooms_at)
+    return fail(*rooms_at, "'rooms' is only for covert lists (covert = true); every control "
+                           "room of a camera sees the hits of the other lists");
   if (from) meta.valid_from = from->first;
   if (until) meta.valid_until = until->first;
   if (from && until && from->first >= until->first)

@@ -50,8 +50,8 @@ Handle make_client(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
   return Handle(rk);
 }
 
-Producer::Producer(const Properties& props, DeliveryFn on_delivery)
-    : on_delivery_(std::move(on_delivery)) {
+Producer::Producer(const Properties& props, DeliveryFn on_delivery, Signer signer)
+    : on_delivery_(std::move(on_delivery)), signer_(std::move(signer)) {
   rd_kafka_conf_t* conf = make_conf(props);
   rd_kafka_conf_set_opaque(conf, this);
   rd_kafka_conf_set_dr_msg_cb(conf, &Producer::on_dr);
@@ -109,13 +109,26 @@ rd_kafka_resp_err_t Producer::produce(const std::string& topic, std::string_view
   rd_kafka_topic_t* own = rkt ? nullptr : rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr);
   if (!rkt) rkt = own;
   if (!rkt) return rd_kafka_last_error();
+  // Signed once per call: the same bytes whatever the retries below.
+  const std::string sig = signer_.enabled() ? signer_.sign(topic, key, value) : std::string();
   for (;;) {
-    const rd_kafka_resp_err_t e = rd_kafka_producev(
-        rk_.get(), RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-        RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_END);
+    const rd_kafka_resp_err_t e =
+        sig.empty()
+            ? rd_kafka_producev(rk_.get(), RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_TIMESTAMP(timestamp_ms),
+                                RD_KAFKA_V_END)
+            // RD_KAFKA_V_HEADER copies the name and the value.
+            : rd_kafka_producev(rk_.get(), RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_TIMESTAMP(timestamp_ms),
+                                RD_KAFKA_V_HEADER(kSignatureHeader.data(), sig.data(),
+                                                  static_cast<ssize_t>(sig.size())),
+                                RD_KAFKA_V_END);
     if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       if (own) rd_kafka_topic_destroy(own);
       return e;

@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "kafka/signing.h"
+
 struct rd_kafka_mock_cluster_s;  // rdkafka_mock.h
 
 namespace anpr::kafka {
@@ -61,7 +63,9 @@ class Producer {
   // Called for every delivered or failed message: (error, the message's opaque, the message).
   using DeliveryFn = std::function<void(rd_kafka_resp_err_t, void*, const rd_kafka_message_t&)>;
 
-  Producer(const Properties& props, DeliveryFn on_delivery);
+  // `signer`: when it holds a key, every message produced carries the `anpr-sig` header over its
+  // topic, key and value (kafka/signing.h), messages sent again included.
+  Producer(const Properties& props, DeliveryFn on_delivery, Signer signer = Signer());
   ~Producer();
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;
@@ -87,6 +91,7 @@ class Producer {
  private:
   static void on_dr(rd_kafka_t*, const rd_kafka_message_t* m, void* self);
   DeliveryFn on_delivery_;
+  const Signer signer_;
   Handle rk_;
   std::vector<std::pair<std::string, rd_kafka_topic_t*>> topics_;  // read-only once prepared
 };

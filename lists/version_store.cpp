@@ -133,6 +133,12 @@ void write_list_files(const ReferenceList& list, const fs::path& csv_path) {
   if (m.valid_until != kNoExpiry)
     s += "valid_until = " + toml_string(format_rfc3339(m.valid_until)) + "\n";
   if (!m.version.empty()) s += "version = " + toml_string(m.version) + "\n";
+  if (m.covert) {
+    s += "covert = true\nrooms = [";
+    for (std::size_t i = 0; i < m.rooms.size(); ++i)
+      s += (i ? ", " : "") + toml_string(m.rooms[i]);
+    s += "]\n";
+  }
   write_atomic(toml, [&](std::FILE* f) { put(f, s); });
 }
 
@@ -188,6 +194,12 @@ void write_list_json(JsonWriter& w, const ListView& v, bool with_history) {
       w.value(format_rfc3339(m.valid_until));
     w.field("window", v.window);
     w.field("version", m.version);
+    // Only operators read this (serve/lists_api.cpp): they manage covert lists.
+    w.field("covert", m.covert);
+    w.key("rooms");
+    w.begin_array();
+    for (const std::string& r : m.rooms) w.value(r);
+    w.end_array();
   }
   w.field("entries", v.entries);
   w.field("expiring_24h", v.expiring_24h);

@@ -24,6 +24,11 @@ struct ListMeta {
   uint8_t default_priority = kDefaultPriority;
   TimestampMs valid_from = kNoStart;    // the list matches reads with ts >= valid_from
   TimestampMs valid_until = kNoExpiry;  // ... and ts < valid_until
+  // A covert list (docs/operators.md, "Covert lists"): its hits reach only the control rooms of
+  // `rooms` (and go to no partner's route topic); metrics and pages other than the operators'
+  // never name it.
+  bool covert = false;
+  std::vector<std::string> rooms;       // covert lists: the control rooms that see its hits
   std::string version;                  // shown on hits; a checksum of the source by default
   std::string source;                   // where it came from (file path), for messages
 };

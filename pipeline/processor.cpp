@@ -194,7 +194,10 @@ struct Processor::Impl {
                                                           : std::string()),
         [this](rd_kafka_resp_err_t err, void* opaque, const rd_kafka_message_t& m) {
           on_delivery(err, opaque, m);
-        });
+        },
+        // Hits, route copies, dead letters and passages carry the signature of
+        // kafka.signing_key_file (docs/kafka.md, "Signed records").
+        kafka::Signer(settings.kafka.signing_keys));
   }
 
   std::vector<std::string> output_topics() const {
@@ -1065,7 +1068,9 @@ struct Processor::Impl {
           continue;
         }
         // Keyed by camera, like the read, so one camera's hits stay in order on one partition.
-        send(settings.topics.hits, key, o.payload, it.ticket, o.ts);
+        // A covert hit's capture time stays out of anpr_read_to_hit_seconds (its count would
+        // tell when a covert list hit).
+        send(settings.topics.hits, key, o.payload, it.ticket, o.covert ? 0 : o.ts);
         ++hits;
         hit_outs.push_back(&o);
         if (!o.route_topic.empty()) {
@@ -1149,10 +1154,14 @@ struct Processor::Impl {
         if (!seen) ++counters.reads_by_country[country_label(c)];
       }
     }
+    // Hits on covert lists are left out: no public figure may reveal them (docs/operators.md,
+    // "Covert lists").
     for (const Output* o : hit_outs)
-      ++counters.hits_by_list[{o->list_id, std::string(to_string(o->category)),
-                               std::string(to_string(o->kind))}];
-    for (const Output* o : suppressed_outs) ++counters.suppressed_by_list[o->list_id];
+      if (!o->covert)
+        ++counters.hits_by_list[{o->list_id, std::string(to_string(o->category)),
+                                 std::string(to_string(o->kind))}];
+    for (const Output* o : suppressed_outs)
+      if (!o->covert) ++counters.suppressed_by_list[o->list_id];
   }
 
   void send(const std::string& topic, std::string_view key, std::string_view value,

@@ -14,6 +14,7 @@ ReadOutput& ReadSlot::next_out() {
   o.deadletter = false;
   o.payload.clear();
   o.list_id.clear();
+  o.covert = false;
   o.route_topic.clear();
   o.reason.clear();
   return o;
@@ -128,7 +129,8 @@ void ReadMatcher::encode_hits(ReadSlot& r, Scratch& s, const Snapshot& snap,
     std::string owner;
     std::string_view routes[1];
     std::span<const std::string_view> route_span;
-    if (MatchRules::route_to_owner(cam->country, list.owner)) {
+    // A covert list's hits go to no partner's route topic (docs/operators.md, "Covert lists").
+    if (!list.covert && MatchRules::route_to_owner(cam->country, list.owner)) {
       owner = list.owner.str();
       routes[0] = owner;
       route_span = std::span<const std::string_view>(routes, 1);
@@ -136,6 +138,7 @@ void ReadMatcher::encode_hits(ReadSlot& r, Scratch& s, const Snapshot& snap,
     }
     append_hit_json(o.payload, view, snap, h, route_span);
     o.list_id = list.id;
+    o.covert = list.covert;
     o.entry_key = (snap.entry_plate(h.entry).key() << CountryCode::kBits) |
                   snap.entry_country(h.entry).raw();
     o.ts = r.ev.ts;

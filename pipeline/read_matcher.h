@@ -33,6 +33,7 @@ struct ReadOutput {
   bool deadletter = false;
   std::string payload;      // the hit or dead letter as JSON; "" once suppressed by the caller
   std::string list_id;      // hits: for suppression and counters
+  bool covert = false;      // hits: on a covert list, left out of the metrics
   uint64_t entry_key = 0;   // hits: the listed plate and its country, for suppression
   TimestampMs ts = 0;       // hits: capture time, for suppression
   std::string route_topic;  // hits: also publish here ("" = no route copy)

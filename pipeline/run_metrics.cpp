@@ -135,6 +135,8 @@ metrics::Collector collect_index(const LiveIndex& index) {
                           "Always 1: the active version, owner and match mode of each list");
     for (uint16_t l = 0; l < snap->list_count(); ++l) {
       const ListMeta& m = snap->list(l);
+      // Covert lists are never named in metrics (docs/operators.md, "Covert lists").
+      if (m.covert) continue;
       entries.add({{"list", m.id}}, static_cast<double>(cache->per_list[l]));
       info.add({{"list", m.id},
                 {"version", m.version},

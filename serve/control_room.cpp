@@ -73,7 +73,9 @@ struct ControlRoom::Acks {
                           {"message.timeout.ms", "10000"}}),
         [](rd_kafka_resp_err_t err, void* opaque, const rd_kafka_message_t&) {
           static_cast<std::promise<rd_kafka_resp_err_t>*>(opaque)->set_value(err);
-        });
+        },
+        // Signed, so no one else can acknowledge a hit through the topic (docs/kafka.md).
+        kafka::Signer(s.kafka.signing_keys));
   }
 
   // Returns "" when delivered, else the reason.

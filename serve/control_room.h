@@ -10,7 +10,8 @@
 //                                      {"note": "..."}; audited, published to topics.hit_acks
 //
 // A control-room token sees only the hits of its own control room (camera registry) unless its
-// control room is "*". Nothing past its deadline is served, streamed or acknowledged: the feed
+// control room is "*"; a hit on a covert list only the rooms its list names (serve/hit_feed.h).
+// Acknowledgements are signed with kafka.signing_key_file's first key (docs/kafka.md). Nothing past its deadline is served, streamed or acknowledged: the feed
 // holds each hit only until its capture time plus its camera country's `hit_days` (see
 // serve/hit_feed.h for hits of a country that keeps none). Each open stream holds one of the server's worker threads, so at most
 // kMaxStreamsPerToken streams per token and kMaxStreams in all are open at once (503 beyond),

@@ -9,6 +9,8 @@
 
 #include "base/check.h"
 #include "kafka/client.h"
+#include "kafka/signing.h"
+#include "metrics/metrics.h"
 #include "pipeline/kafka_props.h"
 #include "logging/log.h"
 #include "match/time.h"
@@ -17,11 +19,70 @@ namespace anpr::app {
 
 namespace {
 
+// Bounds on what a hit record may claim of its covert audience (the list sidecar's limits).
+constexpr std::size_t kMaxCovertRooms = 64;
+constexpr std::size_t kMaxRoomBytes = 64;
+// At most one log line per topic in this time about ignored records (the metric counts all).
+constexpr auto kUnsignedLogEvery = std::chrono::minutes(1);
+
 int64_t system_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+// The signature check of the records the feed reads (see hit_feed.h), for the consumer thread.
+class SignatureCheck {
+ public:
+  SignatureCheck(const config::Settings& s, const std::vector<std::string>& topics)
+      : signer_(s.kafka.signing_keys), topics_(topics) {
+    auto& family = metrics::counter(
+        "anpr_unsigned_records_total",
+        "Hits and acknowledgements the control rooms' feed read from Kafka and ignored because "
+        "they were not signed with a key of kafka.signing_key_file (unsigned, another key, "
+        "signed for another topic or changed since), by topic");
+    for (const std::string& t : topics_) {
+      counters_.push_back(&family.Add({{"topic", t}}));
+      unlogged_.push_back(0);
+      last_log_.push_back(std::chrono::steady_clock::time_point::min());
+    }
+  }
+
+  // Whether the record of topics[t] may be taken; counts and logs the ones that may not.
+  bool ok(const rd_kafka_message_t& m, std::size_t t, std::atomic<uint64_t>& total) {
+    if (!signer_.enabled() || signer_.verify(m)) return true;
+    counters_[t]->Increment();
+    total.fetch_add(1);
+    ++unlogged_[t];
+    const auto now = std::chrono::steady_clock::now();
+    if (last_log_[t] == std::chrono::steady_clock::time_point::min() ||
+        now - last_log_[t] >= kUnsignedLogEvery) {
+      // Where the record is, never what it says: it may be anybody's text.
+      const bool has_sig = !kafka::signature_header(m).empty();
+      log::warn("run",
+                "hit feed: ignored " + std::to_string(unlogged_[t]) + " record(s) of " +
+                    topics_[t] + " without a valid signature (" +
+                    (has_sig ? "wrong signature" : "unsigned") + ", latest at partition " +
+                    std::to_string(m.partition) + " offset " + std::to_string(m.offset) +
+                    "); see docs/kafka.md, \"Signed records\"",
+                {{"topic", topics_[t]},
+                 {"records", unlogged_[t]},
+                 {"partition", static_cast<int64_t>(m.partition)},
+                 {"offset", static_cast<int64_t>(m.offset)},
+                 {"reason", has_sig ? "wrong_signature" : "unsigned"}});
+      last_log_[t] = now;
+      unlogged_[t] = 0;
+    }
+    return false;
+  }
+
+ private:
+  const kafka::Signer signer_;
+  const std::vector<std::string> topics_;
+  std::vector<prometheus::Counter*> counters_;
+  std::vector<uint64_t> unlogged_;
+  std::vector<std::chrono::steady_clock::time_point> last_log_;
+};
 
 }  // namespace
 
@@ -63,7 +124,7 @@ bool HitFeed::add(FeedEvent ev) {
   ANPR_CHECK(ev.kind != FeedEvent::Kind::hit || !hits_.contains(ev.hit_id), "hit added twice");
   ev.seq = ++seq_;
   if (ev.kind == FeedEvent::Kind::hit)
-    hits_[ev.hit_id] = HitState{ev.control_room, ev.deadline_ms, false, false};
+    hits_[ev.hit_id] = HitState{ev.audience, ev.deadline_ms, false, false};
   next_deadline_ = std::min(next_deadline_, ev.deadline_ms);
   events_.push_back(std::move(ev));
   while (events_.size() > capacity_) {
@@ -82,6 +143,23 @@ bool HitFeed::add_hit(std::string_view json, std::optional<int64_t> arrival_ms) 
   if (!doc.is_object()) return false;
   if (doc["hit_id"].get_string().get(id) || id.empty() || id.size() > 128) return false;
   if (doc["control_room"].get_string().get(room)) room = {};
+  Audience audience{std::string(room), false, {}};
+  // A hit on a covert list: only the rooms the list names. A "covert" mark other than true or
+  // false (the processor writes no such thing) makes it seen by nobody, and so do rooms that
+  // cannot be read.
+  if (simdjson::dom::element covert; !doc["covert"].get(covert)) {
+    bool flag = true;
+    const bool malformed = covert.get_bool().get(flag) != simdjson::SUCCESS;
+    audience.covert = malformed || flag;
+    if (simdjson::dom::array rooms;
+        !malformed && flag && !doc["covert_rooms"].get_array().get(rooms))
+      for (simdjson::dom::element r : rooms) {
+        std::string_view name;
+        if (r.get_string().get(name) || name.empty() || name.size() > kMaxRoomBytes) continue;
+        if (audience.rooms.size() == kMaxCovertRooms) break;
+        audience.rooms.emplace_back(name);
+      }
+  }
   // Without its capture time a hit's deadline is unknown: it is not shown at all.
   if (doc["ts"].get_string().get(ts)) return false;
   const std::optional<TimestampMs> captured = parse_rfc3339(ts);
@@ -96,7 +174,7 @@ bool HitFeed::add_hit(std::string_view json, std::optional<int64_t> arrival_ms) 
     MutexLock lock(mu_);
     expire(now);
     if (hits_.count(std::string(id))) return false;
-    add(FeedEvent{0, FeedEvent::Kind::hit, std::string(id), std::string(room), std::move(text),
+    add(FeedEvent{0, FeedEvent::Kind::hit, std::string(id), std::move(audience), std::move(text),
                   due});
   }
   cv_.notify_all();
@@ -119,7 +197,7 @@ bool HitFeed::add_ack(std::string_view json) {
     it->second.acked = true;
     it->second.reserved = false;
     // The acknowledgement goes with its hit: it names the hit and may say what was done.
-    add(FeedEvent{0, FeedEvent::Kind::ack, std::string(id), it->second.control_room,
+    add(FeedEvent{0, FeedEvent::Kind::ack, std::string(id), it->second.audience,
                   std::move(text), it->second.deadline_ms});
   }
   cv_.notify_all();
@@ -140,7 +218,7 @@ std::vector<FeedEvent> HitFeed::events_after(uint64_t after, std::string_view ro
     auto it = std::partition_point(events_.begin(), events_.end(),
                                    [&](const FeedEvent& e) { return e.seq <= after; });
     for (; it != events_.end() && out.size() < max; ++it)
-      if (room_sees(room, it->control_room)) out.push_back(*it);
+      if (it->audience.sees(room)) out.push_back(*it);
     // Nothing visible to this room: still done when the scan reached the end.
     return true;
   };
@@ -159,7 +237,7 @@ HitFeed::Lookup HitFeed::lookup(std::string_view hit_id, std::string_view room) 
   expire(clock_());
   auto it = hits_.find(std::string(hit_id));
   if (it == hits_.end()) return Lookup::unknown;
-  if (!room_sees(room, it->second.control_room)) return Lookup::not_visible;
+  if (!it->second.audience.sees(room)) return Lookup::not_visible;
   return it->second.acked ? Lookup::acknowledged : Lookup::open;
 }
 
@@ -168,7 +246,7 @@ HitFeed::Lookup HitFeed::reserve_ack(std::string_view hit_id, std::string_view r
   expire(clock_());  // a hit past its deadline can no longer be acknowledged
   auto it = hits_.find(std::string(hit_id));
   if (it == hits_.end()) return Lookup::unknown;
-  if (!room_sees(room, it->second.control_room)) return Lookup::not_visible;
+  if (!it->second.audience.sees(room)) return Lookup::not_visible;
   if (it->second.acked || it->second.reserved) return Lookup::acknowledged;
   it->second.reserved = true;
   return Lookup::open;
@@ -210,7 +288,8 @@ void HitFeed::start(const config::Settings& settings) {
   const std::vector<std::string> topics = {settings.topics.hits, settings.topics.hit_acks};
   const int64_t tail = static_cast<int64_t>(capacity_);
   // The thread owns the consumer and closes it when its loop ends.
-  thread_ = std::thread([this, rk = std::move(consumer), topics, tail]() mutable {
+  auto check = std::make_shared<SignatureCheck>(settings, topics);
+  thread_ = std::thread([this, rk = std::move(consumer), topics, tail, check]() mutable {
     std::vector<bool> assigned(topics.size(), false);
     auto next_check = std::chrono::steady_clock::now();
     while (!stop_.load()) {
@@ -244,7 +323,9 @@ void HitFeed::start(const config::Settings& settings) {
       const kafka::Message m = rk.poll(200);
       if (!m || m->err) continue;
       const std::string_view value(static_cast<const char*>(m->payload), m->len);
-      if (rd_kafka_topic_name(m->rkt) == topics[0]) {
+      const bool is_hit = rd_kafka_topic_name(m->rkt) == topics[0];
+      if (!check->ok(*m, is_hit ? 0 : 1, unsigned_records_)) continue;
+      if (is_hit) {
         // The message's time is when the hit was published: a refill after a restart judges a
         // future capture time against it, not against the refill.
         rd_kafka_timestamp_type_t type;

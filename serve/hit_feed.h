@@ -26,6 +26,18 @@
 // gone from memory, not merely hidden. A hit without a readable `ts` is not added: its
 // deadline is unknown.
 //
+// Signed records (docs/kafka.md, "Signed records"): with kafka.signing_key_file set, a hit or an
+// acknowledgement read from Kafka is taken only when its `anpr-sig` header verifies under one of
+// the keys for its topic, key and value; any other (unsigned, another key, signed for another
+// topic, changed after signing) is ignored, counted in anpr_unsigned_records_total{topic} and
+// logged without its content (at most one line a minute per topic). Without keys every record is
+// taken.
+//
+// Covert lists (docs/operators.md, "Covert lists"): a hit whose record carries "covert": true is
+// seen only by the control rooms its "covert_rooms" names, whatever its camera's room; a token
+// whose control room is "*" sees it only when "*" is among them. A covert hit without a usable
+// "covert_rooms" is seen by nobody.
+//
 // Thread safety: every public member may be called from any thread.
 #pragma once
 
@@ -55,12 +67,21 @@ namespace anpr::app {
 // a page to resume after a reconnection or a restart, short enough not to amount to keeping it.
 inline constexpr int64_t kUnkeptHitAlertMs = 60 * 60 * 1000;
 
+// Who may see a hit: the camera's control room, or for a hit on a covert list the rooms the list
+// names (and only those).
+struct Audience {
+  std::string control_room;          // of the hit's camera ("" when the registry named none)
+  bool covert = false;
+  std::vector<std::string> rooms;    // covert: the rooms that may see it
+  bool sees(std::string_view token_room) const;
+};
+
 struct FeedEvent {
   enum class Kind { hit, ack };
   uint64_t seq = 0;
   Kind kind = Kind::hit;
   std::string hit_id;
-  std::string control_room;  // of the hit's camera ("" when the registry named none)
+  Audience audience;
   std::string json;          // the hit as published, or the acknowledgement record
   int64_t deadline_ms = 0;   // the hit's (an acknowledgement's is its hit's): not served from then
 };
@@ -109,6 +130,9 @@ class HitFeed {
   Lookup reserve_ack(std::string_view hit_id, std::string_view room);
   void release(std::string_view hit_id);
 
+  // Records read from Kafka and ignored because their signature was missing or wrong.
+  uint64_t unsigned_records() const { return unsigned_records_.load(); }
+
   uint64_t last_seq() const;
   std::size_t size() const;  // events held, none past its deadline
   bool stopping() const { return stop_.load(); }
@@ -121,7 +145,7 @@ class HitFeed {
   void expire(int64_t now) const REQUIRES(mu_);
 
   struct HitState {
-    std::string control_room;
+    Audience audience;
     int64_t deadline_ms = 0;
     bool acked = false;
     bool reserved = false;  // an acknowledgement is being published
@@ -138,12 +162,20 @@ class HitFeed {
   mutable int64_t next_deadline_ GUARDED_BY(mu_) = kNever;  // <= every deadline in events_
   uint64_t seq_ GUARDED_BY(mu_) = 0;
   std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> unsigned_records_{0};
   std::thread thread_;
 };
 
-// Whether a token's control room may see a hit of `hit_room`.
+// Whether a token's control room may see a hit of `hit_room` (not on a covert list).
 inline bool room_sees(std::string_view token_room, std::string_view hit_room) {
   return token_room == "*" || token_room == hit_room;
+}
+
+inline bool Audience::sees(std::string_view token_room) const {
+  if (!covert) return room_sees(token_room, control_room);
+  for (const std::string& r : rooms)
+    if (r == token_room) return true;
+  return false;
 }
 
 }  // namespace anpr::app

@@ -50,6 +50,7 @@ class ControlRoomApi : public ::testing::Test {
     settings_.http.tokens = {
         {"carl", "controlroom", http::sha256_hex("cr-all"), "*"},
         {"rita", "controlroom", http::sha256_hex("cr-r1"), "R1"},
+        {"rob", "controlroom", http::sha256_hex("cr-r2"), "R2"},
         {"olga", "operator", http::sha256_hex("op"), "*"},
     };
     service_ = std::make_unique<HttpService>(settings_);
@@ -250,6 +251,39 @@ TEST_F(ControlRoomApi, StreamResumesAfterLastEventIdAndFiltersRooms) {
   // A hostile or stale Last-Event-ID starts from the beginning of the buffer.
   EXPECT_EQ(read_stream(port, "cr-all", "99999999999999", 4).size(), 4u);
   EXPECT_EQ(read_stream(port, "cr-all", "-1; drop", 4).size(), 4u);
+}
+
+// A hit on a covert list (docs/operators.md, "Covert lists") from a camera of room R2, its list
+// naming R1 only: R1's stream carries it, R2's and the all-rooms token's do not, and only R1
+// may acknowledge it.
+TEST_F(ControlRoomApi, ACovertHitReachesTheStreamOfTheListsRoomsOnly) {
+  std::string covert = hit_json("c0c0", "R2");
+  covert.insert(covert.size() - 1, R"(,"list_id":"nl-secret","covert":true,"covert_rooms":["R1"])");
+  room_->feed().add_hit(covert);
+  room_->feed().add_hit(hit_json("b2", "R2"));
+  const int port = service_->server().port();
+  std::vector<std::string> data;
+  auto r1 = read_stream(port, "cr-r1", "", 1, &data);
+  ASSERT_EQ(r1.size(), 1u);
+  EXPECT_NE(data[0].find("\"c0c0\""), std::string::npos);
+  data.clear();
+  // R2 and "*" get b2 and nothing else: the stream is read until b2, which came after.
+  for (const char* token : {"cr-r2", "cr-all"}) {
+    SCOPED_TRACE(token);
+    data.clear();
+    auto ev = read_stream(port, token, "", 1, &data);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_NE(data[0].find("\"b2\""), std::string::npos) << data[0];
+    EXPECT_EQ(data[0].find("nl-secret"), std::string::npos);
+  }
+  for (const char* token : {"cr-r2", "cr-all"}) {
+    auto r = client_->Post("/api/v1/hits/c0c0/ack", bearer(token), "", "text/plain");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404) << token;
+  }
+  auto r = client_->Post("/api/v1/hits/c0c0/ack", bearer("cr-r1"), "", "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
 }
 
 TEST_F(ControlRoomApi, HitsProducedIntoKafkaReachTheStream) {

@@ -432,3 +432,50 @@ TEST_F(ListsApi, CommandLineValidateLoadDeltaShowRollbackDelete) {
 
 }  // namespace
 }  // namespace anpr::app
+
+namespace anpr::app {
+namespace {
+
+// Covert lists (docs/operators.md, "Covert lists"): operators manage them and see them, with
+// their rooms; no other role lists them; the mark survives a restart from state.dir.
+TEST_F(ListsApi, ACovertListIsShownToOperatorsOnlyAndKeepsItsMarkAcrossARestart) {
+  const std::string sidecar = std::string(kSidecar) + "covert = true\nrooms = [\"R-SECRET\"]\n";
+  auto r = put_list("plate,reference\nP1,v1\n", "nl-test", sidecar);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  simdjson::dom::parser p;
+  r = client->Get("/api/v1/lists", bearer());
+  ASSERT_EQ(r->status, 200);
+  auto e = json(p, r);
+  bool covert = false;
+  ASSERT_EQ(e["lists"].at(0)["covert"].get(covert), simdjson::SUCCESS) << r->body;
+  EXPECT_TRUE(covert);
+  EXPECT_EQ(str(e["lists"].at(0)["rooms"].at(0)), "R-SECRET");
+  for (const char* token : {"cr-token", "eng-token"}) {
+    for (const char* path : {"/api/v1/lists", "/api/v1/lists/nl-test"}) {
+      r = client->Get(path, bearer(token));
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 403) << token << " " << path;
+      EXPECT_EQ(r->body.find("nl-test"), std::string::npos) << r->body;
+    }
+  }
+  // A delta keeps the mark; so does a restart that reads the versions back from state.dir.
+  httplib::MultipartFormDataItems items = {{"add", "plate,reference\nP2,v2\n", "d.csv", ""}};
+  r = client->Post("/api/v1/lists/nl-test/delta", bearer(), items);
+  ASSERT_EQ(r->status, 200) << r->body;
+  LiveIndex live2;
+  lists::Policy pol;
+  pol.countries = config::default_country_policies();
+  lists::Registry again(live2, pol, dir / "lists");
+  std::ostringstream restore_log;
+  ASSERT_EQ(again.restore(restore_log), 1u) << restore_log.str();
+  const auto views = again.lists();
+  ASSERT_EQ(views.size(), 1u);
+  ASSERT_TRUE(views[0].meta);
+  EXPECT_TRUE(views[0].meta->covert);
+  EXPECT_EQ(views[0].meta->rooms, std::vector<std::string>{"R-SECRET"});
+  EXPECT_TRUE(live2.read()->list(0).covert) << "the index the matcher uses carries it";
+}
+
+}  // namespace
+}  // namespace anpr::app
