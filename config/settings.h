@@ -160,6 +160,8 @@ struct Settings {
   std::filesystem::path file;  // the config file itself
   // Where the processor keeps its own files (audit log, list versions, retention store).
   std::filesystem::path state_dir;
+  // HMAC key of the audit log's hash chain (http/audit.h); empty: plain SHA-256.
+  std::filesystem::path audit_key_file;
   HttpSettings http;
   KafkaSettings kafka;
   TopicSettings topics;

@@ -277,6 +277,17 @@ const std::vector<KeyDecl>& decls() {
            [](Ctx& c, const Item& it) {
              if (auto v = c.name_value(it, "the path of a folder")) c.s.state_dir = c.resolve(*v);
            }},
+      {.doc = {"audit.key_file", "path", "",
+               "File holding the key (at least 16 bytes) with which the audit log's records "
+               "are chained (HMAC-SHA256), so that only a holder of the key can write a chain "
+               "that `anpr audit verify` accepts. Keep it readable by the processor and "
+               "unreadable by whoever can edit the log. Empty: the records are chained with "
+               "plain SHA-256 (docs/operators.md §11)."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.name_value(it, "the path of a key file"))
+               c.s.audit_key_file = c.resolve(*v);
+           }},
       {.doc = {"http.listen", "string", "\"\"",
                "Address of the HTTP API, pages and `/metrics`, as `host:port` (`0.0.0.0:8080` "
                "for every interface). Empty: no HTTP server."},

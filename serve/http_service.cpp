@@ -10,7 +10,9 @@ namespace anpr::app {
 
 HttpService::HttpService(const config::Settings& settings) {
   ctx_.settings = &settings;
-  audit_ = std::make_unique<http::AuditLog>(settings.state_dir / "audit.jsonl");
+  audit_ = std::make_unique<http::AuditLog>(
+      settings.state_dir / "audit.jsonl",
+      settings.audit_key_file.empty() ? std::string() : http::read_audit_key(settings.audit_key_file));
   http::ServerOptions o;
   o.listen = settings.http.listen;
   o.tls_cert = settings.http.tls_cert;
