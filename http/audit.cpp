@@ -25,8 +25,8 @@ namespace anpr::http {
 namespace {
 
 constexpr std::size_t kHashHex = 64;
-constexpr std::string_view kHashKey = ",\"hash\":\"";
-// `,"hash":"` + 64 hex + `"}`
+constexpr std::string_view kHashKey = ",\"audit_hash\":\"";
+// `,"audit_hash":"` + 64 hex + `"}`
 constexpr std::size_t kHashSuffix = kHashKey.size() + kHashHex + 2;
 constexpr std::size_t kMaxLine = 64u << 20;  // longer lines are refused: no record is that long
 constexpr std::size_t kHeadBytes = 128;      // the head file: one padded line
@@ -89,7 +89,8 @@ class Sha256 {
   uint64_t bytes_ = 0;
 };
 
-// A line of the log in the chained form: {"seq":N,"prev":"<64 hex>",...,"hash":"<64 hex>"}.
+// A line of the log in the chained form:
+// {"audit_seq":N,"audit_prev":"<64 hex>",...,"audit_hash":"<64 hex>"}.
 struct Chained {
   uint64_t seq = 0;
   std::string_view prev, hash;
@@ -97,8 +98,8 @@ struct Chained {
 };
 
 std::optional<Chained> parse_chained(std::string_view line) {
-  constexpr std::string_view kSeq = "{\"seq\":";
-  constexpr std::string_view kPrev = ",\"prev\":\"";
+  constexpr std::string_view kSeq = "{\"audit_seq\":";
+  constexpr std::string_view kPrev = ",\"audit_prev\":\"";
   if (line.size() < kSeq.size() + 1 + kPrev.size() + kHashHex + 1 + kHashSuffix) return {};
   if (line.substr(0, kSeq.size()) != kSeq) return {};
   std::size_t at = kSeq.size();
@@ -448,8 +449,8 @@ void AuditLog::append_locked(std::string_view who, std::string_view role,
   std::string line;
   JsonWriter w(line);
   w.begin_object();
-  w.field("seq", seq_ + 1);
-  w.field("prev", last_);
+  w.field("audit_seq", seq_ + 1);
+  w.field("audit_prev", last_);
   w.field("ts", utc_now_text());
   w.field("who", who);
   w.field("role", role);
@@ -596,12 +597,12 @@ AuditVerifyResult verify_audit(const std::vector<std::filesystem::path>& files,
       if (known) {
         if (c->seq != out.last_seq + 1)
           return broken(f, no,
-                        "seq " + std::to_string(c->seq) + " follows seq " +
+                        "audit_seq " + std::to_string(c->seq) + " follows audit_seq " +
                             std::to_string(out.last_seq) +
                             ": a record was removed, repeated or moved");
         if (c->prev != out.last_hash)
           return broken(f, no,
-                        "its prev is not the hash of the record before (seq " +
+                        "its audit_prev is not the audit_hash of the record before (seq " +
                             std::to_string(out.last_seq) +
                             "): a record was replaced, or the chain was cut and joined");
       } else if (c->seq == 1 && c->prev == kAuditGenesis) {

@@ -3,15 +3,19 @@
 // fields. The records form a hash chain, so an edited, removed, inserted or reordered record is
 // detected by `anpr audit verify`:
 //
-//   {"seq":7,"prev":"<hash of record 6>","ts":"2026-11-24T10:12:03.512Z","who":"alice",
-//    "role":"operator","action":"list.load",...,"hash":"<hash of this record>"}
+//   {"audit_seq":7,"audit_prev":"<hash of record 6>","ts":"2026-11-24T10:12:03.512Z",
+//    "who":"alice","role":"operator","action":"list.load",...,"audit_hash":"<its hash>"}
 //
-// The chain. `seq` counts the records from 1; `prev` is the `hash` of the record before (64 zeros,
-// kGenesis, for record 1); `hash` is the lower-case hex SHA-256 of the line's bytes up to, not
-// including, `,"hash":` — or, when a key is configured (`audit.key_file`), their HMAC-SHA256
+// The chain. `audit_seq` counts the records from 1; `audit_prev` is the `audit_hash` of the
+// record before (64 zeros, kAuditGenesis, for record 1); `audit_hash` is the lower-case hex
+// SHA-256 of the line's bytes up to, not including, `,"audit_hash":` — or, when a key is
+// configured (`audit.key_file`), their HMAC-SHA256
 // with that key. Without a key the chain shows any change made by someone who does not recompute
 // it (a slip, an editor, a careless script); with a key, only a holder of the key can write a
 // chain that verifies, so keep the key where whoever can edit the log cannot read it.
+//
+// (The names start with `audit_` so that they never meet an action's own fields, such as the
+// `seq` of a list version.)
 //
 // The anchor. After each record the writer stores its seq and hash in the head file beside the
 // log (`audit.head` for `audit.jsonl`: the log's name up to its first dot, then `.head`), so
@@ -30,7 +34,7 @@
 // Rotation. Before each record the writer checks that its file is still the one at its path
 // (same device and inode, not shorter than it wrote it); after a rename (logrotate), a removal or
 // a truncation it opens the path again. A new file's first record is an `audit.segment` record
-// that continues the chain (seq and prev of the last record of the previous file), so
+// that continues the chain (audit_seq and audit_prev after the last record of the previous file), so
 // `anpr audit verify audit.jsonl.1 audit.jsonl` checks the chain across both files.
 //
 // Durability: a record is written and flushed to disk (fdatasync), then the head, before the

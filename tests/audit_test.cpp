@@ -75,10 +75,10 @@ TEST(AuditChain, RecordsAreNumberedAndEachNamesTheHashOfTheOneBefore) {
   ASSERT_EQ(lines.size(), 4u);
   std::string prev(kAuditGenesis);
   for (std::size_t i = 0; i < lines.size(); ++i) {
-    EXPECT_EQ(field(lines[i], "seq"), std::to_string(i + 1));
-    EXPECT_EQ(field(lines[i], "prev"), prev);
+    EXPECT_EQ(field(lines[i], "audit_seq"), std::to_string(i + 1));
+    EXPECT_EQ(field(lines[i], "audit_prev"), prev);
     EXPECT_EQ(field(lines[i], "who"), "alice");
-    prev = field(lines[i], "hash");
+    prev = field(lines[i], "audit_hash");
     EXPECT_EQ(prev.size(), 64u);
   }
   const AuditVerifyResult r = verify_audit({file}, with_head(file));
@@ -104,8 +104,8 @@ TEST(AuditChain, AReopenedLogContinuesTheChain) {
   }
   const auto lines = read_lines(file);
   ASSERT_EQ(lines.size(), 4u);
-  EXPECT_EQ(field(lines[2], "seq"), "3");
-  EXPECT_EQ(field(lines[2], "prev"), field(lines[1], "hash"));
+  EXPECT_EQ(field(lines[2], "audit_seq"), "3");
+  EXPECT_EQ(field(lines[2], "audit_prev"), field(lines[1], "audit_hash"));
   const AuditVerifyResult r = verify_audit({file}, with_head(file));
   EXPECT_TRUE(r.intact) << r.problem;
   EXPECT_EQ(r.records, 4u);
@@ -129,9 +129,9 @@ TEST(AuditVerify, FindsTheFirstBrokenRecord) {
   const auto foreign = read_lines(other / "audit.jsonl");
   const std::vector<Tamper> cases = {
       {"edited", [](auto& l) { l[2].replace(l[2].find("alice"), 5, "mallo"); }, 3, "hash"},
-      {"removed", [](auto& l) { l.erase(l.begin() + 2); }, 3, "seq 4 follows seq 2"},
-      {"reordered", [](auto& l) { std::swap(l[1], l[2]); }, 2, "seq 3 follows seq 1"},
-      {"repeated", [](auto& l) { l.insert(l.begin() + 3, l[2]); }, 4, "seq 3 follows seq 3"},
+      {"removed", [](auto& l) { l.erase(l.begin() + 2); }, 3, "audit_seq 4 follows audit_seq 2"},
+      {"reordered", [](auto& l) { std::swap(l[1], l[2]); }, 2, "audit_seq 3 follows audit_seq 1"},
+      {"repeated", [](auto& l) { l.insert(l.begin() + 3, l[2]); }, 4, "audit_seq 3 follows audit_seq 3"},
       {"spliced from another log", [&](auto& l) { l[2] = foreign[2]; }, 3, "prev"},
       {"first records removed", [](auto& l) { l.erase(l.begin(), l.begin() + 2); }, 1,
        "without a segment record"},
@@ -140,7 +140,7 @@ TEST(AuditVerify, FindsTheFirstBrokenRecord) {
       {"an empty line added", [](auto& l) { l.insert(l.begin() + 4, ""); }, 5,
        "no break record"},
       {"hash field cut", [](auto& l) { l[0].resize(l[0].size() - 10); }, 1, "no break record"},
-      {"seq rewritten", [](auto& l) { l[3].replace(0, 8, "{\"seq\":9"); }, 4, "hash"},
+      {"seq rewritten", [](auto& l) { l[3].replace(0, 14, "{\"audit_seq\":9"); }, 4, "hash"},
   };
   for (const Tamper& t : cases) {
     SCOPED_TRACE(t.name);
@@ -186,7 +186,7 @@ TEST(AuditVerify, ACutOffEndIsFoundAgainstTheHead) {
   const AuditVerifyResult after = verify_audit({file}, with_head(file));
   EXPECT_FALSE(after.intact);
   EXPECT_EQ(after.line, 4u);
-  EXPECT_NE(after.problem.find("seq 6 follows seq 3"), std::string::npos) << after.problem;
+  EXPECT_NE(after.problem.find("audit_seq 6 follows audit_seq 3"), std::string::npos) << after.problem;
 }
 
 TEST(AuditVerify, AHeadThatDisagreesWithTheLogIsFound) {
@@ -216,7 +216,7 @@ TEST(AuditChain, ATornRecordIsReportedThenSealedByTheWriter) {
   }
   {
     std::ofstream out(file, std::ios::app | std::ios::binary);
-    out << R"({"seq":4,"prev":"0123","ts":"2026-)";  // a crash mid-write
+    out << R"({"audit_seq":4,"audit_prev":"0123","ts":"2026-)";  // a crash mid-write
   }
   const AuditVerifyResult torn = verify_audit({file});
   EXPECT_FALSE(torn.intact);
@@ -228,10 +228,10 @@ TEST(AuditChain, ATornRecordIsReportedThenSealedByTheWriter) {
   }
   const auto lines = read_lines(file);
   ASSERT_EQ(lines.size(), 6u);
-  EXPECT_EQ(lines[3], R"({"seq":4,"prev":"0123","ts":"2026-)");
+  EXPECT_EQ(lines[3], R"({"audit_seq":4,"audit_prev":"0123","ts":"2026-)");
   EXPECT_EQ(field(lines[4], "action"), "audit.break");
-  EXPECT_EQ(field(lines[4], "seq"), "4");
-  EXPECT_EQ(field(lines[4], "prev"), field(lines[2], "hash"));
+  EXPECT_EQ(field(lines[4], "audit_seq"), "4");
+  EXPECT_EQ(field(lines[4], "audit_prev"), field(lines[2], "audit_hash"));
   EXPECT_EQ(field(lines[5], "who"), "bob");
   const AuditVerifyResult r = verify_audit({file}, with_head(file));
   EXPECT_TRUE(r.intact) << r.problem;
@@ -263,7 +263,7 @@ TEST(AuditChain, LinesOfAnEarlierVersionAreSealedOnce) {
   const auto lines = read_lines(file);
   ASSERT_EQ(lines.size(), 6u);
   EXPECT_EQ(field(lines[2], "action"), "audit.break");
-  EXPECT_EQ(field(lines[2], "seq"), "1");
+  EXPECT_EQ(field(lines[2], "audit_seq"), "1");
   EXPECT_EQ(field(lines[2], "unchained_lines"), "2");
   const AuditVerifyResult r = verify_audit({file}, with_head(file));
   EXPECT_TRUE(r.intact) << r.problem;
@@ -320,15 +320,15 @@ TEST(AuditRotation, ARemovedFileIsWrittenAgainAtItsPath) {
   const fs::path file = dir / "audit.jsonl";
   AuditLog log(file);
   write_n(log, 2);
-  const std::string last = field(read_lines(file).back(), "hash");
+  const std::string last = field(read_lines(file).back(), "audit_hash");
   fs::remove(file);
   write_n(log, 1, "bob");
   ASSERT_TRUE(fs::exists(file));
   const auto lines = read_lines(file);
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(field(lines[0], "action"), "audit.segment");
-  EXPECT_EQ(field(lines[0], "seq"), "3");
-  EXPECT_EQ(field(lines[0], "prev"), last);
+  EXPECT_EQ(field(lines[0], "audit_seq"), "3");
+  EXPECT_EQ(field(lines[0], "audit_prev"), last);
   EXPECT_EQ(field(lines[1], "who"), "bob");
   const AuditVerifyResult r = verify_audit({file}, with_head(file));
   EXPECT_TRUE(r.intact) << r.problem;
@@ -359,7 +359,7 @@ TEST(AuditRotation, ARenamedFileIsFollowedByANewOneThatContinuesItsChain) {
   const auto after = read_lines(file);
   ASSERT_EQ(after.size(), 2u);
   EXPECT_EQ(field(after[0], "action"), "audit.segment");
-  EXPECT_EQ(field(after[0], "seq"), "6");
+  EXPECT_EQ(field(after[0], "audit_seq"), "6");
   EXPECT_TRUE(verify_audit({file}, with_head(file)).intact);
 }
 
@@ -376,7 +376,7 @@ TEST(AuditRotation, AStartAfterTheLogWasRotatedContinuesFromTheHead) {
     write_n(log, 1);
   }
   EXPECT_TRUE(verify_audit({dir / "audit.jsonl.1", file}, with_head(file)).intact);
-  EXPECT_EQ(field(read_lines(file)[0], "seq"), "3");
+  EXPECT_EQ(field(read_lines(file)[0], "audit_seq"), "3");
 }
 
 // Two writers on one file (the processor and `anpr lists publish`): one chain.
@@ -423,7 +423,7 @@ TEST(AuditVerify, HostileFilesAreClearErrorsOrBreaks) {
   // Binary noise and a seq of 25 digits: not records.
   write_lines(dir / "noise.jsonl",
               {std::string("\0\xff\x01", 3),
-               "{\"seq\":1234567890123456789012345,\"prev\":\"" + std::string(64, '0') + "\"}"});
+               "{\"audit_seq\":1234567890123456789012345,\"audit_prev\":\"" + std::string(64, '0') + "\"}"});
   const AuditVerifyResult r = verify_audit({dir / "noise.jsonl"});
   EXPECT_FALSE(r.intact);
   EXPECT_EQ(r.line, 1u);

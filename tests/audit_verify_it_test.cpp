@@ -52,7 +52,7 @@ TEST(AuditVerifyCli, AnIntactLogIsZeroAndEachKindOfDamageIsOneWithItsLine) {
       {"edited", [](auto& l) { l[1].replace(l[1].find("olga"), 4, "ivo!"); }, 1,
        "audit.jsonl:2: its hash does not match"},
       {"removed", [](auto& l) { l.erase(l.begin() + 3); }, 1,
-       "audit.jsonl:4: seq 5 follows seq 3"},
+       "audit.jsonl:4: audit_seq 5 follows audit_seq 3"},
       {"reordered", [](auto& l) { std::swap(l[0], l[1]); }, 1,
        "audit.jsonl:1: the chain starts at seq 2"},
       {"end cut off", [](auto& l) { l.resize(3); }, 1,
