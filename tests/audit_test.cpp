@@ -109,6 +109,14 @@ TEST(AuditChain, AReopenedLogContinuesTheChain) {
   const AuditVerifyResult r = verify_audit({file}, with_head(file));
   EXPECT_TRUE(r.intact) << r.problem;
   EXPECT_EQ(r.records, 4u);
+  // Without its head (a state folder restored from a backup): the log's own last record.
+  fs::remove(audit_head_path(file));
+  {
+    AuditLog log(file);
+    write_n(log, 1, "carl");
+  }
+  EXPECT_EQ(field(read_lines(file).back(), "audit_seq"), "5");
+  EXPECT_TRUE(verify_audit({file}, with_head(file)).intact);
 }
 
 // One log of five records, then the change `change` makes to its lines: verify names `line`.
