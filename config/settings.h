@@ -79,6 +79,10 @@ struct PipelineSettings {
   std::size_t batch = 256;                 // reads consumed per pipeline token
   std::size_t max_message_bytes = 1 << 20; // larger reads go to the dead-letter topic
   std::size_t deadletter_payload_bytes = 4096;  // how much of a bad payload a dead letter keeps
+  // A read whose capture time is later than the processor's clock by more than this is counted
+  // as stamped in the future (anpr_reads_future_stamped_total); it is processed all the same,
+  // its retention and legal tiers counting from the processor's time (docs/retention.md).
+  int64_t max_clock_skew_ms = 300'000;
   // Consumption pauses while this many consumed reads are unfinished (their messages or their
   // kept records not yet durable): it bounds memory while the retention store or the brokers
   // cannot take writes. Hits keep flowing until then.

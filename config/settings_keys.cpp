@@ -191,6 +191,14 @@ const std::vector<KeyDecl>& decls() {
            },
        .lo = 0,
        .hi = 1 << 20},
+      {.doc = {"pipeline.max_clock_skew_ms", "integer 0..86400000", "300000",
+               "How far ahead of the processor's clock a read's capture time may be before the "
+               "read counts as stamped in the future (`anpr_reads_future_stamped_total`). Such a "
+               "read still alerts; its deadline and its legal tier count from when the processor "
+               "kept it, never from the later capture time (docs/retention.md, \"Deadline\")."},
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.pipeline.max_clock_skew_ms); },
+       .lo = 0,
+       .hi = 86'400'000},
       {.doc = {"pipeline.max_unfinished_reads", "integer 1000..100000000", "2000000",
                "Consumption pauses while this many consumed reads are unfinished (a hit not yet "
                "acknowledged by the brokers, or a kept passage not yet durable in the retention "
