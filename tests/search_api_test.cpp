@@ -258,7 +258,10 @@ TEST_F(SearchApi, ACameraClockInTheFutureDoesNotMoveAReadIntoTheFirstMonth) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(event_ids(r->body), std::vector<std::string>{"be-new"});
-  r = post(R"({"plate":"1-ABC-123","countries":["BE"],"prosecutor_reference":"PK-BXL-77"})");
+  const std::string id =
+      authorise(R"({"country":"BE","reference":"BR.26.L1.012345/26","issued_by":"procureur des Konings Brussel",)"
+                R"("plates":["1ABC123"],"valid_until":")" + format_rfc3339(kT + kMsPerDay) + "\"}");
+  r = post(R"({"plate":"1-ABC-123","countries":["BE"],"authorisation":")" + id + "\"}");
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(event_ids(r->body), (std::vector<std::string>{"be-future", "be-new", "be-old"}));
   EXPECT_NE(r->body.find(R"("trusted_time":")" + format_rfc3339(kT - 40 * kMsPerDay) + "\""),
