@@ -76,7 +76,8 @@ void add_lists_publish_command(CLI::App* lists_cmd, std::function<int()>& run) {
       try {
         const std::filesystem::path state = s.state_dir.empty() ? "state" : s.state_dir;
         audit = std::make_unique<http::AuditLog>(
-            a->audit_log.empty() ? state / "audit.jsonl" : std::filesystem::path(a->audit_log));
+            a->audit_log.empty() ? state / "audit.jsonl" : std::filesystem::path(a->audit_log),
+            s.audit_key_file.empty() ? std::string() : http::read_audit_key(s.audit_key_file));
       } catch (const std::exception& e) {
         std::cerr << "anpr lists publish: " << e.what() << "\n";
         return kExitRuntime;

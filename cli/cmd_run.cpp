@@ -231,7 +231,11 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
           if (services) {
             audit = &services->http().audit();
           } else {
-            own_audit = std::make_unique<http::AuditLog>(s.settings.state_dir / "audit.jsonl");
+            own_audit = std::make_unique<http::AuditLog>(
+                s.settings.state_dir / "audit.jsonl",
+                s.settings.audit_key_file.empty()
+                    ? std::string()
+                    : http::read_audit_key(s.settings.audit_key_file));
             audit = own_audit.get();
           }
           follower = std::make_unique<ReflistFollower>(props, s.settings.topics.reflists,

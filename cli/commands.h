@@ -26,6 +26,7 @@ void add_search_command(CLI::App& app, std::function<int()>& run);
 void add_authorisations_command(CLI::App& app, std::function<int()>& run);
 void add_topics_command(CLI::App& app, std::function<int()>& run);
 void add_bench_command(CLI::App& app, std::function<int()>& run);
+void add_audit_command(CLI::App& app, std::function<int()>& run);
 // `anpr lists publish`, registered under the `lists` command.
 void add_lists_publish_command(CLI::App* lists_cmd, std::function<int()>& run);
 

@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
   anpr::app::add_authorisations_command(app, run);
   anpr::app::add_topics_command(app, run);
   anpr::app::add_bench_command(app, run);
+  anpr::app::add_audit_command(app, run);
   hide_empty_defaults(app);
   if (const int rc = unknown_command(app, argc, argv); rc >= 0) return rc;
   try {

@@ -86,6 +86,10 @@ struct PipelineSettings {
   std::size_t batch = 256;                 // reads consumed per pipeline token
   std::size_t max_message_bytes = 1 << 20; // larger reads go to the dead-letter topic
   std::size_t deadletter_payload_bytes = 4096;  // how much of a bad payload a dead letter keeps
+  // A read whose capture time is later than the processor's clock by more than this is counted
+  // as stamped in the future (anpr_reads_future_stamped_total); it is processed all the same,
+  // its retention and legal tiers counting from the processor's time (docs/retention.md).
+  int64_t max_clock_skew_ms = 300'000;
   // Consumption pauses while this many consumed reads are unfinished (their messages or their
   // kept records not yet durable): it bounds memory while the retention store or the brokers
   // cannot take writes. Hits keep flowing until then.
@@ -169,6 +173,8 @@ struct Settings {
   std::filesystem::path file;  // the config file itself
   // Where the processor keeps its own files (audit log, list versions, retention store).
   std::filesystem::path state_dir;
+  // HMAC key of the audit log's hash chain (http/audit.h); empty: plain SHA-256.
+  std::filesystem::path audit_key_file;
   HttpSettings http;
   KafkaSettings kafka;
   TopicSettings topics;

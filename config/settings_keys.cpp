@@ -212,6 +212,14 @@ const std::vector<KeyDecl>& decls() {
            },
        .lo = 0,
        .hi = 1 << 20},
+      {.doc = {"pipeline.max_clock_skew_ms", "integer 0..86400000", "300000",
+               "How far ahead of the processor's clock a read's capture time may be before the "
+               "read counts as stamped in the future (`anpr_reads_future_stamped_total`). Such a "
+               "read still alerts; its deadline and its legal tier count from when the processor "
+               "kept it, never from the later capture time (docs/retention.md, \"Deadline\")."},
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.pipeline.max_clock_skew_ms); },
+       .lo = 0,
+       .hi = 86'400'000},
       {.doc = {"pipeline.max_unfinished_reads", "integer 1000..100000000", "2000000",
                "Consumption pauses while this many consumed reads are unfinished (a hit not yet "
                "acknowledged by the brokers, or a kept passage not yet durable in the retention "
@@ -297,6 +305,17 @@ const std::vector<KeyDecl>& decls() {
        .set =
            [](Ctx& c, const Item& it) {
              if (auto v = c.name_value(it, "the path of a folder")) c.s.state_dir = c.resolve(*v);
+           }},
+      {.doc = {"audit.key_file", "path", "",
+               "File holding the key (at least 16 bytes) with which the audit log's records "
+               "are chained (HMAC-SHA256), so that only a holder of the key can write a chain "
+               "that `anpr audit verify` accepts. Keep it readable by the processor and "
+               "unreadable by whoever can edit the log. Empty: the records are chained with "
+               "plain SHA-256 (docs/operators.md §11)."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             if (auto v = c.name_value(it, "the path of a key file"))
+               c.s.audit_key_file = c.resolve(*v);
            }},
       {.doc = {"http.listen", "string", "\"\"",
                "Address of the HTTP API, pages and `/metrics`, as `host:port` (`0.0.0.0:8080` "

@@ -951,10 +951,24 @@ struct Processor::Impl {
   // retention store keeps of each read.
   void process(Batch& b, ReadMatcher::Scratch& w, const Snapshot& snap) {
     b.keep.clear();
-    matcher.match(std::span<ReadSlot* const>(b.slots), w, snap, wall_now_ms());
+    const TimestampMs now = wall_now_ms();
+    matcher.match(std::span<ReadSlot* const>(b.slots), w, snap, now);
+    count_future_stamped(b, now);
     if (retention)
       for (std::size_t i = 0; i < b.n; ++i)
         if (b.items[i].cam) encode_keep(b.items[i], w, b.keep, static_cast<uint32_t>(i));
+  }
+
+  // Reads of registered cameras stamped later than now + pipeline.max_clock_skew_ms: counted.
+  // They alert as any read does; the store keeps them by its own time (store/store.h, Deadlines).
+  void count_future_stamped(const Batch& b, TimestampMs now) {
+    uint64_t n = 0;
+    const TimestampMs limit = now + settings.pipeline.max_clock_skew_ms;
+    for (std::size_t i = 0; i < b.n; ++i)
+      if (b.items[i].cam && b.items[i].ev.ts > limit) ++n;
+    if (n == 0) return;
+    MutexLock lock(counters_mu);
+    counters.future_stamped += n;
   }
 
   // The records the retention store keeps of a decoded read: its hits, or its passage.

@@ -81,6 +81,9 @@ struct ProcessorCounters {
   // Hits published, by (list id, category, match kind).
   std::map<std::tuple<std::string, std::string, std::string>, uint64_t> hits_by_list;
   std::map<std::string, uint64_t> suppressed_by_list;
+  // Reads whose capture time is later than the processor's clock by more than
+  // pipeline.max_clock_skew_ms (they are processed; their kept records use the processor's time).
+  uint64_t future_stamped = 0;
   uint64_t image_decodes = 0;  // images of hits decoded (or refused while trying)
   uint64_t image_errors = 0;   // of those, refused: the hit went out with image_error
   std::map<std::string, uint64_t> image_error_reasons;

@@ -22,6 +22,7 @@ std::unique_ptr<RetentionSink> RetentionSink::open(const config::Settings& setti
   store::Options o;
   const std::filesystem::path state = settings.state_dir.empty() ? "state" : settings.state_dir;
   o.dir = state / "retention";
+  o.max_clock_skew_ms = settings.pipeline.max_clock_skew_ms;
   return std::make_unique<RetentionSink>(settings, std::move(o));
 }
 

@@ -49,6 +49,10 @@ metrics::Collector collect_processor(const Processor& p, std::string reads_topic
                 "Images decoded (or refused while trying): those of reads with a hit, and of "
                 "passages kept with their images")
         .add({}, static_cast<double>(c.image_decodes));
+    out.counter("anpr_reads_future_stamped_total",
+                "Reads whose capture time was later than the processor's clock by more than "
+                "pipeline.max_clock_skew_ms (processed; kept by the processor's time)")
+        .add({}, static_cast<double>(c.future_stamped));
     out.counter("anpr_route_copies_total", "Hits also published to a partner country's route topic")
         .add({}, static_cast<double>(c.route_copies));
     out.counter("anpr_not_applicable_total",

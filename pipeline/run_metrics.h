@@ -19,7 +19,7 @@ namespace anpr::app {
 class Processor;
 
 // anpr_reads_total{country}, anpr_hits_total{list,category,match_kind}, anpr_suppressed_total{list},
-// anpr_deadletter_total{reason}, anpr_route_copies_total, anpr_not_applicable_total,
+// anpr_deadletter_total{reason}, anpr_reads_future_stamped_total, anpr_route_copies_total, anpr_not_applicable_total,
 // anpr_delivery_retries_total, anpr_kafka_producer_replaced_total,
 // anpr_transactions_total{outcome}, anpr_reads_unfinished, anpr_partitions_assigned,
 // anpr_consumer_lag{topic,partition}, anpr_match_batch_seconds, anpr_read_to_hit_seconds.

@@ -12,7 +12,9 @@ namespace anpr::app {
 HttpService::HttpService(const config::Settings& settings,
                          std::function<uint64_t()> reload_requests) {
   ctx_.settings = &settings;
-  audit_ = std::make_unique<http::AuditLog>(settings.state_dir / "audit.jsonl");
+  audit_ = std::make_unique<http::AuditLog>(
+      settings.state_dir / "audit.jsonl",
+      settings.audit_key_file.empty() ? std::string() : http::read_audit_key(settings.audit_key_file));
   http::ServerOptions o;
   o.listen = settings.http.listen;
   o.tls_cert = settings.http.tls_cert;

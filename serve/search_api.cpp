@@ -431,6 +431,9 @@ void add_search_routes(HttpService& http, store::Store& st) {
           w.field("kind", store::to_string(f.kind));
           w.field("camera_country", f.camera_country.str());
           w.field("captured", format_rfc3339(f.captured));
+          // A camera clock ahead of the processor: the time the deadline and the search's range
+          // used instead (docs/retention.md, "Deadline").
+          if (f.trusted != f.captured) w.field("trusted_time", format_rfc3339(f.trusted));
           w.field("deadline", format_rfc3339(f.deadline));
           w.key("record");
           body += RetentionSink::render(f);  // a JSON object

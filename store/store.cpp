@@ -246,7 +246,9 @@ SearchResult Store::search(const Query& q) const {
       const Segment& s = *b->segments[si];
       if (d.latest(*b, s) <= now) continue;  // nothing in it is readable any more
       offsets.clear();
-      d.candidates(s, ckey, from, q.to, offsets);
+      // By capture time from `from` on (trusted <= captured); `to` is checked on the trusted time
+      // below, as a capture time in the future may be later than `to`.
+      d.candidates(s, ckey, from, INT64_MAX, offsets);
       if (offsets.empty()) continue;
       Fd fd(::open(s.data.c_str(), O_RDONLY | O_CLOEXEC));
       if (fd.fd < 0) fail("cannot open " + s.data.string(), errno);
@@ -264,6 +266,11 @@ SearchResult Store::search(const Query& q) const {
         if (!q.ocr_tolerant && r.plate_key != want) continue;
         const TimestampMs deadline = d.effective(*b, r.base, r.deadline);
         if (now >= deadline) continue;
+        // The range is of the trusted time: a capture time too far ahead of the writing counts
+        // as the writing (r.base, then), so it cannot move a record into another legal tier.
+        const TimestampMs trusted =
+            r.captured - r.base > d.options.max_clock_skew_ms ? r.base : r.captured;
+        if (trusted < q.from || trusted > q.to) continue;
         if (!q.cameras.empty() &&
             std::find(q.cameras.begin(), q.cameras.end(), r.camera_id) == q.cameras.end())
           continue;
@@ -271,6 +278,7 @@ SearchResult Store::search(const Query& q) const {
                                  std::string(r.camera_id), Plate::from_key(r.plate_key),
                                  std::string(r.json)},
                            r.id_hash, (uint64_t{si} << 40) | off});
+        hits.back().f.trusted = trusted;
       }
     }
     // In capture time order; a record written twice (a read consumed again after a restart) once.

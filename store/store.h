@@ -22,7 +22,8 @@
 // read consumed again after a restart) is returned once. Files are in the machine's byte order.
 //
 // Deadlines. A record's retention base is its capture time, but never later than when it was
-// written (a camera with a clock in the future gains nothing). Its deadline is base + the days
+// written (a camera with a clock in the future gains nothing). Search ranges use the capture
+// time unless it is later than the writing by more than Options::max_clock_skew_ms (Found::trusted). Its deadline is base + the days
 // of the policy in force when it was written; a policy in force now that is shorter (or no longer
 // keeps that kind) shortens it: effective deadline = min(stored deadline, base + days now).
 // A record is readable only while now < effective deadline, whether or not a purge ran. purge()
@@ -130,7 +131,9 @@ class RecordBatch {
 struct Query {
   Plate plate;
   bool ocr_tolerant = false;  // also plates that differ only within confusion classes
-  TimestampMs from = 0;       // capture time range, inclusive
+  // Time range, inclusive, of the trusted capture time (Found::trusted): a camera clock in the
+  // future cannot move a record into a range (a legal tier) its real age is not in.
+  TimestampMs from = 0;
   TimestampMs to = INT64_MAX;
   std::vector<std::string> cameras;      // empty: every camera
   std::vector<CountryCode> countries;    // camera countries; empty: every country
@@ -146,6 +149,11 @@ struct Found {
   std::string camera_id;
   Plate plate;
   std::string json;
+  // The capture time the store trusts (docs/retention.md, "Trusted time"): `captured`, unless it
+  // is later than when the record was written by more than Options::max_clock_skew_ms; then
+  // that moment. A search's time range uses it; the deadline counts from the earlier of
+  // `captured` and the moment of writing.
+  TimestampMs trusted = 0;
 };
 
 struct SearchResult {
@@ -186,6 +194,9 @@ struct Options {
   std::function<TimestampMs()> clock;          // default: the system clock
   ConfusionClasses confusion;                  // for OCR-tolerant search keys
   bool sync = true;                            // fdatasync every write
+  // A capture time later than when its record was written by more than this is not trusted:
+  // search ranges use the time of writing instead (Found::trusted; pipeline.max_clock_skew_ms).
+  TimestampMs max_clock_skew_ms = 300'000;
   uint64_t segment_bytes = 64 << 20;           // a segment is sealed once it holds this much
   bool direct_io = true;                       // write active segments with O_DIRECT where the
                                                // file system allows it (else through the cache)

@@ -22,6 +22,7 @@
 #include "image/jpeg.h"
 #include "kafka/client.h"
 #include "match/plate.h"
+#include "match/time.h"
 #include "store/store.h"
 #include "testing/image_samples.h"
 #include "tests/test_broker.h"
@@ -39,11 +40,12 @@ std::string b64(const std::vector<uint8_t>& bytes) {
 
 struct Read {
   std::string event_id, camera_id, plate, plate_jpeg, overview_jpeg;
+  std::string ts = "2026-11-24T08:00:00.000Z";
 };
 
 std::string read_json(const Read& r) {
   std::string j = R"({"event_id":")" + r.event_id + R"(","camera_id":")" + r.camera_id +
-                  R"(","ts":"2026-11-24T08:00:00.000Z","plate":")" + r.plate + R"(")";
+                  R"(","ts":")" + r.ts + R"(","plate":")" + r.plate + R"(")";
   if (!r.plate_jpeg.empty()) j += R"(,"plate_jpeg":")" + r.plate_jpeg + R"(")";
   if (!r.overview_jpeg.empty()) j += R"(,"overview_jpeg":")" + r.overview_jpeg + R"(")";
   return j + "}";
@@ -353,6 +355,41 @@ TEST_F(HitImages, KeptPassagesKeepOnlySafeImages) {
   EXPECT_EQ(nl_bad[0].find("_jpeg"), std::string::npos) << nl_bad[0];
   ASSERT_EQ(be.size(), 1u);
   EXPECT_EQ(be[0].find("_jpeg"), std::string::npos) << be[0];
+}
+
+// Reads stamped far in the future (a camera clock a year ahead) are counted, still alert, and are
+// kept by the processor's time: their deadline counts from when they were kept. A read a few
+// seconds ahead (within pipeline.max_clock_skew_ms) is not counted.
+TEST_F(HitImages, ReadsStampedInTheFutureAreCountedStillAlertAndAreKeptByArrival) {
+  const TimestampMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  const std::string year_ahead = format_rfc3339(now + 365 * kMsPerDay);
+  const std::string seconds_ahead = format_rfc3339(now + 5'000);
+  std::vector<Read> reads = {{"f-hit", "nl-cam", "HIT001", "", "", year_ahead},
+                             {"f-pass", "be-cam", "NO-200-X", "", "", year_ahead},
+                             {"s-pass", "be-cam", "NO-201-X", "", "", seconds_ahead},
+                             {"now-pass", "be-cam", "NO-202-X", "", "", format_rfc3339(now)}};
+  std::vector<store::Found> kept;
+  const app::ProcessorCounters c = run(reads, [&](app::Processor& p) {
+    store::Query q;
+    q.plate = *normalize("NO-200-X");
+    kept = p.retention_store()->search(q).records;
+  });
+  EXPECT_EQ(c.reads, 4u);
+  EXPECT_EQ(c.future_stamped, 2u);
+  EXPECT_EQ(c.deadletters, 0u);
+  EXPECT_EQ(c.hits, 1u);
+  EXPECT_EQ(hits(1).count("f-hit"), 1u) << "a read stamped in the future still alerts";
+  ASSERT_EQ(kept.size(), 1u);
+  const TimestampMs later = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+  EXPECT_EQ(kept[0].captured, now + 365 * kMsPerDay);
+  EXPECT_GE(kept[0].trusted, now);
+  EXPECT_LE(kept[0].trusted, later);
+  EXPECT_EQ(kept[0].deadline, kept[0].trusted + 365 * kMsPerDay)
+      << "BE keeps passages 365 days from when the processor kept them";
 }
 
 }  // namespace

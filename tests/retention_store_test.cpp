@@ -268,6 +268,36 @@ TEST_F(RetentionStore, FutureCaptureTimesDoNotExtendRetention) {
   EXPECT_EQ(found("AB123C"), 0u);
 }
 
+TEST_F(RetentionStore, AFutureCaptureTimeCannotMoveARecordIntoAnotherSearchRange) {
+  // A BE camera whose clock ran a year ahead, written 40 days ago: it is 40 days old, past BE's
+  // first month (order_after_days 30), whatever its capture time says.
+  now_ = kT - 40 * kDayMs;
+  put({rec(Kind::passage, kBE, kT - 40 * kDayMs + 365 * kDayMs, "1ABC123", "e1")});
+  now_ = kT;
+  Query q;
+  q.plate = plate("1ABC123");
+  q.from = kT - 30 * kDayMs;  // BE's first month: a justification suffices (serve/search_api.cpp)
+  EXPECT_TRUE(store_->search(q).records.empty()) << "a year-ahead clock put it in the first month";
+  q.from = kT - 60 * kDayMs;
+  q.to = kT;  // its capture time is later, its trusted time is not
+  const SearchResult r = store_->search(q);
+  ASSERT_EQ(r.records.size(), 1u);
+  const Found& f = r.records[0];
+  EXPECT_EQ(f.captured, kT - 40 * kDayMs + 365 * kDayMs);
+  EXPECT_EQ(f.trusted, kT - 40 * kDayMs);
+  EXPECT_EQ(f.deadline, kT - 40 * kDayMs + 365 * kDayMs) << "365 days from when it was written";
+  q.to = kT - 41 * kDayMs;
+  EXPECT_TRUE(store_->search(q).records.empty());
+  // A record on time: its trusted time is its capture time.
+  put({rec(Kind::passage, kBE, kT - kHour, "1ABC123", "e2")});
+  q.from = kT - 2 * kHour;
+  q.to = kT;
+  const SearchResult now = store_->search(q);
+  ASSERT_EQ(now.records.size(), 1u);
+  EXPECT_EQ(now.records[0].trusted, kT - kHour);
+  EXPECT_EQ(now.records[0].captured, kT - kHour);
+}
+
 TEST_F(RetentionStore, RecordsAlreadyPastTheirDeadlineAreNotWritten) {
   EXPECT_EQ(put({rec(Kind::passage, kNL, kT - 28 * kDayMs, "AB123C", "old")}), 0u);
   EXPECT_EQ(put({rec(Kind::passage, kNL, kT - 28 * kDayMs + kHour, "AB123C", "recent")}), 1u);

@@ -244,6 +244,31 @@ TEST_F(SearchApi, AJustificationMustBeMeaningfulText) {
   EXPECT_EQ(r->status, 200) << r->body;
 }
 
+// A BE read stamped a year in the future, kept 40 days ago: past BE's first month, so a search
+// with only a justification does not reach it; with the prosecutor's decision it is found, with
+// the time its tier and deadline were decided on.
+TEST_F(SearchApi, ACameraClockInTheFutureDoesNotMoveAReadIntoTheFirstMonth) {
+  now_ = kT - 40 * kMsPerDay;
+  store_->write(std::vector<store::Record>{
+      rec(kBE, "1ABC123", "be-future", "be-cam-3", kT - 40 * kMsPerDay + 365 * kMsPerDay)});
+  now_ = kT;
+  const std::string recent = R"("from":")" + format_rfc3339(kT - 29 * kMsPerDay) + R"(")";
+  auto r = post(R"({"plate":"1-ABC-123","countries":["BE"],)" + recent +
+                R"(,"justification":"stolen car seen near the border crossing"})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(event_ids(r->body), std::vector<std::string>{"be-new"});
+  const std::string id =
+      authorise(R"({"country":"BE","reference":"BR.26.L1.012345/26","issued_by":"procureur des Konings Brussel",)"
+                R"("plates":["1ABC123"],"valid_until":")" + format_rfc3339(kT + kMsPerDay) + "\"}");
+  r = post(R"({"plate":"1-ABC-123","countries":["BE"],"authorisation":")" + id + "\"}");
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(event_ids(r->body), (std::vector<std::string>{"be-future", "be-new", "be-old"}));
+  EXPECT_NE(r->body.find(R"("trusted_time":")" + format_rfc3339(kT - 40 * kMsPerDay) + "\""),
+            std::string::npos)
+      << r->body;
+}
+
 TEST_F(SearchApi, AllCountriesNeedWhatEachRequires) {
   // No countries named: NL's rule applies, so a justification alone is refused.
   auto r = post(R"({"plate":"AB123C","justification":"a reason long enough to read"})");

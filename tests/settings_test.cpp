@@ -524,7 +524,7 @@ std::vector<BadCase> bad_cases() {
        "batch, max_message_bytes, deadletter_payload_bytes"},
       {"unknown table", "[archive]\ndays = 28\n",
        "t.toml:1: archive: unknown key; expected one of the tables kafka, topics, cameras, "
-       "lists, pipeline, log, suppression, state, http, images, countries, retention"},
+       "lists, pipeline, log, suppression, state, audit, http, images, countries, retention"},
       {"unknown retention setting", "[retention]\ndays = 28\n",
        "t.toml:2: retention.days: unknown key; expected one of the keys of [retention]: sink, "
        "purge_interval_s, topic_prefix, max_results, input_hours, XX (a country code)"},
