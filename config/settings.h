@@ -125,6 +125,15 @@ struct HttpSettings {
   std::filesystem::path tokens_file;       // "" = none; reread while running (http/auth.h)
   std::vector<TokenSettings> file_tokens;  // of tokens_file as load_settings() found it
   std::size_t feed_hits = 10000;  // recent hits the control-room page can show and resume from
+  // The edge (http/server.h, docs/operations.md).
+  int worker_threads = 16;
+  int max_connections = 512;
+  int max_connections_per_client = 16;
+  int64_t header_timeout_ms = 10'000;
+  int64_t body_timeout_ms = 60'000;
+  int max_streams = 64;           // open hit streams in all
+  int max_streams_per_room = 16;  // of one control room
+  std::string metrics_token_sha256;  // "" = /metrics is public
 };
 
 // How long one camera country's law lets passages and hits be kept, and who may search them

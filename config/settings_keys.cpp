@@ -361,6 +361,63 @@ const std::vector<KeyDecl>& decls() {
        .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.http.feed_hits); },
        .lo = 1,
        .hi = 1000000},
+      {.doc = {"http.worker_threads", "integer 1..1024", "16",
+               "Threads that run the API's and pages' handlers. Connections waiting for their "
+               "headers or body, and open hit streams, hold none of them."},
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.http.worker_threads); },
+       .lo = 1,
+       .hi = 1024},
+      {.doc = {"http.max_connections", "integer 1..1000000", "512",
+               "Open connections in all; a connection over the limit is closed as soon as it "
+               "is accepted."},
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.http.max_connections); },
+       .lo = 1,
+       .hi = 1000000},
+      {.doc = {"http.max_connections_per_client", "integer 1..1000000", "16",
+               "Open connections from one client address; a connection over the limit is "
+               "closed as soon as it is accepted. Raise it when many clients share one address "
+               "(a proxy or NAT)."},
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.http.max_connections_per_client); },
+       .lo = 1,
+       .hi = 1000000},
+      {.doc = {"http.header_timeout_ms", "integer 100..600000", "10000",
+               "Time a client has to send a request's line and headers (the TLS handshake "
+               "included), counted from the connection's start or the end of the previous "
+               "answer on it. Past it the connection is closed."},
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.http.header_timeout_ms); },
+       .lo = 100,
+       .hi = 600000},
+      {.doc = {"http.body_timeout_ms", "integer 1000..3600000", "60000",
+               "Time a client has to send a request's body after its headers. Past it the "
+               "connection is closed."},
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.http.body_timeout_ms); },
+       .lo = 1000,
+       .hi = 3600000},
+      {.doc = {"http.max_streams", "integer 1..10000", "64",
+               "Open hit streams (control-room pages) in all, each with a thread of its own; "
+               "beyond it a new stream gets 503."},
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.http.max_streams); },
+       .lo = 1,
+       .hi = 10000},
+      {.doc = {"http.max_streams_per_room", "integer 1..10000", "16",
+               "Open hit streams of one control room's tokens; beyond it a new stream of that "
+               "room gets 503, so one room cannot take the slots of the others."},
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.http.max_streams_per_room); },
+       .lo = 1,
+       .hi = 10000},
+      {.doc = {"http.metrics_token_sha256", "string", "\"\"",
+               "Lower-case hex SHA-256 of a token that `/metrics` then requires "
+               "(`Authorization: Bearer <token>`, 401 without it). Empty: `/metrics` is public."},
+       .set =
+           [](Ctx& c, const Item& it) {
+             auto v = c.string(it, "64 lower-case hex digits, or \"\"");
+             if (!v) return;
+             const bool hex = v->size() == 64 &&
+                              v->find_first_not_of("0123456789abcdef") == std::string::npos;
+             if (!v->empty() && !hex)
+               return c.error(it, "64 lower-case hex digits (a SHA-256), or \"\"");
+             c.s.http.metrics_token_sha256 = *v;
+           }},
       {.doc = {"http.tokens.*.role", "string", "(required)",
                "Role of the bearer token named by the table (`[http.tokens.alice]`): "
                "`operator`, `controlroom`, `investigator` or `engineer`."},

@@ -17,7 +17,9 @@ PACKAGES=(
   libsimdjson-dev                     # event decoding without allocation storms
   libtomlplusplus-dev                 # list sidecars and the config file
   libcli11-dev                        # command line
-  libcpp-httplib-dev libssl-dev       # the HTTP API and pages, HTTPS, token hashing
+  libcpp-httplib-dev                  # the commands' HTTP client (anpr lists, anpr search), tests
+  libboost-dev libssl-dev             # the HTTP server (Boost.Beast, Asio), HTTPS, token hashing
+  zlib1g-dev                          # tests: a gzip request body
   openssl                             # test certificates for the HTTPS test
   kcat                                # independent Kafka client used by the tests
   openjdk-17-jre-headless maven       # Apache Kafka 4.x on loopback (scripts/kafka.sh, docs/kafka.md)

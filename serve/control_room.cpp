@@ -1,6 +1,5 @@
 #include "serve/control_room.h"
 
-#include <httplib.h>
 #include <simdjson.h>
 
 #include <future>
@@ -44,7 +43,7 @@ uint64_t parse_event_id(std::string_view s) {
 
 void add_page_routes(http::Server& server) {
   server.get_public(R"(/|/status|/lists|/[a-z0-9\-]+\.(js|css|html|svg|png))",
-                    [](const httplib::Request& req, httplib::Response& res) {
+                    [](const http::Request& req, http::Response& res) {
                       const WebAsset* a = find_page(req.path);
                       if (!a) return http::send_error(res, 404, "not_found",
                                                       "no such page: " + req.path);
@@ -91,23 +90,43 @@ struct ControlRoom::Acks {
   }
 };
 
-// Open event streams, per token and in all.
+// Open event streams, per token, per control room and in all: one room's pages cannot take the
+// slots of the others (http.max_streams_per_room), nor one token its room's.
 struct ControlRoom::Streams {
+  const int max_total, max_per_room;
   Mutex mu;
   std::map<std::string, int> per_token GUARDED_BY(mu);
+  std::map<std::string, int> per_room GUARDED_BY(mu);
   int total GUARDED_BY(mu) = 0;
 
-  bool open(const std::string& token) {
+  Streams(int total_cap, int room_cap) : max_total(total_cap), max_per_room(room_cap) {}
+
+  // "" when opened, else why not (for the 503).
+  std::string open(const std::string& token, const std::string& room) {
     MutexLock lock(mu);
-    int& n = per_token[token];
-    if (n >= kMaxStreamsPerToken || total >= kMaxStreams) return false;
-    ++n;
+    int& t = per_token[token];
+    int& r = per_room[room];
+    std::string why;
+    if (t >= kMaxStreamsPerToken)
+      why = "at most " + std::to_string(kMaxStreamsPerToken) + " per token";
+    else if (r >= max_per_room)
+      why = "at most " + std::to_string(max_per_room) + " for control room " + room;
+    else if (total >= max_total)
+      why = "at most " + std::to_string(max_total) + " on this server";
+    if (!why.empty()) {
+      if (t == 0) per_token.erase(token);
+      if (r == 0) per_room.erase(room);
+      return why;
+    }
+    ++t;
+    ++r;
     ++total;
-    return true;
+    return "";
   }
-  void close(const std::string& token) {
+  void close(const std::string& token, const std::string& room) {
     MutexLock lock(mu);
     if (--per_token[token] <= 0) per_token.erase(token);
+    if (--per_room[room] <= 0) per_room.erase(room);
     --total;
   }
 };
@@ -116,13 +135,13 @@ ControlRoom::ControlRoom(const config::Settings& settings, HttpService& service,
                          HitFeed::Clock clock)
     : settings_(settings), service_(service),
       feed_(settings.http.feed_hits, settings.retention.policies, std::move(clock)),
-      acks_(std::make_unique<Acks>(settings)), streams_(std::make_unique<Streams>()) {
+      acks_(std::make_unique<Acks>(settings)), streams_(std::make_unique<Streams>(settings.http.max_streams, settings.http.max_streams_per_room)) {
   http::Server& server = service.server();
   using http::Role;
   add_page_routes(server);
 
   server.get("/api/v1/me", Role::operator_ | Role::controlroom | Role::investigator | Role::engineer,
-             [](const httplib::Request&, httplib::Response& res, const http::Principal& who) {
+             [](const http::Request&, http::Response& res, const http::Principal& who) {
                std::string body;
                JsonWriter w(body);
                w.begin_object();
@@ -134,18 +153,18 @@ ControlRoom::ControlRoom(const config::Settings& settings, HttpService& service,
              });
 
   server.get("/api/v1/hits/stream", http::roles(Role::controlroom),
-             [this](const httplib::Request& req, httplib::Response& res,
+             [this](const http::Request& req, http::Response& res,
                     const http::Principal& who) {
                uint64_t after = parse_event_id(req.get_header_value("Last-Event-ID"));
                if (req.has_param("last_event_id"))
                  after = parse_event_id(req.get_param_value("last_event_id"));
                // A page resuming from before a restart of this processor starts over.
                if (after > feed_.last_seq()) after = 0;
-               if (!streams_->open(who.name))
+               if (const std::string why = streams_->open(who.name, who.control_room);
+                   !why.empty())
                  throw http::HttpError(503, "unavailable",
-                                       "too many open hit streams (at most " +
-                                           std::to_string(kMaxStreamsPerToken) +
-                                           " per token); close another page first");
+                                       "too many open hit streams (" + why +
+                                           "); close another page first");
                res.set_header("Cache-Control", "no-store");
                res.set_header("X-Accel-Buffering", "no");
                auto last = std::make_shared<uint64_t>(after);
@@ -156,7 +175,7 @@ ControlRoom::ControlRoom(const config::Settings& settings, HttpService& service,
                const http::TokenStore* tokens = &service_.server().tokens();
                res.set_chunked_content_provider(
                    "text/event-stream",
-                   [this, last, idle, room, tokens, who](std::size_t, httplib::DataSink& sink) {
+                   [this, last, idle, room, tokens, who](std::size_t, http::DataSink& sink) {
                      if (feed_.stopping() || !tokens->still_valid(who)) {
                        sink.done();
                        return true;
@@ -181,11 +200,13 @@ ControlRoom::ControlRoom(const config::Settings& settings, HttpService& service,
                      *idle = now;
                      return sink.write(out.data(), out.size());
                    },
-                   [streams = streams_.get(), name = who.name](bool) { streams->close(name); });
+                   [streams = streams_.get(), name = who.name, room](bool) {
+                     streams->close(name, room);
+                   });
              });
 
   server.post(R"(/api/v1/hits/([0-9a-f]{1,64})/ack)", http::roles(Role::controlroom),
-              [this](const httplib::Request& req, httplib::Response& res,
+              [this](const http::Request& req, http::Response& res,
                      const http::Principal& who) {
                 const std::string hit_id = req.matches[1];
                 std::string note;

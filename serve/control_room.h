@@ -13,9 +13,10 @@
 // control room is "*"; a hit on a covert list only the rooms its list names (serve/hit_feed.h).
 // Acknowledgements are signed with kafka.signing_key_file's first key (docs/kafka.md). Nothing past its deadline is served, streamed or acknowledged: the feed
 // holds each hit only until its capture time plus its camera country's `hit_days` (see
-// serve/hit_feed.h for hits of a country that keeps none). Each open stream holds one of the server's worker threads, so at most
-// kMaxStreamsPerToken streams per token and kMaxStreams in all are open at once (503 beyond),
-// which keeps workers free for the API.
+// serve/hit_feed.h for hits of a country that keeps none). Each open stream has a thread of its
+// own (http/server.h), never one of the workers that answer the API; at most kMaxStreamsPerToken
+// streams per token, `http.max_streams_per_room` per control room and `http.max_streams` in all
+// are open at once (503 beyond, naming the limit), so one room cannot lock the others out.
 //
 // Thread safety: construct, then start() once; handlers run on the server's threads.
 #pragma once
@@ -28,7 +29,6 @@
 namespace anpr::app {
 
 inline constexpr int kMaxStreamsPerToken = 8;
-inline constexpr int kMaxStreams = 20;  // of the server's 32 worker threads
 
 class ControlRoom {
  public:

@@ -1,7 +1,5 @@
 #include "serve/http_service.h"
 
-#include <httplib.h>
-
 #include "pipeline/processor.h"
 #include "serve/token_reload.h"
 #include "pipeline/run_metrics.h"
@@ -20,6 +18,12 @@ HttpService::HttpService(const config::Settings& settings,
   o.tls_cert = settings.http.tls_cert;
   o.tls_key = settings.http.tls_key;
   o.max_body_bytes = settings.http.max_body_bytes;
+  o.worker_threads = settings.http.worker_threads;
+  o.max_connections = settings.http.max_connections;
+  o.max_connections_per_client = settings.http.max_connections_per_client;
+  o.header_timeout_ms = static_cast<int>(settings.http.header_timeout_ms);
+  o.body_timeout_ms = static_cast<int>(settings.http.body_timeout_ms);
+  o.max_streams = settings.http.max_streams;
   const bool file = !settings.http.tokens_file.empty();
   http::TokenStore tokens(
       file ? config::merge_tokens(settings.http.tokens, settings.http.file_tokens,
@@ -41,10 +45,10 @@ HttpService::~HttpService() {
 }
 
 void HttpService::start() {
-  server_->get_public("/healthz", [](const httplib::Request&, httplib::Response& res) {
+  server_->get_public("/healthz", [](const http::Request&, http::Response& res) {
     http::send_json(res, 200, R"({"status":"ok"})");
   });
-  server_->get_public("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+  server_->get_public("/readyz", [this](const http::Request&, http::Response& res) {
     const std::size_t lists = ctx_.index ? ctx_.index->read()->list_count() : 0;
     const int parts = ctx_.processor ? ctx_.processor->assigned_partitions() : 0;
     const ProcessorHealth h = ctx_.processor ? ctx_.processor->health() : ProcessorHealth{};
@@ -80,7 +84,17 @@ void HttpService::start() {
       collectors_.push_back(collect_retention(*st, *ctx_.settings));
   }
   if (ctx_.index) collectors_.push_back(collect_index(*ctx_.index));
-  server_->get_public("/metrics", [](const httplib::Request&, httplib::Response& res) {
+  // With http.metrics_token_sha256 set, /metrics needs that token (its counts per list and per
+  // camera country say what is watched); unset, it is public (docs/operations.md).
+  auto scrapers = std::make_shared<http::TokenStore>();
+  if (!ctx_.settings->http.metrics_token_sha256.empty())
+    scrapers->add({"metrics", http::Role::engineer, "*"}, ctx_.settings->http.metrics_token_sha256);
+  server_->get_public("/metrics", [scrapers](const http::Request& req, http::Response& res) {
+    if (!scrapers->empty() && !scrapers->authenticate(req.get_header_value("Authorization"))) {
+      res.set_header("WWW-Authenticate", "Bearer realm=\"anpr\"");
+      return http::send_error(res, 401, "unauthorized",
+                              "/metrics needs the bearer token of http.metrics_token_sha256");
+    }
     res.status = 200;
     res.set_content(metrics::scrape(), metrics::kContentType);
   });

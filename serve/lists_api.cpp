@@ -1,6 +1,5 @@
 #include "serve/lists_api.h"
 
-#include <httplib.h>
 #include <simdjson.h>
 
 #include "base/json_writer.h"
@@ -15,7 +14,7 @@ namespace {
 constexpr const char* kId = R"(/api/v1/lists/([^/]{1,128}))";
 
 // The list id of the path, or 404 naming the rule (docs/operators.md, section 10).
-std::string list_id(const httplib::Request& req) {
+std::string list_id(const http::Request& req) {
   std::string id = req.matches[1];
   if (!ListId::valid(id))
     throw http::NotFound("'" + id + "' is not a list id: expected " + std::string(ListId::kRule));
@@ -26,24 +25,24 @@ lists::Actor actor(const http::Principal& p) {
   return lists::Actor{p.name, std::string(http::role_name(p.role))};
 }
 
-void need_multipart(const httplib::Request& req) {
+void need_multipart(const http::Request& req) {
   if (!req.is_multipart_form_data())
     throw http::BadRequest(
         "expected a multipart/form-data body (curl -F sidecar=@LIST.toml -F rows=@LIST.csv)");
 }
 
-lists::Format format_of(const httplib::MultipartFormData& p) {
+lists::Format format_of(const http::FormPart& p) {
   if (auto f = lists::format_of_name(p.filename)) return *f;
   if (auto f = lists::format_of_name(p.content_type)) return *f;
   return lists::Format::csv;
 }
 
-std::string name_of(const httplib::MultipartFormData& p) {
+std::string name_of(const http::FormPart& p) {
   return p.filename.empty() ? p.name : p.filename;
 }
 
 // {"list":...,"version":...,"report":...} or {"error":...,"detail":...,"report":...}.
-void answer(httplib::Response& res, const lists::Registry& reg, std::string_view id,
+void answer(http::Response& res, const lists::Registry& reg, std::string_view id,
             const lists::ChangeResult& r) {
   std::string body;
   JsonWriter w(body);
@@ -133,7 +132,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
   http::AuditLog* log = &audit_log;
 
   server.get("/api/v1/lists", op,
-             [reg](const httplib::Request&, httplib::Response& res, const http::Principal&) {
+             [reg](const http::Request&, http::Response& res, const http::Principal&) {
                std::string body;
                JsonWriter w(body);
                w.begin_object();
@@ -145,7 +144,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
                http::send_json(res, 200, std::move(body));
              });
 
-  server.get(kId, op, [reg](const httplib::Request& req, httplib::Response& res,
+  server.get(kId, op, [reg](const http::Request& req, http::Response& res,
                             const http::Principal&) {
     const std::string id = list_id(req);
     auto v = reg->show(id);
@@ -156,7 +155,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
     http::send_json(res, 200, std::move(body));
   });
 
-  server.put(kId, op, [reg, log, read_only](const httplib::Request& req, httplib::Response& res,
+  server.put(kId, op, [reg, log, read_only](const http::Request& req, http::Response& res,
                                             const http::Principal& who) {
     refuse_if_read_only(read_only);
     const std::string id = list_id(req);
@@ -174,7 +173,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
   }, http::kLargeBody);
 
   server.post(std::string(kId) + "/validate", op,
-              [reg](const httplib::Request& req, httplib::Response& res, const http::Principal&) {
+              [reg](const http::Request& req, http::Response& res, const http::Principal&) {
                 const std::string id = list_id(req);
                 need_multipart(req);
                 if (!req.has_file("sidecar") || !req.has_file("rows"))
@@ -195,14 +194,14 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
               }, http::kLargeBody);
 
   server.post(std::string(kId) + "/delta", op,
-              [reg, log, read_only](const httplib::Request& req, httplib::Response& res,
+              [reg, log, read_only](const http::Request& req, http::Response& res,
                                     const http::Principal& who) {
                 refuse_if_read_only(read_only);
                 const std::string id = list_id(req);
                 need_multipart(req);
                 if (!req.has_file("add") && !req.has_file("remove"))
                   throw http::BadRequest("a delta needs a part 'add', 'remove' or both");
-                httplib::MultipartFormData add, remove;
+                http::FormPart add, remove;
                 lists::DeltaInput in;
                 if (req.has_file("add")) {
                   add = req.get_file_value("add");
@@ -223,7 +222,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
               }, http::kLargeBody);
 
   server.post(std::string(kId) + "/rollback", op,
-              [reg, log, read_only](const httplib::Request& req, httplib::Response& res,
+              [reg, log, read_only](const http::Request& req, http::Response& res,
                                     const http::Principal& who) {
                 refuse_if_read_only(read_only);
                 const std::string id = list_id(req);
@@ -248,7 +247,7 @@ void add_list_routes(http::Server& server, http::AuditLog& audit_log, lists::Reg
                 answer(res, *reg, id, r);
               });
 
-  server.del(kId, op, [reg, log, read_only](const httplib::Request& req, httplib::Response& res,
+  server.del(kId, op, [reg, log, read_only](const http::Request& req, http::Response& res,
                                             const http::Principal& who) {
     refuse_if_read_only(read_only);
     const std::string id = list_id(req);

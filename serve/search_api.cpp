@@ -1,6 +1,5 @@
 #include "serve/search_api.h"
 
-#include <httplib.h>
 #include <simdjson.h>
 
 #include <algorithm>
@@ -333,8 +332,8 @@ void add_search_routes(HttpService& http, store::Store& st) {
 
   http.server().post(
       "/api/v1/search", http::roles(http::Role::investigator),
-      [&settings, &audit, &st, auths, limiter](const httplib::Request& req,
-                                                httplib::Response& res,
+      [&settings, &audit, &st, auths, limiter](const http::Request& req,
+                                                http::Response& res,
                                                 const http::Principal& who) {
         const std::string role(http::role_name(who.role));
         const TimestampMs now = st.now();
@@ -446,7 +445,7 @@ void add_search_routes(HttpService& http, store::Store& st) {
 
   http.server().post(
       "/api/v1/authorisations", http::roles(http::Role::investigator),
-      [&settings, &audit, auths](const httplib::Request& req, httplib::Response& res,
+      [&settings, &audit, auths](const http::Request& req, http::Response& res,
                                  const http::Principal& who) {
         const std::string role(http::role_name(who.role));
         Authorisation a;
@@ -480,7 +479,7 @@ void add_search_routes(HttpService& http, store::Store& st) {
 
   http.server().get(
       "/api/v1/authorisations", http::roles(http::Role::investigator),
-      [auths](const httplib::Request&, httplib::Response& res, const http::Principal& who) {
+      [auths](const http::Request&, http::Response& res, const http::Principal& who) {
         const TimestampMs now = auths->now();
         std::string body;
         JsonWriter w(body);
@@ -495,7 +494,7 @@ void add_search_routes(HttpService& http, store::Store& st) {
 
   http.server().get(
       R"(/api/v1/authorisations/(az-[0-9a-f]{16}))", http::roles(http::Role::investigator),
-      [auths](const httplib::Request& req, httplib::Response& res, const http::Principal&) {
+      [auths](const http::Request& req, http::Response& res, const http::Principal&) {
         auto a = auths->find(req.matches[1]);
         if (!a) throw http::NotFound("no authorisation " + std::string(req.matches[1]));
         http::send_json(res, 200, authorisation_json(*a));
@@ -503,7 +502,7 @@ void add_search_routes(HttpService& http, store::Store& st) {
 
   http.server().del(
       R"(/api/v1/authorisations/(az-[0-9a-f]{16}))", http::roles(http::Role::investigator),
-      [&audit, auths](const httplib::Request& req, httplib::Response& res,
+      [&audit, auths](const http::Request& req, http::Response& res,
                       const http::Principal& who) {
         const std::string role(http::role_name(who.role));
         const std::string id = req.matches[1];

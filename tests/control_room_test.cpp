@@ -51,6 +51,7 @@ class ControlRoomApi : public ::testing::Test {
         {"carl", "controlroom", http::sha256_hex("cr-all"), "*"},
         {"rita", "controlroom", http::sha256_hex("cr-r1"), "R1"},
         {"rob", "controlroom", http::sha256_hex("cr-r2"), "R2"},
+        {"rolf", "controlroom", http::sha256_hex("cr-r1b"), "R1"},
         {"olga", "operator", http::sha256_hex("op"), "*"},
     };
     service_ = std::make_unique<HttpService>(settings_);
@@ -385,6 +386,69 @@ TEST_F(ControlRoomApi, OpenStreamsAreLimitedPerToken) {
   auto r = client_->Get("/api/v1/me", bearer("cr-r1"));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
+  for (int fd : fds) ::close(fd);
+}
+
+// Opens an event stream on a raw connection (kept open in `fds`) and returns its status line, or
+// for an error answer the whole answer.
+std::string stream_answer(int port, const std::string& token, std::vector<int>& fds) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return "";
+  fds.push_back(fd);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string req = "GET /api/v1/hits/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                          token + "\r\n\r\n";
+  ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  std::string got;
+  char c;
+  while (got.find("\r\n") == std::string::npos && ::recv(fd, &c, 1, 0) == 1) got += c;
+  if (got != "HTTP/1.1 503 Service Unavailable\r\n") return got.substr(0, got.find("\r\n"));
+  while (got.find("\"}") == std::string::npos && ::recv(fd, &c, 1, 0) == 1) got += c;
+  return got;
+}
+
+TEST_F(ControlRoomApi, OneRoomsStreamsCannotLockTheOtherRoomsOut) {
+  room_->stop();
+  service_->stop();
+  room_.reset();
+  service_.reset();
+  settings_.http.max_streams_per_room = 3;
+  service_ = std::make_unique<HttpService>(settings_);
+  room_ = std::make_unique<ControlRoom>(settings_, *service_, [this] { return now_.load(); });
+  service_->start();
+  const int port = service_->server().port();
+  std::vector<int> fds;
+  // Two tokens of room R1 take its three slots.
+  EXPECT_EQ(stream_answer(port, "cr-r1", fds), "HTTP/1.1 200 OK");
+  EXPECT_EQ(stream_answer(port, "cr-r1b", fds), "HTTP/1.1 200 OK");
+  EXPECT_EQ(stream_answer(port, "cr-r1", fds), "HTTP/1.1 200 OK");
+  // The fourth of R1 is refused, whichever token, and the answer says why.
+  for (const char* token : {"cr-r1", "cr-r1b"}) {
+    const std::string refused = stream_answer(port, token, fds);
+    EXPECT_EQ(refused.rfind("HTTP/1.1 503 Service Unavailable", 0), 0u) << refused;
+    EXPECT_NE(refused.find("at most 3 for control room R1"), std::string::npos) << refused;
+  }
+  // Room R2 still gets its streams, and so does a token of every room.
+  EXPECT_EQ(stream_answer(port, "cr-r2", fds), "HTTP/1.1 200 OK");
+  EXPECT_EQ(stream_answer(port, "cr-r2", fds), "HTTP/1.1 200 OK");
+  EXPECT_EQ(stream_answer(port, "cr-all", fds), "HTTP/1.1 200 OK");
+  // A closed stream gives its room's slot back.
+  ::close(fds[0]);
+  fds.erase(fds.begin());
+  std::string again;
+  for (int i = 0; i < 100 && again != "HTTP/1.1 200 OK"; ++i) {
+    if (i) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::vector<int> one;
+    again = open_stream(port, "cr-r1", one);
+    if (again == "HTTP/1.1 200 OK") fds.insert(fds.end(), one.begin(), one.end());
+    else for (int fd : one) ::close(fd);
+  }
+  EXPECT_EQ(again, "HTTP/1.1 200 OK");
   for (int fd : fds) ::close(fd);
 }
 

@@ -56,16 +56,16 @@ class ServerTest : public ::testing::Test {
     o.max_body_bytes = 4096;
     server = std::make_unique<Server>(o, std::move(t));
     server->post("/api/v1/things", roles(Role::operator_),
-                 [](const httplib::Request& req, httplib::Response& res, const Principal& who) {
+                 [](const Request& req, Response& res, const Principal& who) {
                    if (req.body == "bad") throw BadRequest("the body is bad");
                    if (req.body == "boom") throw std::runtime_error("internal detail");
                    send_json(res, 201, "{\"by\":\"" + who.name + "\"}");
                  });
     server->get("/api/v1/things", Role::operator_ | Role::controlroom,
-                [](const httplib::Request&, httplib::Response& res, const Principal& who) {
+                [](const Request&, Response& res, const Principal& who) {
                   send_json(res, 200, "{\"room\":\"" + who.control_room + "\"}");
                 });
-    server->get_public("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    server->get_public("/healthz", [](const Request&, Response& res) {
       res.set_content("ok", "text/plain");
     });
     server->start();
@@ -274,7 +274,7 @@ TEST(ServerTls, ServesHttpsWithTheConfiguredCertificate) {
   t.add({"eve", Role::engineer, "*"}, sha256_hex("eng"));
   Server s(o, std::move(t));
   s.get("/api/v1/x", roles(Role::engineer),
-        [](const httplib::Request&, httplib::Response& res, const Principal&) {
+        [](const Request&, Response& res, const Principal&) {
           send_json(res, 200, "{}");
         });
   s.start();
@@ -336,7 +336,7 @@ class EarlyRefusal : public ::testing::Test {
     ServerOptions o;
     o.max_body_bytes = std::size_t{64} << 20;
     server = std::make_unique<Server>(o, std::move(t));
-    const auto ok = [](const httplib::Request& req, httplib::Response& res, const Principal&) {
+    const auto ok = [](const Request& req, Response& res, const Principal&) {
       send_json(res, 200, "{\"bytes\":" + std::to_string(req.body.size()) + "}");
     };
     server->put("/api/v1/big", roles(Role::operator_), ok, kLargeBody);
