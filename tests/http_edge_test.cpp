@@ -507,5 +507,40 @@ TEST(HttpEdgeMetrics, MetricsTokenWhenConfigured) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(HttpEdgeSettings, EdgeKeysAreParsedAndChecked) {
+  const std::string hash(64, 'b');
+  const auto s = config::parse_settings(
+      "[cameras]\nregistry = \"c.csv\"\n[http]\nlisten = \"127.0.0.1:8080\"\n"
+      "worker_threads = 4\nmax_connections = 100\nmax_connections_per_client = 5\n"
+      "header_timeout_ms = 2000\nbody_timeout_ms = 30000\nmax_streams = 10\n"
+      "max_streams_per_room = 3\nmetrics_token_sha256 = \"" + hash + "\"\n",
+      "t.toml", "/tmp");
+  EXPECT_EQ(s.http.worker_threads, 4);
+  EXPECT_EQ(s.http.max_connections, 100);
+  EXPECT_EQ(s.http.max_connections_per_client, 5);
+  EXPECT_EQ(s.http.header_timeout_ms, 2000);
+  EXPECT_EQ(s.http.body_timeout_ms, 30000);
+  EXPECT_EQ(s.http.max_streams, 10);
+  EXPECT_EQ(s.http.max_streams_per_room, 3);
+  EXPECT_EQ(s.http.metrics_token_sha256, hash);
+  const auto error_of = [](const std::string& http) -> std::string {
+    try {
+      config::parse_settings("[cameras]\nregistry = \"c.csv\"\n[http]\n" + http, "t.toml", "/tmp");
+    } catch (const config::ConfigError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(error_of("metrics_token_sha256 = \"ABC\"\n").find("http.metrics_token_sha256"),
+            std::string::npos);
+  EXPECT_NE(error_of("metrics_token_sha256 = \"" + std::string(64, 'G') + "\"\n"), "");
+  EXPECT_NE(error_of("metrics_token_sha256 = 5\n"), "");
+  EXPECT_NE(error_of("header_timeout_ms = 0\n").find("http.header_timeout_ms"), std::string::npos);
+  EXPECT_NE(error_of("max_connections_per_client = 0\n"), "");
+  EXPECT_NE(error_of("worker_threads = 100000\n"), "");
+  EXPECT_NE(error_of("max_streams = \"many\"\n"), "");
+  EXPECT_EQ(error_of("metrics_token_sha256 = \"\"\n"), "");
+}
+
 }  // namespace
 }  // namespace anpr::http
