@@ -171,16 +171,16 @@ bool Server::refuse_early(const RouteRule* rule, const Request& req, Response& r
     if (!ok) return refuse(400, "bad_request", "the Content-Length header is not a number");
   }
   if (!rule) {
-    // Nothing would take a body sent here: refuse a large one before reading it (a small one is
-    // read, then answered 404 as usual, so the client sees the answer).
-    if (!has_body || (length_known && length <= kSmallBody)) return false;
+    // Nothing would take a body sent here: refuse it before reading it (close() drains up to
+    // 1 MiB of what the client still sends, unbuffered, so that it receives the answer).
+    if (!has_body) return false;
     return refuse(404, "not_found", "no such resource: " + req.method + " " + req.path);
   }
-  // A body of at most kSmallBody is read and then refused by answer(), so that the client,
-  // which is still sending it, receives the answer; a larger one is refused now, before it is
-  // read, and the connection is closed.
-  const bool small = !has_body || (length_known && length <= kSmallBody);
-  if (rule->roles && !small) {
+  // A request with a body is authenticated from its headers, before any of the body is read:
+  // without a valid token nothing of it is held in memory (docs/design.md §6). The refusal
+  // closes the connection; close() drains up to 1 MiB of what the client still sends, unbuffered,
+  // so that it receives the answer rather than a reset.
+  if (rule->roles && has_body) {
     const auto who = tokens_.authenticate(req.get_header_value("Authorization"));
     if (!who) {
       unauthorized(req, res);
