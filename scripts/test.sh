@@ -133,7 +133,7 @@ if [ "$FAST" -eq 0 ]; then
   ninja -C build-tsan -j "$JOBS" unit_tests
   TSAN_OPTIONS="suppressions=$ROOT/tests/tsan.supp halt_on_error=1" \
     run_ctest tsan build-tsan \
-    -L '^(live_index_test|offset_tracker_test|hit_feed_test|metrics_test|log_test|list_registry_test|retention_store_test|mutex_test|audit_test)$'
+    -L '^(live_index_test|offset_tracker_test|hit_feed_test|metrics_test|log_test|list_registry_test|retention_store_test|mutex_test|audit_test|http_edge_test|tokens_test)$'
 
   step "fuzzing (${FUZZ_SECONDS}s per target)"
   mkdir -p build-fuzz
