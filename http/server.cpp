@@ -109,9 +109,7 @@ namespace {
 void unauthorized(const Request& req, Response& res) {
   res.set_header("WWW-Authenticate", "Bearer realm=\"anpr\"");
   send_error(res, 401, "unauthorized",
-             req.has_header("Authorization")
-                 ? "the bearer token is not valid"
-                 : "this resource needs an Authorization: Bearer <token> header");
+             refusal_text(req.has_header("Authorization") ? Refusal::unknown : Refusal::missing));
 }
 
 bool iequals(std::string_view a, std::string_view b) { return header_name_equal(a, b); }
