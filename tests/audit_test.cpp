@@ -22,18 +22,8 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-std::vector<std::string> read_lines(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::vector<std::string> out;
-  std::string line;
-  while (std::getline(in, line)) out.push_back(line);
-  return out;
-}
-
-void write_lines(const fs::path& p, const std::vector<std::string>& lines) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  for (const std::string& l : lines) out << l << "\n";
-}
+using testing::read_lines;
+using testing::write_lines;
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

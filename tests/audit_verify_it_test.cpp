@@ -19,18 +19,8 @@ namespace fs = std::filesystem;
 using testing::run_anpr;
 using testing::TempDir;
 
-std::vector<std::string> read_lines(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::vector<std::string> out;
-  std::string line;
-  while (std::getline(in, line)) out.push_back(line);
-  return out;
-}
-
-void write_lines(const fs::path& p, const std::vector<std::string>& lines) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  for (const std::string& l : lines) out << l << "\n";
-}
+using testing::read_lines;
+using testing::write_lines;
 
 // state/audit.jsonl of five records in `dir`, written with `key` (empty: none).
 fs::path make_log(const fs::path& dir, const std::string& key = {}) {

@@ -9,10 +9,12 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace anpr::testing {
 
@@ -49,5 +51,19 @@ class TempDir {
   std::filesystem::path path_;
   Keep keep_;
 };
+
+// The lines of a file (without their line feeds), and a file made of `lines`.
+inline std::vector<std::string> read_lines(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(in, line)) out.push_back(line);
+  return out;
+}
+
+inline void write_lines(const std::filesystem::path& p, const std::vector<std::string>& lines) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  for (const std::string& l : lines) out << l << "\n";
+}
 
 }  // namespace anpr::testing
