@@ -25,6 +25,7 @@ PACKAGES=(
   openjdk-17-jre-headless maven       # Apache Kafka 4.x on loopback (scripts/kafka.sh, docs/kafka.md)
   chromium                            # headless browser for the pages' tests (Playwright)
   prometheus                          # promtool: the tests check /metrics with Prometheus' own linter
+  valgrind                            # callgrind: the per-stage instruction profile (scripts/profile_e2e.sh)
 )
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 

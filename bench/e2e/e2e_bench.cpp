@@ -17,6 +17,10 @@
 #include <thread>
 
 #include <simdjson.h>
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define ANPR_BENCH_CALLGRIND 1
+#endif
 
 #include "synth/feed.h"
 #include "pipeline/processor.h"
@@ -63,6 +67,21 @@ std::string machine_text() {
          std::to_string(std::thread::hardware_concurrency()) + " cores";
 }
 
+// The instruction profile of scripts/profile_e2e.sh (docs/benchmarks.md, "Where the CPU goes"):
+// run under callgrind, each timed span (from the first read consumed to the last read done) has
+// its counts zeroed at its start and written out at its end, named after it. Outside valgrind
+// these are a few instructions each, twice per round.
+void profile_start() {
+#ifdef ANPR_BENCH_CALLGRIND
+  CALLGRIND_ZERO_STATS;
+#endif
+}
+void profile_dump([[maybe_unused]] const char* span) {
+#ifdef ANPR_BENCH_CALLGRIND
+  CALLGRIND_DUMP_STATS_AT(span);
+#endif
+}
+
 class Progress {
  public:
   explicit Progress(bool on) : on_(on && isatty(2)) {}
@@ -100,12 +119,14 @@ Round raw_consume(const std::string& bootstrap, const std::string& topic, uint64
     const kafka::Message m = c.poll(100);
     if (!m) continue;
     if (!m->err && r.reads++ == 0) {
+      profile_start();
       start = Clock::now();
       cpu0 = process_cpu_seconds();
     }
   }
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.cpu_seconds = process_cpu_seconds() - cpu0;
+  profile_dump("raw consume");
   return r;  // c is closed here
 }
 
@@ -155,6 +176,7 @@ Round processor_consume(const config::Settings& s, LiveIndex& index, const Camer
   const auto give_up = Clock::now() + std::chrono::minutes(10);
   while (p.counters().reads == 0 && Clock::now() < give_up)
     std::this_thread::sleep_for(std::chrono::microseconds(200));
+  profile_start();
   const auto start = Clock::now();
   const double cpu0 = process_cpu_seconds();
   for (;;) {
@@ -164,6 +186,7 @@ Round processor_consume(const config::Settings& s, LiveIndex& index, const Camer
   }
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.cpu_seconds = process_cpu_seconds() - cpu0;
+  profile_dump("processor");
   r.reads = p.counters().reads;
   if (image_decodes) *image_decodes = p.counters().image_decodes;
   p.request_stop();
