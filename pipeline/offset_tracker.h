@@ -10,16 +10,21 @@
 // Partitions are reset on (re)assignment: a new generation, so a delivery report for a read of an
 // earlier assignment is recognised and ignored.
 //
+// Partitions are Kafka's partition ids, 0 up to the topic's partition count: the tracker keeps one
+// pointer per id up to the highest seen, so finding a read's partition is an index, not a search.
+//
 // Thread safety: every method may be called from any thread (one mutex; it is taken once per
 // batch by the pipeline and once per delivery report, never on the lookup path).
 #pragma once
 
 #include <cstdint>
 #include <deque>
-#include <map>
+#include <memory>
 #include <mutex>
 #include <utility>
 #include <vector>
+
+#include "base/check.h"
 
 namespace anpr::app {
 
@@ -36,7 +41,7 @@ class OffsetTracker {
   // Reads of one partition must be added in increasing offset order.
   Ticket add(int32_t partition, int64_t offset, uint32_t pending) {
     std::lock_guard lock(mu_);
-    Part& p = parts_[partition];
+    Part& p = part(partition);
     p.slots.push_back({offset, pending});
     Ticket t{partition, p.generation, p.base_seq + p.slots.size() - 1};
     advance(p);
@@ -52,7 +57,7 @@ class OffsetTracker {
     for (std::size_t i = 0; i < n; ++i) {
       const int32_t part = partition(i);
       if (!p || part != last) {
-        p = &parts_[part];
+        p = &this->part(part);
         last = part;
       }
       p->slots.push_back({offset(i), pending});
@@ -73,7 +78,7 @@ class OffsetTracker {
     Slot* s = find(t);
     if (!s || s->pending == 0) return;
     --s->pending;
-    advance(parts_[t.partition]);
+    advance(*parts_[static_cast<std::size_t>(t.partition)]);
   }
 
   // delivered(ticket(i)) for i in [0, n), under one lock.
@@ -90,7 +95,7 @@ class OffsetTracker {
       const Ticket& t = ticket(i);
       Slot* s = find(t);
       if (!s || s->pending == 0) continue;
-      if (--s->pending == 0) advance(parts_[t.partition]);
+      if (--s->pending == 0) advance(*parts_[static_cast<std::size_t>(t.partition)]);
     }
   }
 
@@ -98,17 +103,17 @@ class OffsetTracker {
   // the last call. The offset to store is the next one to read (last done offset + 1).
   void take_ready(std::vector<std::pair<int32_t, int64_t>>& out) {
     std::lock_guard lock(mu_);
-    for (auto& [part, p] : parts_)
-      if (p.dirty) {
-        out.emplace_back(part, p.next_offset);
-        p.dirty = false;
+    for (std::size_t i = 0; i < parts_.size(); ++i)
+      if (Part* p = parts_[i].get(); p && p->dirty) {
+        out.emplace_back(static_cast<int32_t>(i), p->next_offset);
+        p->dirty = false;
       }
   }
 
   // Forgets a partition's reads (revoked or newly assigned).
   void reset(int32_t partition) {
     std::lock_guard lock(mu_);
-    Part& p = parts_[partition];
+    Part& p = part(partition);
     ++p.generation;
     p.base_seq += p.slots.size();
     p.slots.clear();
@@ -119,13 +124,14 @@ class OffsetTracker {
   // Reads of `partition` not yet done.
   std::size_t in_flight(int32_t partition) const {
     std::lock_guard lock(mu_);
-    auto it = parts_.find(partition);
-    return it == parts_.end() ? 0 : it->second.slots.size();
+    const Part* p = existing(partition);
+    return p ? p->slots.size() : 0;
   }
   std::size_t in_flight() const {
     std::lock_guard lock(mu_);
     std::size_t n = 0;
-    for (const auto& [part, p] : parts_) n += p.slots.size();
+    for (const auto& p : parts_)
+      if (p) n += p->slots.size();
     return n;
   }
 
@@ -141,12 +147,23 @@ class OffsetTracker {
     int64_t next_offset = -1;
     bool dirty = false;
   };
+  // The partition's record, made on first use.
+  Part& part(int32_t partition) {
+    ANPR_CHECK(partition >= 0, "a Kafka partition id is never negative");
+    const auto i = static_cast<std::size_t>(partition);
+    if (i >= parts_.size()) parts_.resize(i + 1);
+    if (!parts_[i]) parts_[i] = std::make_unique<Part>();
+    return *parts_[i];
+  }
+  const Part* existing(int32_t partition) const {
+    const auto i = static_cast<std::size_t>(partition);
+    return partition >= 0 && i < parts_.size() ? parts_[i].get() : nullptr;
+  }
   Slot* find(const Ticket& t) {
-    auto it = parts_.find(t.partition);
-    if (it == parts_.end() || it->second.generation != t.generation) return nullptr;
-    Part& p = it->second;
-    if (t.seq < p.base_seq || t.seq - p.base_seq >= p.slots.size()) return nullptr;
-    return &p.slots[t.seq - p.base_seq];
+    Part* p = const_cast<Part*>(existing(t.partition));
+    if (!p || p->generation != t.generation) return nullptr;
+    if (t.seq < p->base_seq || t.seq - p->base_seq >= p->slots.size()) return nullptr;
+    return &p->slots[t.seq - p->base_seq];
   }
   static void advance(Part& p) {
     while (!p.slots.empty() && p.slots.front().pending == 0) {
@@ -158,7 +175,7 @@ class OffsetTracker {
   }
 
   mutable std::mutex mu_;
-  std::map<int32_t, Part> parts_;
+  std::vector<std::unique_ptr<Part>> parts_;  // by partition id; null: never seen
 };
 
 }  // namespace anpr::app
