@@ -81,6 +81,20 @@ TEST(BenchSmoke, ASmallRunConsumesEveryReadRawAndThroughTheProcessor) {
   EXPECT_EQ(uint64_t(d["raw"]["reads"]), 2000u);
   EXPECT_EQ(uint64_t(d["processor"]["reads"]), 2000u);
   EXPECT_GT(simdjson::dom::array(d["latency_ms"]).size(), 0u);
+  // The latency rows split each hit's time into the broker's part, the processor's and the
+  // hit's way out (docs/benchmarks.md, "What it measures"); and the run says how busy the
+  // machine was.
+  uint64_t hits = 0, split = 0;
+  for (simdjson::dom::element row : simdjson::dom::array(d["latency_ms"])) {
+    hits += uint64_t(row["hits"]);
+    split += uint64_t(row["hits_split"]);
+    for (const char* k : {"broker_to_read_p99", "processor_p99", "hit_way_out_p99"})
+      EXPECT_GE(double(row[k]), 0.0) << k;
+  }
+  EXPECT_GT(hits, 0u);
+  EXPECT_GT(split, 0u) << "no hit's time was split into its parts";
+  EXPECT_LE(split, hits);
+  EXPECT_GE(double(d["load_average_start"]), 0.0);
   const auto messages = [&](const std::string& t) {
     return shell("kcat -C -b " + broker.bootstrap() + " -t " + broker.topic(t) +
                  " -o beginning -e -q 2>/dev/null | wc -l");

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <atomic>
 #include <chrono>
@@ -53,6 +54,13 @@ int64_t wall_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+double load_average() {
+  std::ifstream f("/proc/loadavg");
+  double l = -1;
+  f >> l;
+  return f ? l : -1;
 }
 
 std::string machine_text() {
@@ -264,6 +272,7 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
   res = E2eBenchResult{};
   res.options = o;
   res.machine = machine_text();
+  res.load_start = load_average();
   const Progress progress(o.progress);
   const std::string t_reads = o.topic_prefix + "reads", t_hits = o.topic_prefix + "hits",
                     t_lat_reads = o.topic_prefix + "lat.reads",
@@ -455,23 +464,67 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
   // read_committed (librdkafka's default), so a hit counts once its transaction is committed.
   auto latency_run = [&](config::Settings s, char tag,
                          std::vector<E2eBenchResult::Latency>& results) {
-    std::vector<double> rates = {1000, 10'000, 50'000, res.best_processor.rate() / 2};
+    // 20 000 reads/s: twice the peak of a 10 000-camera network, the first latency target of
+    // docs/design.md §5; half the maximum rate, the second.
+    std::vector<double> rates = {1000, 10'000, 20'000, 50'000, res.best_processor.rate() / 2};
     if (!o.latency) rates.clear();
     rates.erase(std::remove_if(rates.begin(), rates.end() - 1,
                                [&](double r) { return r >= rates.back(); }),
                 rates.end() - 1);
     std::vector<std::vector<double>> lat_ms(rates.size()), lat_ack_ms(rates.size());
-    std::vector<std::unique_ptr<std::atomic<int64_t>[]>> acked(rates.size());
+    std::vector<std::vector<double>> fetch_ms(rates.size()), proc_ms(rates.size()),
+        out_ms(rates.size());
+    std::vector<std::unique_ptr<std::atomic<int64_t>[]>> acked(rates.size()), fetched(rates.size());
     std::vector<std::size_t> step_total(rates.size());
     const double step_seconds = o.latency_seconds / static_cast<double>(rates.size());
     for (std::size_t i = 0; i < rates.size(); ++i) {
       step_total[i] = static_cast<std::size_t>(rates[i] * step_seconds);
       acked[i].reset(new std::atomic<int64_t>[step_total[i] + 1]());
+      fetched[i].reset(new std::atomic<int64_t>[step_total[i] + 1]());
     }
+    // event ids are "<tag><step>-<produced at, us>-<n>": (step, n), or false for anything else,
+    // reads of an earlier run on the same topics included.
+    const int64_t run_start_us = wall_us();
+    auto parse_id = [&](std::string_view id, std::size_t& step, int64_t& sent, std::size_t& n) {
+      if (id.size() < 2 || id[0] != tag) return false;
+      const std::size_t a = id.find('-'), b = id.find('-', a + 1);
+      if (a == std::string_view::npos || b == std::string_view::npos) return false;
+      auto num = [](std::string_view t, auto& out) {
+        return !t.empty() &&
+               std::from_chars(t.data(), t.data() + t.size(), out).ptr == t.data() + t.size();
+      };
+      return num(id.substr(1, a - 1), step) && num(id.substr(a + 1, b - a - 1), sent) &&
+             num(id.substr(b + 1), n) && step < rates.size() && sent >= run_start_us;
+    };
     if (!rates.empty()) {
       Processor p(s, index, registry);
       std::thread pt([&] { p.run(); });
       std::atomic<bool> stop{false};
+      // The observer: a plain consumer of the reads with the processor's fetch settings, in a
+      // group of its own, marks when each read could be fetched from the broker.
+      std::thread observer([&] {
+        auto props = consumer_props(bootstrap, "bench-lat-observer-" + std::string(1, tag) + run_id);
+        props.emplace_back("fetch.wait.max.ms", "5");
+        if (tag != 'L') props.emplace_back("auto.offset.reset", "latest");
+        kafka::Consumer c(props);
+        c.subscribe({t_lat_reads});
+        constexpr std::string_view kId = "\"event_id\":\"";
+        while (!stop.load()) {
+          const kafka::Message m = c.poll(50);
+          if (!m || m->err) continue;
+          const int64_t now = wall_us();
+          const std::string_view v(static_cast<const char*>(m->payload), m->len);
+          const std::size_t pos = v.find(kId);
+          if (pos == std::string_view::npos) continue;
+          const std::size_t end = v.find('"', pos + kId.size());
+          std::size_t step = 0, n = 0;
+          int64_t sent = 0;
+          if (end == std::string_view::npos ||
+              !parse_id(v.substr(pos + kId.size(), end - pos - kId.size()), step, sent, n))
+            continue;
+          if (n < step_total[step]) fetched[step][n] = now;
+        }
+      });
       std::thread viewer([&] {
         auto props = consumer_props(bootstrap, "bench-lat-viewer-" + std::string(1, tag) + run_id);
         props.emplace_back("fetch.wait.max.ms", "1");
@@ -485,19 +538,24 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
           const int64_t now = wall_us();
           simdjson::dom::element d;
           std::string_view id;
-          // event ids are "<tag><step>-<produced at, us>-<n>"
+          std::size_t step = 0, n = 0;
+          int64_t sent = 0;
           if (parser.parse(static_cast<const char*>(m->payload), m->len).get(d) ||
-              d["event_id"].get(id) || id.size() < 2 || id[0] != tag)
+              d["event_id"].get(id) || !parse_id(id, step, sent, n))
             continue;
-          const std::size_t a = id.find('-'), b = id.find('-', a + 1);
-          if (a == std::string_view::npos || b == std::string_view::npos) continue;
-          const std::size_t step = std::stoul(std::string(id.substr(1, a - 1)));
-          const int64_t sent = std::stoll(std::string(id.substr(a + 1, b - a - 1)));
-          if (step >= lat_ms.size()) continue;
           lat_ms[step].push_back(static_cast<double>(now - sent) / 1000.0);
-          const std::size_t n = std::stoul(std::string(id.substr(b + 1)));
           const int64_t ack = n < step_total[step] ? acked[step][n].load() : 0;
-          if (ack > 0) lat_ack_ms[step].push_back(static_cast<double>(now - ack) / 1000.0);
+          if (ack <= 0) continue;
+          lat_ack_ms[step].push_back(static_cast<double>(now - ack) / 1000.0);
+          // The hit's Kafka timestamp: when the processor produced it (CreateTime, ms).
+          rd_kafka_timestamp_type_t type;
+          const int64_t produced_ms = rd_kafka_message_timestamp(m.get(), &type);
+          const int64_t got = fetched[step][n].load();
+          if (type != RD_KAFKA_TIMESTAMP_CREATE_TIME || produced_ms <= 0 || got <= 0) continue;
+          const double produced_us = static_cast<double>(produced_ms) * 1000.0 + 500.0;
+          fetch_ms[step].push_back(static_cast<double>(got - ack) / 1000.0);
+          proc_ms[step].push_back(std::max(0.0, (produced_us - static_cast<double>(got)) / 1000.0));
+          out_ms[step].push_back(std::max(0.0, (static_cast<double>(now) - produced_us) / 1000.0));
         }
       });
       // Wait for both consumers to join their groups before the clock starts.
@@ -554,6 +612,7 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
       acker.join();
       stop = true;
       viewer.join();
+      observer.join();
       p.request_stop();
       pt.join();
     }
@@ -570,6 +629,13 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
       l.max = v.empty() ? 0.0 : v.back();
       l.produce_p50 = pct(lat_ms[i], 0.5);
       l.produce_p99 = pct(lat_ms[i], 0.99);
+      l.split = fetch_ms[i].size();
+      l.fetch_p50 = pct(fetch_ms[i], 0.5);
+      l.fetch_p99 = pct(fetch_ms[i], 0.99);
+      l.processor_p50 = pct(proc_ms[i], 0.5);
+      l.processor_p99 = pct(proc_ms[i], 0.99);
+      l.out_p50 = pct(out_ms[i], 0.5);
+      l.out_p99 = pct(out_ms[i], 0.99);
       results.push_back(l);
     }
   };
@@ -584,6 +650,7 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
     latency_run(std::move(s), 'E', res.eos_latency);
   }
   res.peak_rss_mib = peak_rss_mib();
+  res.load_end = load_average();
   return 0;
 }
 
@@ -602,7 +669,8 @@ std::string E2eBenchResult::table() const {
       o.brokers.empty() ? "THE EMBEDDED BROKER" : "THE KAFKA CLUSTER", o.reads, o.entries,
       o.hit_rate * 100, o.ocr_noise * 100, mix.c_str(), o.image_file.empty() ? "" : ", with images",
       o.threads, o.batch, o.rounds);
-  add("machine: %s\n", machine.c_str());
+  add("machine: %s; load average %.2f at start, %.2f at end\n", machine.c_str(), load_start,
+      load_end);
   out += "---------------------------------------------------------------------------------------\n";
   add("%-34s | %12s | %12s | %8s | %s\n", "", "reads/s", "CPU us/read", "ratio", "target");
   add("%-34s | %12.0f | %12.2f | %8s | %s\n", "raw consume (baseline)", best_raw.rate(),
@@ -611,8 +679,8 @@ std::string E2eBenchResult::table() const {
   add("%-34s | %12.0f | %12.2f | %8.2f | >= 0.90 x raw rate: %s\n",
       "processor (decode+match+publish)", best_processor.rate(), best_processor.cpu_us_per_read(),
       ratio, ratio >= 0.9 ? "ok" : "MISSED");
-  add("%-34s | %12s | %12s | %8.2f | <= 1.5 x raw CPU/read: %s\n", "CPU per read, processor / raw",
-      "", "", cratio, cratio <= 1.5 ? "ok" : "MISSED");
+  add("%-34s | %12s | %12s | %8.2f | <= 1.25 x raw CPU/read: %s\n", "CPU per read, processor / raw",
+      "", "", cratio, cratio <= 1.25 ? "ok" : "MISSED");
   for (std::size_t r = 0; r < raw.size() && r < processor.size(); ++r)
     add("  round %zu: raw %.0f reads/s (%.2f us CPU/read), processor %.0f reads/s (%.2f us "
         "CPU/read)\n",
@@ -646,11 +714,29 @@ std::string E2eBenchResult::table() const {
       std::snprintf(from, sizeof from, "%.1f / %.1f", l.produce_p50, l.produce_p99);
       add("%-26s | %6zu | %7.2f | %7.2f | %7.2f | %8.2f | %7.2f | %-15s | %s\n", label, l.hits,
           l.p50, l.p90, l.p99, l.p999, l.max, from,
-          l.half_max ? (l.hits > 0 && l.p99 <= 10 ? "p99 <= 10 ms: ok" : "p99 <= 10 ms: MISSED")
-                     : "");
+          l.half_max       ? (l.hits > 0 && l.p99 <= 50 ? "p99 <= 50 ms: ok" : "p99 <= 50 ms: MISSED")
+          : l.rate == 20'000 ? (l.hits > 0 && l.p99 <= 10 ? "p99 <= 10 ms: ok" : "p99 <= 10 ms: MISSED")
+                             : "");
+    }
+  };
+  auto parts_rows = [&](const std::vector<Latency>& rows) {
+    out += "where the time goes, p50 / p99 ms: the broker hands the read to a consumer (an observer\n"
+           "with the processor's fetch settings), the processor (fetched -> hit produced: its queues,\n"
+           "decode, match, publish), the hit's way out (producer linger, broker, control-room fetch);\n"
+           "the hit's produce time is its Kafka timestamp, in whole ms:\n";
+    add("%-26s | %-15s | %-15s | %-15s\n", "steady rate", "broker to read", "processor",
+        "hit's way out");
+    for (const Latency& l : rows) {
+      char label[64], a[32], b[32], c[32];
+      std::snprintf(label, sizeof label, "%.0f reads/s%s", l.rate, l.half_max ? " (half max)" : "");
+      std::snprintf(a, sizeof a, "%.1f / %.1f", l.fetch_p50, l.fetch_p99);
+      std::snprintf(b, sizeof b, "%.1f / %.1f", l.processor_p50, l.processor_p99);
+      std::snprintf(c, sizeof c, "%.1f / %.1f", l.out_p50, l.out_p99);
+      add("%-26s | %-15s | %-15s | %-15s\n", label, a, b, c);
     }
   };
   latency_rows(latency);
+  parts_rows(latency);
   if (!kept.empty()) {
     const double kr = kept_ratio();
     out += "\npassages kept: the processor keeping NL and BE passages and every country's hits in the\n"
@@ -702,6 +788,8 @@ std::string E2eBenchResult::json() const {
   const E2eBenchOptions& o = options;
   w.begin_object();
   w.field("machine", machine);
+  w.field("load_average_start", load_start);
+  w.field("load_average_end", load_end);
   w.key("options");
   w.begin_object();
   w.field("reads", static_cast<uint64_t>(o.reads));
@@ -768,6 +856,13 @@ std::string E2eBenchResult::json() const {
       w.field("max", l.max);
       w.field("from_produce_p50", l.produce_p50);
       w.field("from_produce_p99", l.produce_p99);
+      w.field("hits_split", static_cast<uint64_t>(l.split));
+      w.field("broker_to_read_p50", l.fetch_p50);
+      w.field("broker_to_read_p99", l.fetch_p99);
+      w.field("processor_p50", l.processor_p50);
+      w.field("processor_p99", l.processor_p99);
+      w.field("hit_way_out_p50", l.out_p50);
+      w.field("hit_way_out_p99", l.out_p99);
       w.end_object();
     }
     w.end_array();

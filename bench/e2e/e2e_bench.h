@@ -15,7 +15,8 @@
 //      processor with pipeline.exactly_once; the ratio to the at-least-once processor is reported;
 //   3. latency: reads at steady rates up to half the processor's measured rate; a control-room
 //      consumer of the hits topic measures read-to-hit latency p50/p90/p99/p99.9 from the broker's
-//      acknowledgement of each read. With `exactly_once`, again with the processor in that mode
+//      acknowledgement of each read, and an observer consumer of the reads splits it into the
+//      broker's part, the processor's and the hit's way out. With `exactly_once`, again with the processor in that mode
 //      (the hit counts once its transaction is committed: the viewer reads read_committed).
 //
 // The embedded broker runs as a child process (`anpr broker`), so CPU figures are the consumer's
@@ -83,6 +84,16 @@ struct E2eBenchResult {
     std::size_t hits = 0;
     double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;  // ms from the broker's ack of the read
     double produce_p50 = 0, produce_p99 = 0;              // ms from the camera's produce() call
+    // Where the time goes, p50 and p99 of each part, in ms (each hit's parts add up to its
+    // read-to-hit time; the hit's produce time is the Kafka timestamp of the hit, in whole ms):
+    // the broker handing the read to a consumer (acknowledged -> fetched by an observer consumer
+    // with the processor's fetch settings), the processor (fetched -> the hit produced: waiting
+    // in its queues, decode, match, publish), and the hit's way out (produced -> at the
+    // control-room consumer: the producer's linger, the broker's acknowledgement, the fetch).
+    std::size_t split = 0;  // hits whose three parts were measured
+    double fetch_p50 = 0, fetch_p99 = 0;
+    double processor_p50 = 0, processor_p99 = 0;
+    double out_p50 = 0, out_p99 = 0;
   };
   E2eBenchOptions options;
   std::vector<Round> raw, processor, kept;  // kept: with the retention store (option retention)
@@ -98,6 +109,9 @@ struct E2eBenchResult {
   double index_build_seconds = 0;
   std::size_t index_bytes = 0;
   std::string machine;  // CPU model and core count
+  // /proc/loadavg's 1-minute load average when the run started and when it ended: wall-clock
+  // figures of a run on a busy machine say little without it.
+  double load_start = -1, load_end = -1;
 
   double rate_ratio() const;  // processor reads/s over raw reads/s
   double cpu_ratio() const;   // processor CPU per read over raw CPU per read
