@@ -1445,6 +1445,14 @@ const metrics::Histogram& Processor::read_to_hit_seconds() const {
   return impl_->read_to_hit_seconds;
 }
 
+uint64_t Processor::reads_consumed() const {
+  return impl_->reads.load(std::memory_order_relaxed);
+}
+
+uint64_t Processor::reads_unfinished() const {
+  return impl_->tracker.in_flight() + impl_->txn_reads.load();
+}
+
 ProcessorCounters Processor::counters() const {
   MutexLock lock(impl_->counters_mu);
   ProcessorCounters c = impl_->counters;

@@ -127,6 +127,10 @@ class Processor {
   int run();
   void request_stop() { stop_.store(true, std::memory_order_relaxed); }
   ProcessorCounters counters() const;
+  // counters().reads and counters().unfinished alone, without copying the per-label counters
+  // or taking their lock: for a caller polling for the end of a run (the benchmark).
+  uint64_t reads_consumed() const;
+  uint64_t reads_unfinished() const;
   // Partitions of the reads topic currently assigned to this instance.
   int assigned_partitions() const;
   ProcessorHealth health() const;
