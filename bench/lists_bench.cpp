@@ -23,6 +23,7 @@
 #include "config/settings.h"
 #include "lists/registry.h"
 #include "match/formats.h"
+#include "match/registry_rules.h"
 
 namespace {
 
@@ -94,7 +95,9 @@ std::string make_csv(std::size_t rows) {
     if (r < 6) {
       c = kNL;
       const std::size_t s = i % bench::kNlShapes.size();
-      p = nth_plate(bench::kNlShapes[s], next_nl[s]++ * 7919 % 6'000'000);
+      do {  // plates the RDW issues only (match/registry_rules.h)
+        p = nth_plate(bench::kNlShapes[s], next_nl[s]++ * 7919 % 6'000'000);
+      } while (registry_rules::not_issued(c, p));
     } else if (r < 9) {
       c = kBE;
       p = nth_plate(bench::kBeShape, next_be++ * 104'729 % 120'000'000);

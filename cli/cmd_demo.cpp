@@ -3,6 +3,12 @@
 // stream processor, streams a synthetic camera feed into it, and prints every hit from the hits
 // topic as a control room would read it, until Ctrl-C (or --duration).
 //
+// The demo stays alive: with a suppression window, the sample lists alone (a few dozen plates)
+// would all be suppressed within a minute, so the demo adds a synthetic list, demo-fleet, of as
+// many plates as the feed's listed reads need for one window (synth/feed.h, demo_fleet_size), and
+// the feed rotates through plates it has not sent within the window. Suppression itself works as
+// configured.
+//
 // `anpr demo --offline` matches samples/reads.jsonl against the sample lists without Kafka.
 #include <unistd.h>
 
@@ -99,6 +105,23 @@ int run_live(const DemoArgs& args) {
   broker.create_topic(s.settings.topics.deadletter, 1);
   for (const auto& p : s.settings.countries) broker.create_topic(s.settings.route_topic(p.country), 1);
 
+  // Enough listed plates for the suppression window (see the top of this file).
+  int64_t window_ms = s.settings.suppression.window_ms;
+  for (const auto& [id, ms] : s.settings.suppression.per_list_ms)
+    window_ms = std::max(window_ms, ms);
+  if (const std::size_t fleet = demo_fleet_size(args.rate, args.listed, window_ms); fleet > 0) {
+    const std::string sidecar =
+        "# Synthetic plates, so the demo's hits are not all suppressed (cli/cmd_demo.cpp).\n"
+        "id = \"demo-fleet\"\nowner_country = \"NL\"\nmatch_mode = \"ocr\"\n"
+        "category = \"stolen_vehicle\"\naction = \"observe\"\npriority = 60\n";
+    const std::string rows = demo_fleet_csv(fleet, static_cast<uint64_t>(now_ms()));
+    const lists::ChangeResult r = s.registry->load(
+        lists::ListInput{sidecar, rows, lists::Format::csv, "demo-fleet.csv"},
+        lists::Actor{"anpr demo", "operator"});
+    if (!r.applied())
+      std::cerr << "anpr demo: the demo-fleet list was not loaded: " << r.detail << "\n";
+  }
+
   {
     // The start version, held only for this summary: a list change replaces it while the demo
     // runs, and whatever reads the index later reads its current version (the feed included).
@@ -169,6 +192,7 @@ int run_live(const DemoArgs& args) {
     FeedOptions fo;
     fo.listed_share = args.listed;
     fo.broken_share = 0.002;
+    fo.fresh_window_ms = window_ms;
     fo.seed = static_cast<uint64_t>(now_ms());
     SyntheticFeed feed(s.cameras, *s.index, fo);  // follows list changes
     std::string json, key;

@@ -20,7 +20,7 @@
 // of the wrong type).
 //
 // CSV header: any order of plate, plate_country, category, reference, valid_until, priority,
-// action, note (names are matched case-insensitively, surrounding spaces ignored). plate and
+// action, note, registry_exception (names are matched case-insensitively, surrounding spaces ignored). plate and
 // reference are required; unknown and duplicate columns are fatal. The sidecar and the header
 // are checked before any row is read. Values other than note have surrounding spaces and tabs
 // removed.
@@ -28,7 +28,12 @@
 // Each rejected row gives one RowError (its first problem) and the load goes on. Row reasons:
 //   csv_syntax, field_count, plate_empty, plate_too_long, plate_invalid_utf8,
 //   plate_control_character, plate_invalid_character (normalize()), country_invalid,
-//   plate_format (NL/BE/LU plate that fits none of that country's formats), category_missing,
+//   plate_format (NL/BE/LU plate that fits none of that country's formats),
+//   plate_letters_not_issued (NL: the plate has a sidecode's form but letters that series does
+//   not use), plate_combination_avoided (NL: a letter combination the RDW does not issue; both
+//   from match/registry_rules.h, and both accepted when registry_exception is yes and note says
+//   why), registry_exception_invalid (a value other than yes, no or empty),
+//   registry_exception_note_missing (yes on a row it overrides, with an empty note), category_missing,
 //   category_unknown, action_unknown, priority_invalid, date_invalid, reference_missing,
 //   reference_too_long (> 128 bytes), note_too_long (> 1024 bytes), text_invalid_utf8 (reference
 //   or note), text_control_character (reference or note holds a character base/utf8.h's
@@ -100,6 +105,11 @@ struct ListLoad {
   std::map<std::string, std::size_t> rejected_by_reason;  // every rejected row, by reason
   std::optional<LoadError> fatal;
   std::size_t rows = 0;  // data rows read (accepted + rejected; blank lines not counted)
+  // Accepted rows that break a registry's issuing rule, accepted because their
+  // registry_exception is yes (column "registry_exception", reason = the rule overridden), in
+  // line order; at most LoadOptions::max_row_errors, all counted in registry_exception_count.
+  std::vector<RowError> registry_exceptions;
+  std::size_t registry_exception_count = 0;
 };
 
 // Loads `csv_path` (.csv, or .jsonl for JSON Lines) and its sidecar (sidecar_path(csv_path)).

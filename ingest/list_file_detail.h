@@ -37,11 +37,13 @@ enum Column : int {
   kValidUntil,
   kPriority,
   kAction,
-  kNote
+  kNote,
+  kRegistryException
 };
-constexpr int kColumnCount = 8;
+constexpr int kColumnCount = 9;
 inline constexpr std::array<std::string_view, kColumnCount> kColumnNames = {
-    "plate", "plate_country", "category", "reference", "valid_until", "priority", "action", "note"};
+    "plate",    "plate_country", "category", "reference",         "valid_until",
+    "priority", "action",        "note",     "registry_exception"};
 
 // ---- rows (list_file_rows.cpp) ----
 
@@ -57,8 +59,11 @@ class RowParser {
             const LoadOptions& options)
       : meta_(meta), index_(index), options_(options) {}
 
-  // Fills `e` from `f` or returns why not.
-  std::optional<RowProblem> parse(const std::vector<std::string_view>& f, ListEntry& e) const;
+  // Fills `e` from `f` or returns why not. When the row is accepted only because its
+  // registry_exception column overrides an issuing rule (match/registry_rules.h), `overridden`
+  // is set to the rule's reason and detail (and e.registry_exception to true).
+  std::optional<RowProblem> parse(const std::vector<std::string_view>& f, ListEntry& e,
+                                  std::optional<RowProblem>& overridden) const;
 
  private:
   static std::string plate_detail(NormalizeError err);
@@ -100,10 +105,15 @@ class RowCollector {
   // Parses one row's fields (in the order of `index`) and keeps or rejects it.
   void row(const RowParser& parser, const std::vector<std::string_view>& fields,
            std::size_t line) {
-    if (auto problem = parser.parse(fields, entry_)) {
+    std::optional<RowProblem> overridden;
+    if (auto problem = parser.parse(fields, entry_, overridden)) {
       reject(line, problem->column, problem->reason, std::move(problem->detail));
       return;
     }
+    if (overridden)
+      exceptions_.push_back(RowError{file_, line, "registry_exception",
+                                     std::string(overridden->reason),
+                                     std::move(overridden->detail)});
     list_.entries.push_back(std::move(entry_));
     entry_ = ListEntry{};
     entry_lines_.push_back(line);
@@ -121,6 +131,7 @@ class RowCollector {
   std::string file_;
   ReferenceList list_;
   std::vector<std::size_t> entry_lines_;
+  std::vector<RowError> exceptions_;  // rows accepted by an operator's registry_exception
   ListEntry entry_;
   std::size_t lines_ = 0;
 };

@@ -13,6 +13,7 @@
 #include "ingest/csv.h"
 #include "match/formats.h"
 #include "match/plate.h"
+#include "match/registry_rules.h"
 #include "match/time.h"
 
 namespace anpr::detail {
@@ -42,7 +43,8 @@ std::string_view format_examples(CountryCode c) {
 }  // namespace
 
 std::optional<RowProblem> RowParser::parse(const std::vector<std::string_view>& f,
-                                           ListEntry& e) const {
+                                           ListEntry& e,
+                                           std::optional<RowProblem>& overridden) const {
   const auto get = [&](Column c) -> std::string_view {
     return index_[c] < 0 ? std::string_view{} : f[static_cast<std::size_t>(index_[c])];
   };
@@ -57,10 +59,28 @@ std::optional<RowProblem> RowParser::parse(const std::vector<std::string_view>& 
                       show_value(country_text) + " is not an ISO 3166-1 alpha-2 code: expected " +
                           std::string(CountryCode::kRule) +
                           ", or empty for a plate of any country"};
-  if (country->known() && !formats::valid(*country, *plate))
+  // registry_exception: "yes" accepts a plate the registry does not issue (docs/operators.md).
+  const std::string_view exception_text = trim(get(kRegistryException));
+  bool exception = false;
+  if (exception_text == "yes") {
+    exception = true;
+  } else if (!exception_text.empty() && exception_text != "no") {
+    return RowProblem{kRegistryException, "registry_exception_invalid",
+                      show_value(exception_text) +
+                          " is not a registry_exception: expected yes (accept a plate the "
+                          "registry does not issue; note says why), no, or empty"};
+  }
+  std::optional<registry_rules::Finding> rule;
+  if (country->known()) rule = registry_rules::not_issued(*country, *plate);
+  if (!rule && country->known() && !formats::valid(*country, *plate))
     return RowProblem{kPlate, "plate_format",
                       "not a valid " + country->str() + " plate: expected " +
                           std::string(format_examples(*country))};
+  if (rule && !exception)
+    return RowProblem{kPlate, rule->reason,
+                      rule->detail +
+                          ". If the plate is on the road all the same (the RDW has issued some "
+                          "by mistake), set registry_exception to yes and say why in note"};
 
   const std::string_view cat_text = trim(get(kCategory));
   if (cat_text.empty()) {
@@ -147,11 +167,20 @@ std::optional<RowProblem> RowParser::parse(const std::vector<std::string_view>& 
   if (!valid_utf8(note))
     return RowProblem{kNote, "text_invalid_utf8", "not valid UTF-8: expected UTF-8 text"};
   if (auto p = unsafe_text(kNote, note)) return p;
+  if (rule && trim(note).empty())
+    return RowProblem{kNote, "registry_exception_note_missing",
+                      "registry_exception is yes, which accepts a plate the registry does not "
+                      "issue (" +
+                          std::string(rule->reason) +
+                          "): expected a note saying why, e.g. who confirmed the plate is on the "
+                          "road"};
 
   e.plate = *plate;
   e.country = *country;
   e.reference.assign(ref);
   e.note.assign(note);
+  e.registry_exception = rule.has_value();
+  if (rule) overridden = RowProblem{kPlate, rule->reason, std::move(rule->detail)};
   return std::nullopt;
 }
 
@@ -233,6 +262,9 @@ void RowCollector::absorb(RowCollector& o, ListLoad& o_out) {
   for (const auto& [reason, n] : o_out.rejected_by_reason) out_.rejected_by_reason[reason] += n;
   for (RowError& e : o_out.rejected)
     if (out_.rejected.size() < options_.max_row_errors) out_.rejected.push_back(std::move(e));
+  exceptions_.insert(exceptions_.end(), std::make_move_iterator(o.exceptions_.begin()),
+                     std::make_move_iterator(o.exceptions_.end()));
+  o.exceptions_.clear();
 }
 
 void RowCollector::finish() {
@@ -245,12 +277,14 @@ void RowCollector::finish() {
   }
   tbb::parallel_sort(keys.begin(), keys.end());
   std::vector<bool> drop(list_.entries.size(), false);
+  std::vector<std::size_t> dropped_lines;
   bool any = false;
   for (std::size_t i = 1; i < keys.size(); ++i) {
     if (keys[i].first != keys[i - 1].first) continue;
     std::size_t first = i - 1;
     while (first > 0 && keys[first - 1].first == keys[i].first) --first;
     drop[keys[i].second] = true;
+    dropped_lines.push_back(entry_lines_[keys[i].second]);
     any = true;
     reject(entry_lines_[keys[i].second], kPlate, "duplicate",
            "same plate_country and plate as line " +
@@ -267,6 +301,16 @@ void RowCollector::finish() {
   }
   std::stable_sort(out_.rejected.begin(), out_.rejected.end(),
                    [](const RowError& a, const RowError& b) { return a.line < b.line; });
+  // Exceptions of the rows kept (a duplicate's row is not in the list).
+  std::sort(dropped_lines.begin(), dropped_lines.end());
+  std::erase_if(exceptions_, [&](const RowError& e) {
+    return std::binary_search(dropped_lines.begin(), dropped_lines.end(), e.line);
+  });
+  std::sort(exceptions_.begin(), exceptions_.end(),
+            [](const RowError& a, const RowError& b) { return a.line < b.line; });
+  out_.registry_exception_count = exceptions_.size();
+  if (exceptions_.size() > options_.max_row_errors) exceptions_.resize(options_.max_row_errors);
+  out_.registry_exceptions = std::move(exceptions_);
   out_.list = std::move(list_);
 }
 

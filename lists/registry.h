@@ -80,6 +80,10 @@ struct Report {
   double threshold_percent = 1.0;
   bool over_threshold = false;
   std::size_t expiring_24h = 0;  // accepted entries whose valid_until falls in the next 24 h
+  // Rows accepted only by their registry_exception (docs/operators.md): reason = the issuing
+  // rule overridden; the first Policy::max_reported_rows, all counted.
+  std::size_t registry_exceptions = 0;
+  std::vector<RowError> registry_exception_rows;
 
   double rejected_percent() const {
     return rows == 0 ? 0.0 : 100.0 * static_cast<double>(rejected) / static_cast<double>(rows);
@@ -90,9 +94,13 @@ struct Report {
 // {"file":..., "list_id":..., "rows":..., "accepted":..., "rejected":..., "rejected_percent":...,
 //  "threshold_percent":..., "over_threshold":..., "ok":..., "expiring_24h":...,
 //  "rejected_by_reason":{...}, "rejected_rows":[{"line","column","reason","detail"}],
-//  "rejected_rows_truncated":bool, "fatal":null|{"file","line","column","message"}}
+//  "rejected_rows_truncated":bool, "registry_exceptions":N,
+//  "registry_exception_rows":[{"file","line","reason","detail"}],
+//  "fatal":null|{"file","line","column","message"}}
 void write_report_json(JsonWriter& w, const Report& r);
-// For a person: one line per rejected row ("file:line: column: reason: detail"), then a summary.
+// For a person: one line per rejected row ("file:line: column: reason: detail"), one per row
+// accepted by its registry_exception ("file:line: registry_exception: accepted although
+// reason: detail"), then a summary.
 void write_report_text(std::ostream& out, const Report& r);
 
 // Validates list files offline (`anpr lists validate`): the sidecar, header and every row, with

@@ -43,6 +43,18 @@ void write_report_json(JsonWriter& w, const Report& r) {
   }
   w.end_array();
   w.field("rejected_rows_truncated", r.rejected_rows.size() < r.rejected);
+  w.field("registry_exceptions", r.registry_exceptions);
+  w.key("registry_exception_rows");
+  w.begin_array();
+  for (const RowError& e : r.registry_exception_rows) {
+    w.begin_object();
+    w.field("file", e.file);
+    w.field("line", e.line);
+    w.field("reason", e.reason);
+    w.field("detail", e.detail);
+    w.end_object();
+  }
+  w.end_array();
   w.key("fatal");
   if (r.fatal) {
     w.begin_object();
@@ -63,6 +75,9 @@ void write_report_text(std::ostream& out, const Report& r) {
     return;
   }
   for (const RowError& e : r.rejected_rows) out << to_string(e) << "\n";
+  for (const RowError& e : r.registry_exception_rows)
+    out << e.file << ":" << e.line << ": registry_exception: accepted although " << e.reason
+        << ": " << e.detail << "\n";
   if (r.rejected > r.rejected_rows.size())
     out << r.file << ": " << (r.rejected - r.rejected_rows.size())
         << " more rejected rows not listed\n";
@@ -71,7 +86,10 @@ void write_report_text(std::ostream& out, const Report& r) {
   out << r.file << ": list " << r.list_id << ": " << r.rows << " rows, " << r.accepted
       << " accepted, " << r.rejected << " rejected (" << pct << " %";
   for (const auto& [reason, n] : r.rejected_by_reason) out << "; " << reason << " " << n;
-  out << "), " << r.expiring_24h << " expiring within 24 h\n";
+  out << "), " << r.expiring_24h << " expiring within 24 h";
+  if (r.registry_exceptions > 0)
+    out << ", " << r.registry_exceptions << " accepted as registry exceptions";
+  out << "\n";
   if (r.over_threshold) {
     std::snprintf(pct, sizeof pct, "%g", r.threshold_percent);
     out << r.file << ": refused: more than " << pct
@@ -118,6 +136,12 @@ Report report_of(const ListLoad& load, std::string_view name, const Policy& poli
   r.over_threshold = static_cast<double>(r.rejected) * 100.0 >
                      policy.max_rejected_percent * static_cast<double>(r.rows);
   r.expiring_24h = count_expiring(load.list->entries, now);
+  r.registry_exceptions = load.registry_exception_count;
+  r.registry_exception_rows.assign(
+      load.registry_exceptions.begin(),
+      load.registry_exceptions.begin() +
+          static_cast<std::ptrdiff_t>(
+              std::min(load.registry_exceptions.size(), policy.max_reported_rows)));
   return r;
 }
 

@@ -97,7 +97,9 @@ std::string toml_string(std::string_view s) {
 
 void write_list_files(const ReferenceList& list, const fs::path& csv_path) {
   write_atomic(csv_path, [&](std::FILE* f) {
-    put(f, "plate,plate_country,category,reference,valid_until,priority,action,note\n");
+    put(f,
+        "plate,plate_country,category,reference,valid_until,priority,action,note,"
+        "registry_exception\n");
     std::string line;
     for (const ListEntry& e : list.entries) {
       put(f, e.plate.view());
@@ -115,6 +117,8 @@ void write_list_files(const ReferenceList& list, const fs::path& csv_path) {
       put(f, to_string(e.action));
       std::fputc(',', f);
       put_csv_field(f, stored_cell(e.note));
+      std::fputc(',', f);
+      if (e.registry_exception) put(f, "yes");
       std::fputc('\n', f);
     }
   });

@@ -57,13 +57,14 @@
 //  NL sidecodes 1-3 (1951-1978): any letter A-Z. These series used most of the alphabet and are
 //     re-used today for special series with vowels and C (CD diplomatic, AA royal, oldtimer
 //     imports AE/DE..., youngtimers YA..., ZZ) [nl5][nl7].
-//  NL sidecodes 4-14: B D F G H J K L M N P R S T V W X Z. M is kept: it is issued, as the first
-//     letter, to motorcycles [nl3][nl6]; W to trailers [nl6]. No vowels, no C, no Q [nl1].
-//     Y is also accepted in sidecodes 4-6 only: it was added in sequence 4 [nl3] and dropped
-//     from sidecode 7 [nl4]. O is accepted as the first letter of the plate in sidecodes 4-14
-//     (semi-trailers) [nl1][nl5][nl6].
-//     The banned trigrams (GVD, KKK, NSB, SS, SD, PVV, ...) are not excluded: several were
-//     issued by mistake and are on the road [nl1 and the NRC and kenteken.tv articles].
+//  NL sidecodes 4-14: the letters of each series are data, match/nl_registry_rules.txt (with its
+//     sources): no vowels, no C, no Q; Y in sidecodes 4-6 only; O only as the first letter
+//     (semi-trailers). M is kept: it is issued, as the first letter, to motorcycles [nl3][nl6];
+//     W to trailers [nl6].
+//     The combinations the RDW avoids (GVD, KKK, NSB, SS, SD, PVV, ...) are not excluded here:
+//     several were issued by mistake and are on the road, and a camera read is never refused
+//     for them. Reference-list rows are checked against them (registry_rules.h), with an
+//     operator's override per row.
 //  NL special series: CD on sidecodes 1 and 3 and AA on sidecode-1 shapes fit the permissive
 //     early sidecodes. CDJ plates (International Court of Justice) and other off-sidecode
 //     special plates are left out: their formats are not documented well enough here.
@@ -90,6 +91,8 @@
 
 #include <array>
 #include <cstdint>
+
+#include "match/registry_rules.h"
 
 namespace anpr::formats {
 
@@ -128,9 +131,6 @@ constexpr uint32_t letter_bits(std::string_view letters) {
 }
 
 constexpr uint32_t kAllLetters = (1u << 26) - 1;
-constexpr uint32_t kNlModern = letter_bits("BDFGHJKLMNPRSTVWXZ");
-constexpr uint32_t kNlModernWithY = kNlModern | letter_bits("Y");
-constexpr uint32_t kNlFirstExtra = letter_bits("O");  // semi-trailers
 constexpr uint32_t kBeIndexed = kAllLetters & ~letter_bits("O");
 constexpr uint32_t kLuCurrent = kAllLetters & ~letter_bits("IO");
 
@@ -167,26 +167,32 @@ constexpr std::array<NlSidecode, 14> kNlSidecodes = {
     nl("9-XX-999", "NL sidecode 13"), nl("999-XX-9", "NL sidecode 14"),
 };
 
-// Index into kNlSidecodes, or -1.
-int nl_sidecode(const Plate& p) {
+// Index into kNlSidecodes by shape alone, or -1.
+int nl_shape_index(const Plate& p) {
   const Shape s = shape_of(p);
   if (s.len != 6) return -1;
-  for (int i = 0; i < static_cast<int>(kNlSidecodes.size()); ++i) {
-    if (kNlSidecodes[i].shape.digits != s.digits) continue;
-    const int sidecode = i + 1;
-    if (sidecode <= 3) return i;  // permissive: any letter
-    const uint32_t set = sidecode <= 6 ? kNlModernWithY : kNlModern;
-    bool first_letter = true;
-    for (unsigned k = 0; k < 6; ++k) {
-      const char c = p[k];
-      if (is_digit(c)) continue;
-      const uint32_t allowed = first_letter ? (set | kNlFirstExtra) : set;
-      first_letter = false;
-      if (!letter_in(c, allowed)) return -1;
-    }
-    return i;
-  }
+  for (int i = 0; i < static_cast<int>(kNlSidecodes.size()); ++i)
+    if (kNlSidecodes[i].shape.digits == s.digits) return i;
   return -1;
+}
+
+// Index into kNlSidecodes, or -1: the shape, then the letters the series uses
+// (match/nl_registry_rules.txt).
+int nl_sidecode(const Plate& p) {
+  const int i = nl_shape_index(p);
+  if (i < 0) return -1;
+  const registry_rules::NlRules& rules = registry_rules::nl();
+  const uint32_t set = rules.letters[static_cast<std::size_t>(i + 1)];
+  const uint32_t first_only = rules.first_only[static_cast<std::size_t>(i + 1)];
+  bool first_letter = true;
+  for (unsigned k = 0; k < 6; ++k) {
+    const char c = p[k];
+    if (is_digit(c)) continue;
+    const uint32_t allowed = first_letter ? (set | first_only) : set;
+    first_letter = false;
+    if (!letter_in(c, allowed)) return -1;
+  }
+  return i;
 }
 
 // ---- BE ----
@@ -273,6 +279,13 @@ std::optional<std::string_view> classify(CountryCode c, const Plate& p) {
   return std::nullopt;
 }
 // clang-format on
+
+int nl_sidecode_of_shape(const Plate& p) { return nl_shape_index(p) + 1; }
+
+std::string_view nl_sidecode_pattern(int sidecode) {
+  if (sidecode < 1 || sidecode > static_cast<int>(kNlSidecodes.size())) return {};
+  return kNlSidecodes[static_cast<std::size_t>(sidecode - 1)].pattern;
+}
 
 bool valid(CountryCode c, const Plate& p) {
   if (!has_formats(c)) return true;

@@ -26,6 +26,12 @@ std::optional<std::string_view> classify(CountryCode c, const Plate& p);
 // True if the plate can exist in that country; always true for countries without formats.
 bool valid(CountryCode c, const Plate& p);
 
+// NL: the sidecode (1..14) whose shape the plate has (which positions hold letters and which
+// digits), whatever its letters; 0 when none. nl_sidecode_pattern(n) is its printed form, e.g.
+// "XX-99-XX" for 4 ("" outside 1..14).
+int nl_sidecode_of_shape(const Plate& p);
+std::string_view nl_sidecode_pattern(int sidecode);
+
 // The plate as printed on the plate, e.g. NL "AB-12-CD", BE "1-ABC-123", LU "AB 1234".
 // Plates that fit no format, and countries without formats, print as the normalised text.
 std::string display(CountryCode c, const Plate& p);

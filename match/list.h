@@ -42,6 +42,9 @@ struct ListEntry {
   TimestampMs valid_until = kNoExpiry;  // the entry matches reads with ts < valid_until
   std::string reference;                // the entry's id in the owning system
   std::string note;
+  // Accepted although the registry does not issue such a plate (match/registry_rules.h): an
+  // operator's exception, given with the row's registry_exception column (docs/operators.md).
+  bool registry_exception = false;
 };
 
 struct ReferenceList {

@@ -128,6 +128,10 @@ std::optional<ListEntry> parse_entry(simdjson::dom::parser& parser, const char* 
   }
   e.reference = reference;
   e.note = note;
+  // Optional (absent before operators' exceptions existed): true when the row was accepted by
+  // its registry_exception (docs/operators.md).
+  auto x = doc["registry_exception"];
+  if (!x.error() && x.get_bool().get(e.registry_exception)) return std::nullopt;
   return e;
 }
 
@@ -163,6 +167,7 @@ std::string reflist_entry_json(const ListEntry& e) {
     w.value(format_rfc3339(e.valid_until));
   w.field("reference", e.reference);
   w.field("note", e.note);
+  if (e.registry_exception) w.field("registry_exception", true);
   w.end_object();
   return out;
 }
@@ -279,6 +284,19 @@ PublishResult publish_list(const kafka::Properties& props, const std::string& to
       w.field("rows", f.report.rows);
       w.field("accepted", f.report.accepted);
       w.field("rejected", f.report.rejected);
+      // Rows accepted against a registry's issuing rules, by the operator's exception.
+      w.field("registry_exceptions", f.report.registry_exceptions);
+      if (!f.report.registry_exception_rows.empty()) {
+        w.key("registry_exception_rows");
+        w.begin_array();
+        for (const RowError& e : f.report.registry_exception_rows) {
+          w.begin_object();
+          w.field("line", e.line);
+          w.field("reason", e.reason);
+          w.end_object();
+        }
+        w.end_array();
+      }
     });
   };
   if (f.report.fatal) {

@@ -4,8 +4,8 @@
 // Records (all on partition 0, so their order is the order they were written):
 //   key "e/LIST/CC/PLATE"  (CC = plate_country, "-" for any country; PLATE normalised)
 //     value: one entry as JSON {"plate","plate_country","category","action","priority",
-//            "valid_until" (RFC 3339 or null),"reference","note"}; null value = tombstone (the
-//            entry was removed)
+//            "valid_until" (RFC 3339 or null),"reference","note"[,"registry_exception":true]};
+//            null value = tombstone (the entry was removed)
 //   key "v/LIST"  the version marker, written after the version's entries and tombstones:
 //     {"type":"version","list_id","sidecar" (the list's TOML metadata),"checksum","entries" (how
 //      many the version has),"by","at"}; null value = the list was deleted

@@ -113,6 +113,19 @@ void audit(http::AuditLog& log, const http::Principal& who, std::string_view act
     w.field("rows", r.report.rows);
     w.field("accepted", r.report.accepted);
     w.field("rejected", r.report.rejected);
+    // Rows accepted against a registry's issuing rules, by the operator's exception.
+    w.field("registry_exceptions", r.report.registry_exceptions);
+    if (!r.report.registry_exception_rows.empty()) {
+      w.key("registry_exception_rows");
+      w.begin_array();
+      for (const RowError& e : r.report.registry_exception_rows) {
+        w.begin_object();
+        w.field("line", e.line);
+        w.field("reason", e.reason);
+        w.end_object();
+      }
+      w.end_array();
+    }
   });
 }
 

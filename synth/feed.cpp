@@ -2,11 +2,53 @@
 
 #include <cctype>
 
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
 #include "base/json_writer.h"
 #include "match/formats.h"
+#include "match/registry_rules.h"
 #include "match/time.h"
 
 namespace anpr::app {
+
+namespace {
+
+// How many entries a listed read may look at for one not sent within the window (a bound on
+// the work per read when the lists are too small for the window).
+constexpr uint64_t kFreshProbes = 4096;
+
+uint64_t sent_key(const Plate& p, CountryCode c) {
+  return (p.key() << CountryCode::kBits) | c.raw();
+}
+
+}  // namespace
+
+std::size_t demo_fleet_size(double reads_per_s, double listed_share, int64_t window_ms) {
+  if (window_ms <= 0 || reads_per_s <= 0 || listed_share <= 0) return 0;
+  const double per_window = reads_per_s * listed_share * static_cast<double>(window_ms) / 1000.0;
+  return static_cast<std::size_t>(std::min(std::ceil(per_window * 1.25), 1e6));
+}
+
+std::string demo_fleet_csv(std::size_t n, uint64_t seed) {
+  bench::Rng rng(seed);
+  std::string csv = "plate,plate_country,reference,note\n";
+  std::unordered_set<uint64_t> seen;
+  seen.reserve(n);
+  for (std::size_t i = 0; i < n;) {
+    const CountryCode c = bench::random_country(rng);
+    const Plate p = bench::random_plate(rng, c);
+    if (!formats::valid(c, p) || registry_rules::not_issued(c, p)) continue;
+    if (!seen.insert(sent_key(p, c)).second) continue;
+    csv += formats::display(c, p);
+    csv += ',';
+    csv += c.str();
+    csv += ",DEMO-FLEET-" + std::to_string(i) + ",synthetic demo plate\n";
+    ++i;
+  }
+  return csv;
+}
 
 SyntheticFeed::SyntheticFeed(const CameraRegistry& cameras, const LiveIndex& index,
                              FeedOptions options)
@@ -35,7 +77,25 @@ void SyntheticFeed::next(TimestampMs ts, std::string& json, std::string& key) {
     const LiveIndex::Reader index = index_.read();
     if (index->entry_count() > 0 && chance(opt_.listed_share)) {
       listed = true;
-      const auto e = static_cast<uint32_t>(rng_.below(index->entry_count()));
+      const uint64_t n = index->entry_count();
+      auto e = static_cast<uint32_t>(rng_.below(n));
+      if (opt_.fresh_window_ms > 0) {
+        // The first entry from `e` on not sent within the window (else `e` itself).
+        const uint64_t probes = n < kFreshProbes ? n : kFreshProbes;
+        for (uint64_t k = 0; k < probes; ++k) {
+          const auto i = static_cast<uint32_t>((e + k) % n);
+          const auto it = sent_.find(sent_key(index->entry_plate(i), index->entry_country(i)));
+          if (it == sent_.end() || ts - it->second >= opt_.fresh_window_ms ||
+              it->second - ts >= opt_.fresh_window_ms) {
+            e = i;
+            break;
+          }
+        }
+        if (sent_.size() > 2 * n + 1024)  // forget what the window no longer holds
+          std::erase_if(sent_,
+                        [&](const auto& kv) { return ts - kv.second >= opt_.fresh_window_ms; });
+        sent_[sent_key(index->entry_plate(e), index->entry_country(e))] = ts;
+      }
       plate = index->entry_plate(e);
       if (index->entry_country(e).known()) country = index->entry_country(e);
     }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "match/confusion.h"
+#include "match/registry_rules.h"
 #include "match/types.h"
 
 namespace anpr::bench {
@@ -79,8 +80,13 @@ inline std::string_view random_shape(Rng& rng, CountryCode c) {
   return c == kBE ? kBeShape : kLuShape;
 }
 
+// A plate its registry issues: NL plates with a combination the RDW avoids
+// (match/registry_rules.h) are drawn again, so generated reference lists load without rejections.
 inline Plate random_plate(Rng& rng, CountryCode c) {
-  return plate_of_shape(rng, random_shape(rng, c));
+  for (;;) {
+    Plate p = plate_of_shape(rng, random_shape(rng, c));
+    if (c != kNL || !registry_rules::not_issued(c, p)) return p;
+  }
 }
 
 // (country, plate) packed like the index does it, for sorting and membership tests.

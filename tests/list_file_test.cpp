@@ -165,7 +165,7 @@ TEST(LoadList, FatalProblemsNameFileLineAndExpectation) {
       {"bad_meta.csv", "bad_meta.toml", 3, 12, "'priority' is 200: expected 0 (highest) .. 100"},
       {"header_unknown.csv", "header_unknown.csv", 1, 0,
        "unknown column 'colour' (column 3 of the header): expected only plate, plate_country, "
-       "category, reference, valid_until, priority, action, note"},
+       "category, reference, valid_until, priority, action, note, registry_exception"},
       {"header_duplicate.csv", "header_duplicate.csv", 1, 0,
        "duplicate column 'plate' (columns 1 and 3 of the header)"},
       {"header_missing.csv", "header_missing.csv", 1, 0,
