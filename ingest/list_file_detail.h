@@ -110,10 +110,13 @@ class RowCollector {
       reject(line, problem->column, problem->reason, std::move(problem->detail));
       return;
     }
-    if (overridden)
-      exceptions_.push_back(RowError{file_, line, "registry_exception",
-                                     std::string(overridden->reason),
-                                     std::move(overridden->detail)});
+    if (overridden) {
+      exception_lines_.push_back(line);
+      if (exceptions_.size() < options_.max_row_errors)
+        exceptions_.push_back(RowError{file_, line, "registry_exception",
+                                       std::string(overridden->reason),
+                                       std::move(overridden->detail)});
+    }
     list_.entries.push_back(std::move(entry_));
     entry_ = ListEntry{};
     entry_lines_.push_back(line);
@@ -131,7 +134,10 @@ class RowCollector {
   std::string file_;
   ReferenceList list_;
   std::vector<std::size_t> entry_lines_;
-  std::vector<RowError> exceptions_;  // rows accepted by an operator's registry_exception
+  // Rows accepted by an operator's registry_exception: every line, and the first
+  // LoadOptions::max_row_errors with their details (memory stays bounded).
+  std::vector<std::size_t> exception_lines_;
+  std::vector<RowError> exceptions_;
   ListEntry entry_;
   std::size_t lines_ = 0;
 };

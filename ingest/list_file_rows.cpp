@@ -262,9 +262,12 @@ void RowCollector::absorb(RowCollector& o, ListLoad& o_out) {
   for (const auto& [reason, n] : o_out.rejected_by_reason) out_.rejected_by_reason[reason] += n;
   for (RowError& e : o_out.rejected)
     if (out_.rejected.size() < options_.max_row_errors) out_.rejected.push_back(std::move(e));
-  exceptions_.insert(exceptions_.end(), std::make_move_iterator(o.exceptions_.begin()),
-                     std::make_move_iterator(o.exceptions_.end()));
-  o.exceptions_.clear();
+  exception_lines_.insert(exception_lines_.end(), o.exception_lines_.begin(),
+                          o.exception_lines_.end());
+  for (RowError& e : o.exceptions_)
+    if (exceptions_.size() < options_.max_row_errors) exceptions_.push_back(std::move(e));
+  o.exception_lines_ = {};
+  o.exceptions_ = {};
 }
 
 void RowCollector::finish() {
@@ -303,13 +306,12 @@ void RowCollector::finish() {
                    [](const RowError& a, const RowError& b) { return a.line < b.line; });
   // Exceptions of the rows kept (a duplicate's row is not in the list).
   std::sort(dropped_lines.begin(), dropped_lines.end());
-  std::erase_if(exceptions_, [&](const RowError& e) {
-    return std::binary_search(dropped_lines.begin(), dropped_lines.end(), e.line);
-  });
-  std::sort(exceptions_.begin(), exceptions_.end(),
-            [](const RowError& a, const RowError& b) { return a.line < b.line; });
-  out_.registry_exception_count = exceptions_.size();
-  if (exceptions_.size() > options_.max_row_errors) exceptions_.resize(options_.max_row_errors);
+  const auto dropped = [&](std::size_t line) {
+    return std::binary_search(dropped_lines.begin(), dropped_lines.end(), line);
+  };
+  std::erase_if(exception_lines_, dropped);
+  std::erase_if(exceptions_, [&](const RowError& e) { return dropped(e.line); });
+  out_.registry_exception_count = exception_lines_.size();
   out_.registry_exceptions = std::move(exceptions_);
   out_.list = std::move(list_);
 }

@@ -251,6 +251,21 @@ TEST(RegistryRules, AnOperatorsExceptionAcceptsTheRowAndIsRecorded) {
   EXPECT_EQ(r.registry_exceptions[1].reason, "plate_combination_avoided");
 }
 
+TEST(RegistryRules, ExceptionsAreAllCountedButTheirDetailsKeptBounded) {
+  std::string rows = "plate,plate_country,reference,note,registry_exception\n";
+  for (int i = 0; i < 50; ++i)
+    rows += "PSV-" + std::to_string(10 + i) + "-B,NL,r" + std::to_string(i) + ",confirmed,yes\n";
+  rows += "PSV-10-B,NL,again,confirmed,yes\n";  // a duplicate: not in the list, not counted
+  LoadOptions o;
+  o.max_row_errors = 3;
+  const ListLoad r = load_list_text(rows, "t.csv", meta(), o);
+  ASSERT_FALSE(r.fatal);
+  EXPECT_EQ(r.list->entries.size(), 50u);
+  EXPECT_EQ(r.registry_exception_count, 50u);
+  ASSERT_EQ(r.registry_exceptions.size(), 3u);
+  EXPECT_EQ(r.registry_exceptions[2].line, 4u);
+}
+
 TEST(RegistryRules, MalformedExceptionValuesAreRejected) {
   for (const char* v : {"Yes", "YES", "y", "1", "true", "maybe", "yes please", "\xff"}) {
     SCOPED_TRACE(v);
