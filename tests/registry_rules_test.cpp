@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -13,8 +14,10 @@
 #include "ingest/list_file.h"
 #include "lists/registry.h"
 #include "match/formats.h"
+#include "match/index.h"
 #include "match/plate.h"
 #include "match/registry_rules.h"
+#include "pipeline/offline.h"
 #include "tests/temp_dir.h"
 
 namespace anpr {
@@ -264,6 +267,36 @@ TEST(RegistryRules, ExceptionsAreAllCountedButTheirDetailsKeptBounded) {
   EXPECT_EQ(r.registry_exception_count, 50u);
   ASSERT_EQ(r.registry_exceptions.size(), 3u);
   EXPECT_EQ(r.registry_exceptions[2].line, 4u);
+}
+
+TEST(RegistryRules, AnExceptionsPlateMatchesReadsWithEveryTolerance) {
+  // AB-12-CD fits no NL form (A and C are not issued in sidecode 4); accepted by its exception it
+  // must still match a read of it, exactly, misread by one confusable character, and with one
+  // character missing (the index must not prune that candidate by format).
+  ListMeta m = meta();
+  m.mode = MatchMode::ocr_edit;
+  const ListLoad r = load_list_text(
+      "plate,plate_country,reference,note,registry_exception\n"
+      "AB-12-CD,NL,r1,imported oldtimer,yes\nNB-12-PL,NL,r2,,\n",
+      "t.csv", m);
+  ASSERT_FALSE(r.fatal);
+  ASSERT_EQ(r.list->entries.size(), 2u);
+  IndexBuilder b;
+  b.add(*r.list);
+  const auto snap = b.build();
+  std::string reads;
+  for (const char* plate : {"AB12CD", "A812CD", "AB2CD"})
+    reads += std::string("{\"event_id\":\"e-") + plate +
+             "\",\"camera_id\":\"c1\",\"ts\":\"2026-12-01T08:00:00Z\",\"plate\":\"" + plate +
+             "\",\"plate_country\":\"NL\"}\n";
+  std::istringstream in(reads);
+  std::ostringstream err;
+  std::set<std::string> hit_reads;
+  const auto sink = [&](const HitReadView& v, const Snapshot& s, const IndexHit& h) {
+    if (s.entry_plate(h.entry).str() == "AB12CD") hit_reads.insert(std::string(v.plate));
+  };
+  app::match_stream(*snap, in, "reads", sink, "test", err);
+  EXPECT_EQ(hit_reads, (std::set<std::string>{"AB12CD", "A812CD", "AB2CD"})) << err.str();
 }
 
 TEST(RegistryRules, MalformedExceptionValuesAreRejected) {
