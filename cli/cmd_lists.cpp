@@ -5,6 +5,7 @@
 //   show [ID]             the lists, or one list with its versions
 //   rollback ID [--to SEQ]
 //   delete ID
+//   yield [ID]            hits and what came of them, per list (serve/yield_api.h)
 //   publish FILE          writes a list to the reflists topic (reflists/reflists.h), audited in
 //                         state.dir/audit.jsonl (or --audit-log)
 // API commands take the server from --url (or ANPR_SERVER, default http://127.0.0.1:8080; --server
@@ -17,6 +18,8 @@
 #include <simdjson.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <iomanip>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -330,6 +333,111 @@ int remove(const ListsArgs& a) {
   return finish("delete", *api, api->cli->Delete(list_path(a.id).c_str(), api->headers), a.json);
 }
 
+// "12 s", "3 min 05 s", "2 h 10 min" for a duration in ms; "-" for none.
+std::string duration_text(std::optional<int64_t> ms) {
+  if (!ms) return "-";
+  const int64_t s = *ms / 1000;
+  char buf[64];
+  if (s < 60)
+    std::snprintf(buf, sizeof buf, "%lld.%01lld s", static_cast<long long>(s),
+                  static_cast<long long>((*ms % 1000) / 100));
+  else if (s < 3600)
+    std::snprintf(buf, sizeof buf, "%lld min %02lld s", static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%lld h %02lld min", static_cast<long long>(s / 3600),
+                  static_cast<long long>((s % 3600) / 60));
+  return buf;
+}
+
+// "misread 3, other 1" of a {"code":N} object, "-" when empty.
+std::string code_counts(simdjson::dom::element obj) {
+  simdjson::dom::object o;
+  if (obj.get_object().get(o) != simdjson::SUCCESS) return "-";
+  std::string out;
+  for (auto [k, v] : o) {
+    uint64_t n = 0;
+    ignore(v.get_uint64().get(n));
+    if (!out.empty()) out += ", ";
+    out += std::string(k) + " " + std::to_string(n);
+  }
+  return out.empty() ? "-" : out;
+}
+
+int yield(const ListsArgs& a) {
+  if (!a.id.empty() && !valid_id(a.id, "yield")) return kExitUsage;
+  auto api = connect(a, "yield");
+  if (!api) return kExitUsage;
+  const std::string path = "/api/v1/lists/yield" + (a.id.empty() ? "" : "?list=" + a.id);
+  const httplib::Result r = api->cli->Get(path.c_str(), api->headers);
+  if (!r) {
+    std::cerr << "anpr lists yield: cannot reach " << api->url << ": " << describe(r.error())
+              << "\n";
+    return kExitRuntime;
+  }
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  if (p.parse(r->body).get(doc) != simdjson::SUCCESS) {
+    std::cerr << "anpr lists yield: " << api->url << ": HTTP " << r->status
+              << " without a JSON answer\n";
+    return r->status < 400 ? kExitRuntime : refusal_exit_code(r->status, "");
+  }
+  std::string_view error, detail;
+  if (r->status != 200) {
+    ignore(doc["error"].get_string().get(error));
+    ignore(doc["detail"].get_string().get(detail));
+    std::cerr << "anpr lists yield: " << api->url << ": refused (" << r->status << " " << error
+              << "): " << detail << "\n";
+    return refusal_exit_code(r->status, error);
+  }
+  if (a.json) {
+    std::cout << r->body << "\n";
+    return kExitOk;
+  }
+  std::string_view since = "-", generated;
+  uint64_t days = 0;
+  ignore(doc["since"].get_string().get(since));
+  ignore(doc["generated_at"].get_string().get(generated));
+  ignore(doc["window_days"].get_uint64().get(days));
+  std::cout << "Hits of the last " << days << " days (oldest held: " << since << "), at "
+            << generated << "\n";
+  std::cout << std::left << std::setw(28) << "list" << std::right << std::setw(7) << "hits"
+            << std::setw(7) << "acked" << std::setw(12) << "not f-up" << std::setw(9)
+            << "accepted" << std::setw(9) << "rejected" << std::setw(9) << "misreads"
+            << std::setw(16) << "median to ack" << "  outcomes / rejected by reason\n";
+  simdjson::dom::array lists;
+  std::size_t rows = 0;
+  if (doc["lists"].get_array().get(lists) == simdjson::SUCCESS)
+    for (auto l : lists) {
+      std::string_view id;
+      uint64_t hits = 0, acked = 0, nfu = 0, acc = 0, rej = 0, mis = 0;
+      bool covert = false;
+      ignore(l["list_id"].get_string().get(id));
+      ignore(l["covert"].get_bool().get(covert));
+      ignore(l["hits"].get_uint64().get(hits));
+      ignore(l["acknowledged"].get_uint64().get(acked));
+      ignore(l["not_followed_up"].get_uint64().get(nfu));
+      ignore(l["accepted"].get_uint64().get(acc));
+      ignore(l["rejected"].get_uint64().get(rej));
+      ignore(l["misreads"].get_uint64().get(mis));
+      std::optional<int64_t> median;
+      if (int64_t m = 0; l["median_ack_ms"].get_int64().get(m) == simdjson::SUCCESS) median = m;
+      char share[32] = "-";
+      if (hits) std::snprintf(share, sizeof share, "%llu (%.0f%%)",
+                              static_cast<unsigned long long>(nfu), 100.0 * nfu / hits);
+      std::cout << std::left << std::setw(28)
+                << (std::string(id) + (covert ? " (covert)" : "")) << std::right
+                << std::setw(7) << hits << std::setw(7) << acked << std::setw(12) << share
+                << std::setw(9) << acc << std::setw(9) << rej << std::setw(9) << mis
+                << std::setw(16) << duration_text(median) << "  "
+                << code_counts(l["outcomes"].value_unsafe()) << " / "
+                << code_counts(l["rejected_by_reason"].value_unsafe()) << "\n";
+      ++rows;
+    }
+  if (rows == 0) std::cout << "(no hits" << (a.id.empty() ? "" : " of " + a.id) << ")\n";
+  return kExitOk;
+}
+
 void api_options(CLI::App* c, ListsArgs& a) {
   add_url_option(c, a.url);
   c->add_option("--token-file", a.token,
@@ -395,6 +503,21 @@ void add_lists_command(CLI::App& app, std::function<int()>& run) {
   x->add_option("id", a->id, "list id")->required();
   api_options(x, *a);
   x->callback([a, &run] { run = [a] { return remove(*a); }; });
+
+  CLI::App* y = cmd->add_subcommand(
+      "yield", "Hits of the lists and what came of them (docs/operators.md, \"Yield of a "
+               "list\"): acknowledged, not followed up, accepted, rejected by reason (misreads "
+               "apart), outcomes, the median time to acknowledge. A token of role operator (or "
+               "engineer: covert lists left out).\n"
+               "Exit code: 0 shown, 1 refused, 2 usage error or a token the server does not "
+               "accept, 3 the server cannot be reached or failed.");
+  y->add_option("id", a->id, "list id")->default_str("every list with hits");
+  add_url_option(y, a->url);
+  y->add_option("--token-file", a->token,
+                "file whose first line is a bearer token of role operator or engineer (else "
+                "$ANPR_TOKEN)");
+  y->add_flag("--json", a->json, "print the server's JSON answer on stdout");
+  y->callback([a, &run] { run = [a] { return yield(*a); }; });
 
   add_lists_publish_command(cmd, run);
 

@@ -4,6 +4,7 @@
 #include "serve/lists_api.h"
 #include "pipeline/processor.h"
 #include "serve/search_api.h"
+#include "serve/yield_api.h"
 
 namespace anpr::app {
 
@@ -13,8 +14,14 @@ RunServices::RunServices(RunSetup& s, Processor& p) {
   http_->context().processor = &p;
   control_room_ = std::make_unique<ControlRoom>(s.settings, *http_);
   if (store::Store* st = p.retention_store()) add_search_routes(*http_, *st);
+  yield_ = std::make_unique<YieldBook>(YieldBook::Limits{}, default_yield_codes(),
+                                       s.settings.retention.policies);
+  // Before the list routes: GET /api/v1/lists/yield is not the list named "yield".
+  add_yield_routes(http_->server(), *yield_);
   add_list_routes(*http_, *s.registry, /*read_only=*/s.settings.list_policy.follow_topic);
   control_room_->start();
+  yield_->start(s.settings);
+  yield_metrics_ = collect_yield(*yield_);
   http_->start();
 }
 
@@ -22,6 +29,8 @@ RunServices::~RunServices() { stop(); }
 
 void RunServices::stop() {
   if (control_room_) control_room_->stop();
+  yield_metrics_.reset();
+  if (yield_) yield_->stop();
   if (http_) http_->stop();
 }
 

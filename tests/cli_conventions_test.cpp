@@ -95,6 +95,9 @@ class CliConventions : public ::testing::Test {
       answer(req, res, "operator", [&] {
         if (req.path == "/api/v1/lists") {
           res.set_content(R"({"lists":[]})", "application/json");
+        } else if (req.path == "/api/v1/lists/yield") {
+          res.set_content(R"({"window_days":30,"since":null,"generated_at":"2026-01-01T00:00:00.000Z","lists":[]})",
+                          "application/json");
         } else {
           res.status = 404;
           res.set_content(R"({"error":"not_found","detail":"no list nope"})", "application/json");
@@ -218,6 +221,7 @@ const std::vector<Row>& table() {
       {"lists rollback --help", 0, "--url TEXT=http://127.0.0.1:8080", Stream::out},
       {"lists delete --help", 0, "--url TEXT=http://127.0.0.1:8080", Stream::out},
       {"lists publish --help", 0, "--by TEXT=$USER", Stream::out},
+      {"lists yield --help", 0, "--url TEXT=http://127.0.0.1:8080", Stream::out},
       {"search --help", 0, "--url TEXT=http://127.0.0.1:8080", Stream::out},     // (3)
       {"authorisations add --help", 0, "--url TEXT=http://127.0.0.1:8080", Stream::out},
       {"authorisations list --help", 0, "--url TEXT=http://127.0.0.1:8080", Stream::out},
@@ -316,6 +320,8 @@ const std::vector<Row>& table() {
        "anpr lists rollback: cannot reach http://127.0.0.1:1"},
       {"lists delete good --url {closed} --token-file {dir}/op.token", 3,
        "anpr lists delete: cannot reach http://127.0.0.1:1"},
+      {"lists yield --url {closed} --token-file {dir}/op.token", 3,
+       "anpr lists yield: cannot reach http://127.0.0.1:1: cannot connect"},
       {"search --url {closed} --token-file {dir}/inv.token --plate X", 3,
        "anpr search: cannot reach http://127.0.0.1:1"},
       // The old spelling --server still works for both (3).
@@ -330,6 +336,12 @@ const std::vector<Row>& table() {
       {"search --url {server} --token-file {dir}/cr.token --plate X --authorisation az-1", 2,
        "refused (403 forbidden)"},
       {"lists show --url {server} --token-file {dir}/wrong.token", 2, "refused (401 unauthorized)"},
+      {"lists yield --url {server} --token-file {dir}/op.token", 0, "(no hits)", Stream::out},
+      {"lists yield --url {server} --token-file {dir}/cr.token", 2, "refused (403 forbidden)"},
+      {"lists yield --url {server} --token-file {dir}/wrong.token", 2, "refused (401 unauthorized)"},
+      {"lists yield --bogus", 2, "anpr lists yield: The following argument was not expected: --bogus"},
+      {"lists yield 'Bad Id' --url {server} --token-file {dir}/op.token", 2,
+       "anpr lists yield: 'Bad Id' is not a list id"},
       {"search --url {server} --token-file {dir}/wrong.token --plate X --authorisation az-1", 2,
        "refused (401 unauthorized)"},
       // Refused for its content: 1.

@@ -1,5 +1,7 @@
 // The operators' page: active lists, their versions, uploads with the validation report row by
-// row (before with "Check first", after with "Load"), and rollback.
+// row (before with "Check first", after with "Load"), rollback, and the yield of each list (what
+// came of its hits: GET /api/v1/lists/yield, docs/operators.md "Yield of a list"; engineers see
+// the yield table too, without covert lists).
 'use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -17,6 +19,7 @@
   const day = (t) => t ? t.slice(0, 10) : '';
 
   async function refresh() {
+    refreshYield().catch(() => {});
     const res = await Auth.api('/api/v1/lists');
     if (res.status === 403) {
       $('forbidden').hidden = false;
@@ -55,6 +58,48 @@
         (day(l.valid_from) || '…') + ' – ' + (day(l.valid_until) || '…'),
         (c.who || '') + ' ' + when(c.at), actions]);
     }));
+  }
+
+  // 12.3 s, 4 min 05 s, 2 h 10 min.
+  function duration(ms) {
+    if (ms === null || ms === undefined) return '–';
+    const s = Math.floor(ms / 1000);
+    if (s < 60) return (Math.floor(ms / 100) / 10).toFixed(1) + ' s';
+    if (s < 3600) return Math.floor(s / 60) + ' min ' + String(s % 60).padStart(2, '0') + ' s';
+    return Math.floor(s / 3600) + ' h ' + String(Math.floor((s % 3600) / 60)).padStart(2, '0') + ' min';
+  }
+  const codes = (o) => Object.entries(o || {}).map(([k, n]) => k.replace(/_/g, ' ') + ' ' + n).join(', ') || '–';
+  const share = (n, of) => of ? n + ' (' + Math.round(100 * n / of) + ' %)' : String(n);
+
+  async function refreshYield() {
+    const res = await Auth.api('/api/v1/lists/yield');
+    if (!res.ok) { $('yield-section').hidden = true; return; }
+    const body = await res.json();
+    $('yield-section').hidden = false;
+    $('yield-summary').textContent = 'Hits captured in the last ' + body.window_days + ' days' +
+      (body.since ? ' (oldest: ' + when(body.since) + ')' : '') + '; updated ' + when(body.generated_at) +
+      '. Not followed up: no acknowledgement and no disposition. Misreads are counted among the rejected hits and shown apart.';
+    const tbody = $('yield').querySelector('tbody');
+    tbody.replaceChildren(...body.lists.map((y) => {
+      const tr = document.createElement('tr');
+      tr.dataset.listId = y.list_id;
+      const values = [
+        ['list', y.list_id + (y.covert ? ' (covert)' : '')], ['hits', y.hits],
+        ['acknowledged', y.acknowledged], ['not_followed_up', share(y.not_followed_up, y.hits)],
+        ['accepted', y.accepted], ['rejected', y.rejected], ['misreads', y.misreads],
+        ['rejected_by_reason', codes(y.rejected_by_reason)], ['outcomes', codes(y.outcomes)],
+        ['median_ack', duration(y.median_ack_ms)]];
+      for (const [k, v] of values) {
+        const td = document.createElement('td');
+        td.dataset.k = k;
+        td.textContent = String(v);
+        if (typeof v === 'number' || k === 'not_followed_up' || k === 'median_ack') td.className = 'n';
+        tr.appendChild(td);
+      }
+      return tr;
+    }));
+    $('yield').hidden = body.lists.length === 0;
+    $('yield-empty').hidden = body.lists.length !== 0;
   }
 
   async function versions(id) {
@@ -134,5 +179,9 @@
   });
   $('check').addEventListener('click', () => send(true));
   form.addEventListener('submit', (ev) => { ev.preventDefault(); send(false); });
-  Auth.start(() => refresh());
+  Auth.start(() => {
+    refresh();
+    // The figures move as control rooms follow hits up.
+    setInterval(() => refreshYield().catch(() => {}), 5000);
+  });
 })();
