@@ -190,8 +190,8 @@ YieldBook::Taken YieldBook::add_record(std::string_view json) {
   if (simdjson::dom::element k; !doc["kind"].get(k) && k.get_string().get(kind)) return bad();
   Record r;
   r.hit_id = std::string(id);
-  // When it was recorded: "ts", or an older acknowledgement's "acknowledged_at".
-  if (doc["ts"].get_string().get(ts) && doc["acknowledged_at"].get_string().get(ts)) return bad();
+  // When it was recorded (older acknowledgements have it too).
+  if (doc["ts"].get_string().get(ts)) return bad();
   const std::optional<TimestampMs> at = parse_rfc3339(ts);
   if (!at) return bad();
   r.ts_ms = *at;

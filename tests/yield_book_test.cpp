@@ -34,9 +34,9 @@ std::string ack(const std::string& id, int64_t ts) {
   return R"({"kind":"ack","hit_id":")" + id + R"(","ts":")" + format_rfc3339(ts) +
          R"(","by":"carl","control_room":"R1"})";
 }
-// An acknowledgement as older versions write it: no kind, acknowledged_at.
+// An acknowledgement as older versions write it: no kind, acknowledged_by.
 std::string old_ack(const std::string& id, int64_t ts) {
-  return R"({"hit_id":")" + id + R"(","acknowledged_by":"carl","acknowledged_at":")" +
+  return R"({"hit_id":")" + id + R"(","acknowledged_by":"carl","control_room":"R1","ts":")" +
          format_rfc3339(ts) + R"("})";
 }
 std::string disposition(const std::string& id, int64_t ts, const std::string& d,
