@@ -88,26 +88,42 @@ std::size_t end_of_first_container(std::string_view s) {
   return std::string_view::npos;
 }
 
-// A byte below 0x20 or 0x7f (DEL). Eight bytes at a time: for each byte b of the word, the top
-// bit of (b - 0x20) & ~b is set exactly when b < 0x20, and that of ((b ^ 0x7f) - 1) & ~(b ^ 0x7f)
+// A byte below 0x20 or 0x7f (DEL) in the eight bytes of `w`: for each byte b, the top bit of
+// (b - 0x20) & ~b is set exactly when b < 0x20, and that of ((b ^ 0x7f) - 1) & ~(b ^ 0x7f)
 // exactly when b == 0x7f (a borrow only crosses into the next byte from a byte that matched, so
-// the test of the whole word is exact). Every read's ids go through here.
+// the test of the whole word is exact).
+constexpr uint64_t kOnes = 0x0101010101010101ull;
+bool word_has_control(uint64_t w) {
+  const uint64_t del = w ^ (kOnes * 0x7f);
+  return ((((w - kOnes * 0x20) & ~w) | ((del - kOnes) & ~del)) & (kOnes * 0x80)) != 0;
+}
+
+uint64_t load8(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+
+// A control character in `s`, eight bytes at a time (every read's ids go through here): whole
+// words, then the last eight bytes (overlapping the words already checked); a string shorter
+// than eight bytes is padded with spaces.
 bool has_control(std::string_view s) {
-  constexpr uint64_t kOnes = 0x0101010101010101ull;
-  constexpr uint64_t kHigh = 0x8080808080808080ull;
   const char* p = s.data();
   std::size_t n = s.size();
-  for (; n >= 8; p += 8, n -= 8) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    const uint64_t del = w ^ (kOnes * 0x7f);
-    if ((((w - kOnes * 0x20) & ~w) | ((del - kOnes) & ~del)) & kHigh) return true;
+  if (n < 8) {
+    uint64_t w = kOnes * ' ';
+    if (n > 0) std::memcpy(&w, p, n);
+    return word_has_control(w);
   }
-  for (; n > 0; ++p, --n) {
-    const auto u = static_cast<unsigned char>(*p);
-    if (u < 0x20 || u == 0x7f) return true;
-  }
-  return false;
+  for (; n > 8; p += 8, n -= 8)
+    if (word_has_control(load8(p))) return true;
+  return word_has_control(load8(p + n - 8));
+}
+
+// `to` = `s`, keeping `to`'s capacity: append copies without the overlap checks of assign.
+void set(std::string& to, std::string_view s) {
+  to.clear();
+  to.append(s);
 }
 
 enum Field : int {
@@ -228,7 +244,7 @@ struct ReadEventDecoder::Impl {
             return fail(err, "bad_candidates",
                         "'" + at() + ".plate' is " + std::to_string(s.size()) +
                             " bytes: expected 1.." + std::to_string(kMaxRawPlateBytes));
-          cand.plate.assign(s);
+          set(cand.plate, s);
         } else if (kv.key == "confidence") {
           if (have_conf)
             return fail(err, "duplicate_key", "'" + at() + ".confidence' appears twice");
@@ -344,7 +360,7 @@ struct ReadEventDecoder::Impl {
             if (has_control(s))
               return fail(err, "bad_id",
                           "'" + name() + "' contains a control character");
-            (f == kEventId ? out.event_id : out.camera_id).assign(s);
+            set(f == kEventId ? out.event_id : out.camera_id, s);
           } else if (f == kTs) {
             auto t = parse_rfc3339(s);
             if (!t)
@@ -353,7 +369,7 @@ struct ReadEventDecoder::Impl {
                           "2026-11-23T19:31:49.123Z");
             out.ts = *t;
           } else {
-            out.plate.assign(s);
+            set(out.plate, s);
           }
           break;
         }
@@ -405,7 +421,7 @@ struct ReadEventDecoder::Impl {
             return fail(err, "field_too_long",
                         "'direction' is " + std::to_string(s.size()) + " bytes: expected at most " +
                             std::to_string(kMaxDirectionBytes));
-          out.direction.assign(s);
+          set(out.direction, s);
           break;
         case kLat:
         case kLon: {
@@ -426,7 +442,7 @@ struct ReadEventDecoder::Impl {
             return fail(err, "bad_image",
                         "'" + name() + "' must be a base64 string, got " +
                             std::string(type_name(v.type())));
-          (f == kPlateJpeg ? out.plate_jpeg : out.overview_jpeg).assign(s);
+          set(f == kPlateJpeg ? out.plate_jpeg : out.overview_jpeg, s);
           break;
         default:
           break;
