@@ -1,13 +1,14 @@
 // libFuzzer target: ReadEventDecoder over arbitrary bytes.
 // Invariants: no crash or sanitizer report; a failure has a documented reason and a detail; a
-// success has every required field within its limits, a timestamp that round-trips through
-// RFC 3339, and optional fields within their documented ranges; decoding the same bytes twice
-// into the same (reused) event gives the same answer, so nothing leaks from one message into the
-// next.
+// success has every required field within its limits (ids without control characters, checked
+// here byte by byte), a timestamp that round-trips through RFC 3339, and optional fields within
+// their documented ranges; decoding the same bytes twice into the same (reused) event gives the
+// same answer, so nothing leaks from one message into the next.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "ingest/read_event.h"
@@ -25,6 +26,9 @@ void check(bool ok, const anpr::ReadEvent& e, const anpr::DecodeError& err) {
   }
   if (e.event_id.empty() || e.event_id.size() > anpr::kMaxEventIdBytes) std::abort();
   if (e.camera_id.empty() || e.camera_id.size() > anpr::kMaxCameraIdBytes) std::abort();
+  for (const std::string* id : {&e.event_id, &e.camera_id})  // no control character, byte by byte
+    for (const char c : *id)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) std::abort();
   if (e.plate.empty() || e.plate.size() > anpr::kMaxRawPlateBytes) std::abort();
   if (anpr::parse_rfc3339(anpr::format_rfc3339(e.ts)) != e.ts) std::abort();
   if (e.confidence && !(*e.confidence >= 0 && *e.confidence <= 1)) std::abort();

@@ -88,12 +88,42 @@ std::size_t end_of_first_container(std::string_view s) {
   return std::string_view::npos;
 }
 
+// A byte below 0x20 or 0x7f (DEL) in the eight bytes of `w`: for each byte b, the top bit of
+// (b - 0x20) & ~b is set exactly when b < 0x20, and that of ((b ^ 0x7f) - 1) & ~(b ^ 0x7f)
+// exactly when b == 0x7f (a borrow only crosses into the next byte from a byte that matched, so
+// the test of the whole word is exact).
+constexpr uint64_t kOnes = 0x0101010101010101ull;
+bool word_has_control(uint64_t w) {
+  const uint64_t del = w ^ (kOnes * 0x7f);
+  return ((((w - kOnes * 0x20) & ~w) | ((del - kOnes) & ~del)) & (kOnes * 0x80)) != 0;
+}
+
+uint64_t load8(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+
+// A control character in `s`, eight bytes at a time (every read's ids go through here): whole
+// words, then the last eight bytes (overlapping the words already checked); a string shorter
+// than eight bytes is padded with spaces.
 bool has_control(std::string_view s) {
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) return true;
+  const char* p = s.data();
+  std::size_t n = s.size();
+  if (n < 8) {
+    uint64_t w = kOnes * ' ';
+    if (n > 0) std::memcpy(&w, p, n);
+    return word_has_control(w);
   }
-  return false;
+  for (; n > 8; p += 8, n -= 8)
+    if (word_has_control(load8(p))) return true;
+  return word_has_control(load8(p + n - 8));
+}
+
+// `to` = `s`, keeping `to`'s capacity: append copies without the overlap checks of assign.
+void set(std::string& to, std::string_view s) {
+  to.clear();
+  to.append(s);
 }
 
 enum Field : int {
@@ -122,7 +152,7 @@ bool is_key(std::string_view key, const char (&name)[N]) {
   return key.size() == N - 1 && std::memcmp(key.data(), name, N - 1) == 0;
 }
 
-int field_of(std::string_view key) {
+[[gnu::always_inline]] inline int field_of(std::string_view key) {
   // Every read carries most of these keys: dispatch on the length and a letter, then one compare
   // (scripts/profile_e2e.sh: a loop over the names cost about 400 instructions per read).
   switch (key.size()) {
@@ -191,45 +221,47 @@ struct ReadEventDecoder::Impl {
                       std::to_string(kMaxCandidates));
     std::size_t i = 0;
     for (dom::element c : arr) {
-      const std::string at = "candidates[" + std::to_string(i) + "]";
+      // The candidate's name for an error's detail, only built when there is one.
+      const auto at = [&i] { return "candidates[" + std::to_string(i) + "]"; };
       dom::object obj;
       if (c.get_object().get(obj) != simdjson::SUCCESS)
         return fail(err, "bad_candidates",
-                    "'" + at + "' must be an object {plate, confidence}, got " +
+                    "'" + at() + "' must be an object {plate, confidence}, got " +
                         std::string(type_name(c.type())));
       ReadCandidate& cand = out.candidates.emplace_back();
       bool have_plate = false, have_conf = false;
       cand_unknown.clear();
       for (dom::key_value_pair kv : obj) {
         if (kv.key == "plate") {
-          if (have_plate) return fail(err, "duplicate_key", "'" + at + ".plate' appears twice");
+          if (have_plate) return fail(err, "duplicate_key", "'" + at() + ".plate' appears twice");
           have_plate = true;
           std::string_view s;
           if (kv.value.get_string().get(s) != simdjson::SUCCESS)
             return fail(err, "bad_candidates",
-                        "'" + at + ".plate' must be a string, got " +
+                        "'" + at() + ".plate' must be a string, got " +
                             std::string(type_name(kv.value.type())));
           if (s.empty() || s.size() > kMaxRawPlateBytes)
             return fail(err, "bad_candidates",
-                        "'" + at + ".plate' is " + std::to_string(s.size()) +
+                        "'" + at() + ".plate' is " + std::to_string(s.size()) +
                             " bytes: expected 1.." + std::to_string(kMaxRawPlateBytes));
-          cand.plate.assign(s);
+          set(cand.plate, s);
         } else if (kv.key == "confidence") {
-          if (have_conf) return fail(err, "duplicate_key", "'" + at + ".confidence' appears twice");
+          if (have_conf)
+            return fail(err, "duplicate_key", "'" + at() + ".confidence' appears twice");
           have_conf = true;
           if (kv.value.is_null()) continue;
           double d = 0;
           if (!number(kv.value, 0.0, 1.0, d))
-            return fail(err, "bad_candidates", "'" + at + ".confidence' must be a number 0..1");
+            return fail(err, "bad_candidates", "'" + at() + ".confidence' must be a number 0..1");
           cand.confidence = d;
         } else {
           cand_unknown.push_back(kv.key);  // ignored, but not twice
         }
       }
-      if (has_duplicate(cand_unknown))
-        return fail(err, "duplicate_key", "a key in '" + at + "' appears twice");
+      if (cand_unknown.size() > 1 && has_duplicate(cand_unknown))
+        return fail(err, "duplicate_key", "a key in '" + at() + "' appears twice");
       if (!have_plate)
-        return fail(err, "bad_candidates", "'" + at + "' has no 'plate': expected a string");
+        return fail(err, "bad_candidates", "'" + at() + "' has no 'plate': expected a string");
       ++i;
     }
     return true;
@@ -293,9 +325,10 @@ struct ReadEventDecoder::Impl {
         unknown.push_back(kv.key);
         continue;
       }
-      const std::string_view name = kFieldNames[static_cast<std::size_t>(f)];
+      // The field's name, for an error's detail only.
+      const auto name = [f] { return std::string(kFieldNames[static_cast<std::size_t>(f)]); };
       if (seen & (1u << f))
-        return fail(err, "duplicate_key", "'" + std::string(name) + "' appears twice");
+        return fail(err, "duplicate_key", "'" + name() + "' appears twice");
       seen |= 1u << f;
       const dom::element v = kv.value;
       const bool is_null = v.is_null();
@@ -308,25 +341,26 @@ struct ReadEventDecoder::Impl {
         case kTs:
         case kPlate: {
           if (!is_string)
-            return fail(err, std::string("wrong_type_") + std::string(name),
-                        "'" + std::string(name) + "' must be a string, got " +
+            return fail(err, std::string("wrong_type_") + name(),
+                        "'" + name() + "' must be a string, got " +
                             std::string(type_name(v.type())));
-          if (s.empty()) return fail(err, "empty_field", "'" + std::string(name) + "' is empty");
+          if (s.empty()) return fail(err, "empty_field", "'" + name() + "' is empty");
           const std::size_t limit = f == kEventId    ? kMaxEventIdBytes
                                     : f == kCameraId ? kMaxCameraIdBytes
                                     : f == kPlate    ? kMaxRawPlateBytes
                                                      : 64;
           if (s.size() > limit)
             return fail(err, f == kTs ? "bad_timestamp" : "field_too_long",
-                        "'" + std::string(name) + "' is " + std::to_string(s.size()) +
+                        "'" + name() + "' is " + std::to_string(s.size()) +
                             " bytes: expected at most " + std::to_string(limit));
           if (f == kEventId || f == kCameraId) {
-            // Length and emptiness are checked above and simdjson has checked the UTF-8, so
-            // for a camera id only a control character is left for CameraId to refuse.
-            if (f == kCameraId ? !CameraId::valid(s) : has_control(s))
+            // Length and emptiness are checked above and simdjson has checked the UTF-8, so a
+            // control character is all that is left for CameraId::valid to refuse: checking
+            // the UTF-8 again cost every read about a hundred instructions.
+            if (has_control(s))
               return fail(err, "bad_id",
-                          "'" + std::string(name) + "' contains a control character");
-            (f == kEventId ? out.event_id : out.camera_id).assign(s);
+                          "'" + name() + "' contains a control character");
+            set(f == kEventId ? out.event_id : out.camera_id, s);
           } else if (f == kTs) {
             auto t = parse_rfc3339(s);
             if (!t)
@@ -335,7 +369,7 @@ struct ReadEventDecoder::Impl {
                           "2026-11-23T19:31:49.123Z");
             out.ts = *t;
           } else {
-            out.plate.assign(s);
+            set(out.plate, s);
           }
           break;
         }
@@ -387,7 +421,7 @@ struct ReadEventDecoder::Impl {
             return fail(err, "field_too_long",
                         "'direction' is " + std::to_string(s.size()) + " bytes: expected at most " +
                             std::to_string(kMaxDirectionBytes));
-          out.direction.assign(s);
+          set(out.direction, s);
           break;
         case kLat:
         case kLon: {
@@ -396,7 +430,7 @@ struct ReadEventDecoder::Impl {
           double d = 0;
           if (!number(v, -lim, lim, d))
             return fail(err, "bad_location",
-                        "'" + std::string(name) + "' must be a number " +
+                        "'" + name() + "' must be a number " +
                             (f == kLat ? "-90..90" : "-180..180"));
           (f == kLat ? out.lat : out.lon) = d;
           break;
@@ -406,16 +440,16 @@ struct ReadEventDecoder::Impl {
           if (is_null) break;
           if (!is_string)
             return fail(err, "bad_image",
-                        "'" + std::string(name) + "' must be a base64 string, got " +
+                        "'" + name() + "' must be a base64 string, got " +
                             std::string(type_name(v.type())));
-          (f == kPlateJpeg ? out.plate_jpeg : out.overview_jpeg).assign(s);
+          set(f == kPlateJpeg ? out.plate_jpeg : out.overview_jpeg, s);
           break;
         default:
           break;
       }
     }
 
-    if (has_duplicate(unknown))
+    if (unknown.size() > 1 && has_duplicate(unknown))
       return fail(err, "duplicate_key", "a key appears twice in the event object");
     for (Field f : {kEventId, kCameraId, kTs, kPlate})
       if (!(seen & (1u << f)))

@@ -337,6 +337,42 @@ TEST(ReadEventDecoder, LargeMessagesAndImagesGrowTheParser) {
   EXPECT_EQ(err.reason, "duplicate_key");
 }
 
+// The ids are checked for control characters eight bytes at a time: a control character or
+// DEL anywhere in an id, in a whole word or in the bytes after the last one, is refused, and
+// every other character (non-ASCII UTF-8 included) is accepted.
+TEST(ReadEventDecoder, ControlCharactersAreRefusedAtEveryPositionOfAnId) {
+  ReadEventDecoder dec;
+  ReadEvent ev;
+  DecodeError err;
+  const auto event = [](const std::string& event_id, const std::string& camera_id) {
+    return obj(R"("event_id":")" + event_id + R"(","camera_id":")" + camera_id + "\"," + kTs +
+               R"(,"plate":"AB-12-CD")");
+  };
+  for (std::size_t len : {1u, 7u, 8u, 9u, 16u, 23u, 64u}) {
+    const std::string plain(len, 'x');
+    ASSERT_TRUE(dec.decode(event(plain, plain), ev, err)) << len << ": " << err.detail;
+    for (std::size_t at = 0; at < len; ++at) {
+      for (const char* bad : {"\\u0000", "\\u0001", "\\n", "\\u001f", "\\u007f"}) {
+        std::string id = plain;
+        id.replace(at, 1, bad);
+        SCOPED_TRACE(std::to_string(len) + " bytes, " + bad + " at " + std::to_string(at));
+        EXPECT_FALSE(dec.decode(event(id, "c"), ev, err));
+        EXPECT_EQ(err.reason, "bad_id");
+        EXPECT_FALSE(dec.decode(event("e", id), ev, err));
+        EXPECT_EQ(err.reason, "bad_id");
+      }
+      for (const char* fine : {" ", "~", "\\u0080", "\\u00ff", "\\u20ac", "\xf0\x9f\x9a\x97"}) {
+        std::string id = plain;
+        id.replace(at, 1, fine);
+        SCOPED_TRACE(std::to_string(len) + " bytes, " + fine + " at " + std::to_string(at));
+        ASSERT_TRUE(dec.decode(event(id, "c"), ev, err)) << err.detail;
+        EXPECT_TRUE(dec.decode(event("e", id), ev, err) || err.reason == "field_too_long")
+            << err.detail;
+      }
+    }
+  }
+}
+
 TEST(ReadEventDecoder, DetailsNameTheFieldAndTheExpectation) {
   ReadEventDecoder dec;
   ReadEvent ev;
