@@ -14,7 +14,6 @@ PACKAGES=(
   opencv-data                         # face cascades for blurring overview images
   prometheus-cpp-dev                  # metrics
   libbenchmark-dev libgtest-dev libgmock-dev
-  valgrind                            # instruction counts of the benchmarks (docs/benchmarks.md)
   libsimdjson-dev                     # event decoding without allocation storms
   libtomlplusplus-dev                 # list sidecars and the config file
   libcli11-dev                        # command line
