@@ -43,6 +43,8 @@ bool ConfusionClasses::parse(const std::vector<std::string>& classes, ConfusionC
     }
   }
   out.canon_ = canon;
+  for (unsigned c = 0; c < 256; ++c)
+    out.canon_char_[c] = canon[Plate::code(static_cast<char>(c))];
   return true;
 }
 

@@ -42,9 +42,8 @@ inline void plate_keys(const Plate& p, const ConfusionClasses& conf, uint64_t& e
                        uint64_t& canon) {
   uint64_t e = 0, c = 0;
   for (std::size_t i = 0; i < p.size(); ++i) {
-    const unsigned code = Plate::code(p[i]);
-    e = e * 37 + code;
-    c = c * 37 + conf.canonical_code(code);
+    e = e * 37 + Plate::code(p[i]);
+    c = c * 37 + conf.canonical_code_of(p[i]);
   }
   exact = e;
   canon = c;
@@ -89,14 +88,21 @@ const uint64_t* Snapshot::MainTable::home(uint64_t hash) const {
   return &slots[fastrange(hash, home_slots)];
 }
 
-uint32_t Snapshot::find_group(uint64_t hash, uint64_t canon) const {
+inline uint32_t Snapshot::find_group(uint64_t hash, uint64_t canon) const {
   constexpr uint32_t kNone = UINT32_MAX;
   if (main_.home_slots == 0) return kNone;
   const uint64_t fp = hash >> 32;
-  // Slots from any home on are in ascending fingerprint order and the array ends with an empty
-  // slot (~0, not below any fingerprint), so skip the smaller ones, then try the equal ones.
+  // Slots from any home on hold first the slots below this fingerprint (groups displaced from
+  // earlier homes), then those with it, then larger ones or empty slots (~0): as 64-bit values
+  // (fingerprint << 32 | start) the slots below `low` are a prefix, and after an empty slot
+  // nothing is below it (layout notes in index.h). At a load of 0.5 that prefix is mostly empty
+  // or one slot long: counting it in the first two slots without a branch spares the lookup a
+  // mispredicted branch on its cache miss, so the next lookups' loads start while it waits. The
+  // array has a slot after every home and ends with an empty slot.
+  const uint64_t low = fp << 32;
   const uint64_t* s = main_.home(hash);
-  while ((*s >> 32) < fp) ++s;
+  s += static_cast<unsigned>(s[0] < low) + static_cast<unsigned>(s[1] < low);
+  while (*s < low) ++s;  // a longer prefix (rare)
   for (; (*s >> 32) == fp && *s != ~uint64_t{0}; ++s) {
     const uint32_t start = static_cast<uint32_t>(*s);
     if (confusion_.canonical_key(Plate::from_key(entries_[start].key & Plate::kKeyMask)) == canon)
@@ -303,13 +309,25 @@ void Snapshot::match_plates(const MatchQuery& q, const FirstKeys* first_keys,
     if (pi == 0 && first_keys != nullptr) {
       k = *first_keys;
     } else {
-      plate_keys(p, confusion_, k.key, k.canon);
+      // Only the canonical key before the probe: most reads miss, and the exact key is needed
+      // only to scan a group that was found or to look for edits.
+      k.canon = confusion_.canonical_key(p);
       k.hash = mix64(k.canon);
     }
     const uint32_t start = find_group(k.hash, k.canon);
-    if (start != UINT32_MAX) scan_group(start, k.key, q, idx, out, first);
-    if (edit_len_all_ != 0) match_edit(p, k, q, idx, out, first);
+    if (start != UINT32_MAX || edit_len_all_ != 0) match_found(p, k, start, q, idx, out, first);
   }
+}
+
+// Out of line: a miss in an index without ocr+edit lists (most reads) never comes here, and the
+// probe loop above stays small enough that the processor overlaps consecutive lookups' misses.
+__attribute__((noinline)) void Snapshot::match_found(const Plate& p, FirstKeys k, uint32_t start,
+                                                     const MatchQuery& q, uint8_t plate_index,
+                                                     std::vector<IndexHit>& out,
+                                                     std::size_t first) const {
+  if (k.key == 0) k.key = p.key();
+  if (start != UINT32_MAX) scan_group(start, k.key, q, plate_index, out, first);
+  if (edit_len_all_ != 0) match_edit(p, k, q, plate_index, out, first);
 }
 
 std::size_t Snapshot::match(const MatchQuery& q, std::vector<IndexHit>& out) const {
@@ -520,10 +538,11 @@ std::unique_ptr<Snapshot> IndexBuilder::build() {
     if (i == 0 || order[i].hash != order[i - 1].hash)
       group_start.push_back(static_cast<uint32_t>(i));
   const std::size_t ngroups = group_start.size();
-  // Sorted linear probing (as lay_out below) with 8-byte slots at a load of 0.4, so most misses
-  // stop at their home slot. Each group's last entry carries kGroupEnd.
-  s->main_.home_slots = std::max<uint64_t>(16, ngroups * 5 / 2);
-  s->main_.slots.assign(s->main_.home_slots + 1, ~uint64_t{0});
+  // Sorted linear probing with 8-byte slots at a load of 0.5: a miss reads its home slot and
+  // usually the next, nearly always in one cache line (find_group). Each group's last entry
+  // carries kGroupEnd.
+  s->main_.home_slots = std::max<uint64_t>(16, ngroups * 2);
+  s->main_.slots.assign(s->main_.home_slots + 2, ~uint64_t{0});
   std::size_t pos = 0, max_probe = 0;
   for (std::size_t g = 0; g < ngroups; ++g) {
     const uint32_t start = group_start[g];
@@ -532,11 +551,14 @@ std::unique_ptr<Snapshot> IndexBuilder::build() {
     const uint64_t hash = order[start].hash;
     const std::size_t h = fastrange(hash, s->main_.home_slots);
     const std::size_t p = std::max(h, pos);
-    if (p + 1 >= s->main_.slots.size()) s->main_.slots.resize(p + 2, ~uint64_t{0});
+    if (p + 2 >= s->main_.slots.size()) s->main_.slots.resize(p + 3, ~uint64_t{0});
     s->main_.slots[p] = (hash >> 32 << 32) | start;
     max_probe = std::max(max_probe, p - h);
     pos = p + 1;
   }
+  // Groups displaced past the last home grew the array (and vector growth doubles its capacity):
+  // give the surplus back, it would be paid per entry for the snapshot's lifetime.
+  if (s->main_.slots.capacity() != s->main_.slots.size()) s->main_.slots.shrink_to_fit();
   decltype(order)().swap(order);
   std::vector<uint32_t>().swap(group_start);
 

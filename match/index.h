@@ -8,11 +8,15 @@
 // bits and a group-end flag in the top bit, expiry, list, category, action and priority. Entries
 // are sorted by the hash of their *canonical* plate (each character replaced by its OCR confusion
 // class), so all entries that are equal or OCR-equal to a plate form one contiguous group. One
-// open-addressing table of 8-byte slots (32-bit hash fingerprint, group start) at a load of 0.4
+// open-addressing table of 8-byte slots (32-bit hash fingerprint, group start) at a load of 0.5
 // maps a canonical plate to its group; exact and OCR-tolerant lookups are the same single probe,
 // followed by a scan of the (usually one-entry) group. Slots are laid out in hash order ("sorted
-// linear probing"), so a miss stops at the first slot with a larger fingerprint, usually its home.
-// About 40 bytes per entry in all (plus reference and note text); large arrays use huge pages.
+// linear probing"): a group sits at its home slot or, when that is taken, at the first free slot
+// after it, so from any home on the slots hold groups displaced from earlier homes (smaller
+// fingerprints), then the home's own, then empty slots or groups of later homes. A miss stops at
+// the first slot with a larger fingerprint, usually its home or the next slot, and never needs
+// the exact plate's key (only hits and edit lookups compute it).
+// About 36 bytes per entry in all (plus reference and note text); large arrays use huge pages.
 //
 // Lists in `ocr+edit` mode add the edit filter, a blocked Bloom filter of 64-byte blocks. For
 // every ocr+edit entry and every position i that starts a run of equal characters it holds the
@@ -151,7 +155,8 @@ class Snapshot {
   // hash (a fingerprint) and the index of its group's first entry; ~0 = empty. Slots lie in
   // ascending hash order. A fingerprint match is confirmed against the group's first entry.
   struct MainTable {
-    std::vector<uint64_t, HugePageAllocator<uint64_t>> slots;  // ends with an empty slot
+    // home_slots slots, then at least two more; ends with an empty slot
+    std::vector<uint64_t, HugePageAllocator<uint64_t>> slots;
     uint64_t home_slots = 0;
     const uint64_t* home(uint64_t hash) const;
   };
@@ -179,6 +184,10 @@ class Snapshot {
     uint64_t edit_hash = 0;  // mix64(key), when the read needs the edit filter; 0 = not computed
   };
   void match_plates(const MatchQuery& q, const FirstKeys* first, std::vector<IndexHit>& out) const;
+  // What match_plates does for a plate whose group was found (`start`) or that needs the edit
+  // filter: scan the group, look for edits.
+  void match_found(const Plate& p, FirstKeys k, uint32_t start, const MatchQuery& q,
+                   uint8_t plate_index, std::vector<IndexHit>& out, std::size_t first) const;
   // Hints the CPU to fetch what match_plates will read first for these keys.
   void prefetch_keys(const FirstKeys& k) const;
   void scan_group(uint32_t start, uint64_t pkey, const MatchQuery& q, uint8_t plate_index,

@@ -6,6 +6,7 @@
 
 #include <simdjson.h>
 
+#include "base/check.h"
 #include "base/json_writer.h"
 #include "base/hash.h"
 #include "match/time.h"
@@ -66,14 +67,23 @@ template <class T>
 void put(std::string& out, T v) {
   out.append(reinterpret_cast<const char*>(&v), sizeof v);
 }
-void put_short(std::string& out, std::string_view s) {
-  const std::size_t n = std::min<std::size_t>(s.size(), 255);
-  out.push_back(static_cast<char>(n));
-  store::append_bytes(out, s.substr(0, n));
-}
 void put_long(std::string& out, std::string_view s) {
   put(out, static_cast<uint32_t>(s.size()));
   store::append_bytes(out, s);
+}
+
+// The same into room made beforehand: one resize per record instead of a string append (with
+// its capacity check and call) per field, which cost most of a passage's encoding.
+template <class T>
+char* put_at(char* w, T v) {
+  std::memcpy(w, &v, sizeof v);
+  return w + sizeof v;
+}
+std::string_view short_part(std::string_view s) { return s.substr(0, 255); }
+char* put_short_at(char* w, std::string_view s) {  // s: at most 255 bytes (short_part)
+  *w++ = static_cast<char>(s.size());
+  if (!s.empty()) std::memcpy(w, s.data(), s.size());
+  return w + s.size();
 }
 
 struct Reader {
@@ -141,20 +151,29 @@ bool RetentionSink::encode_passage(const ReadEvent& ev, const Camera& cam, const
                            store::id_hash(ev.camera_id, ev.event_id), ev.camera_id, tag);
   const bool images = p->keep_images && (!ev.plate_jpeg.empty() || !ev.overview_jpeg.empty());
   if (!to_kafka()) {
-    o.push_back(kPassageForm);
-    put_short(o, ev.event_id);
-    put_short(o, ev.plate);
-    put(o, ev.plate_country.raw());
-    put(o, static_cast<uint8_t>((ev.confidence ? 1 : 0) | (ev.lane ? 2 : 0) | (ev.lat ? 4 : 0) |
-                                (images ? 8 : 0)));
-    if (ev.confidence) put(o, *ev.confidence);
-    if (ev.lane) put(o, *ev.lane);
+    const std::string_view event_id = short_part(ev.event_id), raw = short_part(ev.plate),
+                           direction = short_part(ev.direction), site = short_part(cam.site);
+    const std::size_t bytes = 1 + (1 + event_id.size()) + (1 + raw.size()) + 2 + 1 +
+                              (ev.confidence ? 8 : 0) + (ev.lane ? 4 : 0) + (ev.lat ? 16 : 0) +
+                              (1 + direction.size()) + (1 + site.size());
+    const std::size_t at = o.size();
+    o.resize(at + bytes);
+    char* w = o.data() + at;
+    *w++ = kPassageForm;
+    w = put_short_at(w, event_id);
+    w = put_short_at(w, raw);
+    w = put_at(w, ev.plate_country.raw());
+    w = put_at(w, static_cast<uint8_t>((ev.confidence ? 1 : 0) | (ev.lane ? 2 : 0) |
+                                       (ev.lat ? 4 : 0) | (images ? 8 : 0)));
+    if (ev.confidence) w = put_at(w, *ev.confidence);
+    if (ev.lane) w = put_at(w, *ev.lane);
     if (ev.lat) {
-      put(o, *ev.lat);
-      put(o, *ev.lon);
+      w = put_at(w, *ev.lat);
+      w = put_at(w, *ev.lon);
     }
-    put_short(o, ev.direction);
-    put_short(o, cam.site);
+    w = put_short_at(w, direction);
+    w = put_short_at(w, site);
+    ANPR_CHECK(w == o.data() + o.size());
     if (images) {
       put_long(o, ev.plate_jpeg);
       put_long(o, ev.overview_jpeg);

@@ -335,6 +335,94 @@ TEST(IndexTest, LargeIndexMissesAndHits) {
   EXPECT_EQ(false_hits, 0u);
 }
 
+// Groups whose home is the table's last slot are laid out past it: they are found, by exact and
+// OCR-tolerant lookups and through match_batch, and the slot array keeps no surplus for them
+// (growing it past its end doubled its capacity, paid per entry for the snapshot's life).
+TEST(IndexTest, GroupsPastTheLastHomeAreFoundAndCostNoSurplus) {
+  const ConfusionClasses conf;
+  // Fewer than 8 groups: 16 home slots; these plates' home is the last one (top 4 hash bits set).
+  std::vector<std::string> last_home, elsewhere;
+  const std::string alnum = "ACEFHJKLMNPRTUVWXY3479";  // no two in one confusion class
+  std::mt19937_64 rng(7);
+  while (last_home.size() < 5 || elsewhere.size() < 2) {
+    std::string s;
+    for (int k = 0; k < 6; ++k) s.push_back(alnum[rng() % alnum.size()]);
+    const uint64_t h = mix64(conf.canonical_key(*Plate::from_normalized(s)));
+    if ((h >> 60) == 0xf) {
+      if (last_home.size() < 5) last_home.push_back(s);
+    } else if (elsewhere.size() < 2) {
+      elsewhere.push_back(s);
+    }
+  }
+  IndexBuilder b;
+  ListMeta m;
+  m.id = "end";
+  m.mode = MatchMode::ocr;
+  const uint16_t l = b.add_list(m);
+  std::vector<std::string> all = last_home;
+  all.insert(all.end(), elsewhere.begin(), elsewhere.end());
+  for (const auto& s : all)
+    b.add(l, *Plate::from_normalized(s), kNL, Category::suspect, Action::observe, 1, kNoExpiry, s,
+          "");
+  auto snap = b.build();
+  const IndexStats& st = snap->stats();
+  ASSERT_EQ(st.groups, all.size());
+  EXPECT_GE(st.max_probe, 4u);  // the fifth plate of the last home sits 4 slots past it
+  // entries (16 bytes) and string offsets (4) per entry; the rest is the slot array: 16 homes,
+  // the slots displaced past the last one and two more.
+  const std::size_t slot_bytes = st.index_bytes - st.entries * 20 - st.edit_bytes;
+  EXPECT_LE(slot_bytes, (16 + st.max_probe + 2) * 8);
+  std::vector<Plate> plates;
+  for (const auto& s : all) plates.push_back(*Plate::from_normalized(s));
+  std::vector<MatchQuery> queries;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    std::vector<IndexHit> hits;
+    snap->match(MatchQuery{kNL, 0, std::span<const Plate>(&plates[i], 1)}, hits);
+    ASSERT_EQ(hits.size(), 1u) << all[i];
+    EXPECT_EQ(snap->entry_reference(hits[0].entry), all[i]);
+    EXPECT_EQ(hits[0].kind, MatchKind::exact);
+    queries.push_back(MatchQuery{kNL, 0, std::span<const Plate>(&plates[i], 1)});
+  }
+  std::vector<IndexHit> hits;
+  std::vector<uint32_t> ends;
+  snap->match_batch(queries, hits, ends);
+  ASSERT_EQ(ends.size(), all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    ASSERT_EQ(ends[i], i + 1) << all[i];
+    EXPECT_EQ(snap->entry_reference(hits[i].entry), all[i]);
+  }
+}
+
+// docs/design.md §5: at most 48 bytes per entry, ocr+edit included. Plates of real series share
+// deletions (the benchmark's 1 M and 10 M sets: about 47 and 43 bytes, docs/benchmarks.md); these
+// random plates over a wide alphabet share none, every deletion a key of its own, the most an
+// ocr+edit list can cost: 48.5. Exact and ocr lists: entries, string offsets and the main table
+// at a load of 0.5, about 36.
+TEST(IndexTest, BytesPerEntryWithinTheTarget) {
+  std::mt19937_64 rng(3);
+  const std::string alnum = "ABCDEFGHJKLMNPRSTVWXYZ0123456789";
+  std::set<std::string> plates;
+  while (plates.size() < 100000) {
+    std::string s;
+    for (int k = 0; k < 7; ++k) s.push_back(alnum[rng() % alnum.size()]);
+    plates.insert(s);
+  }
+  for (const MatchMode mode : {MatchMode::ocr, MatchMode::ocr_edit}) {
+    IndexBuilder b;
+    ListMeta m;
+    m.id = "sparse";
+    m.mode = mode;
+    const uint16_t l = b.add_list(m);
+    for (const auto& s : plates)
+      b.add(l, *Plate::from_normalized(s), kNL, Category::suspect, Action::observe, 1, kNoExpiry,
+            "", "");
+    auto snap = b.build();
+    const IndexStats& st = snap->stats();
+    const double per_entry = static_cast<double>(st.index_bytes) / static_cast<double>(st.entries);
+    EXPECT_LE(per_entry, mode == MatchMode::ocr ? 37.0 : 49.0) << to_string(mode);
+  }
+}
+
 TEST(IndexTest, EmptyIndexMatchesNothing) {
   auto snap = IndexBuilder().build();
   std::vector<Plate> p{*Plate::from_normalized("A")};

@@ -781,6 +781,51 @@ store::Record record(const store::RecordBatch& b, std::size_t i) {
   return r;
 }
 
+// Text fields of the compact passage form hold at most 255 bytes: longer ones are cut there, and
+// what follows them in the record still reads back (the record's size is computed before it is
+// written, docs/retention.md).
+TEST(RetentionSinkRender, LongFieldsAreCutAndTheRestStaysReadable) {
+  const fs::path dir = fs::temp_directory_path() / ("anpr-render-long-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  config::Settings s = config::parse_settings("[cameras]\nregistry = \"c.csv\"\n", "t.toml", dir);
+  RetentionSink sink(s, store::Options{dir / "retention"});
+  ReadEvent ev;
+  ev.event_id = std::string(300, 'e');
+  ev.camera_id = "nl-cam-1";
+  ev.ts = kT;
+  ev.plate = std::string(256, 'p');
+  ev.plate_country = kBE;
+  ev.lane = 7;
+  ev.direction = std::string(400, 'd');
+  const Camera cam{"nl-cam-1", kNL, std::string(255, 's'), std::nullopt, std::nullopt, "NL-1"};
+  store::RecordBatch out;
+  ASSERT_TRUE(sink.encode_passage(ev, cam, *Plate::from_normalized("AB123C"), out));
+  ev.event_id = "second";
+  ev.direction.clear();
+  ASSERT_TRUE(sink.encode_passage(ev, cam, *Plate::from_normalized("AB123D"), out));
+  ASSERT_EQ(out.size(), 2u);
+  simdjson::dom::parser p;
+  for (std::size_t i = 0; i < 2; ++i) {
+    const store::Record r = record(out, i);
+    const store::Found f{r.kind, r.camera_country, r.captured, kT + kMsPerDay, r.camera_id, r.plate,
+                         r.json};
+    const std::string json = RetentionSink::render(f);
+    simdjson::dom::element d;
+    ASSERT_FALSE(p.parse(json).get(d)) << json;
+    EXPECT_EQ(std::string_view(d["event_id"]), i == 0 ? std::string(255, 'e') : "second");
+    EXPECT_EQ(std::string_view(d["plate"]), std::string(255, 'p'));
+    EXPECT_EQ(std::string_view(d["plate_country"]), "BE");
+    EXPECT_EQ(int64_t(d["lane"]), 7);
+    EXPECT_TRUE(d["confidence"].error());
+    EXPECT_TRUE(d["lat"].error());
+    if (i == 0) EXPECT_EQ(std::string_view(d["direction"]), std::string(255, 'd'));
+    else EXPECT_TRUE(d["direction"].error());
+    EXPECT_EQ(std::string_view(d["site"]), std::string(255, 's'));
+    EXPECT_TRUE(d["error"].error());
+  }
+  fs::remove_all(dir);
+}
+
 // The compact form passages are kept in renders back to every field the read had.
 TEST(RetentionSinkRender, CompactPassagesRenderEveryKeptField) {
   const fs::path dir = fs::temp_directory_path() / ("anpr-render-" + std::to_string(::getpid()));

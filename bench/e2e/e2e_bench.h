@@ -10,7 +10,7 @@
 //      ratios, best round;
 //      With `retention`, each round also runs the processor keeping passages and hits in the
 //      retention store (the default NL/BE/LU policies; the store on disk in `state_dir`, synced
-//      per write): the kept/not-kept rate ratio is reported against its target (>= 0.80);
+//      per write): the kept/not-kept rate ratio is reported against its target (>= 0.85);
 //      With `exactly_once` (a cluster with transactions: `brokers`), each round also runs the
 //      processor with pipeline.exactly_once; the ratio to the at-least-once processor is reported;
 //   3. latency: reads at steady rates up to half the processor's measured rate; a control-room
