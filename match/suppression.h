@@ -95,7 +95,8 @@ class GroupHits {
  private:
   void sweep() REQUIRES(mu_) {
     since_sweep_ = 0;
-    std::erase_if(last_, [&](const auto& kv) { return newest_ - kv.second >= max_ms_; });
+    const TimestampMs newest = newest_;
+    std::erase_if(last_, [&](const auto& kv) { return newest - kv.second >= max_ms_; });
   }
 
   const int64_t max_ms_;
