@@ -13,7 +13,9 @@
 //
 // Where it starts: at the first hit published within the longest window plus a margin before the
 // start (rd_kafka_offsets_for_times), so a restarted instance knows what the group alerted in the
-// last window; at the end of a partition when the broker cannot say.
+// last window; at the end of a partition that has none, or when the broker cannot say. The
+// embedded broker answers no lookup by time: there it starts at most 1000 records before the end
+// of each partition. Records published before that time are skipped unread.
 //
 // Thread safety: start() and stop() from one thread; counters() from any.
 #pragma once
