@@ -112,6 +112,9 @@ struct LogSettings {
 struct SuppressionSettings {
   int64_t window_ms = 300'000;                 // 0 = no suppression
   std::map<std::string, int64_t> per_list_ms;  // list id -> window
+  // The window holds across the consumer group: hits other instances published suppress too
+  // (pipeline/group_hits.h).
+  bool across_instances = true;
 };
 
 // One bearer token of the HTTP API (http/token.h).

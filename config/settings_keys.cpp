@@ -285,6 +285,12 @@ const std::vector<KeyDecl>& decls() {
            },
        .lo = 0,
        .hi = 86400},
+      {.doc = {"suppression.across_instances", "boolean", "true",
+               "The window holds across every instance of `kafka.group_id`: each instance also "
+               "reads the hits topic, and a hit any instance published suppresses the same plate "
+               "on the same list everywhere (docs/matching.md, \"Repeated hits\"). `false`: each "
+               "instance suppresses only its own repeats."},
+       .set = [](Ctx& c, const Item& it) { c.set_boolean(it, c.s.suppression.across_instances); }},
       {.doc = {"suppression.lists.*", "integer 0..86400", "`window_s`",
                "The window of one list, by list id (`\"nl-stolen-vehicles\" = 600`), in seconds."},
        .set =

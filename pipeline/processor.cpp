@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/mutex.h"
+#include "pipeline/group_hits.h"
 #include "pipeline/hit_images.h"
 #include "pipeline/kafka_props.h"
 #include "pipeline/offline.h"
@@ -105,6 +106,10 @@ struct Processor::Impl {
   int64_t inject_fatal_after = -1;
   std::atomic<int64_t> sent_count{0};
   Suppressor suppressor;
+  // One alert per plate across the consumer group (pipeline/group_hits.h): the hits every
+  // instance published, read back from the hits topic, which the suppressor also consults.
+  GroupHits group_hits{suppressor.max_window_ms()};
+  GroupHitFollower group_follower;
 
   mutable Mutex counters_mu;
   ProcessorCounters counters GUARDED_BY(counters_mu);
@@ -179,7 +184,13 @@ struct Processor::Impl {
         stop(st),
         retention(RetentionSink::open(s)),
         suppressor(make_suppressor(s)),
-        exactly_once(s.pipeline.exactly_once) {}
+        exactly_once(s.pipeline.exactly_once) {
+    if (follows_group()) suppressor.follow(&group_hits);
+  }
+
+  bool follows_group() const {
+    return settings.suppression.across_instances && suppressor.max_window_ms() > 0;
+  }
 
   static Suppressor make_suppressor(const config::Settings& s) {
     std::vector<std::pair<std::string, int64_t>> per;
@@ -1107,6 +1118,7 @@ struct Processor::Impl {
     counters.hits += hits;
     counters.route_copies += routes;
     counters.suppressed += suppressed;
+    counters.suppressed_by_group = suppressor.suppressed_by_group();
     counters.deadletters += dls;
     counters.not_applicable += dropped;
     for (std::string_view r : dl_reasons) ++counters.deadletter_reasons[std::string(r)];
@@ -1304,6 +1316,7 @@ struct Processor::Impl {
       return 2;
     }
     if (exactly_once && stop.load()) return failed ? 3 : 0;  // stopped while starting them
+    if (follows_group()) group_follower.start(settings, group_hits, suppressor.max_window_ms());
     broker_answered_at = steady_ns();
     std::thread poller([this] { poll_loop(); });
     std::thread prober([this] { probe_loop(); });
@@ -1391,6 +1404,7 @@ struct Processor::Impl {
     // (The destructor would close it too, later; this is the point of the shutdown it belongs.)
     consumer.close();
     close_producer();
+    group_follower.stop();
     if (!drained)
       log::warn("run",
                 std::to_string(unfinished) +
@@ -1463,6 +1477,7 @@ ProcessorCounters Processor::counters() const {
   c.image_decodes = impl_->image_counters.decodes.load(std::memory_order_relaxed);
   c.image_errors = impl_->image_counters.error_total();
   c.image_error_reasons = impl_->image_counters.error_reasons();
+  c.group_hits = impl_->group_follower.counters();
   return c;
 }
 

@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "config/settings.h"
+#include "pipeline/group_hits.h"
 #include "ingest/cameras.h"
 #include "match/index.h"
 #include "match/rules.h"
@@ -66,6 +67,8 @@ struct ProcessorCounters {
   uint64_t hits = 0;              // hits published (not counting route copies)
   uint64_t route_copies = 0;      // hits also published to a partner's route topic
   uint64_t suppressed = 0;        // hits not published because of suppression
+  uint64_t suppressed_by_group = 0;  // of those, because another instance (or this one before
+                                     // a restart) published the hit (suppression.across_instances)
   uint64_t not_applicable = 0;    // index matches dropped by the camera country's rules
   uint64_t deadletters = 0;
   uint64_t delivery_retries = 0;  // messages re-sent after a failed delivery
@@ -81,6 +84,8 @@ struct ProcessorCounters {
   // Hits published, by (list id, category, match kind).
   std::map<std::tuple<std::string, std::string, std::string>, uint64_t> hits_by_list;
   std::map<std::string, uint64_t> suppressed_by_list;
+  // The hits topic as suppression follows it (pipeline/group_hits.h).
+  GroupHitCounters group_hits;
   // Reads whose capture time is later than the processor's clock by more than
   // pipeline.max_clock_skew_ms (they are processed; their kept records use the processor's time).
   uint64_t future_stamped = 0;

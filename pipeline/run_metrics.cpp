@@ -59,6 +59,16 @@ metrics::Collector collect_processor(const Processor& p, std::string reads_topic
                 "Index matches dropped because the camera country's rules do not apply the list "
                 "or the entry's category")
         .add({}, static_cast<double>(c.not_applicable));
+    {
+      // Not the hits it recorded: those include covert lists' hits, whose count must not show
+      // (docs/operators.md, "Covert lists").
+      auto f = out.counter("anpr_suppression_records_ignored_total",
+                           "Records of the hits topic that suppression across instances ignored, "
+                           "by reason (unsigned, malformed, future)");
+      f.add({{"reason", "unsigned"}}, static_cast<double>(c.group_hits.unsigned_));
+      f.add({{"reason", "malformed"}}, static_cast<double>(c.group_hits.malformed));
+      f.add({{"reason", "future"}}, static_cast<double>(c.group_hits.future));
+    }
     out.counter("anpr_delivery_retries_total",
                 "Messages produced again after a failed delivery report")
         .add({}, static_cast<double>(c.delivery_retries));

@@ -944,6 +944,7 @@ TEST(SettingsDocs, DocumentedDefaultsAreTheBuiltInOnes) {
   EXPECT_EQ(a.pipeline.max_message_bytes, b.pipeline.max_message_bytes);
   EXPECT_EQ(a.pipeline.deadletter_payload_bytes, b.pipeline.deadletter_payload_bytes);
   EXPECT_EQ(a.suppression.window_ms, b.suppression.window_ms);
+  EXPECT_EQ(a.suppression.across_instances, b.suppression.across_instances);
   EXPECT_EQ(a.log.level, b.log.level);
   EXPECT_EQ(a.log.format, b.log.format);
 }
