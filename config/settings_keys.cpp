@@ -778,16 +778,16 @@ const std::vector<KeyDecl>& decls() {
              if (auto v = c.boolean(it)) c.s.search.four_eyes = *v;
            }},
       {.doc = {"followup.reject_reasons", "array of codes",
-               "[\"misread\", \"wrong_vehicle\", \"duplicate\", \"out_of_area\", "
-               "\"no_capacity\", \"other\"]",
+               "`[\"misread\", \"wrong_vehicle\", \"duplicate\", \"out_of_area\", "
+               "\"no_capacity\", \"other\"]`",
                "The reasons a control room may give for rejecting a hit (docs/control-room.md). "
                "Codes of 1..32 characters `a-z 0-9 _`, each once; `other` requires a note. "
                "Keep `misread` for hits where the camera read another plate: the yield figures "
                "count it apart."},
        .set = [](Ctx& c, const Item& it) { set_codes(c, it, c.s.followup.reject_reasons); }},
       {.doc = {"followup.outcomes", "array of codes",
-               "[\"intercepted\", \"observed\", \"not_found\", \"owner_notified\", "
-               "\"no_action\"]",
+               "`[\"intercepted\", \"observed\", \"not_found\", \"owner_notified\", "
+               "\"no_action\"]`",
                "What may be recorded as the outcome of an accepted hit (docs/control-room.md). "
                "Codes of 1..32 characters `a-z 0-9 _`, each once."},
        .set = [](Ctx& c, const Item& it) { set_codes(c, it, c.s.followup.outcomes); }},

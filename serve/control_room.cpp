@@ -196,7 +196,7 @@ struct ControlRoom::Streams {
 
 namespace {
 
-// A follow-up record (docs/control-room.md, "Records"): the fields every kind has, then
+// A follow-up record (docs/control-room.md, "Follow-up records on Kafka"): the fields every kind has, then
 // `more` adds the kind's own.
 std::string followup_record(std::string_view kind, const std::string& hit_id,
                             const http::Principal& who, const HitFacts& facts,

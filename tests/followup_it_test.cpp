@@ -411,8 +411,10 @@ TEST_F(FollowupApi, SimultaneousDispositionsOfOneHitAreRecordedOnce) {
   EXPECT_EQ(std::count(actions.begin(), actions.end(), "hit.ack"), 1);
   // Every 200 answers the one stored record.
   const std::string stored = room_->feed().followup("ee01")->disposition_json;
-  for (int i = 0; i < 6; ++i)
-    if (status[i] == 200) EXPECT_EQ(bodies[i], stored);
+  for (int i = 0; i < 6; ++i) {
+    if (status[i] != 200) continue;
+    EXPECT_EQ(bodies[i], stored);
+  }
   EXPECT_EQ(records(2).size(), 2u);
 }
 

@@ -30,6 +30,7 @@ void write(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios:
 TEST(FollowupPages, TwoInstancesShowEachOthersFollowUpAndEscalations) {
   const fs::path dir = fs::temp_directory_path() / ("anpr-followup-" + std::to_string(::getpid()));
   fs::remove_all(dir);
+  fs::create_directories(dir);
   const fs::path artifacts = fs::path(ANPR_BINARY_DIR) / "test-artifacts" / "followup";
   fs::create_directories(artifacts);
 
