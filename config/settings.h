@@ -175,6 +175,19 @@ struct SearchSettings {
   bool four_eyes = false;
 };
 
+// What control rooms record about a hit and when an unacknowledged one is escalated
+// (docs/design.md §10, docs/control-room.md).
+struct FollowupSettings {
+  // Reasons a hit may be rejected for (`other` needs a note) and outcomes of an accepted hit.
+  std::vector<std::string> reject_reasons = {"misread",     "wrong_vehicle", "duplicate",
+                                             "out_of_area", "no_capacity",   "other"};
+  std::vector<std::string> outcomes = {"intercepted", "observed", "not_found", "owner_notified",
+                                       "no_action"};
+  int escalate_priority = 20;      // hits of priority <= this are escalated ...
+  int64_t escalate_after_s = 60;   // ... when not acknowledged this long after they arrived
+  bool escalation_sound = false;   // the control-room page plays a short tone
+};
+
 // The default authorisation_pattern of NL (a parketnummer, 13/654321-26) and BE (a notice
 // number, BR.26.L1.012345/26): docs/retention.md §5.
 inline constexpr const char* kNlAuthorisationPattern = "[0-9]{2}/[0-9]{6}-[0-9]{2}";
@@ -201,6 +214,7 @@ struct Settings {
   std::vector<CountryPolicy> countries;
   RetentionSettings retention;
   SearchSettings search;
+  FollowupSettings followup;
 
   const CountryPolicy* policy(CountryCode c) const;
   // The route topic for hits on lists of `owner` seen by another country's cameras.

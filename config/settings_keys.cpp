@@ -7,6 +7,40 @@ namespace anpr::config::detail {
 
 // ---- the declaration table ----
 
+namespace {
+
+// An array of follow-up codes (followup.reject_reasons, followup.outcomes): 1..32 characters of
+// a-z 0-9 _, each once, at least one.
+void set_codes(Ctx& c, const Item& it, std::vector<std::string>& into) {
+  constexpr std::string_view kExpected = "a code of 1..32 characters a-z 0-9 _";
+  std::vector<std::string> out;
+  bool ok = true;
+  for_each_element(c, it, "codes", [&](const Item& e) {
+    auto v = c.string(e, kExpected);
+    if (!v) {
+      ok = false;
+      return;
+    }
+    const bool shape = !v->empty() && v->size() <= 32 &&
+                       v->find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") ==
+                           std::string::npos;
+    if (!shape) {
+      ok = false;
+      return c.error(e, std::string(kExpected));
+    }
+    if (std::find(out.begin(), out.end(), *v) != out.end()) {
+      ok = false;
+      return c.error(e.line, e.path(), "expected each code once, got " + quote(*v) + " again");
+    }
+    out.push_back(*v);
+  });
+  if (!it.node.is_array()) return;
+  if (out.empty() && ok) return c.error(it, "at least one code");
+  if (ok) into = std::move(out);
+}
+
+}  // namespace
+
 const std::vector<KeyDecl>& decls() {
   static const std::vector<KeyDecl> table = {
       {.doc = {"kafka.brokers", "string", "\"localhost:9092\"",
@@ -749,6 +783,36 @@ const std::vector<KeyDecl>& decls() {
            [](Ctx& c, const Item& it) {
              if (auto v = c.boolean(it)) c.s.search.four_eyes = *v;
            }},
+      {.doc = {"followup.reject_reasons", "array of codes",
+               "`[\"misread\", \"wrong_vehicle\", \"duplicate\", \"out_of_area\", "
+               "\"no_capacity\", \"other\"]`",
+               "The reasons a control room may give for rejecting a hit (docs/control-room.md). "
+               "Codes of 1..32 characters `a-z 0-9 _`, each once; `other` requires a note. "
+               "Keep `misread` for hits where the camera read another plate: the yield figures "
+               "count it apart."},
+       .set = [](Ctx& c, const Item& it) { set_codes(c, it, c.s.followup.reject_reasons); }},
+      {.doc = {"followup.outcomes", "array of codes",
+               "`[\"intercepted\", \"observed\", \"not_found\", \"owner_notified\", "
+               "\"no_action\"]`",
+               "What may be recorded as the outcome of an accepted hit (docs/control-room.md). "
+               "Codes of 1..32 characters `a-z 0-9 _`, each once."},
+       .set = [](Ctx& c, const Item& it) { set_codes(c, it, c.s.followup.outcomes); }},
+      {.doc = {"followup.escalate_priority", "integer 0..100", "20",
+               "Hits of this priority or a more urgent one (a lower number) are escalated when "
+               "no one acknowledges them within `followup.escalate_after_s`."},
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.followup.escalate_priority); },
+       .lo = 0,
+       .hi = 100},
+      {.doc = {"followup.escalate_after_s", "integer 1..86400", "60",
+               "Seconds after a hit arrived (was published) without an acknowledgement before "
+               "it is escalated: the control-room page marks it, and each instance counts the "
+               "escalations it shows in `anpr_hits_escalated_total`."},
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.followup.escalate_after_s); },
+       .lo = 1,
+       .hi = 86400},
+      {.doc = {"followup.escalation_sound", "boolean", "false",
+               "When true, the control-room page plays a short tone when a hit is escalated."},
+       .set = [](Ctx& c, const Item& it) { c.set_boolean(it, c.s.followup.escalation_sound); }},
   };
   return table;
 }

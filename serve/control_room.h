@@ -8,6 +8,18 @@
 //                                      `Last-Event-ID` (header or ?last_event_id=) resumes
 //   POST /api/v1/hits/{hit_id}/ack     controlroom: acknowledge a hit, optional JSON body
 //                                      {"note": "..."}; audited, published to topics.hit_acks
+//   POST /api/v1/hits/{hit_id}/disposition  controlroom: accept, or reject with a reason
+//                                      {"disposition":"rejected","reason":"misread","note":".."}
+//   POST /api/v1/hits/{hit_id}/outcome controlroom: the outcome of an accepted hit
+//                                      {"outcome":"intercepted","note":".."}
+//   GET  /api/v1/followup/codes        controlroom: the configured reasons and outcomes
+//
+// Dispositions and outcomes (docs/control-room.md) are audited and published to
+// topics.hit_acks like acknowledgements (kind "disposition" / "outcome"); a disposition on an
+// unacknowledged hit publishes the acknowledgement first. The same request again answers 200
+// with the stored record; another disposition or outcome than the stored one 409, and so does
+// an outcome before the hit was accepted. The stream also carries `event: disposition`,
+// `event: outcome` and `event: escalation` (serve/hit_feed.h).
 //
 // A control-room token sees only the hits of its own control room (camera registry) unless its
 // control room is "*"; a hit on a covert list only the rooms its list names (serve/hit_feed.h).
@@ -21,8 +33,11 @@
 // Thread safety: construct, then start() once; handlers run on the server's threads.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 
+#include "base/json_writer.h"
 #include "serve/hit_feed.h"
 #include "serve/http_service.h"
 
@@ -45,6 +60,9 @@ class ControlRoom {
  private:
   struct Acks;
   struct Streams;
+  void publish_record(const http::Principal& who, const std::string& action,
+                      const std::string& hit_id, const std::string& record,
+                      const std::function<void(JsonWriter&)>& audit_fields);
   const config::Settings& settings_;
   HttpService& service_;
   HitFeed feed_;

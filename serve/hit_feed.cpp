@@ -6,8 +6,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
+#include <utility>
 
 #include "base/check.h"
+#include "base/json_writer.h"
 #include "kafka/client.h"
 #include "kafka/signing.h"
 #include "metrics/metrics.h"
@@ -22,8 +25,21 @@ namespace {
 // Bounds on what a hit record may claim of its covert audience (the list sidecar's limits).
 constexpr std::size_t kMaxCovertRooms = 64;
 constexpr std::size_t kMaxRoomBytes = 64;
+// The longest a restarted feed waits for its refill before it escalates anyway.
+constexpr auto kRefillAtMost = std::chrono::seconds(30);
 // At most one log line per topic in this time about ignored records (the metric counts all).
 constexpr auto kUnsignedLogEvery = std::chrono::minutes(1);
+
+// Bounds on a follow-up record read from Kafka.
+constexpr std::size_t kMaxRecordBytes = 16 * 1024;
+constexpr std::size_t kMaxNameBytes = 128;
+constexpr std::size_t kMaxNoteBytes = 500;
+
+// A follow-up code as config followup.* allows it: 1..32 characters of a-z 0-9 _.
+bool is_code(std::string_view s) {
+  return !s.empty() && s.size() <= 32 &&
+         s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string_view::npos;
+}
 
 int64_t system_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -86,9 +102,27 @@ class SignatureCheck {
 
 }  // namespace
 
-HitFeed::HitFeed(std::size_t capacity, std::vector<config::RetentionPolicy> policies, Clock clock)
+std::string_view event_name(FeedEvent::Kind kind) {
+  switch (kind) {
+    case FeedEvent::Kind::hit: return "hit";
+    case FeedEvent::Kind::ack: return "ack";
+    case FeedEvent::Kind::disposition: return "disposition";
+    case FeedEvent::Kind::outcome: return "outcome";
+    case FeedEvent::Kind::escalation: return "escalation";
+  }
+  return "hit";
+}
+
+HitFeed::HitFeed(std::size_t capacity, std::vector<config::RetentionPolicy> policies, Clock clock,
+                 Escalation escalation)
     : capacity_(capacity < 1 ? 1 : capacity), policies_(std::move(policies)),
-      clock_(clock ? std::move(clock) : Clock(system_now_ms)) {}
+      clock_(clock ? std::move(clock) : Clock(system_now_ms)), escalation_(escalation),
+      escalated_metric_(&metrics::counter(
+                             "anpr_hits_escalated_total",
+                             "Hits this instance's control-room feed escalated: priority at or "
+                             "below followup.escalate_priority and not acknowledged within "
+                             "followup.escalate_after_s (hits on covert lists are not counted)")
+                             .Add({})) {}
 
 HitFeed::~HitFeed() { stop(); }
 
@@ -166,42 +200,203 @@ bool HitFeed::add_hit(std::string_view json, std::optional<int64_t> arrival_ms) 
   if (!captured) return false;
   if (doc["camera_country"].get_string().get(country)) country = {};
   const int64_t now = clock_();
-  const int64_t due = deadline(country, *captured, arrival_ms.value_or(now));
+  const int64_t arrival = arrival_ms.value_or(now);
+  const int64_t due = deadline(country, *captured, arrival);
   if (due <= now) return false;
+  HitFacts facts;
+  facts.hit_ts = std::string(ts);
+  if (std::string_view v; !doc["list_id"].get_string().get(v)) facts.list_id = v;
+  if (std::string_view v; !doc["camera_id"].get_string().get(v)) facts.camera_id = v;
+  if (int64_t p = -1; !doc["priority"].get_int64().get(p) && p >= 0 && p <= 1000)
+    facts.priority = static_cast<int>(p);
   // Minified: the event stream frames events by lines, so the text must hold no line break.
   std::string text = simdjson::minify(doc);
   {
     MutexLock lock(mu_);
     expire(now);
     if (hits_.count(std::string(id))) return false;
+    const bool escalates = facts.priority >= 0 && facts.priority <= escalation_.max_priority;
     add(FeedEvent{0, FeedEvent::Kind::hit, std::string(id), std::move(audience), std::move(text),
                   due});
+    if (auto it = hits_.find(std::string(id)); it != hits_.end()) {
+      it->second.facts = std::move(facts);
+      if (escalates) {
+        it->second.escalate_at = arrival + escalation_.after_ms;
+        next_escalation_ = std::min(next_escalation_, it->second.escalate_at);
+      }
+    }
+    escalate(now);  // a hit that arrives late may be due at once
   }
   cv_.notify_all();
   return true;
 }
 
-bool HitFeed::add_ack(std::string_view json) {
+bool HitFeed::add_record(std::string_view json) {
+  if (json.size() > kMaxRecordBytes) return false;
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (parser.parse(json.data(), json.size()).get(doc)) return false;
-  std::string_view id;
+  std::string_view id, kind = "ack";
   if (!doc.is_object()) return false;
   if (doc["hit_id"].get_string().get(id) || id.empty()) return false;
+  if (simdjson::dom::element k; !doc["kind"].get(k) && k.get_string().get(kind)) return false;
+  FeedEvent::Kind event_kind;
+  if (kind == "ack") event_kind = FeedEvent::Kind::ack;
+  else if (kind == "disposition") event_kind = FeedEvent::Kind::disposition;
+  else if (kind == "outcome") event_kind = FeedEvent::Kind::outcome;
+  else return false;  // a kind this version does not know
+  // A disposition or an outcome: who recorded it, in which room, with codes of the right shape.
+  std::string_view room, by, disposition, code;
+  if (event_kind != FeedEvent::Kind::ack) {
+    if (doc["control_room"].get_string().get(room) || room.empty() ||
+        room.size() > kMaxRoomBytes)
+      return false;
+    if (doc["by"].get_string().get(by) || by.empty() || by.size() > kMaxNameBytes) return false;
+    if (simdjson::dom::element n; !doc["note"].get(n)) {
+      std::string_view note;
+      if (n.get_string().get(note) || note.size() > kMaxNoteBytes) return false;
+    }
+    if (event_kind == FeedEvent::Kind::disposition) {
+      if (doc["disposition"].get_string().get(disposition)) return false;
+      if (disposition == "rejected") {
+        if (doc["reason"].get_string().get(code) || !is_code(code)) return false;
+      } else if (disposition != "accepted") {
+        return false;
+      }
+    } else if (doc["outcome"].get_string().get(code) || !is_code(code)) {
+      return false;
+    }
+  }
   std::string text = simdjson::minify(doc);
   {
     MutexLock lock(mu_);
     expire(clock_());
     auto it = hits_.find(std::string(id));
-    if (it == hits_.end() || it->second.acked) return false;  // unknown here, or seen already
-    it->second.acked = true;
-    it->second.reserved = false;
-    // The acknowledgement goes with its hit: it names the hit and may say what was done.
-    add(FeedEvent{0, FeedEvent::Kind::ack, std::string(id), it->second.audience,
-                  std::move(text), it->second.deadline_ms});
+    if (it == hits_.end()) return false;  // unknown here (or no longer held)
+    HitState& h = it->second;
+    switch (event_kind) {
+      case FeedEvent::Kind::ack:
+        if (h.acked) return false;  // seen already
+        h.acked = true;
+        h.reserved = false;
+        break;
+      case FeedEvent::Kind::disposition:
+        // The first disposition read wins; only a room that may see the hit records one.
+        if (!h.followup.disposition.empty() || !h.audience.sees(room)) return false;
+        h.acked = true;  // a disposition implies the acknowledgement
+        h.followup.disposition = disposition;
+        h.followup.reason = code;
+        h.followup.disposition_json = text;
+        break;
+      case FeedEvent::Kind::outcome:
+        if (h.followup.disposition != "accepted" || !h.followup.outcome.empty() ||
+            !h.audience.sees(room))
+          return false;
+        h.followup.outcome = code;
+        h.followup.outcome_json = text;
+        break;
+      default:
+        return false;
+    }
+    // The record goes with its hit: it names the hit and may say what was done.
+    add(FeedEvent{0, event_kind, std::string(id), h.audience, std::move(text), h.deadline_ms});
   }
   cv_.notify_all();
   return true;
+}
+
+bool HitFeed::escalate(int64_t now) {
+  // Not while refilling: a hit read back may have an acknowledgement not read yet.
+  if (now < next_escalation_ || !escalate_ready_.load()) return false;
+  std::vector<std::pair<int64_t, std::string>> due;
+  int64_t next = kNever;
+  for (const auto& [id, h] : hits_) {
+    if (h.acked || h.followup.escalated || h.escalate_at == kNever) continue;
+    if (h.escalate_at <= now) due.emplace_back(h.escalate_at, id);
+    else next = std::min(next, h.escalate_at);
+  }
+  next_escalation_ = next;
+  std::sort(due.begin(), due.end());
+  bool added = false;
+  for (const auto& [at, id] : due) {
+    auto it = hits_.find(id);  // add() may have let an old one go for capacity
+    if (it == hits_.end()) continue;
+    it->second.followup.escalated = true;
+    std::string text;
+    JsonWriter w(text);
+    w.begin_object();
+    w.field("hit_id", id);
+    w.field("escalated_at", format_rfc3339(at));
+    w.field("priority", it->second.facts.priority);
+    w.end_object();
+    const bool covert = it->second.audience.covert;
+    add(FeedEvent{0, FeedEvent::Kind::escalation, id, it->second.audience, std::move(text),
+                  it->second.deadline_ms});
+    // No public figure reveals a covert hit (docs/design.md §6).
+    if (!covert) {
+      escalated_metric_->Increment();
+      escalations_.fetch_add(1);
+    }
+    added = true;
+  }
+  return added;
+}
+
+void HitFeed::tick() {
+  bool added;
+  {
+    MutexLock lock(mu_);
+    const int64_t now = clock_();
+    expire(now);
+    added = escalate(now);
+  }
+  if (added) cv_.notify_all();
+}
+
+HitFeed::Reservation HitFeed::reserve_followup(std::string_view hit_id, std::string_view room) {
+  Reservation r;
+  MutexLock lock(mu_);
+  expire(clock_());  // a hit past its deadline can no longer be followed up
+  auto it = hits_.find(std::string(hit_id));
+  if (it == hits_.end()) return r;
+  HitState& h = it->second;
+  if (!h.audience.sees(room)) {
+    r.lookup = Lookup::not_visible;
+    return r;
+  }
+  r.lookup = h.acked ? Lookup::acknowledged : Lookup::open;
+  r.state = h.followup;
+  r.state.acked = h.acked;
+  r.facts = h.facts;
+  r.audience = h.audience;
+  if (h.followup_busy || h.reserved) {
+    r.busy = true;
+    return r;
+  }
+  h.followup_busy = true;
+  if (!h.acked) {
+    h.reserved = true;
+    r.ack_reserved = true;
+  }
+  return r;
+}
+
+void HitFeed::finish_followup(std::string_view hit_id, bool release_ack) {
+  MutexLock lock(mu_);
+  auto it = hits_.find(std::string(hit_id));
+  if (it == hits_.end()) return;
+  it->second.followup_busy = false;
+  if (release_ack) it->second.reserved = false;
+}
+
+std::optional<FollowupState> HitFeed::followup(std::string_view hit_id) const {
+  MutexLock lock(mu_);
+  expire(clock_());
+  auto it = hits_.find(std::string(hit_id));
+  if (it == hits_.end()) return std::nullopt;
+  FollowupState s = it->second.followup;
+  s.acked = it->second.acked;
+  return s;
 }
 
 std::vector<FeedEvent> HitFeed::events_after(uint64_t after, std::string_view room,
@@ -211,7 +406,9 @@ std::vector<FeedEvent> HitFeed::events_after(uint64_t after, std::string_view ro
   const auto collect = [&]() REQUIRES(mu_) {
     // Checked at every serve, not only when added: a hit held since before its deadline is not
     // served from that moment on, also to a page resuming after an older Last-Event-ID.
-    expire(clock_());
+    const int64_t now = clock_();
+    expire(now);
+    escalate(now);
     // Events are in sequence order (with gaps where events expired): skip to the first after
     // `after`.
     if (events_.empty() || events_.back().seq <= after) return false;
@@ -241,13 +438,17 @@ HitFeed::Lookup HitFeed::lookup(std::string_view hit_id, std::string_view room) 
   return it->second.acked ? Lookup::acknowledged : Lookup::open;
 }
 
-HitFeed::Lookup HitFeed::reserve_ack(std::string_view hit_id, std::string_view room) {
+HitFeed::Lookup HitFeed::reserve_ack(std::string_view hit_id, std::string_view room,
+                                     HitFacts* facts, Audience* audience) {
   MutexLock lock(mu_);
   expire(clock_());  // a hit past its deadline can no longer be acknowledged
   auto it = hits_.find(std::string(hit_id));
   if (it == hits_.end()) return Lookup::unknown;
   if (!it->second.audience.sees(room)) return Lookup::not_visible;
-  if (it->second.acked || it->second.reserved) return Lookup::acknowledged;
+  if (facts) *facts = it->second.facts;
+  if (audience) *audience = it->second.audience;
+  if (it->second.acked || it->second.reserved || it->second.followup_busy)
+    return Lookup::acknowledged;
   it->second.reserved = true;
   return Lookup::open;
 }
@@ -287,10 +488,22 @@ void HitFeed::start(const config::Settings& settings) {
                         {"fetch.wait.max.ms", "50"}}));
   const std::vector<std::string> topics = {settings.topics.hits, settings.topics.hit_acks};
   const int64_t tail = static_cast<int64_t>(capacity_);
+  // No escalation until the refill has read both topics up to where they ended at assignment
+  // (or for kRefillAtMost at most): a hit read back would else be escalated before its
+  // acknowledgement is read.
+  escalate_ready_.store(false);
   // The thread owns the consumer and closes it when its loop ends.
   auto check = std::make_shared<SignatureCheck>(settings, topics);
   thread_ = std::thread([this, rk = std::move(consumer), topics, tail, check]() mutable {
     std::vector<bool> assigned(topics.size(), false);
+    std::map<std::pair<std::size_t, int32_t>, int64_t> refill_end;  // (topic, partition) -> end
+    const auto refill_until = std::chrono::steady_clock::now() + kRefillAtMost;
+    const auto refilled = [&] {
+      if (escalate_ready_.load()) return;
+      const bool all = std::all_of(assigned.begin(), assigned.end(), [](bool b) { return b; });
+      if ((all && refill_end.empty()) || std::chrono::steady_clock::now() >= refill_until)
+        escalate_ready_.store(true);
+    };
     auto next_check = std::chrono::steady_clock::now();
     while (!stop_.load()) {
       if (std::chrono::steady_clock::now() >= next_check) {
@@ -303,10 +516,16 @@ void HitFeed::start(const config::Settings& settings) {
               md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0) {
             kafka::PartitionList parts(
                 rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt));
-            for (int p = 0; p < md->topics[0].partition_cnt; ++p)
-              rd_kafka_topic_partition_list_add(parts.get(), topics[t].c_str(),
-                                                md->topics[0].partitions[p].id)
-                  ->offset = RD_KAFKA_OFFSET_TAIL(tail);
+            for (int p = 0; p < md->topics[0].partition_cnt; ++p) {
+              const int32_t id = md->topics[0].partitions[p].id;
+              rd_kafka_topic_partition_list_add(parts.get(), topics[t].c_str(), id)->offset =
+                  RD_KAFKA_OFFSET_TAIL(tail);
+              int64_t low = 0, high = 0;
+              if (rd_kafka_query_watermark_offsets(rk.get(), topics[t].c_str(), id, &low, &high,
+                                                   2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                  high > low)
+                refill_end[{t, id}] = high;
+            }
             if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk.get(), parts.get())) {
               log::warn("run",
                         "hit feed: cannot follow " + topics[t] + ": " + rd_kafka_error_string(e),
@@ -320,10 +539,17 @@ void HitFeed::start(const config::Settings& settings) {
           rd_kafka_topic_destroy(th);
         }
       }
+      refilled();
       const kafka::Message m = rk.poll(200);
-      if (!m || m->err) continue;
+      if (!m || m->err) {
+        tick();  // escalations fall due without any record arriving
+        continue;
+      }
       const std::string_view value(static_cast<const char*>(m->payload), m->len);
       const bool is_hit = rd_kafka_topic_name(m->rkt) == topics[0];
+      if (auto end = refill_end.find({is_hit ? 0 : 1, m->partition});
+          end != refill_end.end() && m->offset + 1 >= end->second)
+        refill_end.erase(end);
       if (!check->ok(*m, is_hit ? 0 : 1, unsigned_records_)) continue;
       if (is_hit) {
         // The message's time is when the hit was published: a refill after a restart judges a
@@ -334,8 +560,9 @@ void HitFeed::start(const config::Settings& settings) {
                            ? std::nullopt
                            : std::optional<int64_t>(published));
       } else {
-        add_ack(value);
+        add_record(value);
       }
+      tick();
     }
     rk.close();
   });

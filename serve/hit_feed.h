@@ -38,6 +38,24 @@
 // whose control room is "*" sees it only when "*" is among them. A covert hit without a usable
 // "covert_rooms" is seen by nobody.
 //
+// Follow-up (docs/design.md §10, docs/control-room.md): the acknowledgements topic carries every
+// follow-up record (`kind` ack, disposition or outcome; a record without `kind` is an
+// acknowledgement). A disposition (accepted, or rejected with a reason) is taken once per hit:
+// the first the feed reads wins and a later one, the same or another, is ignored; it implies the
+// acknowledgement. An outcome is taken once, and only for a hit accepted before it. A
+// disposition or outcome is taken only from a record whose `control_room` may see the hit, with
+// `by` and codes of the expected shape (a-z 0-9 _); any other is ignored, like a record of a hit
+// the feed does not hold. Every record goes with its hit: it is served until the hit's deadline
+// and dropped with it.
+//
+// Escalation: a hit of priority <= Escalation::max_priority still unacknowledged
+// Escalation::after_ms after it arrived (was published) gets an `escalation` event, once. The
+// feed checks at every serve and whenever its consumer thread polls (tick()); each instance
+// counts the escalations of hits not on a covert list in anpr_hits_escalated_total, so the
+// metric reveals no covert hit (docs/design.md §6). After a start, nothing is escalated until the feed has read
+// both topics up to where they ended (at most 30 s): a hit read back is escalated only if no
+// acknowledgement of it was read.
+//
 // Thread safety: every public member may be called from any thread.
 #pragma once
 
@@ -60,6 +78,10 @@
 #include "base/mutex.h"
 #include "config/settings.h"
 
+namespace prometheus {
+class Counter;
+}
+
 namespace anpr::app {
 
 // How long a hit of a camera country that keeps no hits (no retention policy, or hit_days = 0)
@@ -77,7 +99,7 @@ struct Audience {
 };
 
 struct FeedEvent {
-  enum class Kind { hit, ack };
+  enum class Kind { hit, ack, disposition, outcome, escalation };
   uint64_t seq = 0;
   Kind kind = Kind::hit;
   std::string hit_id;
@@ -86,6 +108,31 @@ struct FeedEvent {
   int64_t deadline_ms = 0;   // the hit's (an acknowledgement's is its hit's): not served from then
 };
 
+// What the feed knows of a hit that its follow-up records copy (so a reader of the records can
+// aggregate without the hits topic).
+struct HitFacts {
+  std::string list_id, camera_id, hit_ts;
+  int priority = -1;  // -1: the hit named none
+};
+
+// When unacknowledged hits are escalated (config followup.escalate_*).
+struct Escalation {
+  int max_priority = -1;  // hits of priority <= this; -1: none
+  int64_t after_ms = 0;   // unacknowledged this long after they arrived
+};
+
+// A hit's follow-up as the feed holds it.
+struct FollowupState {
+  bool acked = false;
+  std::string disposition, reason;  // "" none yet
+  std::string disposition_json;     // the record
+  std::string outcome, outcome_json;
+  bool escalated = false;
+};
+
+// The event name of an event stream's event of `kind` ("hit", "ack", ...).
+std::string_view event_name(FeedEvent::Kind kind);
+
 class HitFeed {
  public:
   // Milliseconds since the epoch (UTC); the system clock unless a test injects one.
@@ -93,8 +140,9 @@ class HitFeed {
 
   // `capacity`: events kept (older ones are forgotten, oldest first). `policies`: the camera
   // countries' retention (config `[retention.XX]`), which sets each hit's deadline.
+  // `escalation`: when unacknowledged hits are escalated (none by default).
   explicit HitFeed(std::size_t capacity, std::vector<config::RetentionPolicy> policies = {},
-                   Clock clock = {});
+                   Clock clock = {}, Escalation escalation = {});
   ~HitFeed();
   HitFeed(const HitFeed&) = delete;
   HitFeed& operator=(const HitFeed&) = delete;
@@ -108,7 +156,10 @@ class HitFeed {
   // Returns whether an event was added. `arrival_ms`: when the hit was published (the hits
   // topic's message time), else the clock. Called by the consumer thread, and by tests.
   bool add_hit(std::string_view json, std::optional<int64_t> arrival_ms = std::nullopt);
-  bool add_ack(std::string_view json);
+  // Adds a follow-up record of the acknowledgements topic (ack, disposition or outcome; see the
+  // header comment); returns whether it was taken. add_ack() is the same.
+  bool add_record(std::string_view json);
+  bool add_ack(std::string_view json) { return add_record(json); }
 
   // The deadline of a hit of `camera_country` captured at `capture_ms` that arrived at
   // `arrival_ms` (see the header comment).
@@ -127,8 +178,37 @@ class HitFeed {
   // Reserves hit `hit_id` for an acknowledgement by `room`: answers `open` and marks it (a second
   // reservation then answers `acknowledged`) until add_ack() records it or release() gives it
   // back (the acknowledgement could not be published).
-  Lookup reserve_ack(std::string_view hit_id, std::string_view room);
+  // `facts`, when given, receives the hit's facts for the record.
+  Lookup reserve_ack(std::string_view hit_id, std::string_view room, HitFacts* facts = nullptr,
+                     Audience* audience = nullptr);
   void release(std::string_view hit_id);
+
+  // Reserves hit `hit_id` for a disposition or an outcome by `room`, one at a time per hit, and
+  // the acknowledgement with it when the hit is not acknowledged yet (`ack_reserved`). The
+  // caller decides from `state` what to record, publishes, add_record()s what it published and
+  // then calls finish_followup() (also when it published nothing). `busy`: another disposition,
+  // outcome or acknowledgement of the hit is being published; nothing was reserved.
+  struct Reservation {
+    Lookup lookup = Lookup::unknown;  // unknown / not_visible: nothing reserved
+    bool busy = false;
+    bool ack_reserved = false;
+    FollowupState state;
+    HitFacts facts;
+    Audience audience;
+  };
+  Reservation reserve_followup(std::string_view hit_id, std::string_view room);
+  void finish_followup(std::string_view hit_id, bool release_ack);
+
+  // The follow-up of hit `hit_id` (nullopt when not held).
+  std::optional<FollowupState> followup(std::string_view hit_id) const;
+
+  // Drops what reached its deadline and escalates what is due; called by the consumer thread
+  // and at every serve, and by tests after moving the clock.
+  void tick();
+
+  // Escalations this feed made of hits not on a covert list (what it adds to
+  // anpr_hits_escalated_total).
+  uint64_t escalations() const { return escalations_.load(); }
 
   // Records read from Kafka and ignored because their signature was missing or wrong.
   uint64_t unsigned_records() const { return unsigned_records_.load(); }
@@ -143,26 +223,38 @@ class HitFeed {
   bool add(FeedEvent ev) REQUIRES(mu_);
   // Drops every event at or past its deadline at `now`. Cheap when none is due.
   void expire(int64_t now) const REQUIRES(mu_);
+  // Adds an escalation event for every hit due at `now`; returns whether it added one.
+  bool escalate(int64_t now) REQUIRES(mu_);
 
   struct HitState {
     Audience audience;
     int64_t deadline_ms = 0;
     bool acked = false;
     bool reserved = false;  // an acknowledgement is being published
+    bool followup_busy = false;  // a disposition or outcome is being published
+    HitFacts facts;
+    FollowupState followup;  // its `acked` is unused: see above
+    int64_t escalate_at = std::numeric_limits<int64_t>::max();
   };
   static constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
   const std::size_t capacity_;
   const std::vector<config::RetentionPolicy> policies_;
   const Clock clock_;
+  const Escalation escalation_;
+  prometheus::Counter* escalated_metric_;
   mutable Mutex mu_;
   std::condition_variable cv_;
   // Expiry happens on reads too, hence mutable.
   mutable std::deque<FeedEvent> events_ GUARDED_BY(mu_);  // in seq order
   mutable std::unordered_map<std::string, HitState> hits_ GUARDED_BY(mu_);  // hits in events_
   mutable int64_t next_deadline_ GUARDED_BY(mu_) = kNever;  // <= every deadline in events_
+  int64_t next_escalation_ GUARDED_BY(mu_) = kNever;  // <= every escalation still due
   uint64_t seq_ GUARDED_BY(mu_) = 0;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> unsigned_records_{0};
+  std::atomic<uint64_t> escalations_{0};
+  // False while start()'s refill reads what the topics held (no escalation meanwhile).
+  std::atomic<bool> escalate_ready_{true};
   std::thread thread_;
 };
 

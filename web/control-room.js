@@ -89,6 +89,7 @@
     li.querySelector('.ack').addEventListener('click', () => acknowledge(entry));
     entry.el = li;
     updateAck(entry);
+    if (window.Followup) Followup.decorate(li, h);  // accept / reject / outcome (followup.js)
     updateTime(li);
   }
 
@@ -105,7 +106,7 @@
 
   function visible(entry) {
     const f = filters.elements, h = entry.hit;
-    if (entry.acked && !f.acked.checked) return false;
+    if (entry.acked && !f.acked.checked && !(window.Followup && Followup.pending(h.hit_id))) return false;
     if (f.country.value && h.camera_country !== f.country.value) return false;
     if (f.list.value && h.list_id !== f.list.value) return false;
     if (f.category.value && h.category !== f.category.value) return false;
@@ -156,12 +157,15 @@
       addOption('category', obj.category);
       render(entry);
       hits.set(obj.hit_id, entry);
-    } else if (type === 'ack') {
+    } else {
+      if (window.Followup) Followup.onEvent(type, obj);  // ack, disposition, outcome, escalation
       const entry = hits.get(obj.hit_id);
       if (!entry) return;
-      entry.acked = true;
-      entry.ackedBy = obj.acknowledged_by;
-      updateAck(entry);
+      if ((type === 'ack' || type === 'disposition') && !entry.acked) {  // a disposition acknowledges
+        entry.acked = true;
+        entry.ackedBy = obj.acknowledged_by || obj.by;
+        updateAck(entry);
+      }
     }
     scheduleRedraw();
   }
@@ -219,7 +223,8 @@
   }
 
   // Drops the stream (it reconnects by itself): for a manual "reconnect", and for the tests.
-  window.anprControlRoom = { drop: () => { if (current) current.abort(); } };
+  window.anprControlRoom = { drop: () => { if (current) current.abort(); },
+    event: (type, obj) => onEvent(type, JSON.stringify(obj)) };
 
   filters.addEventListener('input', redraw);
   setInterval(() => { for (const e of hits.values()) if (e.el.isConnected) updateTime(e.el); }, 1000);
