@@ -1,6 +1,7 @@
 // Everything `anpr run` and `anpr demo` serve over HTTP beside the pipeline: health and metrics
 // (serve/http_service.h), the control rooms' feed and acknowledgements (serve/control_room.h), the
-// operators' list API (serve/lists_api.h) and the investigators' search (serve/search_api.h, when
+// operators' list API (serve/lists_api.h), the status page's history and map and the hit filters
+// (serve/status_api.h) and the investigators' search (serve/search_api.h, when
 // the processor keeps passages). One place assembles them, so the demo serves what production
 // serves.
 #pragma once
@@ -9,6 +10,7 @@
 
 #include "serve/control_room.h"
 #include "serve/http_service.h"
+#include "serve/status_api.h"
 #include "cli/run_setup.h"
 
 namespace anpr::app {
@@ -31,6 +33,8 @@ class RunServices {
  private:
   std::unique_ptr<HttpService> http_;
   std::unique_ptr<ControlRoom> control_room_;
+  StatusHistory history_;
+  std::unique_ptr<StatusSampler> sampler_;  // the status page's history of the processor
 };
 
 }  // namespace anpr::app
