@@ -76,6 +76,7 @@ TEST(Pages, ControlRoomInABrowser) {
                           std::to_string(port) + " ANPR_BROKERS=" + bootstrap +
                           " TOPIC_HITS=" + broker.topic("anpr.hits") +
                           " TOPIC_HIT_ACKS=" + broker.topic("anpr.hit-acks") +
+                          " TOPIC_READS=" + broker.topic("anpr.reads") +
                           " GROUP=" + broker.group("pages-check") +
                           " TOKEN_CR=" + cr + " TOKEN_CR_NAME=carl TOKEN_OP=" + op +
                           " OUT_DIR=" + artifacts.string() + " node pages_check.js 2>&1; echo \"exit=$?\"";

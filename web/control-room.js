@@ -101,6 +101,7 @@
     const h = entry.hit;
     const li = $('hit-template').content.firstElementChild.cloneNode(true);
     li.dataset.hitId = h.hit_id;
+    li.dataset.eventId = h.event_id || '';
     // Both plates in their country's display form (X-999-DB, 1-ABC-234), as the terminal view
     // prints them; the normalised text when the hit carries no display form.
     const readNorm = h.read_plate || h.plate_normalized || h.plate;

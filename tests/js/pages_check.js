@@ -5,7 +5,7 @@
 // Environment: ANPR_URL (http://127.0.0.1:PORT), ANPR_BROKERS, TOKEN_CR (controlroom, all rooms),
 // TOKEN_OP (operator), OUT_DIR (screenshots), CHROMIUM (default /usr/bin/chromium), TOPIC_HITS and
 // TOPIC_HIT_ACKS (the processor's topics.hits and topics.hit_acks, default anpr.hits and
-// anpr.hit-acks), GROUP (the consumer group reading the acknowledgements, default one per run).
+// anpr.hit-acks), TOPIC_READS (its topics.reads, default anpr.reads), GROUP (the consumer group reading the acknowledgements, default one per run).
 'use strict';
 const { chromium } = require('playwright-core');
 const { Kafka, logLevel } = require('kafkajs');
@@ -16,6 +16,7 @@ const url = process.env.ANPR_URL;
 const out = process.env.OUT_DIR || '.';
 const topicHits = process.env.TOPIC_HITS || 'anpr.hits';
 const topicAcks = process.env.TOPIC_HIT_ACKS || 'anpr.hit-acks';
+const topicReads = process.env.TOPIC_READS || 'anpr.reads';
 const kafka = new Kafka({ clientId: 'anpr-pages-check', brokers: process.env.ANPR_BROKERS.split(','), logLevel: logLevel.NOTHING });
 
 function check(cond, what) {
@@ -145,15 +146,34 @@ async function main() {
   const when = await text('.time');
   check(/^2026-07-14 14:34:56 (CEST|GMT\+2) · /.test(when), 'the time has a date, a 24-hour clock and a time zone: ' + when);
   check((await text('.prio')) === 'PRIORITY 0 (highest)', 'priority 0 reads as the highest: ' + await text('.prio'));
+
+  // A read the processor itself turns into a hit: the camera read 1ABC2B4 without a country, its
+  // OCR candidate 1-ABC-234 is on the Belgian list, so the hit went to Belgium's route too.
+  // Reads of a camera without hits besides, for the status page's reads/s.
+  const runId = crypto.randomBytes(4).toString('hex');
+  const reads = [{ event_id: 'ev-cand-' + runId, camera_id: 'nl-cam-1', ts: new Date().toISOString(), plate: '1ABC2B4', confidence: 0.64,
+    lat: 52.1352, lon: 5.0301, candidates: [{ plate: '1-ABC-234', confidence: 0.3 }] }];
+  for (let i = 0; i < 30; i++) reads.push({ event_id: 'ev-' + i + '-' + runId, camera_id: 'lu-cam-1', ts: new Date().toISOString(), plate: 'ZK' + (5100 + i), plate_country: 'LU', confidence: 0.9 });
+  await producer.send({ topic: topicReads, acks: -1, messages: reads.map((r) => ({ key: r.camera_id, value: JSON.stringify(r) })) });
+  const real = 'li[data-event-id="ev-cand-' + runId + '"]';
+  await page.waitForSelector(real, { timeout: 15000 });
+  const realText = (sel) => page.textContent(real + ' ' + sel);
+  check(await realText('.plate.read') === '1-ABC-234' && await realText('.plate.listed') === '1-ABC-234',
+    'a hit made by the processor shows the read and the listed plate in the Belgian form (' + await realText('.plate.read') + ')');
+  check((await realText('.read-source')).includes('OCR candidate') && (await realText('.read-source')).includes('1ABC2B4'),
+    'a hit made by the processor says its OCR candidate matched: ' + await realText('.read-source'));
+  check(await realText('.routes') === 'also reported to BE', 'a hit made by the processor names the partner it was reported to: ' + await realText('.routes'));
+  check((await realText('.listed-country')).startsWith('(BE, country assumed'), 'a hit made by the processor says the country was assumed: ' + await realText('.listed-country'));
+  check(await realText('.confidence') === 'read confidence 64 %' && await realText('.camera') === 'camera nl-cam-1', 'a hit made by the processor gives camera and read confidence');
   await page.screenshot({ path: path.join(out, 'control-room.png') });
 
   // Filters: by list; the counts follow them.
   const counts = () => page.textContent('#counts');
   const allCounts = await counts();
-  check(allCounts.startsWith('5 open, 0 acknowledged'), 'the counts cover every hit without a filter: ' + allCounts);
+  check(allCounts.startsWith('6 open, 0 acknowledged'), 'the counts cover every hit without a filter: ' + allCounts);
   await page.selectOption('select[name=list]', 'nl-stolen');
   check(await page.isHidden(`li[data-hit-id="${h1.hit_id}"]`) && await page.isVisible(`li[data-hit-id="${routine.hit_id}"]`), 'the list filter shows only that list\'s hits');
-  check((await counts()).startsWith('1 open, 0 acknowledged (filtered; 5 in all)'), 'the counts follow the list filter: ' + await counts());
+  check((await counts()).startsWith('1 open, 0 acknowledged (filtered; 6 in all)'), 'the counts follow the list filter: ' + await counts());
   await page.selectOption('select[name=list]', '');
   await page.selectOption('select[name=country]', 'BE');
   check((await counts()).startsWith('1 open') && await page.isVisible(card) && await page.isHidden(`li[data-hit-id="${h1.hit_id}"]`), 'the counts follow the country filter: ' + await counts());
