@@ -1,7 +1,8 @@
 // Everything `anpr run` and `anpr demo` serve over HTTP beside the pipeline: health and metrics
 // (serve/http_service.h), the control rooms' feed and acknowledgements (serve/control_room.h), the
-// operators' list API (serve/lists_api.h), the yield figures (serve/yield_api.h) and the
-// investigators' search (serve/search_api.h, when
+// operators' list API (serve/lists_api.h), the yield figures (serve/yield_api.h), the status
+// page's history and map and the hit filters (serve/status_api.h) and the investigators' search
+// (serve/search_api.h, when
 // the processor keeps passages). One place assembles them, so the demo serves what production
 // serves.
 #pragma once
@@ -11,6 +12,7 @@
 #include "serve/control_room.h"
 #include "serve/http_service.h"
 #include "serve/yield_book.h"
+#include "serve/status_api.h"
 #include "cli/run_setup.h"
 
 namespace anpr::app {
@@ -35,6 +37,8 @@ class RunServices {
   std::unique_ptr<ControlRoom> control_room_;
   std::unique_ptr<YieldBook> yield_;
   metrics::Collector yield_metrics_;
+  StatusHistory history_;
+  std::unique_ptr<StatusSampler> sampler_;  // the status page's history of the processor
 };
 
 }  // namespace anpr::app

@@ -137,6 +137,7 @@ struct HttpSettings {
   int max_streams = 64;           // open hit streams in all
   int max_streams_per_room = 16;  // of one control room
   std::string metrics_token_sha256;  // "" = /metrics is public
+  int64_t status_sample_ms = 10'000;  // the status page's history: one sample per interval
 };
 
 // How long one camera country's law lets passages and hits be kept, and who may search them

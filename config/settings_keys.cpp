@@ -445,6 +445,13 @@ const std::vector<KeyDecl>& decls() {
        .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.http.max_streams_per_room); },
        .lo = 1,
        .hi = 10000},
+      {.doc = {"http.status_sample_ms", "integer 100..600000", "10000",
+               "How often the status page's history samples the processor's figures (reads/s, "
+               "hits/s, dead letters/s, consumer lag); it keeps the newest 360 samples, the last "
+               "hour at the default."},
+       .set = [](Ctx& c, const Item& it) { c.set_integer(it, c.s.http.status_sample_ms); },
+       .lo = 100,
+       .hi = 600000},
       {.doc = {"http.metrics_token_sha256", "string", "\"\"",
                "Lower-case hex SHA-256 of a token that `/metrics` then requires "
                "(`Authorization: Bearer <token>`, 401 without it). Empty: `/metrics` is public."},

@@ -77,6 +77,9 @@ void append_hit_json(std::string& out, const HitReadView& read, const Snapshot& 
   w.field("plate_normalized", read.plates.empty() ? std::string_view{} : read.plates[0].view());
   if (hit.plate_index < read.plates.size()) {
     w.field("read_plate", read.plates[hit.plate_index].view());
+    // As a person reads it, in the same country's form as the listed plate (the terminal view's
+    // and the control-room page's display form, docs/control-room.md).
+    w.field("read_plate_display", formats::display(display_country, read.plates[hit.plate_index]));
     w.field("read_plate_source", hit.plate_index == 0 ? "plate" : "candidate");
   }
   w.field("matched_plate", matched.view());

@@ -470,6 +470,16 @@ std::size_t HitFeed::size() const {
   return events_.size();
 }
 
+std::vector<FeedEvent> HitFeed::recent_hits(
+    std::size_t max, const std::function<bool(const Audience&)>& keep) const {
+  std::vector<FeedEvent> out;
+  MutexLock lock(mu_);
+  expire(clock_());
+  for (auto it = events_.rbegin(); it != events_.rend() && out.size() < max; ++it)
+    if (it->kind == FeedEvent::Kind::hit && keep(it->audience)) out.push_back(*it);
+  return out;
+}
+
 void HitFeed::wake_all() { cv_.notify_all(); }
 
 void HitFeed::stop() {

@@ -215,6 +215,11 @@ class HitFeed {
 
   uint64_t last_seq() const;
   std::size_t size() const;  // events held, none past its deadline
+
+  // The newest hits held (not acknowledgements), newest first, at most `max`, of those `keep`
+  // accepts by their audience; none past its deadline (the status page's map).
+  std::vector<FeedEvent> recent_hits(std::size_t max,
+                                     const std::function<bool(const Audience&)>& keep) const;
   bool stopping() const { return stop_.load(); }
   // Wakes every waiting reader (server shutdown).
   void wake_all();

@@ -24,6 +24,10 @@
 #include "match/index.h"
 #include "metrics/metrics.h"
 
+namespace anpr {
+class CameraRegistry;
+}
+
 namespace anpr::app {
 
 class Processor;
@@ -34,6 +38,7 @@ struct ServiceContext {
   const config::Settings* settings = nullptr;
   LiveIndex* index = nullptr;
   const Processor* processor = nullptr;
+  const CameraRegistry* cameras = nullptr;  // the camera registry (status map, hit filters)
 };
 
 class HttpService {

@@ -136,6 +136,39 @@ TEST(HitJsonTest, HitRecordIsValidJsonWithTheContractFields) {
   EXPECT_EQ(e["routes"].at(0).get(str), simdjson::SUCCESS);
   EXPECT_EQ(str, "anpr.route.be");
   EXPECT_TRUE(e["valid_until"].is_null());
+  // The reading that matched, as printed: G8123X fits no NL form, so it stays as it is.
+  EXPECT_EQ(e["read_plate_display"].get(str), simdjson::SUCCESS);
+  EXPECT_EQ(str, "G8123X");
+}
+
+TEST(HitJsonTest, TheReadPlateIsShownInTheListedPlatesCountrysForm) {
+  auto s = one_entry_snapshot("v1");
+  // The camera read G8123X, its candidate GB123X matched; the read gave no country (NL assumed
+  // from the entry), so both plates are printed in the NL form.
+  const std::vector<Plate> plates{*Plate::from_normalized("G8123X"), *Plate::from_normalized("GB123X")};
+  const std::vector<std::string_view> raw{"G8-123-X", "GB 123 X"};
+  HitReadView r;
+  r.event_id = "e1";
+  r.camera_id = "cam";
+  r.ts = "2026-11-23T08:00:00.000Z";
+  r.plate = "G8-123-X";
+  r.plates = plates;
+  r.raw_plates = raw;
+  std::string out;
+  append_hit_json(out, r, *s, IndexHit{0, MatchKind::exact, 0, 1});
+  simdjson::dom::parser parser;
+  simdjson::dom::element e;
+  ASSERT_EQ(parser.parse(out).get(e), simdjson::SUCCESS) << out;
+  std::string_view str;
+  bool assumed = false;
+  EXPECT_EQ(e["read_plate"].get(str), simdjson::SUCCESS);
+  EXPECT_EQ(str, "GB123X");
+  EXPECT_EQ(e["read_plate_display"].get(str), simdjson::SUCCESS);
+  EXPECT_EQ(str, "GB-123-X");
+  EXPECT_EQ(e["read_plate_source"].get(str), simdjson::SUCCESS);
+  EXPECT_EQ(str, "candidate");
+  EXPECT_EQ(e["country_assumed"].get(assumed), simdjson::SUCCESS);
+  EXPECT_TRUE(assumed);
 }
 
 }  // namespace

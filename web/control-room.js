@@ -7,7 +7,24 @@
   const $ = (id) => document.getElementById(id);
   const filters = $('filters');
   const seen = { country: new Set(), list: new Set(), category: new Set() };
-  const URGENT = 10;           // priority 0..10: a priority hit
+  const URGENT = 10;           // priority 0..10: a priority hit (0 is the highest, 100 the lowest)
+
+  // web/followup.js (dispositions, outcomes, escalation) defines window.Followup: decorate(card,
+  // hit) puts its controls in each new card's .followup, onEvent(type, obj) takes every stream
+  // event other than a hit, pending(hit_id) says an accepted hit still waits for its outcome.
+
+  // Times as a person on shift reads them without doubt: date, 24-hour clock and time zone
+  // (the browser's), e.g. "2026-12-06 19:01:02 CET".
+  const TIME = new Intl.DateTimeFormat('en-GB', {
+    year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit',
+    second: '2-digit', hourCycle: 'h23', timeZoneName: 'short',
+  });
+  function clock(ts) {
+    const d = new Date(ts);
+    if (isNaN(d)) return ts || '';
+    const p = Object.fromEntries(TIME.formatToParts(d).map((x) => [x.type, x.value]));
+    return p.year + '-' + p.month + '-' + p.day + ' ' + p.hour + ':' + p.minute + ':' + p.second + ' ' + p.timeZoneName;
+  }
 
   // Character alignment of the plate as read and as listed (edit distance with back-tracking),
   // so the differing characters can be highlighted.
@@ -29,12 +46,17 @@
     return [ra, rb];
   }
 
+  // Writes `text` (the display form) into `el`, marking the characters `marks` flags; `marks` is
+  // indexed by the normalised plate, which is the display form without its separators.
   function plateInto(el, text, marks) {
     el.textContent = '';
-    for (let k = 0; k < text.length; k++) {
-      const s = document.createElement(marks[k] ? 'mark' : 'span');
-      s.textContent = text[k];
+    let k = 0;
+    for (const ch of text) {
+      const separator = ch === '-' || ch === ' ';
+      const s = document.createElement(!separator && marks[k] ? 'mark' : 'span');
+      s.textContent = ch;
       el.appendChild(s);
+      if (!separator) k++;
     }
   }
 
@@ -45,24 +67,56 @@
     return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min ago';
   }
 
-  function addOption(kind, value) {
+  function addOption(kind, value, label) {
     if (!value || seen[kind].has(value)) return;
     seen[kind].add(value);
     const o = document.createElement('option');
-    o.textContent = value;
+    o.value = value;
+    o.textContent = label || value;
     filters.elements[kind].appendChild(o);
+  }
+
+  // The filters' choices before any hit: the lists this room may see, the cameras' countries,
+  // every category (GET /api/v1/hits/filters). Hits of other values still add theirs.
+  async function loadFilterChoices() {
+    try {
+      const res = await Auth.api('/api/v1/hits/filters');
+      if (!res.ok) return;
+      const f = await res.json();
+      for (const c of f.countries || []) addOption('country', c);
+      for (const l of f.lists || []) addOption('list', l.list_id, l.list_id + ' (' + l.owner + ')');
+      for (const c of f.categories || []) addOption('category', c, c.replace(/_/g, ' '));
+      redraw();
+    } catch (e) { /* the hits still bring their own values */ }
+  }
+
+  function priorityText(p) {
+    if (p <= URGENT) return 'PRIORITY ' + p + (p === 0 ? ' (highest)' : '');
+    return 'priority ' + p;
   }
 
   function render(entry) {
     const h = entry.hit;
     const li = $('hit-template').content.firstElementChild.cloneNode(true);
     li.dataset.hitId = h.hit_id;
-    const read = h.read_plate || h.plate_normalized || h.plate;
-    const listed = h.matched_plate;
-    const [ra, rb] = h.match_kind === 'exact' ? [[], []] : align(read, listed);
+    li.dataset.eventId = h.event_id || '';
+    // Both plates in their country's display form (X-999-DB, 1-ABC-234), as the terminal view
+    // prints them; the normalised text when the hit carries no display form.
+    const readNorm = h.read_plate || h.plate_normalized || h.plate;
+    const read = h.read_plate_display || readNorm;
+    const listed = h.matched_plate_display || h.matched_plate;
+    const [ra, rb] = h.match_kind === 'exact' ? [[], []] : align(readNorm, h.matched_plate);
     plateInto(li.querySelector('.plate.read'), read, ra);
     plateInto(li.querySelector('.plate.listed'), listed, rb);
-    li.querySelector('.plate.listed').title = h.matched_plate_display || listed;
+    li.querySelector('.plate.read').title = 'as the camera sent it: ' + h.plate;
+    li.querySelector('.plate.listed').title = 'as listed: ' + h.matched_plate;
+    const src = li.querySelector('.read-source');
+    if (h.read_plate_source === 'candidate') {
+      src.textContent = 'matched an OCR candidate, not the camera\'s own reading "' + h.plate + '"';
+      src.classList.add('fuzzy');
+    }
+    li.querySelector('.listed-country').textContent = h.matched_country ?
+      '(' + h.matched_country + (h.country_assumed ? ', country assumed: the camera gave none' : '') + ')' : '';
     if (h.thumbnail_jpeg) {
       const img = li.querySelector('.thumb');
       img.src = 'data:image/jpeg;base64,' + h.thumbnail_jpeg;
@@ -73,7 +127,9 @@
     const urgent = h.priority <= URGENT;
     li.classList.toggle('urgent', urgent);
     li.classList.add('action-' + h.action);
-    li.querySelector('.prio').textContent = (urgent ? 'PRIORITY ' : 'priority ') + h.priority;
+    const prio = li.querySelector('.prio');
+    prio.textContent = priorityText(h.priority);
+    prio.title = 'priority ' + h.priority + ' (0 is the highest, 100 the lowest)';
     li.querySelector('.category').textContent = h.category.replace(/_/g, ' ');
     li.querySelector('.action').textContent = h.action === 'observe' ? 'observe (discreet: do not alert the driver)' : h.action;
     li.querySelector('.kind').textContent = h.match_kind === 'exact' ? 'exact match' :
@@ -81,21 +137,30 @@
       ', ' + h.differences + ' difference' + (h.differences === 1 ? '' : 's') + ': check the plate by eye';
     li.querySelector('.kind').classList.toggle('fuzzy', h.match_kind !== 'exact');
     li.querySelector('.list').textContent = 'list ' + h.list_id + ' (' + h.list_owner + ', version ' + h.list_version + ') · ref ' + h.reference;
+    const routes = Array.isArray(h.routes) ? h.routes.filter((r) => typeof r === 'string' && r) : [];
+    li.querySelector('.routes').textContent = routes.length ? 'also reported to ' + routes.join(', ') : '';
     li.querySelector('.note').textContent = h.note || '';
     li.querySelector('.site').textContent = (h.site || h.camera_id) + (h.camera_country ? ' (' + h.camera_country + ')' : '');
+    li.querySelector('.camera').textContent = 'camera ' + h.camera_id;
     li.querySelector('.loc').textContent = h.lat !== undefined ? h.lat.toFixed(4) + ', ' + h.lon.toFixed(4) +
       (h.direction ? ' · ' + h.direction : '') + (h.lane !== undefined ? ' · lane ' + h.lane : '') : '';
+    li.querySelector('.confidence').textContent = typeof h.confidence === 'number' ?
+      'read confidence ' + Math.round(h.confidence * 100) + ' %' : 'read confidence not given';
     li.querySelector('.time').dataset.ts = h.ts;
+    li.querySelector('.time').title = h.ts;
     li.querySelector('.ack').addEventListener('click', () => acknowledge(entry));
     entry.el = li;
     updateAck(entry);
-    if (window.Followup) Followup.decorate(li, h);  // accept / reject / outcome (followup.js)
     updateTime(li);
+    // accept / reject / outcome (followup.js); the card stays usable without them
+    if (window.Followup) {
+      try { Followup.decorate(li, h); } catch (e) { /* no follow-up controls on this card */ }
+    }
   }
 
   function updateTime(li) {
     const t = li.querySelector('.time');
-    t.textContent = new Date(t.dataset.ts).toLocaleString() + ' · ' + age(t.dataset.ts);
+    t.textContent = clock(t.dataset.ts) + ' · ' + age(t.dataset.ts);
   }
 
   function updateAck(entry) {
@@ -104,15 +169,21 @@
     entry.el.querySelector('.acked').textContent = entry.acked ? 'acknowledged by ' + entry.ackedBy : '';
   }
 
-  function visible(entry) {
+  // Whether a hit passes the filters, acknowledged or not.
+  function matches(entry) {
     const f = filters.elements, h = entry.hit;
-    if (entry.acked && !f.acked.checked && !(window.Followup && Followup.pending(h.hit_id))) return false;
     if (f.country.value && h.camera_country !== f.country.value) return false;
     if (f.list.value && h.list_id !== f.list.value) return false;
     if (f.category.value && h.category !== f.category.value) return false;
     if (f.action.value && h.action !== f.action.value) return false;
     if (h.priority > Number(f.priority.value || 100)) return false;
     return true;
+  }
+
+  function visible(entry) {
+    // An accepted hit without its outcome stays in view: the outcome is still to be recorded.
+    return matches(entry) && (!entry.acked || filters.elements.acked.checked ||
+                              (window.Followup && Followup.pending(entry.hit.hit_id)));
   }
 
   function redraw() {
@@ -123,8 +194,12 @@
       return Date.parse(b.hit.ts) - Date.parse(a.hit.ts);
     });
     ol.replaceChildren(...list.map((e) => e.el));
-    const open = [...hits.values()].filter((e) => !e.acked).length;
-    $('counts').textContent = open + ' open, ' + (hits.size - open) + ' acknowledged';
+    // The counts follow the filters: the hits that pass them, open and acknowledged.
+    const passing = [...hits.values()].filter(matches);
+    const open = passing.filter((e) => !e.acked).length;
+    const filtered = passing.length !== hits.size;
+    $('counts').textContent = open + ' open, ' + (passing.length - open) + ' acknowledged' +
+      (filtered ? ' (filtered; ' + hits.size + ' in all)' : '');
     $('empty').hidden = list.length > 0;
   }
 
@@ -223,7 +298,7 @@
   }
 
   // Drops the stream (it reconnects by itself): for a manual "reconnect", and for the tests.
-  window.anprControlRoom = { drop: () => { if (current) current.abort(); },
+  window.anprControlRoom = { drop: () => { if (current) current.abort(); }, redraw: scheduleRedraw,
     event: (type, obj) => onEvent(type, JSON.stringify(obj)) };
 
   filters.addEventListener('input', redraw);
@@ -235,6 +310,7 @@
       $('empty').textContent = 'This page shows hits to control-room tokens. Your token has role ' + me.role + '.';
       return;
     }
+    loadFilterChoices();
     stream();
   });
 })();
