@@ -27,8 +27,11 @@ RunServices::RunServices(RunSetup& s, Processor& p) {
       },
       s.settings.http.status_sample_ms);
   if (store::Store* st = p.retention_store()) add_search_routes(*http_, *st);
-  yield_ = std::make_unique<YieldBook>(YieldBook::Limits{}, default_yield_codes(),
-                                       s.settings.retention.policies);
+  // The codes the control rooms record with (followup.*), so the figures count what they record.
+  yield_ = std::make_unique<YieldBook>(
+      YieldBook::Limits{},
+      YieldCodes{s.settings.followup.reject_reasons, s.settings.followup.outcomes},
+      s.settings.retention.policies);
   // Before the list routes: GET /api/v1/lists/yield is not the list named "yield".
   add_yield_routes(http_->server(), *yield_);
   add_list_routes(*http_, *s.registry, /*read_only=*/s.settings.list_policy.follow_topic);

@@ -39,7 +39,7 @@ class BrokerHealthIt : public ::testing::Test {
     ASSERT_FALSE(bootstrap_.empty());
     write_file(dir_ / "cameras.csv",
           "camera_id,country,site,lat,lon,control_room\nnl-cam-1,NL,A2 Utrecht,52.1,5.1,NL-1\n");
-    write_file(dir_ / "nl.csv", "plate,plate_country,reference\n12-BDF-3,NL,r1\n12ABC3,NL,r2\n");
+    write_file(dir_ / "nl.csv", "plate,plate_country,reference\n12-BDF-3,NL,r1\nABCDEFG,NL,r2\n");
     write_file(dir_ / "nl.toml",
           "id = \"nl-stolen\"\nowner_country = \"NL\"\nmatch_mode = \"exact\"\n"
           "category = \"stolen_vehicle\"\n");

@@ -14,11 +14,14 @@ window.Followup = (() => {
 
   const label = (code) => String(code || '').replace(/_/g, ' ');
   // 24-hour local time with the date and the zone, so nobody has to guess.
+  // The same form as the card's times (control-room.js): "2026-12-06 19:01:02 CET".
+  const TIME = new Intl.DateTimeFormat('en-GB', { year: 'numeric', month: '2-digit', day: '2-digit',
+    hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'short' });
   const when = (ts) => {
     const d = new Date(ts);
     if (isNaN(d)) return '';
-    return d.toLocaleString('en-GB', { year: 'numeric', month: '2-digit', day: '2-digit',
-      hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false, timeZoneName: 'short' });
+    const p = Object.fromEntries(TIME.formatToParts(d).map((x) => [x.type, x.value]));
+    return p.year + '-' + p.month + '-' + p.day + ' ' + p.hour + ':' + p.minute + ':' + p.second + ' ' + p.timeZoneName;
   };
   const of = (id) => { if (!state.has(id)) state.set(id, {}); return state.get(id); };
   const el = (tag, cls, text) => {
@@ -41,12 +44,12 @@ window.Followup = (() => {
   function decorate(card, hit) {
     cards.set(hit.hit_id, card);
     card.dataset.priority = hit.priority;
-    let box = card.querySelector('.followup');
+    let box = card.querySelector('.followup');  // the card's slot for it (web/index.html)
     if (!box) {
       box = el('div', 'followup');
-      box.append(el('div', 'fu-badges'), el('div', 'fu-actions'));
       (card.querySelector('.act') || card).appendChild(box);
     }
+    if (!box.querySelector('.fu-badges')) box.append(el('div', 'fu-badges'), el('div', 'fu-actions'));
     if (codes === null) { codes = false; loadCodes(); }
     draw(hit.hit_id);
   }
