@@ -173,7 +173,8 @@ TEST(YieldBook, RepeatsAndDuplicatesCountOnce) {
   EXPECT_EQ(b.add_record(outcome("h2", t + 3000, "observed")), YieldBook::Taken::applied);
   EXPECT_EQ(b.add_record(outcome("h2", t + 3000, "observed")), YieldBook::Taken::unchanged);
   EXPECT_EQ(b.add_record(outcome("h2", t + 4000, "not_found")), YieldBook::Taken::unchanged);
-  const ListYield* y = find(b.lists(false), "l1");
+  const auto y_all = b.lists(false);  // y points into it
+  const ListYield* y = find(y_all, "l1");
   ASSERT_TRUE(y);
   EXPECT_EQ(y->hits, 2u);
   EXPECT_EQ(y->acknowledged, 2u);
@@ -250,7 +251,8 @@ TEST(YieldBook, RecordsOfUnknownHitsWaitBoundedAndCountNothing) {
   // x0 and x1 were dropped (oldest first); x4's record is applied when its hit comes.
   b.add_hit(hit({"x0", "l1", "c1", t}));
   b.add_hit(hit({"x4", "l1", "c1", t}));
-  const ListYield* y = find(b.lists(true), "l1");
+  const auto y_all = b.lists(true);  // y points into it
+  const ListYield* y = find(y_all, "l1");
   ASSERT_TRUE(y);
   EXPECT_EQ(y->hits, 2u);
   EXPECT_EQ(y->misreads, 1u);
@@ -289,7 +291,8 @@ TEST(YieldBook, MalformedAndHostileInputIsIgnored) {
            R"({"hit_id":"h","kind":"outcome","ts":")" + ts + "\"}",
        })
     EXPECT_EQ(b.add_record(bad), YieldBook::Taken::malformed) << bad;
-  const ListYield* y = find(b.lists(true), "l1");
+  const auto y_all = b.lists(true);  // y points into it
+  const ListYield* y = find(y_all, "l1");
   ASSERT_TRUE(y);
   EXPECT_EQ(y->acknowledged, 0u);
   EXPECT_GE(b.stats().ignored_malformed, 26u);
@@ -305,7 +308,8 @@ TEST(YieldBook, UnknownCodesCountAsUnknown) {
   b.add_record(disposition("d", t + 1, "accepted"));
   b.add_record(outcome("d", t + 2, "arrested_the_wrong_one"));
   b.add_record(disposition("e", t + 1, "rejected", std::string(5000, 'm')));
-  const ListYield* y = find(b.lists(true), "l1");
+  const auto y_all = b.lists(true);  // y points into it
+  const ListYield* y = find(y_all, "l1");
   ASSERT_TRUE(y);
   EXPECT_EQ(y->rejected, 4u);
   EXPECT_EQ(y->misreads, 0u);
