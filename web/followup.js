@@ -54,6 +54,23 @@ window.Followup = (() => {
     draw(hit.hit_id);
   }
 
+  // A code picker (reasons, outcomes) with its empty first choice, and the note beside it.
+  function picker(cls, aria, placeholder, choices) {
+    const pick = el('select', cls);
+    pick.setAttribute('aria-label', aria);
+    pick.appendChild(option('', placeholder));
+    for (const c of choices) pick.appendChild(option(c, label(c)));
+    return pick;
+  }
+  function noteInput() {
+    const note = el('input', 'fu-note');
+    note.type = 'text';
+    note.maxLength = 500;  // the API's bound on a note
+    note.placeholder = 'note';
+    note.setAttribute('aria-label', 'note');
+    return note;
+  }
+
   function draw(id) {
     const card = cards.get(id);
     if (!card) return;
@@ -88,15 +105,8 @@ window.Followup = (() => {
       accept.type = 'button';
       accept.title = 'Accept: the hit will be followed up';
       accept.addEventListener('click', () => send(id, 'disposition', { disposition: 'accepted' }, accept));
-      const reason = el('select', 'fu-reason');
-      reason.setAttribute('aria-label', 'reason for rejecting');
-      reason.appendChild(option('', 'reason…'));
-      for (const c of codes.reject_reasons) reason.appendChild(option(c, label(c)));
-      const note = el('input', 'fu-note');
-      note.type = 'text';
-      note.maxLength = 500;
-      note.placeholder = 'note';
-      note.setAttribute('aria-label', 'note');
+      const reason = picker('fu-reason', 'reason for rejecting', 'reason…', codes.reject_reasons);
+      const note = noteInput();
       const reject = el('button', 'fu-reject', 'Reject');
       reject.type = 'button';
       reject.addEventListener('click', () => {
@@ -111,15 +121,8 @@ window.Followup = (() => {
       });
       actions.append(accept, el('span', 'fu-or', 'or'), reason, note, reject);
     } else if (s.disposition.disposition === 'accepted' && !s.outcome) {
-      const pick = el('select', 'fu-outcome-code');
-      pick.setAttribute('aria-label', 'outcome');
-      pick.appendChild(option('', 'outcome…'));
-      for (const c of codes.outcomes) pick.appendChild(option(c, label(c)));
-      const note = el('input', 'fu-note');
-      note.type = 'text';
-      note.maxLength = 500;
-      note.placeholder = 'note';
-      note.setAttribute('aria-label', 'note');
+      const pick = picker('fu-outcome-code', 'outcome', 'outcome…', codes.outcomes);
+      const note = noteInput();
       const record = el('button', 'fu-record', 'Record outcome');
       record.type = 'button';
       record.addEventListener('click', () => {
