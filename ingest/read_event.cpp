@@ -6,10 +6,12 @@
 #include <cstring>
 #include <new>
 
+#include "ingest/read_event_detail.h"
 #include "match/time.h"
 
 namespace anpr {
 namespace dom = simdjson::dom;
+using namespace read_event_detail;
 
 void ReadEvent::clear() {
   event_id.clear();
@@ -88,100 +90,6 @@ std::size_t end_of_first_container(std::string_view s) {
   return std::string_view::npos;
 }
 
-// A byte below 0x20 or 0x7f (DEL) in the eight bytes of `w`: for each byte b, the top bit of
-// (b - 0x20) & ~b is set exactly when b < 0x20, and that of ((b ^ 0x7f) - 1) & ~(b ^ 0x7f)
-// exactly when b == 0x7f (a borrow only crosses into the next byte from a byte that matched, so
-// the test of the whole word is exact).
-constexpr uint64_t kOnes = 0x0101010101010101ull;
-bool word_has_control(uint64_t w) {
-  const uint64_t del = w ^ (kOnes * 0x7f);
-  return ((((w - kOnes * 0x20) & ~w) | ((del - kOnes) & ~del)) & (kOnes * 0x80)) != 0;
-}
-
-uint64_t load8(const char* p) {
-  uint64_t w;
-  std::memcpy(&w, p, 8);
-  return w;
-}
-
-// A control character in `s`, eight bytes at a time (every read's ids go through here): whole
-// words, then the last eight bytes (overlapping the words already checked); a string shorter
-// than eight bytes is padded with spaces.
-bool has_control(std::string_view s) {
-  const char* p = s.data();
-  std::size_t n = s.size();
-  if (n < 8) {
-    uint64_t w = kOnes * ' ';
-    if (n > 0) std::memcpy(&w, p, n);
-    return word_has_control(w);
-  }
-  for (; n > 8; p += 8, n -= 8)
-    if (word_has_control(load8(p))) return true;
-  return word_has_control(load8(p + n - 8));
-}
-
-// `to` = `s`, keeping `to`'s capacity: append copies without the overlap checks of assign.
-void set(std::string& to, std::string_view s) {
-  to.clear();
-  to.append(s);
-}
-
-enum Field : int {
-  kEventId,
-  kCameraId,
-  kTs,
-  kPlate,
-  kPlateCountry,
-  kConfidence,
-  kCandidates,
-  kLane,
-  kDirection,
-  kLat,
-  kLon,
-  kPlateJpeg,
-  kOverviewJpeg,
-  kFieldCount
-};
-constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
-    "event_id", "camera_id", "ts",  "plate", "plate_country", "confidence",   "candidates",
-    "lane",     "direction", "lat", "lon",   "plate_jpeg",    "overview_jpeg"};
-
-// `key` is `name` (a literal of N - 1 characters): one fixed-size compare the compiler inlines.
-template <std::size_t N>
-bool is_key(std::string_view key, const char (&name)[N]) {
-  return key.size() == N - 1 && std::memcmp(key.data(), name, N - 1) == 0;
-}
-
-[[gnu::always_inline]] inline int field_of(std::string_view key) {
-  // Every read carries most of these keys: dispatch on the length and a letter, then one compare
-  // (scripts/profile_e2e.sh: a loop over the names cost about 400 instructions per read).
-  switch (key.size()) {
-    case 2:
-      return is_key(key, "ts") ? kTs : -1;
-    case 3:
-      return is_key(key, "lat") ? kLat : is_key(key, "lon") ? kLon : -1;
-    case 4:
-      return is_key(key, "lane") ? kLane : -1;
-    case 5:
-      return is_key(key, "plate") ? kPlate : -1;
-    case 8:
-      return is_key(key, "event_id") ? kEventId : -1;
-    case 9:
-      return is_key(key, "camera_id") ? kCameraId : is_key(key, "direction") ? kDirection : -1;
-    case 10:
-      return is_key(key, "confidence")   ? kConfidence
-             : is_key(key, "candidates") ? kCandidates
-             : is_key(key, "plate_jpeg") ? kPlateJpeg
-                                         : -1;
-    case 13:
-      return is_key(key, "plate_country")   ? kPlateCountry
-             : is_key(key, "overview_jpeg") ? kOverviewJpeg
-                                            : -1;
-    default:
-      return -1;
-  }
-}
-
 }  // namespace
 
 struct ReadEventDecoder::Impl {
@@ -189,13 +97,7 @@ struct ReadEventDecoder::Impl {
   std::vector<char> buf;                       // the message plus simdjson's padding
   std::vector<std::string_view> unknown;       // keys ignored in the event, for duplicates
   std::vector<std::string_view> cand_unknown;  // the same within one candidate
-
-  // Sorts `keys`; true if one appears twice. O(n log n), so many keys cannot slow us down.
-  static bool has_duplicate(std::vector<std::string_view>& keys) {
-    if (keys.size() < 2) return false;
-    std::sort(keys.begin(), keys.end());
-    return std::adjacent_find(keys.begin(), keys.end()) != keys.end();
-  }
+  std::size_t fast_decoded = 0;                // messages the scanner decoded
 
   bool fail(DecodeError& err, std::string_view r, std::string detail) {
     err.reason = reason(r);
@@ -277,6 +179,17 @@ struct ReadEventDecoder::Impl {
     buf.resize(json.size() + simdjson::SIMDJSON_PADDING);
     if (!json.empty()) std::memcpy(buf.data(), json.data(), json.size());
     std::memset(buf.data() + json.size(), 0, simdjson::SIMDJSON_PADDING);
+
+    // The common shape first (read_event_fast.cpp); it needs three levels of nesting.
+    if (opt.fast_path && opt.max_depth >= 4) {
+      bool non_ascii = false;
+      if (scan_read(buf.data(), json.size(), out, unknown, cand_unknown, non_ascii) &&
+          (!non_ascii || simdjson::validate_utf8(json.data(), json.size()))) {
+        ++fast_decoded;
+        return true;
+      }
+      out.clear();
+    }
 
     dom::element root;
     auto parse = [&](std::size_t len) { return parser.parse(buf.data(), len, false).get(root); };
@@ -471,6 +384,7 @@ ReadEventDecoder::ReadEventDecoder(DecoderOptions options)
 }
 
 ReadEventDecoder::~ReadEventDecoder() = default;
+std::size_t ReadEventDecoder::fast_decoded() const { return impl_->fast_decoded; }
 ReadEventDecoder::ReadEventDecoder(ReadEventDecoder&&) noexcept = default;
 ReadEventDecoder& ReadEventDecoder::operator=(ReadEventDecoder&&) noexcept = default;
 

@@ -1,6 +1,7 @@
 #include "match/time.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace anpr {
 namespace {
@@ -67,8 +68,24 @@ std::optional<TimestampMs> parse_rfc3339(std::string_view s) {
   // 0123456789012345678
   // YYYY-MM-DDThh:mm:ss
   if (s.size() < 20) return std::nullopt;
-  const auto days = parse_date_prefix(s);
-  if (!days) return std::nullopt;
+  // Reads arrive in time order, so most share the previous one's date on this thread: its ten
+  // bytes are compared, and only a new date is parsed and checked.
+  struct LastDate {
+    char text[10] = {};
+    int64_t days = 0;
+    bool set = false;  // nothing parsed yet: ten NUL bytes are not a date
+  };
+  thread_local LastDate last;
+  std::optional<int64_t> days;
+  if (last.set && std::memcmp(s.data(), last.text, 10) == 0) {
+    days = last.days;
+  } else {
+    days = parse_date_prefix(s);
+    if (!days) return std::nullopt;
+    std::memcpy(last.text, s.data(), 10);
+    last.days = *days;
+    last.set = true;
+  }
   if (s[10] != 'T' && s[10] != 't') return std::nullopt;
   unsigned hh = 0, mm = 0, ss = 0;
   if (!digits(s, 11, 2, hh) || s[13] != ':' || !digits(s, 14, 2, mm) || s[16] != ':' ||

@@ -2,10 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "ingest/cameras.h"
+#include "match/live_index.h"
 #include "match/time.h"
+#include "synth/feed.h"
 
 namespace anpr {
 namespace {
@@ -23,13 +28,14 @@ struct Bad {
   std::string_view reason;
 };
 
-TEST(ReadEventDecoder, RejectsHostilePayloadsWithReasons) {
+// Messages every decoder must refuse, each with the reason it must give.
+std::vector<Bad> hostile_cases() {
   const std::string nested = std::string(200, '[') + std::string(200, ']');
   std::string seventeen = "[";
   for (int i = 0; i < 17; ++i) seventeen += std::string(i ? "," : "") + R"({"plate":"X"})";
   seventeen += "]";
 
-  const std::vector<Bad> cases = {
+  return {
       {"empty", "", "not_json"},
       {"whitespace", " \n\t ", "not_json"},
       {"truncated", R"({"event_id":"e-1")", "not_json"},
@@ -144,6 +150,10 @@ TEST(ReadEventDecoder, RejectsHostilePayloadsWithReasons) {
       {"duplicate unknown in candidate", with(R"("candidates":[{"plate":"A","q":1,"q":2}])"),
        "duplicate_key"},
   };
+}
+
+TEST(ReadEventDecoder, RejectsHostilePayloadsWithReasons) {
+  const std::vector<Bad> cases = hostile_cases();
   ASSERT_GE(cases.size(), 25u);
 
   ReadEventDecoder dec;
@@ -385,6 +395,219 @@ TEST(ReadEventDecoder, DetailsNameTheFieldAndTheExpectation) {
   EXPECT_EQ(err.detail, "'candidates[1].plate' must be a string, got an integer");
   EXPECT_FALSE(dec.decode("[]", ev, err));
   EXPECT_EQ(err.detail, "the message is an array: expected a JSON object");
+}
+
+// ---- The fast path (ingest/read_event_fast.cpp) against the general parser ----
+
+// The first field in which `a` and `b` differ, or "" (doubles compared bit for bit: 0.0 and
+// -0.0 differ).
+std::string difference(const ReadEvent& a, const ReadEvent& b) {
+  const auto same = [](const std::optional<double>& x, const std::optional<double>& y) {
+    return x.has_value() == y.has_value() && (!x || std::memcmp(&*x, &*y, sizeof(double)) == 0);
+  };
+  if (a.event_id != b.event_id) return "event_id";
+  if (a.camera_id != b.camera_id) return "camera_id";
+  if (a.ts != b.ts) return "ts";
+  if (a.plate != b.plate) return "plate";
+  if (a.plate_country != b.plate_country) return "plate_country";
+  if (!same(a.confidence, b.confidence)) return "confidence";
+  if (a.candidates.size() != b.candidates.size()) return "candidates";
+  for (std::size_t i = 0; i < a.candidates.size(); ++i)
+    if (a.candidates[i].plate != b.candidates[i].plate ||
+        !same(a.candidates[i].confidence, b.candidates[i].confidence))
+      return "candidates[" + std::to_string(i) + "]";
+  if (a.lane != b.lane) return "lane";
+  if (a.direction != b.direction) return "direction";
+  if (!same(a.lat, b.lat)) return "lat";
+  if (!same(a.lon, b.lon)) return "lon";
+  if (a.plate_jpeg != b.plate_jpeg) return "plate_jpeg";
+  if (a.overview_jpeg != b.overview_jpeg) return "overview_jpeg";
+  return "";
+}
+
+DecoderOptions general_only() {
+  DecoderOptions o;
+  o.fast_path = false;
+  return o;
+}
+
+// Decodes messages with the fast path and with the general parser alone; both must give the
+// same answer: accepted with the same fields, or refused with the same reason and detail.
+struct BothWays {
+  ReadEventDecoder fast;
+  ReadEventDecoder general{general_only()};
+  ReadEvent fast_event, general_event;  // reused, as in the product
+  std::size_t messages = 0, accepted = 0;
+
+  void check(const std::string& json) {
+    DecodeError fast_err, general_err;
+    const bool fast_ok = fast.decode(json, fast_event, fast_err);
+    const bool general_ok = general.decode(json, general_event, general_err);
+    ++messages;
+    accepted += general_ok ? 1 : 0;
+    ASSERT_EQ(fast_ok, general_ok) << "message: " << json << "\nrefused: " << fast_err.reason
+                                   << general_err.reason;
+    if (fast_ok) {
+      ASSERT_EQ(difference(fast_event, general_event), "") << "message: " << json;
+    } else {
+      ASSERT_EQ(fast_err.reason, general_err.reason) << json;
+      ASSERT_EQ(fast_err.detail, general_err.detail) << json;
+    }
+  }
+};
+
+const CameraRegistry& feed_cameras() {
+  static const CameraRegistry r = CameraRegistry::parse(
+      "camera_id,country,site,lat,lon,control_room\n"
+      "cam-nl-1,NL,A2,52.1,5.0,R1\ncam-be-1,BE,E19,51.0,4.4,R2\ncam-lu-1,LU,A1,49.6,6.1,R3\n"
+      "cam-nl-2,NL,A12,,,R1\n",
+      "test cameras");
+  return r;
+}
+
+// Reads as the synthetic camera feed writes them: most with candidates, some lower-case.
+std::vector<std::string> feed_reads(std::size_t n) {
+  static const LiveIndex empty;
+  app::FeedOptions o;
+  o.candidate_share = 0.5;
+  app::SyntheticFeed feed(feed_cameras(), empty, o);
+  std::vector<std::string> out(n);
+  std::string key;
+  for (std::size_t i = 0; i < n; ++i) feed.next(1'795'000'000'000 + 37 * i, out[i], key);
+  return out;
+}
+
+TEST(ReadEventDecoderPaths, TheFastPathTakesTheReadsCamerasSend) {
+  ReadEventDecoder fast;
+  ReadEvent ev;
+  DecodeError err;
+  const std::vector<std::string> reads = feed_reads(2000);
+  std::size_t with_candidates = 0;
+  for (const std::string& r : reads) {
+    ASSERT_TRUE(fast.decode(r, ev, err)) << r << ": " << err.detail;
+    with_candidates += ev.candidates.empty() ? 0 : 1;
+  }
+  EXPECT_EQ(fast.fast_decoded(), reads.size());
+  EXPECT_GT(with_candidates, 200u);
+
+  // Every field, nulls and unknown scalars, whitespace as a pretty-printer writes it.
+  const std::string full = R"({
+    "event_id": "nl-a2-km42-000123", "camera_id": "cam-nl-0042",
+    "ts": "2026-11-23T20:31:49.123+01:00", "plate": "AB-12-CD", "plate_country": "nl",
+    "confidence": 0.93, "candidates": [{"plate": "AB-12-C0", "confidence": 0.4},
+      {"plate": "A8-12-CD"}, {"plate": "AB-I2-CD", "confidence": null, "vendor_score": 17}],
+    "lane": 2, "direction": "north", "lat": 52.0907, "lon": -5.1214,
+    "plate_jpeg": "/9j/4AAQSkZJRg==", "overview_jpeg": null, "future_field": true,
+    "firmware": "4.2.1", "exposure": -0.25, "night": false, "operator": null
+  })";
+  ASSERT_TRUE(fast.decode(full, ev, err)) << err.detail;
+  EXPECT_EQ(fast.fast_decoded(), reads.size() + 1);
+  EXPECT_EQ(ev.candidates.size(), 3u);
+  EXPECT_EQ(ev.plate_jpeg, "/9j/4AAQSkZJRg==");
+
+  // What it leaves to the general parser still decodes, and the same way.
+  for (const std::string& other :
+       {with(R"("overview_jpeg":"\/9j\/4AAQ")"), with(R"("vendor":{"model":"X"})"),
+        with(R"("confidence":9.3e-1)"), with(R"("tags":["a","b"])")}) {
+    ASSERT_TRUE(fast.decode(other, ev, err)) << other << ": " << err.detail;
+  }
+  EXPECT_EQ(fast.fast_decoded(), reads.size() + 1);
+  EXPECT_EQ(ev.candidates.size(), 0u);
+
+  ReadEventDecoder general(general_only());
+  ASSERT_TRUE(general.decode(reads[0], ev, err));
+  EXPECT_EQ(general.fast_decoded(), 0u);
+}
+
+TEST(ReadEventDecoderPaths, BothPathsGiveTheSameAnswer) {
+  BothWays both;
+  // The hostile messages, and reads as cameras send them.
+  for (const Bad& b : hostile_cases()) both.check(b.json);
+  const std::vector<std::string> reads = feed_reads(300);
+  for (const std::string& r : reads) both.check(r);
+
+  // Numbers in every numeric field (and where a string belongs): integers, fractions, signs,
+  // exponents, leading zeros, the int32 and int64 limits, more digits than a double holds.
+  const std::vector<std::string> numbers = {
+      "0", "-0", "-0.0", "0.0", "1", "-1", "1.0", "0.5", "0.93", "00", "01", "-01", "1.", ".5",
+      "+1", "1e0", "1E-1", "0.1e1", "-", "0.30000000000000004", "0.1234567890123456789",
+      "0.12345678901234567890", "0.9999999999999999999", "0.99999999999999999999",
+      "52.0907", "-5.1214", "89.99999999999999999", "90", "90.0000000000000001", "-180",
+      "180.00000000000000001", "2147483647", "2147483648", "-2147483648", "-2147483649",
+      "123456789012345678", "1234567890123456789", "12345678901234567890",
+      "-9223372036854775808", "9223372036854775807", "18446744073709551616", "4.9e-324",
+      "0.000000000000000001", "1.5", "1-", "1.2.3", "0x10", "NaN", "Infinity", "true", "null",
+      "\"0.5\""};
+  for (const std::string& n : numbers) {
+    for (std::string_view f : {"confidence", "lane", "x", "plate"})
+      both.check(with("\"" + std::string(f) + "\":" + n));
+    both.check(with("\"lat\":" + n + ",\"lon\":" + n));
+    both.check(with("\"candidates\":[{\"plate\":\"AB\",\"confidence\":" + n + "}]"));
+  }
+  // Random decimals of up to 21 digits: the fast path's exact division and its fallback against
+  // the general parser's rounding, bit for bit (lat and a candidate's confidence are kept).
+  std::mt19937_64 rng(20);
+  const auto digit = [&rng] { return static_cast<char>('0' + rng() % 10); };
+  for (int i = 0; i < 20'000; ++i) {
+    const int before = static_cast<int>(rng() % 3);  // digits before the point; 0: "0."
+    const int after = 1 + static_cast<int>(rng() % static_cast<uint64_t>(20 - before));
+    std::string fraction;
+    for (int d = 0; d < after; ++d) fraction += digit();
+    std::string lat = i % 2 ? "-" : "";
+    if (before == 0) lat += '0';
+    for (int d = 0; d < before; ++d) lat += d == 0 ? static_cast<char>('1' + rng() % 9) : digit();
+    lat += "." + fraction;
+    both.check(with("\"lat\":" + lat + ",\"lon\":4.5,\"candidates\":[{\"plate\":\"AB\","
+                    "\"confidence\":0." + fraction + "}]"));
+    if (HasFatalFailure()) return;
+  }
+  // Strings in every string field: escapes, control characters, DEL, multi-byte and broken
+  // UTF-8, empty, at and past the length limits.
+  const std::vector<std::string> strings = {
+      "", "a", "NL", "nl", "XX", "north", "\\u0041", "\\/", "\\\"", "\\\\", "a\\nb",
+      std::string("a\x01b"), "a\x7f", "\xc3\xa9", "\xf0\x9f\x9a\x97", "\xff", "\xc3",
+      std::string(32, 'd'), std::string(33, 'd'), std::string(64, 'p'), std::string(65, 'p'),
+      std::string(128, 'e'), std::string(129, 'e'), "2026-11-23T19:31:49Z",
+      "2026-11-23T19:31:49.123456789+14:00", "2026-02-30T00:00:00Z"};
+  for (const std::string& v : strings) {
+    const std::string q = "\"" + v + "\"";
+    both.check(obj("\"event_id\":" + q + ",\"camera_id\":\"c\"," + kTs + ",\"plate\":\"AB\""));
+    both.check(obj("\"event_id\":\"e\",\"camera_id\":" + q + "," + kTs + ",\"plate\":\"AB\""));
+    both.check(obj("\"event_id\":\"e\",\"camera_id\":\"c\",\"ts\":" + q + ",\"plate\":\"AB\""));
+    both.check(obj(R"("event_id":"e","camera_id":"c",)" + kTs + ",\"plate\":" + q));
+    for (std::string_view f :
+         {"plate_country", "direction", "plate_jpeg", "overview_jpeg", "unknown"})
+      both.check(with("\"" + std::string(f) + "\":" + q));
+    both.check(with("\"candidates\":[{\"plate\":" + q + "}]"));
+    both.check(with("\"candidates\":[{\"plate\":\"A\"," + q + ":1}]"));
+    both.check(obj(kReq + "," + q + ":1"));
+  }
+
+  // Every one-byte change of typical reads: each byte deleted, replaced and preceded by bytes
+  // that matter to JSON (structure, quotes, escapes, digits, letters of literals, whitespace,
+  // control characters, broken UTF-8, NUL).
+  const std::string bytes = std::string("\"\\,:{}[]09-.eEnt \t\x01\x7f\xc3\xff") + '\0';
+  const std::vector<std::string> bases = {
+      reads[0], reads[1], reads[2],
+      with(R"("candidates":[{"plate":"AB-12-C0","confidence":0.4},{"plate":"A8"}],"lane":2)"),
+      with(R"("lat":52.1,"lon":5.1,"direction":"north","x":null,"y":true,"z":[])"),
+      R"( { "event_id" : "e" , "camera_id" : "c" , "ts" : "2026-11-23T19:31:49Z" , "plate" : "AB" } )"};
+  for (const std::string& base : bases) {
+    for (std::size_t i = 0; i <= base.size(); ++i) {
+      if (i < base.size()) both.check(std::string(base).erase(i, 1));
+      for (const char b : bytes) {
+        if (i < base.size()) both.check(std::string(base).replace(i, 1, 1, b));
+        both.check(std::string(base).insert(i, 1, b));
+      }
+      if (HasFatalFailure()) return;
+    }
+  }
+  // Both kinds of answer were seen many times, and the fast path took most accepted messages.
+  EXPECT_GT(both.messages, 40'000u);
+  EXPECT_GT(both.accepted, 5'000u);
+  EXPECT_GT(both.messages - both.accepted, 5'000u);
+  EXPECT_GT(both.fast.fast_decoded() * 2, both.accepted);
+  EXPECT_EQ(both.general.fast_decoded(), 0u);
 }
 
 }  // namespace

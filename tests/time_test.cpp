@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <random>
 #include <string>
 
@@ -112,6 +114,25 @@ TEST(Rfc3339, RejectsEverythingElse) {
   using namespace std::string_view_literals;
   EXPECT_FALSE(parse_rfc3339("2026-11-23T19:31:49.123Z\0"sv).has_value());
   EXPECT_FALSE(parse_rfc3339("2026-11-23T19:31:4\0.123Z"sv).has_value());
+}
+
+// The parser keeps the last date it read on each thread (reads arrive in time order): dates
+// that change back and forth, and a first input on a fresh thread that matches the empty memory.
+TEST(Rfc3339, TheRememberedDateNeverLeaks) {
+  std::thread([] {
+    EXPECT_FALSE(parse_rfc3339(std::string(10, '\0') + "T00:00:00Z"));
+    EXPECT_EQ(parse_rfc3339("1970-01-01T00:00:00Z"), 0);
+    EXPECT_FALSE(parse_rfc3339(std::string(10, '\0') + "T00:00:00Z"));
+  }).join();
+  const TimestampMs a = *parse_rfc3339("2026-11-23T19:31:49.123Z");
+  const TimestampMs b = *parse_rfc3339("2026-11-24T19:31:49.123Z");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(*parse_rfc3339("2026-11-23T19:31:49.123Z"), a);
+    EXPECT_EQ(*parse_rfc3339("2026-11-24T19:31:49.123Z"), b);
+    EXPECT_EQ(b - a, 86'400'000);
+    EXPECT_FALSE(parse_rfc3339("2026-11-24T25:31:49.123Z"));
+    EXPECT_FALSE(parse_rfc3339("2026-11-31T19:31:49.123Z"));
+  }
 }
 
 TEST(Rfc3339, Formats) {
