@@ -3,11 +3,15 @@
 // success has every required field within its limits (ids without control characters, checked
 // here byte by byte), a timestamp that round-trips through RFC 3339, and optional fields within
 // their documented ranges; decoding the same bytes twice into the same (reused) event gives the
-// same answer, so nothing leaks from one message into the next.
+// same answer, so nothing leaks from one message into the next; and the decoder with its fast path
+// (ingest/read_event_fast.cpp) gives exactly the general parser's answer: accepted with the same
+// fields (doubles bit for bit), or refused with the same reason and detail.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,16 +46,28 @@ void check(bool ok, const anpr::ReadEvent& e, const anpr::DecodeError& err) {
   if (e.direction.size() > anpr::kMaxDirectionBytes) std::abort();
 }
 
+// Bit for bit: 0.0 and -0.0 differ.
+bool same_bits(const std::optional<double>& a, const std::optional<double>& b) {
+  return a.has_value() == b.has_value() && (!a || std::memcmp(&*a, &*b, sizeof(double)) == 0);
+}
+
 bool same(const anpr::ReadEvent& a, const anpr::ReadEvent& b) {
   if (a.candidates.size() != b.candidates.size()) return false;
   for (std::size_t i = 0; i < a.candidates.size(); ++i)
     if (a.candidates[i].plate != b.candidates[i].plate ||
-        a.candidates[i].confidence != b.candidates[i].confidence)
+        !same_bits(a.candidates[i].confidence, b.candidates[i].confidence))
       return false;
   return a.event_id == b.event_id && a.camera_id == b.camera_id && a.ts == b.ts &&
-         a.plate == b.plate && a.plate_country == b.plate_country && a.confidence == b.confidence &&
-         a.lane == b.lane && a.direction == b.direction && a.lat == b.lat && a.lon == b.lon &&
+         a.plate == b.plate && a.plate_country == b.plate_country &&
+         same_bits(a.confidence, b.confidence) && a.lane == b.lane &&
+         a.direction == b.direction && same_bits(a.lat, b.lat) && same_bits(a.lon, b.lon) &&
          a.plate_jpeg == b.plate_jpeg && a.overview_jpeg == b.overview_jpeg;
+}
+
+anpr::DecoderOptions general_only() {
+  anpr::DecoderOptions o;
+  o.fast_path = false;
+  return o;
 }
 
 }  // namespace
@@ -72,5 +88,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (ok1 != ok2) std::abort();
   if (!ok1 && (err1.reason != err2.reason || err1.detail != err2.detail)) std::abort();
   if (ok1 && !same(first, fresh)) std::abort();
+
+  static anpr::ReadEventDecoder general(general_only());
+  anpr::ReadEvent general_event;
+  anpr::DecodeError err3;
+  const bool ok3 = general.decode(json, general_event, err3);
+  if (ok1 != ok3) std::abort();
+  if (!ok1 && (err1.reason != err3.reason || err1.detail != err3.detail)) std::abort();
+  if (ok1 && !same(first, general_event)) std::abort();
   return 0;
 }
