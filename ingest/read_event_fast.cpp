@@ -278,7 +278,7 @@ bool field(Scanner& s, int f, ReadEvent& out, std::vector<std::string_view>& can
 
 }  // namespace
 
-bool scan_read(const char* buf, std::size_t n, ReadEvent& out,
+[[gnu::flatten]] bool scan_read(const char* buf, std::size_t n, ReadEvent& out,
                std::vector<std::string_view>& unknown,
                std::vector<std::string_view>& cand_unknown, bool& non_ascii) {
   Scanner s(buf, n);

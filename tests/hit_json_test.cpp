@@ -24,6 +24,12 @@ TEST(JsonWriterTest, EscapesAndRepairs) {
     std::string in, want;
   } cases[] = {
       {"plain", "\"plain\""},
+      {"", "\"\""},
+      {"\"start", "\"\\\"start\""},
+      {"end\\", "\"end\\\\\""},
+      {"ab\"cd\\ef\ngh", "\"ab\\\"cd\\\\ef\\ngh\""},  // runs between escapes
+      {"a\x7f" "b", "\"a\x7f" "b\""},                    // DEL is written as it is
+      {"x\xE2\x82\xACy\x01z", "\"x\xE2\x82\xACy\\u0001z\""},
       {"a\"b\\c", "\"a\\\"b\\\\c\""},
       {"line\nbreak\ttab\r", "\"line\\nbreak\\ttab\\r\""},
       {std::string("nul\0x", 5), "\"nul\\u0000x\""},
