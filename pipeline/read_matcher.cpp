@@ -9,7 +9,12 @@
 namespace anpr::app {
 
 ReadOutput& ReadSlot::next_out() {
-  if (used == outs.size()) outs.emplace_back();
+  if (used == outs.size()) {
+    // A hit's JSON is one to two KiB without images: room for it at once, kept with the slot,
+    // rather than growing it by doubling on every slot's first hit (callgrind: about 40 % of the
+    // cost of encoding a hit went to reallocating and copying).
+    outs.emplace_back().payload.reserve(4096);
+  }
   ReadOutput& o = outs[used++];
   o.deadletter = false;
   o.payload.clear();
