@@ -100,6 +100,7 @@ int run_live(const DemoArgs& args) {
   kafka::EmbeddedBroker broker;
   RunSetup s = prepare_run(config.string(), broker.bootstrap(), std::cerr,
                            /*keep_list_versions=*/false);
+  s.settings.kafka.embedded_broker = true;  // pipeline/kafka_props.h
   broker.create_topic(s.settings.topics.reads, 4);
   broker.create_topic(s.settings.topics.hits, 4);
   broker.create_topic(s.settings.topics.deadletter, 1);

@@ -51,6 +51,9 @@ struct KafkaSettings {
   std::map<std::string, std::string> common;
   std::map<std::string, std::string> consumer;
   std::map<std::string, std::string> producer;
+  // Not a configuration key: set by `anpr demo` and `anpr bench` when they run the embedded
+  // broker, whose empty fetches are held for the whole fetch.wait.max.ms (pipeline/kafka_props.h).
+  bool embedded_broker = false;
   // The processor asks the cluster for metadata every second; once no answer came for this long,
   // readiness turns 503 and a warning is logged (a stopped, unreachable or frozen broker).
   int64_t unanswered_after_ms = 15'000;

@@ -48,8 +48,8 @@ kafka::Properties processor_consumer_properties(const config::KafkaSettings& k,
        {"queued.min.messages", "1000000"},
        {"queued.max.messages.kbytes", "131072"},
        // Hits are wanted within milliseconds: a broker that holds an empty fetch (as the
-       // embedded one does) must not hold it for long.
-       {"fetch.wait.max.ms", "5"}},
+       // embedded one does) must not hold it for long (kafka_props.h).
+       {"fetch.wait.max.ms", k.embedded_broker ? kEmbeddedFetchWaitMs : kFetchWaitMs}},
       // At-least-once: offsets are stored by the tracker only, never by librdkafka on poll.
       fixed);
 }

@@ -42,6 +42,15 @@ kafka::Properties kafka_properties(const config::KafkaSettings& k, KafkaRole rol
 kafka::Properties processor_consumer_properties(const config::KafkaSettings& k,
                                                 bool exactly_once = false);
 
+// The processor's consumer waits at most fetch.wait.max.ms for reads: 5 ms, and 1 ms with
+// `k.embedded_broker` (`anpr demo`, `anpr bench` without --brokers; kafka.consumer can set it
+// either way). An Apache Kafka broker answers a waiting fetch as soon as reads arrive, so there the
+// wait only sets how often an idle consumer asks again; the embedded broker answers an empty fetch
+// only when the wait has passed, even when reads arrive meanwhile, so every read could wait that
+// long (docs/benchmarks.md, "Where the latency goes").
+inline constexpr const char* kFetchWaitMs = "5";
+inline constexpr const char* kEmbeddedFetchWaitMs = "1";
+
 // The processor's producer: idempotent with acks=all (fixed). With a `transactional_id`
 // (pipeline.exactly_once) it is transactional: transaction.timeout.ms 60 s by default, and
 // librdkafka bounds message.timeout.ms by it.

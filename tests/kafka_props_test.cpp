@@ -105,6 +105,21 @@ TEST(KafkaProps, TheProcessorsConsumer) {
   EXPECT_EQ(processor_consumer_properties(k), want);
 }
 
+// On the embedded broker, which holds an empty fetch for the whole wait even when reads arrive,
+// the processor waits 1 ms instead of 5; kafka.consumer still has the last word; the other
+// consumers built from the settings keep their own waits.
+TEST(KafkaProps, TheEmbeddedBrokerShortensTheProcessorsFetchWait) {
+  config::KafkaSettings k;
+  EXPECT_EQ(effective(processor_consumer_properties(k)).at("fetch.wait.max.ms"), "5");
+  k.embedded_broker = true;
+  EXPECT_EQ(effective(processor_consumer_properties(k)).at("fetch.wait.max.ms"), "1");
+  EXPECT_EQ(effective(kafka_properties(k, KafkaRole::consumer, "4", {{"fetch.wait.max.ms", "50"}}))
+                .at("fetch.wait.max.ms"),
+            "50");
+  k.consumer = {{"fetch.wait.max.ms", "3"}};
+  EXPECT_EQ(effective(processor_consumer_properties(k)).at("fetch.wait.max.ms"), "3");
+}
+
 // At-least-once does not depend on the configuration: offsets are stored by the tracker only,
 // whatever an operator sets.
 TEST(KafkaProps, NoSettingLetsTheProcessorsConsumerStoreOffsetsOnPoll) {

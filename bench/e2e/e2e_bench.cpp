@@ -24,6 +24,7 @@
 #endif
 
 #include "synth/feed.h"
+#include "pipeline/kafka_props.h"
 #include "pipeline/processor.h"
 #include "synth/plates.h"
 #include "config/settings.h"
@@ -165,6 +166,8 @@ config::Settings settings_for(const E2eBenchOptions& o, const std::string& boots
   };
   add("ANPR_BENCH_CONSUMER", s.kafka.consumer);
   add("ANPR_BENCH_PRODUCER", s.kafka.producer);
+  // The processor as `anpr demo` runs it on the embedded broker (pipeline/kafka_props.h).
+  s.kafka.embedded_broker = o.brokers.empty();
   s.topics.reads = reads;
   s.topics.hits = hits;
   // The rest of the processor's output (dead letters, route copies to the list owners) goes to
@@ -510,7 +513,8 @@ int run_e2e_bench(const E2eBenchOptions& o, E2eBenchResult& res) {
       // group of its own, marks when each read could be fetched from the broker.
       std::thread observer([&] {
         auto props = consumer_props(bootstrap, "bench-lat-observer-" + std::string(1, tag) + run_id);
-        props.emplace_back("fetch.wait.max.ms", "5");
+        for (const auto& [k, v] : processor_consumer_properties(s.kafka))
+          if (k == "fetch.wait.max.ms") props.emplace_back(k, v);
         if (tag != 'L') props.emplace_back("auto.offset.reset", "latest");
         kafka::Consumer c(props);
         c.subscribe({t_lat_reads});
