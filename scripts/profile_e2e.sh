@@ -8,10 +8,13 @@
 #   scripts/profile_e2e.sh                      # 20 000 reads, 100 000 entries, build/anpr
 #   scripts/profile_e2e.sh --reads 40000 --markdown
 #   ANPR=other/build/anpr scripts/profile_e2e.sh
+#   scripts/profile_e2e.sh -- --brokers localhost:9092 --topic-prefix bench.   # Apache Kafka
 #
 # Options: --reads N (default 20000), --entries N (default 100000), --out DIR (where the dumps
-# are kept, default build/profile), --markdown (the table as Markdown). A few minutes; the
-# embedded broker runs natively in its own process and is not counted.
+# are kept, default build/profile), --markdown (the table as Markdown); after `--`, options for
+# `anpr bench` itself (--brokers and --topic-prefix for a cluster whose bench topics exist, see
+# docs/benchmarks.md). A few minutes; the broker runs natively in its own process and is not
+# counted.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ANPR=${ANPR:-$ROOT/build/anpr}
@@ -19,8 +22,10 @@ READS=20000
 ENTRIES=100000
 OUT=$ROOT/build/profile
 FORMAT=
+BENCH_ARGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
+    --) shift; BENCH_ARGS=("$@"); break ;;
     --reads) READS=$2; shift 2 ;;
     --entries) ENTRIES=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
@@ -37,7 +42,7 @@ echo "profile_e2e.sh: $READS reads, $ENTRIES entries under callgrind; load avera
 # consumer's, dump .2 the processor's.
 valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out.%p" \
   "$ANPR" bench --reads "$READS" --entries "$ENTRIES" --rounds 1 --no-latency --threads 2 \
-  >"$OUT/bench.txt" 2>"$OUT/valgrind.txt"
+  "${BENCH_ARGS[@]}" >"$OUT/bench.txt" 2>"$OUT/valgrind.txt"
 RAW=$(ls "$OUT"/callgrind.out.*.1)
 PROC=$(ls "$OUT"/callgrind.out.*.2)
 python3 "$ROOT/bench/profile_stages.py" "$READS" "$RAW" "$PROC" $FORMAT
