@@ -128,7 +128,10 @@ void SyntheticFeed::next(TimestampMs ts, std::string& json, std::string& key) {
   w.field("ts", format_rfc3339(ts));
   w.field("plate", raw);
   w.field("plate_country", country_known ? country.str() : std::string());
-  const double conf = 0.55 + static_cast<double>(rng_.below(45)) / 100.0;
+  // Two decimals, as cameras write their confidence (0.55 + 0.39 would be written
+  // 0.9400000000000001, seventeen digits no camera sends).
+  const unsigned percent = 55 + static_cast<unsigned>(rng_.below(45));
+  const double conf = static_cast<double>(percent) / 100.0;
   w.field("confidence", conf);
   Plate alt;
   if (chance(opt_.candidate_share) && bench::confusable_substitution(rng_, plate, alt)) {
@@ -136,7 +139,7 @@ void SyntheticFeed::next(TimestampMs ts, std::string& json, std::string& key) {
     w.begin_array();
     w.begin_object();
     w.field("plate", formats::display(country, alt));
-    w.field("confidence", conf / 2);
+    w.field("confidence", static_cast<double>(percent) / 200.0);
     w.end_object();
     w.end_array();
   }
