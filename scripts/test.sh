@@ -89,8 +89,9 @@ else
 fi
 
 step "benchmark smoke run (figures are printed, not asserted)"
-if ANPR_BENCH_QUICK=1 build/bench/match_bench --benchmark_min_time=0.05 >build/bench-smoke.log 2>&1; then
-  tail -n 25 build/bench-smoke.log
+if ANPR_BENCH_QUICK=1 build/bench/match_bench --benchmark_min_time=0.05 >build/bench-smoke.log 2>&1 &&
+   build/bench/decode_bench --benchmark_min_time=0.1 >>build/bench-smoke.log 2>&1; then
+  tail -n 28 build/bench-smoke.log
   passed=$((passed + 1))
 else
   tail -n 40 build/bench-smoke.log
