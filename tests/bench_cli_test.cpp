@@ -80,6 +80,12 @@ TEST(BenchSmoke, ASmallRunConsumesEveryReadRawAndThroughTheProcessor) {
   EXPECT_EQ(std::string_view(d["options"]["broker"]), broker.bootstrap());
   EXPECT_EQ(uint64_t(d["raw"]["reads"]), 2000u);
   EXPECT_EQ(uint64_t(d["processor"]["reads"]), 2000u);
+  // Rates and CPU per read count the reads of the timed span only: not those the processor went
+  // through before the benchmark noticed it had started.
+  EXPECT_GT(uint64_t(d["processor"]["timed_reads"]), 0u);
+  EXPECT_LE(uint64_t(d["processor"]["timed_reads"]), 2000u);
+  EXPECT_GT(double(d["rate_ratio_median"]), 0.0);
+  EXPECT_GT(double(d["cpu_ratio_median"]), 0.0);
   EXPECT_GT(simdjson::dom::array(d["latency_ms"]).size(), 0u);
   // The latency rows split each hit's time into the broker's part, the processor's and the
   // hit's way out (docs/benchmarks.md, "What it measures"); and the run says how busy the

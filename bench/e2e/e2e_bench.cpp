@@ -203,8 +203,9 @@ Round processor_consume(const config::Settings& s, LiveIndex& index, const Camer
   }
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.cpu_seconds = process_cpu_seconds() - cpu0;
-  r.reads = p.counters().reads - std::min<uint64_t>(before, p.counters().reads);
-  profile_dump(("processor reads=" + std::to_string(r.reads)).c_str());
+  r.reads = p.counters().reads;
+  r.timed_reads = r.reads - std::min<uint64_t>(before, r.reads);
+  profile_dump(("processor reads=" + std::to_string(r.timed())).c_str());
   if (image_decodes) *image_decodes = p.counters().image_decodes;
   p.request_stop();
   t.join();
@@ -245,13 +246,36 @@ void E2eBenchOptions::quick() {
   latency_seconds = 8;
 }
 
-double E2eBenchResult::kept_ratio_median() const {
+namespace {
+// The median of `f(a[i], b[i])` over the rounds where both ran and `f` is defined (> 0).
+template <class F>
+double median_of_rounds(const std::vector<E2eBenchResult::Round>& a,
+                        const std::vector<E2eBenchResult::Round>& b, F f) {
   std::vector<double> r;
-  for (std::size_t i = 0; i < kept.size() && i < processor.size(); ++i)
-    if (processor[i].rate() > 0) r.push_back(kept[i].rate() / processor[i].rate());
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i)
+    if (const double v = f(a[i], b[i]); v > 0) r.push_back(v);
   if (r.empty()) return 0;
   std::sort(r.begin(), r.end());
   return r.size() % 2 ? r[r.size() / 2] : (r[r.size() / 2 - 1] + r[r.size() / 2]) / 2;
+}
+}  // namespace
+
+double E2eBenchResult::kept_ratio_median() const {
+  return median_of_rounds(kept, processor, [](const Round& k, const Round& p) {
+    return p.rate() > 0 ? k.rate() / p.rate() : 0;
+  });
+}
+
+double E2eBenchResult::rate_ratio_median() const {
+  return median_of_rounds(processor, raw, [](const Round& p, const Round& r) {
+    return r.rate() > 0 ? p.rate() / r.rate() : 0;
+  });
+}
+
+double E2eBenchResult::cpu_ratio_median() const {
+  return median_of_rounds(processor, raw, [](const Round& p, const Round& r) {
+    return r.cpu_us_per_read() > 0 ? p.cpu_us_per_read() / r.cpu_us_per_read() : 0;
+  });
 }
 
 double E2eBenchResult::kept_ratio() const {
@@ -696,6 +720,10 @@ std::string E2eBenchResult::table() const {
         "CPU/read)\n",
         r + 1, raw[r].rate(), raw[r].cpu_us_per_read(), processor[r].rate(),
         processor[r].cpu_us_per_read());
+  if (raw.size() > 1 && processor.size() > 1)
+    add("  median of the rounds' own ratios (raw and processor back to back in each round, so a\n"
+        "  busy moment of the machine weighs on both): rate %.2f, CPU per read %.2f\n",
+        rate_ratio_median(), cpu_ratio_median());
   if (!processor_images_off.empty()) {
     const double ir = image_ratio();
     add("\nIMAGES: a plate JPEG on 100 %% of reads, %.1f %% of reads hit; the same reads with "
@@ -823,6 +851,7 @@ std::string E2eBenchResult::json() const {
     w.key(k);
     w.begin_object();
     w.field("reads", r.reads);
+    w.field("timed_reads", r.timed());
     w.field("seconds", r.seconds);
     w.field("reads_per_s", r.rate());
     w.field("cpu_us_per_read", r.cpu_us_per_read());
@@ -832,6 +861,8 @@ std::string E2eBenchResult::json() const {
   round("processor", best_processor);
   w.field("rate_ratio", rate_ratio());
   w.field("cpu_ratio", cpu_ratio());
+  w.field("rate_ratio_median", rate_ratio_median());
+  w.field("cpu_ratio_median", cpu_ratio_median());
   if (!kept.empty()) {
     round("passages_kept", best_kept);
     w.field("kept_ratio", kept_ratio());

@@ -72,10 +72,12 @@ struct E2eBenchOptions {
 struct E2eBenchResult {
   struct Round {
     double seconds = 0, cpu_seconds = 0;
-    uint64_t reads = 0;
-    double rate() const { return seconds > 0 ? static_cast<double>(reads) / seconds : 0; }
+    uint64_t reads = 0;        // every read the consumer or processor went through
+    uint64_t timed_reads = 0;  // those done within the timed span (0: all of them)
+    uint64_t timed() const { return timed_reads ? timed_reads : reads; }
+    double rate() const { return seconds > 0 ? static_cast<double>(timed()) / seconds : 0; }
     double cpu_us_per_read() const {
-      return reads ? cpu_seconds * 1e6 / static_cast<double>(reads) : 0;
+      return timed() ? cpu_seconds * 1e6 / static_cast<double>(timed()) : 0;
     }
   };
   struct Latency {
@@ -116,6 +118,8 @@ struct E2eBenchResult {
   double rate_ratio() const;  // processor reads/s over raw reads/s
   double cpu_ratio() const;   // processor CPU per read over raw CPU per read
   double kept_ratio_median() const;  // the median of the rounds' own ratios
+  double rate_ratio_median() const;  // the same for processor / raw rate
+  double cpu_ratio_median() const;   // and for processor / raw CPU per read
   double kept_ratio() const;  // reads/s keeping passages over reads/s keeping nothing
   double image_ratio() const; // compare_images: processor reads/s over the same with images off
   double eos_ratio() const;   // exactly_once: its reads/s over the at-least-once processor's
