@@ -420,10 +420,13 @@ TEST_F(CliConventions, EveryCommandFollowsTheConventions) {
     if (args.find("--help") != std::string::npos) {
       EXPECT_TRUE(e.empty()) << "--help writes to stdout only\n" << context;
     }
-    if (row.no_stdout) EXPECT_TRUE(o.empty()) << "nothing may be matched\n" << context;
-    if (!row.absent.empty())
+    if (row.no_stdout) {
+      EXPECT_TRUE(o.empty()) << "nothing may be matched\n" << context;
+    }
+    if (!row.absent.empty()) {
       EXPECT_FALSE(fs::exists(expand(row.absent))) << expand(row.absent) << " was written\n"
                                                     << context;
+    }
     if (rc != 0) {  // the verdict, stderr's last line, names the command
       const std::size_t last = e.rfind('\n', e.size() >= 2 ? e.size() - 2 : 0);
       EXPECT_EQ(e.compare(last == std::string::npos ? 0 : last + 1, 4, "anpr"), 0)

@@ -436,7 +436,7 @@ TEST_F(ControlRoomApi, OneRoomsStreamsCannotLockTheOtherRoomsOut) {
 }
 
 TEST_F(ControlRoomApi, PagesAreServedWithoutTokenButHoldNoData) {
-  for (const std::string path : std::vector<std::string>{"/", "/status", "/control-room.js", "/auth.js", "/style.css"}) {
+  for (const std::string& path : std::vector<std::string>{"/", "/status", "/control-room.js", "/auth.js", "/style.css"}) {
     auto r = client_->Get(path);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << path;

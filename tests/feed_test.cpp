@@ -177,8 +177,9 @@ std::vector<Minute> simulate_demo(double rate, double listed, int64_t window_ms,
   std::ostringstream log;
   for (const auto& f : std::filesystem::directory_iterator(std::string(ANPR_SOURCE_DIR) +
                                                            "/samples/lists"))
-    if (f.path().extension() == ".csv")
+    if (f.path().extension() == ".csv") {
       EXPECT_TRUE(reg.import_config_file(f.path(), log)) << log.str();
+    }
   if (fleet) {
     const std::string sidecar =
         "id = \"demo-fleet\"\nowner_country = \"NL\"\nmatch_mode = \"ocr\"\n"

@@ -275,7 +275,9 @@ TEST_F(HitImages, HitsCarryThumbnailsOrReasonsAndNoHitImagesAreNeverDecoded) {
   // BE keeps no images: no overview leaves.
   EXPECT_EQ(field(got["h-be"], "overview_jpeg"), "<absent>");
   for (const auto& [id, json] : got)
-    if (id != "h-overview") EXPECT_EQ(json.find("overview_jpeg"), std::string::npos) << id;
+    if (id != "h-overview") {
+      EXPECT_EQ(json.find("overview_jpeg"), std::string::npos) << id;
+    }
 }
 
 TEST_F(HitImages, ReadsThatHitNothingAreNeverDecodedNorSentNorStored) {

@@ -100,7 +100,9 @@ TEST(CountryCodeParse, AcceptsAssignedCodesAndNormalisesLowerCase) {
 TEST(CountryCodeParse, RefusesUnassignedMalformedAndHostileCodes) {
   for (const std::string& s : kBadCountries) {
     EXPECT_FALSE(CountryCode::parse(s).has_value()) << s;
-    if (!s.empty()) EXPECT_FALSE(CountryCode::parse_or_unknown(s).has_value()) << s;
+    if (!s.empty()) {
+      EXPECT_FALSE(CountryCode::parse_or_unknown(s).has_value()) << s;
+    }
   }
   EXPECT_EQ(CountryCode::parse_or_unknown(""), kAnyCountry);
   EXPECT_EQ(CountryCode::why_not("XX"), "\"XX\", which is not an assigned ISO 3166-1 alpha-2 code");

@@ -372,7 +372,9 @@ TEST(CountryCodeRoundTrip, UnknownAndRejected) {
                              "A",
                              "N L"}) {
     EXPECT_FALSE(CountryCode::parse(s).has_value()) << s;
-    if (!s.empty()) EXPECT_FALSE(CountryCode::parse_or_unknown(s).has_value()) << s;
+    if (!s.empty()) {
+      EXPECT_FALSE(CountryCode::parse_or_unknown(s).has_value()) << s;
+    }
   }
   EXPECT_EQ(kNL.str(), "NL");
   EXPECT_EQ(kBE.str(), "BE");

@@ -319,7 +319,9 @@ TEST_F(RetentionIt, KilledDuringHeavyWritesLosesNoCommittedPassageAndServesNothi
   {
     auto st = open_store(28 * kMsPerDay);
     for (const Read& r : reads_)
-      if (r.country == kNL && !r.listed) EXPECT_EQ(stored(*st, r), "") << r.event_id;
+      if (r.country == kNL && !r.listed) {
+        EXPECT_EQ(stored(*st, r), "") << r.event_id;
+      }
   }
   {
     auto st = open_store(365 * kMsPerDay);

@@ -192,7 +192,7 @@ TEST(TokenConfig, ExpiresIsAnInstantWithItsOffset) {
       "[cameras]\nregistry = \"c.csv\"\n" + head + "expires = \"2027-03-01T00:00:00Z\"\n", "t.toml",
       "/tmp");
   EXPECT_EQ(q.http.tokens[0].expires_ms, kMarch2027);
-  for (const std::string& bad : {"2027-03-01T00:00:00", "2027-03-01", "\"2027-03-01\"", "\"soon\"",
+  for (const std::string& bad : std::vector<std::string>{"2027-03-01T00:00:00", "2027-03-01", "\"2027-03-01\"", "\"soon\"",
                                 "42", "1960-01-01T00:00:00Z"}) {
     const std::string e = config_error(head + "expires = " + bad + "\n");
     EXPECT_NE(e.find("http.tokens.alice.expires: expected an offset date-time"), std::string::npos)
