@@ -1,8 +1,8 @@
 // One alert per plate across the instances of a consumer group (ARCHITECTURE.md, "One alert per
 // plate across instances"; docs/matching.md, "Repeated hits"): each processor follows the hits
-// topic with a plain consumer of its own (no consumer group, nothing committed, like the control
-// rooms' feed in serve/hit_feed.h) and records every hit published there, by any instance, in
-// the GroupHits its Suppressor consults (match/suppression.h).
+// topic with a TopicFollower of its own (pipeline/topic_follower.h: no consumer group, nothing
+// committed, like the control rooms' feed in serve/hit_feed.h) and records every hit published
+// there, by any instance, in the GroupHits its Suppressor consults (match/suppression.h).
 //
 // What a hit record must hold to be recorded (anything else is ignored and counted, never
 // recorded): a JSON object with "list_id" (a list id), "matched_plate" (a normalised plate),
@@ -15,7 +15,8 @@
 // start (rd_kafka_offsets_for_times), so a restarted instance knows what the group alerted in the
 // last window; at the end of a partition that has none, or when the broker cannot say. The
 // embedded broker answers no lookup by time: there it starts at most 1000 records before the end
-// of each partition. Records published before that time are skipped unread.
+// of each partition. Records published before that time are skipped unread. It reads committed
+// records only (a hit of an aborted transaction never reached a control room).
 //
 // Thread safety: start() and stop() from one thread; counters() from any.
 #pragma once
@@ -25,11 +26,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "config/settings.h"
 #include "match/suppression.h"
 #include "match/types.h"
+#include "pipeline/topic_follower.h"
 
 namespace anpr::app {
 
@@ -78,9 +79,8 @@ class GroupHitFollower {
                       GroupHits& hits);
 
  private:
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
   std::atomic<uint64_t> recorded_{0}, unsigned_{0}, malformed_{0}, future_{0}, not_recorded_{0};
+  TopicFollower follower_;  // last: stopped before the counters its callbacks touch go
 };
 
 }  // namespace anpr::app

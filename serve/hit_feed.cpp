@@ -1,21 +1,13 @@
 #include "serve/hit_feed.h"
 
-#include <librdkafka/rdkafka.h>
 #include <simdjson.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <map>
 #include <utility>
 
 #include "base/check.h"
 #include "base/json_writer.h"
-#include "kafka/client.h"
-#include "kafka/signing.h"
 #include "metrics/metrics.h"
-#include "pipeline/kafka_props.h"
-#include "logging/log.h"
 #include "match/time.h"
 
 namespace anpr::app {
@@ -27,8 +19,6 @@ constexpr std::size_t kMaxCovertRooms = 64;
 constexpr std::size_t kMaxRoomBytes = 64;
 // The longest a restarted feed waits for its refill before it escalates anyway.
 constexpr auto kRefillAtMost = std::chrono::seconds(30);
-// At most one log line per topic in this time about ignored records (the metric counts all).
-constexpr auto kUnsignedLogEvery = std::chrono::minutes(1);
 
 // Bounds on a follow-up record read from Kafka.
 constexpr std::size_t kMaxRecordBytes = 16 * 1024;
@@ -46,59 +36,6 @@ int64_t system_now_ms() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-// The signature check of the records the feed reads (see hit_feed.h), for the consumer thread.
-class SignatureCheck {
- public:
-  SignatureCheck(const config::Settings& s, const std::vector<std::string>& topics)
-      : signer_(s.kafka.signing_keys), topics_(topics) {
-    auto& family = metrics::counter(
-        "anpr_unsigned_records_total",
-        "Hits and acknowledgements the control rooms' feed read from Kafka and ignored because "
-        "they were not signed with a key of kafka.signing_key_file (unsigned, another key, "
-        "signed for another topic or changed since), by topic");
-    for (const std::string& t : topics_) {
-      counters_.push_back(&family.Add({{"topic", t}}));
-      unlogged_.push_back(0);
-      last_log_.push_back(std::chrono::steady_clock::time_point::min());
-    }
-  }
-
-  // Whether the record of topics[t] may be taken; counts and logs the ones that may not.
-  bool ok(const rd_kafka_message_t& m, std::size_t t, std::atomic<uint64_t>& total) {
-    if (!signer_.enabled() || signer_.verify(m)) return true;
-    counters_[t]->Increment();
-    total.fetch_add(1);
-    ++unlogged_[t];
-    const auto now = std::chrono::steady_clock::now();
-    if (last_log_[t] == std::chrono::steady_clock::time_point::min() ||
-        now - last_log_[t] >= kUnsignedLogEvery) {
-      // Where the record is, never what it says: it may be anybody's text.
-      const bool has_sig = !kafka::signature_header(m).empty();
-      log::warn("run",
-                "hit feed: ignored " + std::to_string(unlogged_[t]) + " record(s) of " +
-                    topics_[t] + " without a valid signature (" +
-                    (has_sig ? "wrong signature" : "unsigned") + ", latest at partition " +
-                    std::to_string(m.partition) + " offset " + std::to_string(m.offset) +
-                    "); see docs/kafka.md, \"Signed records\"",
-                {{"topic", topics_[t]},
-                 {"records", unlogged_[t]},
-                 {"partition", static_cast<int64_t>(m.partition)},
-                 {"offset", static_cast<int64_t>(m.offset)},
-                 {"reason", has_sig ? "wrong_signature" : "unsigned"}});
-      last_log_[t] = now;
-      unlogged_[t] = 0;
-    }
-    return false;
-  }
-
- private:
-  const kafka::Signer signer_;
-  const std::vector<std::string> topics_;
-  std::vector<prometheus::Counter*> counters_;
-  std::vector<uint64_t> unlogged_;
-  std::vector<std::chrono::steady_clock::time_point> last_log_;
-};
 
 }  // namespace
 
@@ -485,97 +422,50 @@ void HitFeed::wake_all() { cv_.notify_all(); }
 void HitFeed::stop() {
   stop_.store(true);
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  follower_.stop();
 }
 
 void HitFeed::start(const config::Settings& settings) {
+  TopicFollower::Options o;
+  o.name = "hit feed";
   // No consumer group: every instance reads everything and commits nothing.
-  kafka::Consumer consumer(
-      kafka_properties(settings.kafka, KafkaRole::consumer, "4", {},
-                       {{"group.id", "anpr-hit-feed-" + std::to_string(::getpid())},
-                        {"enable.auto.commit", "false"},
-                        {"enable.auto.offset.store", "false"},
-                        {"fetch.wait.max.ms", "50"}}));
-  const std::vector<std::string> topics = {settings.topics.hits, settings.topics.hit_acks};
-  const int64_t tail = static_cast<int64_t>(capacity_);
+  o.group_prefix = "anpr-hit-feed";
+  o.topics = {settings.topics.hits, settings.topics.hit_acks};
+  o.start = FollowerStart::last(static_cast<int64_t>(capacity_));
+  o.fixed = {{"fetch.wait.max.ms", "50"}};
+  o.unsigned_log = "";  // logged at most once a minute per topic; the metric counts all
+  o.caught_up_at_most = kRefillAtMost;
+  auto& family = metrics::counter(
+      "anpr_unsigned_records_total",
+      "Hits and acknowledgements the control rooms' feed read from Kafka and ignored because "
+      "they were not signed with a key of kafka.signing_key_file (unsigned, another key, "
+      "signed for another topic or changed since), by topic");
+  std::vector<prometheus::Counter*> unsigned_metric;
+  for (const std::string& t : o.topics) unsigned_metric.push_back(&family.Add({{"topic", t}}));
+  TopicFollower::Callbacks cb;
+  cb.on_unsigned = [this, unsigned_metric](const FollowedRecord& r) {
+    unsigned_metric[r.topic]->Increment();
+    unsigned_records_.fetch_add(1);
+  };
+  cb.on_record = [this](const FollowedRecord& r) {
+    // The message's time is when the hit was published: a refill after a restart judges a
+    // future capture time against it, not against the refill.
+    if (r.topic == 0) add_hit(r.value, r.published_ms);
+    else add_record(r.value);
+    tick();
+  };
+  cb.on_idle = [this] { tick(); };  // escalations fall due without any record arriving
   // No escalation until the refill has read both topics up to where they ended at assignment
   // (or for kRefillAtMost at most): a hit read back would else be escalated before its
   // acknowledgement is read.
+  cb.on_caught_up = [this] { escalate_ready_.store(true); };
   escalate_ready_.store(false);
-  // The thread owns the consumer and closes it when its loop ends.
-  auto check = std::make_shared<SignatureCheck>(settings, topics);
-  thread_ = std::thread([this, rk = std::move(consumer), topics, tail, check]() mutable {
-    std::vector<bool> assigned(topics.size(), false);
-    std::map<std::pair<std::size_t, int32_t>, int64_t> refill_end;  // (topic, partition) -> end
-    const auto refill_until = std::chrono::steady_clock::now() + kRefillAtMost;
-    const auto refilled = [&] {
-      if (escalate_ready_.load()) return;
-      const bool all = std::all_of(assigned.begin(), assigned.end(), [](bool b) { return b; });
-      if ((all && refill_end.empty()) || std::chrono::steady_clock::now() >= refill_until)
-        escalate_ready_.store(true);
-    };
-    auto next_check = std::chrono::steady_clock::now();
-    while (!stop_.load()) {
-      if (std::chrono::steady_clock::now() >= next_check) {
-        next_check = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-        for (std::size_t t = 0; t < topics.size(); ++t) {
-          if (assigned[t]) continue;
-          rd_kafka_topic_t* th = rd_kafka_topic_new(rk.get(), topics[t].c_str(), nullptr);
-          const rd_kafka_metadata_t* md = nullptr;
-          if (rd_kafka_metadata(rk.get(), 0, th, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-              md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0) {
-            kafka::PartitionList parts(
-                rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt));
-            for (int p = 0; p < md->topics[0].partition_cnt; ++p) {
-              const int32_t id = md->topics[0].partitions[p].id;
-              rd_kafka_topic_partition_list_add(parts.get(), topics[t].c_str(), id)->offset =
-                  RD_KAFKA_OFFSET_TAIL(tail);
-              int64_t low = 0, high = 0;
-              if (rd_kafka_query_watermark_offsets(rk.get(), topics[t].c_str(), id, &low, &high,
-                                                   2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                  high > low)
-                refill_end[{t, id}] = high;
-            }
-            if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk.get(), parts.get())) {
-              log::warn("run",
-                        "hit feed: cannot follow " + topics[t] + ": " + rd_kafka_error_string(e),
-                        {{"topic", topics[t]}, {"error", rd_kafka_error_string(e)}});
-              rd_kafka_error_destroy(e);
-            } else {
-              assigned[t] = true;
-            }
-          }
-          if (md) rd_kafka_metadata_destroy(md);
-          rd_kafka_topic_destroy(th);
-        }
-      }
-      refilled();
-      const kafka::Message m = rk.poll(200);
-      if (!m || m->err) {
-        tick();  // escalations fall due without any record arriving
-        continue;
-      }
-      const std::string_view value(static_cast<const char*>(m->payload), m->len);
-      const bool is_hit = rd_kafka_topic_name(m->rkt) == topics[0];
-      if (auto end = refill_end.find({is_hit ? 0 : 1, m->partition});
-          end != refill_end.end() && m->offset + 1 >= end->second)
-        refill_end.erase(end);
-      if (!check->ok(*m, is_hit ? 0 : 1, unsigned_records_)) continue;
-      if (is_hit) {
-        // The message's time is when the hit was published: a refill after a restart judges a
-        // future capture time against it, not against the refill.
-        rd_kafka_timestamp_type_t type;
-        const int64_t published = rd_kafka_message_timestamp(m.get(), &type);
-        add_hit(value, type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || published < 0
-                           ? std::nullopt
-                           : std::optional<int64_t>(published));
-      } else {
-        add_record(value);
-      }
-      tick();
-    }
-    rk.close();
-  });
+  try {
+    follower_.start(settings.kafka, std::move(o), std::move(cb));
+  } catch (...) {
+    escalate_ready_.store(true);  // nothing is being refilled
+    throw;
+  }
 }
 
 }  // namespace anpr::app

@@ -1,11 +1,12 @@
 // The control rooms' live feed (docs/design.md §1, §6): the recent hits and acknowledgements, read from
 // the hits topic and the acknowledgements topic, for the control-room page's event stream.
 //
-// The feed is a plain Kafka consumer of both topics without a consumer group: every processor
-// instance shows every hit, whichever instance matched it, and a restarted instance refills its
-// buffer from the last `capacity` messages of each partition. Each event gets a sequence number
-// (the event stream's id); a reconnecting page passes the last one it saw (`Last-Event-ID`) and
-// receives every later event still in the buffer, so it misses no hit the buffer holds.
+// The feed follows both topics without a consumer group (a TopicFollower,
+// pipeline/topic_follower.h): every processor instance shows every hit, whichever instance
+// matched it, and a restarted instance refills its buffer from the last `capacity` messages of
+// each partition. Each event gets a sequence number (the event stream's id); a reconnecting page
+// passes the last one it saw (`Last-Event-ID`) and receives every later event still in the
+// buffer, so it misses no hit the buffer holds.
 //
 // Hits are deduplicated by hit_id (a hit sent twice after a restart shows once). An
 // acknowledgement marks its hit acknowledged, here and, through the acknowledgements topic, on
@@ -71,12 +72,12 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "base/mutex.h"
 #include "config/settings.h"
+#include "pipeline/topic_follower.h"
 
 namespace prometheus {
 class Counter;
@@ -260,7 +261,7 @@ class HitFeed {
   std::atomic<uint64_t> escalations_{0};
   // False while start()'s refill reads what the topics held (no escalation meanwhile).
   std::atomic<bool> escalate_ready_{true};
-  std::thread thread_;
+  TopicFollower follower_;  // last: stopped before what its callbacks touch goes
 };
 
 // Whether a token's control room may see a hit of `hit_room` (not on a covert list).

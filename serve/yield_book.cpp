@@ -1,18 +1,13 @@
 #include "serve/yield_book.h"
 
-#include <librdkafka/rdkafka.h>
 #include <simdjson.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
-#include "kafka/client.h"
-#include "kafka/signing.h"
-#include "logging/log.h"
 #include "match/ids.h"
 #include "match/time.h"
-#include "pipeline/kafka_props.h"
 
 namespace anpr::app {
 
@@ -308,73 +303,25 @@ YieldBook::Stats YieldBook::stats() const {
   return s;
 }
 
-void YieldBook::stop() {
-  stop_.store(true);
-  if (thread_.joinable()) thread_.join();
-}
+void YieldBook::stop() { follower_.stop(); }
 
 void YieldBook::start(const config::Settings& settings) {
+  TopicFollower::Options o;
+  o.name = "yield";
   // No consumer group: every instance reads everything from the start and commits nothing.
-  kafka::Consumer consumer(
-      kafka_properties(settings.kafka, KafkaRole::consumer, "4", {},
-                       {{"group.id", "anpr-yield-" + std::to_string(::getpid())},
-                        {"enable.auto.commit", "false"},
-                        {"enable.auto.offset.store", "false"},
-                        {"fetch.wait.max.ms", "100"}}));
-  const std::vector<std::string> topics = {settings.topics.hits, settings.topics.hit_acks};
-  auto signer = std::make_shared<kafka::Signer>(settings.kafka.signing_keys);
-  thread_ = std::thread([this, rk = std::move(consumer), topics, signer]() mutable {
-    std::vector<bool> assigned(topics.size(), false);
-    auto next_check = std::chrono::steady_clock::now();
-    while (!stop_.load()) {
-      if (std::chrono::steady_clock::now() >= next_check) {
-        next_check = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-        for (std::size_t t = 0; t < topics.size(); ++t) {
-          if (assigned[t]) continue;
-          rd_kafka_topic_t* th = rd_kafka_topic_new(rk.get(), topics[t].c_str(), nullptr);
-          const rd_kafka_metadata_t* md = nullptr;
-          if (rd_kafka_metadata(rk.get(), 0, th, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-              md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0) {
-            kafka::PartitionList parts(
-                rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt));
-            for (int p = 0; p < md->topics[0].partition_cnt; ++p)
-              rd_kafka_topic_partition_list_add(parts.get(), topics[t].c_str(),
-                                                md->topics[0].partitions[p].id)
-                  ->offset = RD_KAFKA_OFFSET_BEGINNING;
-            if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk.get(), parts.get())) {
-              log::warn("run",
-                        "yield: cannot follow " + topics[t] + ": " + rd_kafka_error_string(e),
-                        {{"topic", topics[t]}, {"error", rd_kafka_error_string(e)}});
-              rd_kafka_error_destroy(e);
-            } else {
-              assigned[t] = true;
-            }
-          }
-          if (md) rd_kafka_metadata_destroy(md);
-          rd_kafka_topic_destroy(th);
-        }
-      }
-      const kafka::Message m = rk.poll(200);
-      if (!m || m->err) continue;
-      // Unsigned or wrongly signed records are ignored here as in the feed, which also counts
-      // and logs them (anpr_unsigned_records_total).
-      if (signer->enabled() && !signer->verify(*m)) {
-        ignored_unsigned_.fetch_add(1);
-        continue;
-      }
-      const std::string_view value(static_cast<const char*>(m->payload), m->len);
-      if (rd_kafka_topic_name(m->rkt) == topics[0]) {
-        rd_kafka_timestamp_type_t type;
-        const int64_t published = rd_kafka_message_timestamp(m.get(), &type);
-        add_hit(value, type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || published < 0
-                           ? std::nullopt
-                           : std::optional<int64_t>(published));
-      } else {
-        add_record(value);
-      }
-    }
-    rk.close();
-  });
+  o.group_prefix = "anpr-yield";
+  o.topics = {settings.topics.hits, settings.topics.hit_acks};
+  o.start = FollowerStart::beginning();
+  o.fixed = {{"fetch.wait.max.ms", "100"}};
+  TopicFollower::Callbacks cb;
+  // Unsigned or wrongly signed records are ignored here as in the feed, which also counts and
+  // logs them (anpr_unsigned_records_total).
+  cb.on_unsigned = [this](const FollowedRecord&) { ignored_unsigned_.fetch_add(1); };
+  cb.on_record = [this](const FollowedRecord& r) {
+    if (r.topic == 0) add_hit(r.value, r.published_ms);
+    else add_record(r.value);
+  };
+  follower_.start(settings.kafka, std::move(o), std::move(cb));
 }
 
 metrics::Collector collect_yield(const YieldBook& book) {

@@ -6,12 +6,12 @@
 // followed up; per camera: hits, acknowledged, dispositions and misreads (docs/operators.md,
 // "Yield of a list"; docs/operations.md, "Misreads per camera").
 //
-// Same figures on every instance: like the control rooms' feed, the book is a plain consumer of
-// both topics without a consumer group, read from their start, so every instance reads the same
-// records. Its figures do not depend on the order in which the two topics interleave: a record
-// that arrives before its hit waits (bounded, below) and is applied when the hit comes, and the
-// records of one hit are all in one partition (key = hit_id), so they arrive in the same order
-// everywhere.
+// Same figures on every instance: like the control rooms' feed, the book follows both topics
+// without a consumer group (a TopicFollower, pipeline/topic_follower.h), read from their start,
+// so every instance reads the same records. Its figures do not depend on the order in which the
+// two topics interleave: a record that arrives before its hit waits (bounded, below) and is
+// applied when the hit comes, and the records of one hit are all in one partition (key =
+// hit_id), so they arrive in the same order everywhere.
 //
 // What counts:
 //  - A hit counts once (by hit_id), whatever the number of times it was delivered. Its list,
@@ -51,13 +51,13 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "base/mutex.h"
 #include "config/settings.h"
 #include "metrics/metrics.h"
+#include "pipeline/topic_follower.h"
 
 namespace anpr::app {
 
@@ -182,8 +182,7 @@ class YieldBook {
   mutable uint64_t dropped_waiting_ GUARDED_BY(mu_) = 0;
   std::atomic<uint64_t> ignored_malformed_{0};
   std::atomic<uint64_t> ignored_unsigned_{0};
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+  TopicFollower follower_;  // last: stopped before what its callbacks touch goes
 };
 
 // The book's metrics (docs/operations.md, "Follow-up yield"), never of a covert hit; registered
