@@ -459,6 +459,10 @@ void HitFeed::start(const config::Settings& settings) {
   // (or for kRefillAtMost at most): a hit read back would else be escalated before its
   // acknowledgement is read.
   cb.on_caught_up = [this] { escalate_ready_.store(true); };
+  // A follower from an earlier start() is stopped first, so its late on_caught_up cannot mark
+  // this refill done.
+  follower_.stop();
+  stop_.store(false);
   escalate_ready_.store(false);
   try {
     follower_.start(settings.kafka, std::move(o), std::move(cb));

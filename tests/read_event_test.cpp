@@ -519,6 +519,40 @@ TEST(ReadEventDecoderPaths, TheFastPathTakesTheReadsCamerasSend) {
   EXPECT_EQ(general.fast_decoded(), 0u);
 }
 
+// A configured nesting limit is the general parser's to apply: the fast path runs only when the
+// limit leaves room for its deepest value (a candidate, three levels down), and below that both
+// decoders give the general parser's answer (too_deep where it refuses).
+TEST(ReadEventDecoderPaths, ASmallDepthLimitGivesTheSameAnswerBothWays) {
+  const std::vector<std::string> messages = {
+      obj(kReq), with(R"("lane":2)"), with(R"("candidates":[])"),
+      with(R"("candidates":[{"plate":"AB-12-C0","confidence":0.4}])")};
+  std::size_t refused = 0, fast_taken = 0;
+  for (const std::size_t depth : {1, 2, 3, 4, 5, 64}) {
+    DecoderOptions with_fast;
+    with_fast.max_depth = depth;
+    DecoderOptions general_alone = with_fast;
+    general_alone.fast_path = false;
+    ReadEventDecoder fast(with_fast), general(general_alone);
+    for (const std::string& m : messages) {
+      SCOPED_TRACE("max_depth " + std::to_string(depth) + ": " + m);
+      ReadEvent a, b;
+      DecodeError ea, eb;
+      const bool ok_a = fast.decode(m, a, ea), ok_b = general.decode(m, b, eb);
+      ASSERT_EQ(ok_a, ok_b) << ea.reason << " / " << eb.reason;
+      if (ok_a) {
+        EXPECT_EQ(difference(a, b), "");
+      } else {
+        EXPECT_EQ(ea.reason, eb.reason);
+        EXPECT_EQ(ea.detail, eb.detail);
+        refused += eb.reason == "too_deep" ? 1 : 0;
+      }
+    }
+    fast_taken += fast.fast_decoded();
+  }
+  EXPECT_GT(refused, 0u) << "no limit was small enough to refuse anything";
+  EXPECT_GT(fast_taken, 0u);
+}
+
 TEST(ReadEventDecoderPaths, BothPathsGiveTheSameAnswer) {
   BothWays both;
   // The hostile messages, and reads as cameras send them.

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,9 +73,9 @@ struct E2eBenchOptions {
 struct E2eBenchResult {
   struct Round {
     double seconds = 0, cpu_seconds = 0;
-    uint64_t reads = 0;        // every read the consumer or processor went through
-    uint64_t timed_reads = 0;  // those done within the timed span (0: all of them)
-    uint64_t timed() const { return timed_reads ? timed_reads : reads; }
+    uint64_t reads = 0;  // every read the consumer or processor went through
+    std::optional<uint64_t> timed_reads;  // those done within the timed span (none: all of them)
+    uint64_t timed() const { return timed_reads.value_or(reads); }
     double rate() const { return seconds > 0 ? static_cast<double>(timed()) / seconds : 0; }
     double cpu_us_per_read() const {
       return timed() ? cpu_seconds * 1e6 / static_cast<double>(timed()) : 0;
