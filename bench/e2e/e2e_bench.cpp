@@ -204,7 +204,9 @@ Round processor_consume(const config::Settings& s, LiveIndex& index, const Camer
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.cpu_seconds = process_cpu_seconds() - cpu0;
   r.reads = p.counters().reads;
-  r.timed_reads = r.reads - std::min<uint64_t>(before, r.reads);
+  // A run so small that every read was through before the poll saw the first: the span holds
+  // them all (its rate is then overstated by the poll's lateness, a few hundred microseconds).
+  if (before < r.reads) r.timed_reads = r.reads - before;
   profile_dump(("processor reads=" + std::to_string(r.timed())).c_str());
   if (image_decodes) *image_decodes = p.counters().image_decodes;
   p.request_stop();

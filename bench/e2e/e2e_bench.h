@@ -74,7 +74,7 @@ struct E2eBenchResult {
   struct Round {
     double seconds = 0, cpu_seconds = 0;
     uint64_t reads = 0;  // every read the consumer or processor went through
-    std::optional<uint64_t> timed_reads;  // those done within the timed span (none: all of them)
+    std::optional<uint64_t> timed_reads;  // those done within the timed span (none: all)
     uint64_t timed() const { return timed_reads.value_or(reads); }
     double rate() const { return seconds > 0 ? static_cast<double>(timed()) / seconds : 0; }
     double cpu_us_per_read() const {
