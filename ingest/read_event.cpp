@@ -59,14 +59,12 @@ std::string_view type_name(dom::element_type t) {
   return "something else";
 }
 
-bool is_whitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
 // Where the first JSON object or array of `s` ends (one past its closing bracket), by bracket
 // matching outside strings; npos if it does not start with one or never closes. Only used to
 // tell "trailing content" from other structural errors.
 std::size_t end_of_first_container(std::string_view s) {
   std::size_t i = 0;
-  while (i < s.size() && is_whitespace(s[i])) ++i;
+  while (i < s.size() && is_json_whitespace(s[i])) ++i;
   if (i >= s.size() || (s[i] != '{' && s[i] != '[')) return std::string_view::npos;
   std::size_t depth = 0;
   bool in_string = false;
@@ -215,7 +213,7 @@ struct ReadEventDecoder::Impl {
       const std::size_t end = end_of_first_container(json);
       if (end != std::string_view::npos && end < json.size()) {
         std::size_t rest = end;
-        while (rest < json.size() && is_whitespace(json[rest])) ++rest;
+        while (rest < json.size() && is_json_whitespace(json[rest])) ++rest;
         if (rest < json.size() && parse(end) == simdjson::SUCCESS)
           return fail(err, "trailing_content",
                       "content after the JSON value at byte " + std::to_string(rest) +
@@ -261,7 +259,7 @@ struct ReadEventDecoder::Impl {
           const std::size_t limit = f == kEventId    ? kMaxEventIdBytes
                                     : f == kCameraId ? kMaxCameraIdBytes
                                     : f == kPlate    ? kMaxRawPlateBytes
-                                                     : 64;
+                                                     : kMaxTimestampBytes;
           if (s.size() > limit)
             return fail(err, f == kTs ? "bad_timestamp" : "field_too_long",
                         "'" + name() + "' is " + std::to_string(s.size()) +

@@ -15,6 +15,12 @@
 
 namespace anpr::read_event_detail {
 
+// JSON's whitespace (RFC 8259): space, tab, line feed, carriage return.
+inline bool is_json_whitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// The longest `ts` accepted, in bytes (longer is bad_timestamp without parsing).
+inline constexpr std::size_t kMaxTimestampBytes = 64;
+
 // A byte below 0x20 or 0x7f (DEL) in the eight bytes of `w`: for each byte b, the top bit of
 // (b - 0x20) & ~b is set exactly when b < 0x20, and that of ((b ^ 0x7f) - 1) & ~(b ^ 0x7f)
 // exactly when b == 0x7f (a borrow only crosses into the next byte from a byte that matched, so

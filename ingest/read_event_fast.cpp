@@ -24,7 +24,6 @@
 namespace anpr::read_event_detail {
 namespace {
 
-bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // The first '"', '\', control character (below 0x20) or byte of a multi-byte UTF-8 character
@@ -56,7 +55,7 @@ class Scanner {
 
   // Skips whitespace; the next byte (a zero past the end). Compact JSON has none: one compare.
   char peek() {
-    while (static_cast<unsigned char>(*p_) <= ' ' && is_ws(*p_)) ++p_;
+    while (static_cast<unsigned char>(*p_) <= ' ' && is_json_whitespace(*p_)) ++p_;
     return *p_;
   }
   bool eat(char c) {
@@ -229,7 +228,7 @@ bool field(Scanner& s, int f, ReadEvent& out, std::vector<std::string_view>& can
     case kPlate:
       return bounded(s, kMaxRawPlateBytes, out.plate);
     case kTs: {
-      if (!s.string(v) || v.empty() || v.size() > 64) return false;
+      if (!s.string(v) || v.empty() || v.size() > kMaxTimestampBytes) return false;
       const auto t = parse_rfc3339(v);
       if (!t) return false;
       out.ts = *t;
