@@ -26,6 +26,13 @@ void head(JsonWriter& w, const YieldBook& book, int64_t now) {
   w.field("hits_held_max", static_cast<uint64_t>(book.limits().max_hits));
 }
 
+// `part` / `whole` under `name`, or null when `whole` is 0 (no share of nothing).
+void share(JsonWriter& w, std::string_view name, uint64_t part, uint64_t whole) {
+  w.key(name);
+  if (whole) w.value(static_cast<double>(part) / static_cast<double>(whole));
+  else w.null();
+}
+
 void counts(JsonWriter& w, std::string_view name, const std::map<std::string, uint64_t>& m) {
   w.key(name);
   w.begin_object();
@@ -51,9 +58,7 @@ std::string lists_yield_json(const YieldBook& book, bool with_covert, const std:
     w.field("hits", y.hits);
     w.field("acknowledged", y.acknowledged);
     w.field("not_followed_up", y.not_followed_up);
-    w.key("not_followed_up_share");
-    if (y.hits) w.value(static_cast<double>(y.not_followed_up) / static_cast<double>(y.hits));
-    else w.null();
+    share(w, "not_followed_up_share", y.not_followed_up, y.hits);
     w.field("accepted", y.accepted);
     w.field("rejected", y.rejected);
     w.field("misreads", y.misreads);
@@ -82,9 +87,7 @@ std::string cameras_yield_json(const YieldBook& book, int64_t now) {
     w.field("acknowledged", c.acknowledged);
     w.field("dispositions", c.dispositions);
     w.field("misreads", c.misreads);
-    w.key("misread_rate");
-    if (c.dispositions) w.value(static_cast<double>(c.misreads) / static_cast<double>(c.dispositions));
-    else w.null();
+    share(w, "misread_rate", c.misreads, c.dispositions);
     w.end_object();
   }
   w.end_array();
